@@ -1,0 +1,335 @@
+"""Reading and writing rasters: GeoTIFF and Cloud-Optimized GeoTIFF through rasterio.
+
+``read_raster`` reads a whole file or a window of it (by pixel window or by bounds)
+into a :class:`~imagery.raster.Raster`; ``write_raster`` writes one atomically as a
+tiled, compressed GeoTIFF or a COG with overviews. Acquisition time, sensor and band
+names round-trip through GeoTIFF tags and band descriptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.errors import RasterioIOError as _RioIOError
+from rasterio.windows import Window, from_bounds
+
+from imagery.atomic import atomic_path
+from imagery.errors import EmptyRasterError, InputError, NoOverlapError, RasterIOError
+from imagery.raster import Raster
+
+__all__ = ["RasterInfo", "parse_time", "raster_info", "read_raster", "write_raster"]
+
+log = logging.getLogger(__name__)
+
+TIME_TAG = "ACQUISITION_TIME"
+SENSOR_TAG = "SENSOR"
+
+_TIME_PATTERNS = (
+    (re.compile(r"(?<!\d)(\d{8})T(\d{6})(?!\d)"), "%Y%m%d%H%M%S"),
+    (re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})[T_ ](\d{2}:?\d{2}:?\d{2})"), None),
+    (re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)"), "%Y-%m-%d"),
+    (re.compile(r"(?<!\d)(20\d{6})(?!\d)"), "%Y%m%d"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RasterInfo:
+    """What a raster file holds, read from its header only (no pixels)."""
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs: CRS
+    transform: Affine
+    nodata: float | None
+    band_names: tuple[str, ...]
+    time: datetime | None
+    sensor: str | None
+    block_shapes: tuple[tuple[int, int], ...]
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        t = self.transform
+        xs = (t.c, t.c + t.a * self.width)
+        ys = (t.f, t.f + t.e * self.height)
+        return min(xs), min(ys), max(xs), max(ys)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return abs(self.transform.a), abs(self.transform.e)
+
+
+def parse_time(text: str) -> datetime | None:
+    """Parse an acquisition time from a tag value or a file name; None if there is none.
+
+    Understands ISO 8601 (``2024-05-01T02:03:04Z``), TIFF's ``2024:05:01 02:03:04``, and
+    the compact forms in Sentinel product names (``20240501T020304``, ``20240501``).
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        pass
+    try:
+        return _utc(datetime.strptime(text, "%Y:%m:%d %H:%M:%S"))
+    except ValueError:
+        pass
+    for pattern, fmt in _TIME_PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        try:
+            if fmt is None:
+                return _utc(datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}"))
+            return _utc(datetime.strptime("".join(match.groups()), fmt))
+        except ValueError:
+            continue
+    return None
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise RasterIOError(f"{path}: no such file")
+    if path.is_dir():
+        raise RasterIOError(f"{path}: is a directory, not a raster file")
+    if path.stat().st_size == 0:
+        raise EmptyRasterError(f"{path}: file is empty (0 bytes)")
+    try:
+        return rasterio.open(path)
+    except _RioIOError as exc:
+        reason = str(exc).split("\n")[0]
+        raise RasterIOError(f"{path}: not a raster GDAL can read ({reason})") from exc
+
+
+def _header(ds, path: Path) -> RasterInfo:
+    if ds.width == 0 or ds.height == 0 or ds.count == 0:
+        raise EmptyRasterError(
+            f"{path}: raster has no pixels ({ds.count} x {ds.height} x {ds.width})"
+        )
+    if ds.crs is None:
+        raise InputError(f"{path}: raster has no CRS; portwatch needs georeferenced input")
+    if ds.transform == Affine.identity():
+        raise InputError(f"{path}: raster has no geotransform; portwatch needs georeferenced input")
+    tags = ds.tags()
+    when = None
+    for key in (TIME_TAG, "TIFFTAG_DATETIME", "DATETIME", "time"):
+        if tags.get(key):
+            when = parse_time(tags[key])
+            if when is not None:
+                break
+    if when is None:
+        when = parse_time(path.stem)
+    sensor = tags.get(SENSOR_TAG, "").lower() or None
+    if sensor not in (None, "s1", "s2"):
+        sensor = None
+    names = tuple(d or "" for d in ds.descriptions)
+    if not any(names):
+        names = ()
+    return RasterInfo(
+        path=path,
+        width=ds.width,
+        height=ds.height,
+        count=ds.count,
+        dtype=ds.dtypes[0],
+        crs=ds.crs,
+        transform=ds.transform,
+        nodata=ds.nodata,
+        band_names=names,
+        time=when,
+        sensor=sensor,
+        block_shapes=tuple(ds.block_shapes),
+    )
+
+
+def raster_info(path: str | os.PathLike) -> RasterInfo:
+    """Read a raster file's header (size, grid, bands, time) without its pixels.
+
+    Raises
+    ------
+    RasterIOError
+        The file is missing or not a raster.
+    EmptyRasterError
+        The raster has no pixels.
+    InputError
+        The raster is not georeferenced.
+    """
+    path = Path(path)
+    with _open(path) as ds:
+        return _header(ds, path)
+
+
+def read_raster(
+    path: str | os.PathLike,
+    *,
+    window: Window | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    bands: Sequence[int] | None = None,
+    sensor: str | None = None,
+    require_valid: bool = True,
+) -> Raster:
+    """Read a raster file, or a window of it, into a :class:`Raster`.
+
+    Parameters
+    ----------
+    path : path-like
+        GeoTIFF, COG or any raster GDAL reads.
+    window : rasterio.windows.Window, optional
+        Pixel window to read; clipped to the file.
+    bounds : (left, bottom, right, top), optional
+        Alternative to ``window``: the part of the file covering these bounds in the
+        file's CRS, snapped outward to whole pixels.
+    bands : sequence of int, optional
+        1-based band indexes to read; all bands by default.
+    sensor : {"s1", "s2"}, optional
+        Overrides the sensor stored in the file's tags.
+    require_valid : bool, default True
+        Raise :class:`EmptyRasterError` when no pixel of the read is valid.
+
+    Returns
+    -------
+    Raster
+        Data shaped (band, row, col), with the window's own transform.
+    """
+    path = Path(path)
+    if window is not None and bounds is not None:
+        raise InputError("give either window or bounds, not both")
+    with _open(path) as ds:
+        info = _header(ds, path)
+        if bounds is not None:
+            window = from_bounds(*bounds, transform=ds.transform)
+            window = window.round_offsets(op="floor").round_lengths(op="ceil")
+        if window is not None:
+            full = Window(0, 0, ds.width, ds.height)
+            try:
+                window = window.intersection(full)
+            except Exception as exc:
+                raise NoOverlapError(
+                    f"{path}: requested window {window} lies outside the raster"
+                ) from exc
+            if window.width < 1 or window.height < 1:
+                raise NoOverlapError(f"{path}: requested window {window} lies outside the raster")
+        indexes = list(bands) if bands is not None else list(range(1, ds.count + 1))
+        bad = [b for b in indexes if not 1 <= b <= ds.count]
+        if bad:
+            raise InputError(f"{path}: band(s) {bad} requested but the file has {ds.count} band(s)")
+        try:
+            data = ds.read(indexes, window=window)
+        except _RioIOError as exc:
+            raise RasterIOError(
+                f"{path}: cannot read pixels ({exc}); the file may be truncated"
+            ) from exc
+        transform = ds.window_transform(window) if window is not None else ds.transform
+    names = tuple(info.band_names[i - 1] for i in indexes) if info.band_names else ()
+    raster = Raster(
+        data=data,
+        transform=transform,
+        crs=info.crs,
+        nodata=info.nodata,
+        time=info.time,
+        sensor=sensor or info.sensor,
+        band_names=names if all(names) else (),
+    )
+    if require_valid and not raster.valid_mask().any():
+        where = "the requested window" if window is not None else "the raster"
+        raise EmptyRasterError(f"{path}: {where} holds only nodata")
+    return raster
+
+
+def write_raster(
+    raster: Raster,
+    path: str | os.PathLike,
+    *,
+    cog: bool = True,
+    compress: str = "deflate",
+    blocksize: int = 512,
+    overviews: bool = True,
+    resampling: str = "average",
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """Write ``raster`` to ``path`` atomically as a COG (default) or tiled GeoTIFF.
+
+    Parameters
+    ----------
+    raster : Raster
+    path : path-like
+        Target file; replaced atomically, its directory is created.
+    cog : bool, default True
+        Write a Cloud-Optimized GeoTIFF (GDAL's COG driver) with internal overviews.
+    compress : str, default "deflate"
+    blocksize : int, default 512
+        Tile size in pixels.
+    overviews : bool, default True
+        Build overviews (COG only); ``resampling`` names their resampling.
+    tags : dict, optional
+        Extra dataset tags.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    data = raster.data
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8)
+    profile = {
+        "count": raster.count,
+        "height": raster.height,
+        "width": raster.width,
+        "dtype": data.dtype,
+        "crs": raster.crs,
+        "transform": raster.transform,
+        "nodata": raster.nodata,
+        "compress": compress,
+    }
+    if data.dtype in (np.float32, np.float64):
+        profile["predictor"] = 3 if not cog else "YES"
+    if cog:
+        profile.update(
+            driver="COG",
+            BLOCKSIZE=blocksize,
+            OVERVIEWS="AUTO" if overviews else "NONE",
+            OVERVIEW_RESAMPLING=resampling.upper(),
+            BIGTIFF="IF_SAFER",
+        )
+    else:
+        profile.update(
+            driver="GTiff",
+            tiled=True,
+            blockxsize=blocksize,
+            blockysize=blocksize,
+            BIGTIFF="IF_SAFER",
+        )
+    all_tags = dict(tags or {})
+    if raster.time is not None:
+        all_tags[TIME_TAG] = raster.time.isoformat().replace("+00:00", "Z")
+    if raster.sensor is not None:
+        all_tags[SENSOR_TAG] = raster.sensor
+    try:
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            for i, name in enumerate(raster.band_names, start=1):
+                dst.set_band_description(i, name)
+            if all_tags:
+                dst.update_tags(**all_tags)
+    except _RioIOError as exc:
+        raise RasterIOError(f"{path}: cannot write raster ({exc})") from exc
+    log.debug("wrote %s (%s)", path, "COG" if cog else "GTiff")
+    return path

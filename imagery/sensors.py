@@ -1,0 +1,216 @@
+"""Sensor conventions: which band is which, and what the numbers mean.
+
+``prepare_s1`` and ``prepare_s2`` turn whatever a user's file holds into the form the
+rest of the pipeline expects: named float32 bands, physical units, and NaN for every
+invalid pixel (``nodata`` becomes NaN, so masks follow the data through resampling).
+
+Sentinel-1
+    Bands ``VV`` and (optionally) ``VH``, backscatter sigma0 in linear power. Files in
+    dB are recognised (a description mentioning dB, or a negative median, which linear
+    power cannot have) and converted. Band descriptions ``VV``/``VH`` decide the order
+    when present (``Sigma0_VV``, ``VV_dB`` ... are recognised); otherwise band 1 is VV
+    and band 2 is VH. A single VV band is accepted.
+
+Sentinel-2 L2A
+    Bands ``B02 B03 B04 B08`` as surface reflectance (digital number / 10000) and,
+    optionally, ``SCL`` (scene classification, integer codes kept as floats). Band
+    descriptions decide the order when present (``B2``, ``B02``, ``B8`` ...), otherwise
+    the order B02 B03 B04 B08 [SCL] is assumed. Digital numbers are taken as
+    harmonised to the pre-2022 scale (Sentinel Hub's default); pass ``offset`` for
+    products carrying ``BOA_ADD_OFFSET``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from imagery.errors import BandError, InputError
+from imagery.raster import Raster
+
+__all__ = [
+    "S1_BANDS",
+    "S2_BANDS",
+    "SCL_CLOUD_CLASSES",
+    "SCL_WATER",
+    "cloud_mask",
+    "prepare",
+    "prepare_s1",
+    "prepare_s2",
+    "to_db",
+]
+
+S1_BANDS = ("VV", "VH")
+S2_BANDS = ("B02", "B03", "B04", "B08")
+#: SCL classes that hide the ground: 3 cloud shadow, 8/9 cloud medium/high probability,
+#: 10 thin cirrus. (ESA Sentinel-2 L2A Product Definition, scene classification.)
+SCL_CLOUD_CLASSES = (3, 8, 9, 10)
+#: SCL class 6 is water; 0 no data, 1 saturated or defective.
+SCL_WATER = 6
+SCL_INVALID = (0, 1)
+
+_S1_NAME = re.compile(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])")
+_S2_NAME = re.compile(r"(?<![A-Z0-9])B0?(\d{1,2})A?(?![0-9])")
+
+
+def to_db(power: np.ndarray, *, floor: float = 1e-6) -> np.ndarray:
+    """Linear power to decibels, ``10 log10(max(p, floor))``; NaN stays NaN."""
+    with np.errstate(invalid="ignore"):
+        return (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+
+
+def _as_float_nan(raster: Raster, index: int) -> np.ndarray:
+    band = raster.data[index].astype(np.float32, copy=True)
+    nodata = raster.nodata
+    if nodata is not None and not np.isnan(nodata):
+        band[raster.data[index] == nodata] = np.nan
+    return band
+
+
+def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
+    names = [n.upper() for n in raster.band_names]
+    found: dict[str, int] = {}
+    for i, name in enumerate(names):
+        match = _S1_NAME.search(name)
+        if match and match.group(1) in S1_BANDS and match.group(1) not in found:
+            found[match.group(1)] = i
+    if "VV" in found:
+        return [(b, found[b]) for b in S1_BANDS if b in found]
+    if raster.count in (1, 2):
+        return list(zip(S1_BANDS[: raster.count], range(raster.count), strict=True))
+    raise BandError(
+        f"{source}: Sentinel-1 input needs 1 band (VV) or 2 bands (VV, VH), or band descriptions "
+        f"naming VV/VH; got {raster.count} bands {list(raster.band_names) or '(no descriptions)'}"
+    )
+
+
+def _looks_db(values: np.ndarray, names: Sequence[str]) -> bool:
+    if any("DB" in n.upper() for n in names):
+        return True
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return False
+    sample = finite[:: max(1, finite.size // 200_000)]
+    return bool(np.median(sample) < 0)
+
+
+def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None) -> Raster:
+    """Sentinel-1 backscatter as named linear-power float32 bands with NaN for invalid pixels.
+
+    Parameters
+    ----------
+    raster : Raster
+        As read from a file: 1 or 2 bands, or more with VV/VH band descriptions.
+    source : str
+        Name used in error messages (the file path).
+    db : bool, optional
+        Force (True) or forbid (False) the dB-to-linear conversion; detected by default.
+
+    Returns
+    -------
+    Raster
+        Bands ``("VV",)`` or ``("VV", "VH")``, float32 sigma0 (linear), ``nodata=nan``,
+        ``sensor="s1"``.
+    """
+    order = _s1_order(raster, source)
+    bands = np.stack([_as_float_nan(raster, i) for _, i in order])
+    picked_names = [raster.band_names[i] if raster.band_names else "" for _, i in order]
+    if db if db is not None else _looks_db(bands[0], picked_names):
+        bands = np.power(10.0, bands / 10.0, dtype=np.float32)
+    else:
+        # Linear power of exactly zero is the usual GRD border fill.
+        bands[bands <= 0] = np.nan
+    return raster.replace(
+        data=bands, nodata=float("nan"), sensor="s1", band_names=tuple(b for b, _ in order)
+    )
+
+
+def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
+    found: dict[str, int] = {}
+    for i, name in enumerate(n.upper() for n in raster.band_names):
+        if "SCL" in name:
+            found.setdefault("SCL", i)
+            continue
+        match = _S2_NAME.search(name)
+        if match:
+            found.setdefault(f"B{int(match.group(1)):02d}", i)
+    if all(b in found for b in S2_BANDS):
+        wanted = [*S2_BANDS, "SCL"] if "SCL" in found else list(S2_BANDS)
+        return [(b, found[b]) for b in wanted]
+    if raster.count in (4, 5):
+        wanted = [*S2_BANDS, "SCL"][: raster.count]
+        return list(zip(wanted, range(raster.count), strict=True))
+    raise BandError(
+        f"{source}: Sentinel-2 input needs bands B02 B03 B04 B08 [SCL] (4 or 5 bands in that order, "
+        f"or band descriptions naming them); got {raster.count} bands "
+        f"{list(raster.band_names) or '(no descriptions)'}"
+    )
+
+
+def prepare_s2(
+    raster: Raster, *, source: str = "input", scale: float = 1e-4, offset: float = 0.0
+) -> Raster:
+    """Sentinel-2 L2A as named float32 reflectance bands (+ SCL) with NaN for invalid pixels.
+
+    Parameters
+    ----------
+    raster : Raster
+        4 or 5 bands (B02 B03 B04 B08 [SCL]) or band descriptions naming them.
+    source : str
+        Name used in error messages.
+    scale, offset : float
+        Reflectance = (DN + offset) * scale; defaults for harmonised L2A digital numbers.
+        Values already in 0-1.5 (float reflectance) are kept as they are.
+
+    Returns
+    -------
+    Raster
+        Bands ``B02 B03 B04 B08 [SCL]``, float32, ``nodata=nan``, ``sensor="s2"``.
+        Pixels with SCL 0 (no data) or 1 (saturated) are NaN in every band.
+    """
+    order = _s2_order(raster, source)
+    spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
+    finite = spectral[np.isfinite(spectral)]
+    already_reflectance = finite.size > 0 and np.nanpercentile(finite[::97], 99) <= 2.0
+    if not already_reflectance:
+        spectral = (spectral + offset) * scale
+        # A DN of 0 is L2A's fill value in every band.
+        spectral[:, (spectral <= offset * scale).all(axis=0)] = np.nan
+    layers = [spectral]
+    names = [b for b, _ in order if b != "SCL"]
+    if any(b == "SCL" for b, _ in order):
+        scl_index = dict(order)["SCL"]
+        scl = raster.data[scl_index].astype(np.float32)
+        invalid = np.isin(scl, SCL_INVALID)
+        spectral[:, invalid] = np.nan
+        scl[invalid] = np.nan
+        layers.append(scl[np.newaxis])
+        names.append("SCL")
+    return raster.replace(
+        data=np.concatenate(layers).astype(np.float32),
+        nodata=float("nan"),
+        sensor="s2",
+        band_names=tuple(names),
+    )
+
+
+def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:
+    """Dispatch to :func:`prepare_s1` or :func:`prepare_s2` by ``sensor``."""
+    if sensor == "s1":
+        return prepare_s1(raster, source=source)
+    if sensor == "s2":
+        return prepare_s2(raster, source=source)
+    raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
+
+
+def cloud_mask(raster: Raster) -> np.ndarray:
+    """Boolean (row, col): True where SCL says cloud, cloud shadow or cirrus.
+
+    All False when the raster has no SCL band (a caller that needs clouds masked must
+    then rely on its own test, e.g. a brightness threshold).
+    """
+    if not raster.has_band("SCL"):
+        return np.zeros(raster.shape, dtype=bool)
+    return np.isin(raster.band("SCL"), SCL_CLOUD_CLASSES)

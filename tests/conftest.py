@@ -1,0 +1,31 @@
+"""Shared fixtures: small real GeoTIFFs written to tmp dirs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+
+from imagery.raster import Raster
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def utm_raster() -> Raster:
+    """A 2-band float32 raster on a UTM 52N grid at 10 m."""
+    rng = np.random.default_rng(0)
+    data = rng.gamma(4.4, 0.05 / 4.4, size=(2, 120, 150)).astype(np.float32)
+    return Raster(
+        data=data,
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=None,
+        time=datetime(2024, 3, 1, 21, 30, tzinfo=UTC),
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
