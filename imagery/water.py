@@ -1,0 +1,207 @@
+"""Water masks: where vessels can be, and where land change means cargo.
+
+A water mask comes from the AOI's water polygon when the catalogue has one (the
+analyst's truth beats any classifier), else from the imagery:
+
+Sentinel-1
+    Calm harbour water is the darkest surface in a C-band scene (VV around -18 dB
+    against -12 to -5 dB for land). The VV backscatter is smoothed over about 50 m to
+    beat speckle, converted to dB and thresholded at the Otsu split of its histogram,
+    bounded to a physically plausible range.
+Sentinel-2
+    The normalised difference water index NDWI = (B03 - B08) / (B03 + B08)
+    (McFeeters 1996) separates water (strongly positive) from land and from ships
+    (near zero or negative); the split is Otsu's, bounded, and SCL class 6 (water)
+    votes too. Cloud and shadow pixels take the class of the surrounding majority.
+
+Both then drop specks (a majority filter), remove small "water" patches inland and,
+so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
+the size of the largest vessel. A ship berthed against a quay is not a hole; callers
+that need those (vessel detection over a pair) union the water of both dates.
+
+References
+----------
+McFeeters, S. K. (1996). The use of the Normalized Difference Water Index (NDWI) in the
+delineation of open water features. International Journal of Remote Sensing, 17(7),
+1425-1432. https://doi.org/10.1080/01431169608948714
+
+Otsu, N. (1979). A threshold selection method from gray-level histograms. IEEE
+Transactions on Systems, Man, and Cybernetics, 9(1), 62-66.
+https://doi.org/10.1109/TSMC.1979.4310076
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from rasterio import features
+from scipy import ndimage
+from skimage.filters import threshold_multiotsu, threshold_otsu
+
+from imagery.errors import InputError
+from imagery.filters import masked_box_mean, odd_window_px
+from imagery.raster import Raster
+from imagery.sensors import SCL_CLOUD_CLASSES, SCL_WATER, to_db
+
+__all__ = ["fill_small_holes", "ndwi", "rasterize_water", "water_mask"]
+
+log = logging.getLogger(__name__)
+
+#: Largest vessel footprint a water mask should swallow as a hole (400 m x 80 m).
+MAX_VESSEL_AREA_M2 = 32_000.0
+#: Smallest patch of water kept; darker inland patches (tarmac, shadows) are dropped.
+MIN_WATER_AREA_M2 = 20_000.0
+#: Plausible VV dB split between water and land for a harbour.
+S1_THRESHOLD_DB = (-21.0, -11.0)
+S1_DEFAULT_DB = -15.0
+#: Plausible NDWI split.
+S2_THRESHOLD_NDWI = (-0.15, 0.45)
+S2_DEFAULT_NDWI = 0.1
+
+
+def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
+    """NDWI = (green - nir) / (green + nir) (McFeeters 1996); NaN where undefined."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (green - nir) / (green + nir)
+    out[~np.isfinite(out)] = np.nan
+    return out.astype(np.float32)
+
+
+def _valley_split(values: np.ndarray, bounds: tuple[float, float], default: float) -> float:
+    """The water/land split: the Otsu candidate lying in the deepest histogram valley.
+
+    Ports hold three broad surfaces (water, built-up, vegetation or bare land), so the
+    two-class Otsu split may fall between the two land classes. The candidates are the
+    two-class split and both three-class (multi-Otsu) splits; the one inside ``bounds``
+    where the smoothed histogram is lowest wins. Without any, ``default``.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 100:
+        return default
+    sample = finite[:: max(1, finite.size // 500_000)]
+    candidates = []
+    try:
+        candidates.append(float(threshold_otsu(sample)))
+        candidates.extend(float(t) for t in threshold_multiotsu(sample, classes=3))
+    except ValueError:
+        pass
+    low, high = bounds
+    inside = [c for c in candidates if low <= c <= high]
+    if not inside:
+        # A scene that is nearly all water or all land has no valley between the
+        # classes; Otsu then splits one class in two. Fall back to the physics.
+        log.debug("no Otsu split of %s inside %s; using %.3f", candidates, bounds, default)
+        return default
+    counts, edges = np.histogram(
+        sample, bins=128, range=(min(low, sample.min()), max(high, sample.max()))
+    )
+    density = ndimage.uniform_filter1d(counts.astype(float), size=5, mode="nearest")
+    centres = (edges[:-1] + edges[1:]) / 2
+    return min(inside, key=lambda c: np.interp(c, centres, density))
+
+
+def fill_small_holes(mask: np.ndarray, max_area_px: float) -> np.ndarray:
+    """Fill holes of ``mask`` (regions of False enclosed by True) up to ``max_area_px``."""
+    holes = ndimage.binary_fill_holes(mask) & ~mask
+    if not holes.any():
+        return mask.copy()
+    labels, n = ndimage.label(holes)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    small = sizes <= max_area_px
+    small[0] = False
+    return mask | small[labels]
+
+
+def _remove_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= min_area_px
+    keep[0] = False
+    return keep[labels]
+
+
+def _clean(mask: np.ndarray, pixel_area_m2: float) -> np.ndarray:
+    # A 3x3 majority vote removes single-pixel speckle without moving straight edges.
+    votes = ndimage.uniform_filter(mask.astype(np.float32), size=3, mode="nearest")
+    mask = votes > 0.5
+    mask = _remove_small(mask, MIN_WATER_AREA_M2 / pixel_area_m2)
+    return fill_small_holes(mask, MAX_VESSEL_AREA_M2 / pixel_area_m2)
+
+
+def _s1_water(raster: Raster, smooth_m: float) -> np.ndarray:
+    vv = raster.band("VV")
+    valid = np.isfinite(vv)
+    size = odd_window_px(smooth_m, raster.res[0], minimum=3)
+    mean, _ = masked_box_mean(vv, valid, size)
+    db = to_db(mean)
+    db[~np.isfinite(mean)] = np.nan
+    split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
+    log.debug("S1 water split at %.2f dB", split)
+    return np.where(np.isfinite(db), db < split, False)
+
+
+def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
+    index = ndwi(raster.band("B03"), raster.band("B08"))
+    # A 3x3 mean quiets sensor noise and haze without moving the shoreline.
+    smooth, _ = masked_box_mean(index, np.isfinite(index), 3)
+    index = np.where(np.isfinite(index), smooth, np.nan).astype(np.float32)
+    cloudy = np.zeros(raster.shape, dtype=bool)
+    scl = raster.band("SCL") if raster.has_band("SCL") else None
+    if scl is not None:
+        cloudy = np.isin(scl, SCL_CLOUD_CLASSES)
+    usable = np.isfinite(index) & ~cloudy
+    split = _valley_split(index[usable], S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
+    log.debug("S2 water split at NDWI %.3f", split)
+    water = usable & (index > split)
+    if scl is not None:
+        # SCL's water class is a second opinion; it misses turbid water, so it may
+        # only add, and only where NDWI is not clearly land.
+        water |= usable & (scl == SCL_WATER) & (index > split - 0.15)
+    if cloudy.any():
+        size = odd_window_px(4 * smooth_m, raster.res[0], minimum=5)
+        share, count = masked_box_mean(water.astype(np.float32), usable, size)
+        water |= cloudy & (np.nan_to_num(share) > 0.5) & (count > 0)
+    return water
+
+
+def rasterize_water(geometry, raster: Raster) -> np.ndarray:
+    """Burn a water (Multi)Polygon, already in ``raster.crs``, onto the raster's grid."""
+    if geometry is None or geometry.is_empty:
+        return np.zeros(raster.shape, dtype=bool)
+    burned = features.rasterize(
+        [(geometry, 1)], out_shape=raster.shape, transform=raster.transform, fill=0, dtype="uint8"
+    )
+    return burned.astype(bool)
+
+
+def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarray:
+    """Boolean (row, col) water mask of one prepared scene.
+
+    Parameters
+    ----------
+    raster : Raster
+        Prepared by :func:`imagery.sensors.prepare_s1` or ``prepare_s2``.
+    aoi : imagery.aoi.AOI, optional
+        When it carries a water polygon, that polygon is the mask.
+    smooth_m : float, default 50
+        Smoothing scale against speckle and noise, metres.
+
+    Returns
+    -------
+    ndarray of bool, shape (row, col)
+    """
+    if aoi is not None and getattr(aoi, "water", None) is not None:
+        return rasterize_water(aoi.water_in(raster.crs), raster)
+    if raster.sensor == "s1":
+        raw = _s1_water(raster, smooth_m)
+    elif raster.sensor == "s2":
+        raw = _s2_water(raster, smooth_m)
+    else:
+        raise InputError(
+            f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}"
+        )
+    pixel_area = raster.res[0] * raster.res[1]
+    return _clean(raw, pixel_area)

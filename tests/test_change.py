@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.transform import from_origin
+
+from imagery.change import effective_looks, s1_change, s2_change
+from imagery.errors import DetectionError
+from imagery.raster import Raster
+
+TRANSFORM = from_origin(600000.0, 4700000.0, 10.0, 10.0)
+
+
+def _s1(data):
+    return Raster(
+        data.astype(np.float32),
+        TRANSFORM,
+        "EPSG:32652",
+        nodata=float("nan"),
+        sensor="s1",
+        band_names=("VV", "VH")[: data.shape[0]],
+    )
+
+
+@pytest.mark.parametrize("looks", [1.0, 4.4, 20.0])
+def test_effective_looks_recovered(looks):
+    rng = np.random.default_rng(0)
+    x = rng.gamma(looks, 1 / looks, 200_000)
+    y = rng.gamma(looks, 1 / looks, 200_000)
+    assert effective_looks(np.log(y / x)) == pytest.approx(looks, rel=0.1)
+
+
+def _pair(seed=0, shape=(200, 200)):
+    rng = np.random.default_rng(seed)
+    mean = np.exp(rng.normal(np.log(0.05), 0.8, size=shape))  # textured land, same both dates
+    before = mean * rng.gamma(4.4, 1 / 4.4, (2, *shape))
+    after = mean * rng.gamma(4.4, 1 / 4.4, (2, *shape))
+    return before, after
+
+
+def test_s1_no_change_is_calibrated():
+    before, after = _pair()
+    change = s1_change(_s1(before), _s1(after * 1.5))  # +1.8 dB calibration difference
+    assert change.gain_db[0] == pytest.approx(1.76, abs=0.1)
+    z = change.z[change.valid]
+    # Under no change the score is standard normal: tail rates match.
+    assert np.mean(z > 3.09) < 3e-3
+    assert abs(np.median(z)) < 0.1
+
+
+def test_s1_increase_found_decrease_negative():
+    before, after = _pair(1)
+    after[:, 50:56, 50:60] *= 20.0  # a new stack: +13 dB
+    after[:, 120:126, 120:130] /= 20.0  # gone
+    change = s1_change(_s1(before), _s1(after))
+    assert np.median(change.z[51:55, 51:59]) > 6
+    assert np.median(change.z[121:125, 121:129]) < -6
+    assert change.magnitude[52, 55] > 8
+
+
+def test_s2_change_found_under_cloud_masked():
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.05, 0.2, (4, 150, 150))
+    noise = lambda: rng.normal(0, 0.003, base.shape)  # noqa: E731
+    before = base + noise()
+    after = base * 1.03 + 0.002 + noise()
+    after[:, 40:46, 40:52] = [[[0.3]], [[0.1]], [[0.05]], [[0.2]]]  # red containers
+    scl = np.full((1, 150, 150), 5.0)
+    scl_after = scl.copy()
+    scl_after[0, 100:120, 100:120] = 9  # cloud
+    after[:, 100:120, 100:120] = 0.7
+    b = Raster(
+        np.concatenate([before, scl]).astype(np.float32),
+        TRANSFORM,
+        "EPSG:32652",
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08", "SCL"),
+    )
+    a = b.replace(data=np.concatenate([after, scl_after]).astype(np.float32))
+    change = s2_change(b, a)
+    assert np.median(change.z[41:45, 41:51]) > 5
+    assert not change.valid[105:115, 105:115].any()
+    assert np.mean(change.z[change.valid] > 4) < 0.01
+
+
+def test_grids_must_match():
+    before, after = _pair()
+    other = _s1(after).replace(transform=from_origin(600010.0, 4700000.0, 10.0, 10.0))
+    with pytest.raises(DetectionError, match="co-register"):
+        s1_change(_s1(before), other)

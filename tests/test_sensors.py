@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imagery.errors import BandError
+from imagery.raster import Raster
+from imagery.sensors import cloud_mask, prepare_s1, prepare_s2
+
+
+def _raster(data, names=(), nodata=None):
+    return Raster(
+        np.asarray(data),
+        (10, 0, 600000, 0, -10, 4700000),
+        "EPSG:32652",
+        nodata=nodata,
+        band_names=names,
+    )
+
+
+def test_s1_band_descriptions_decide_order():
+    data = np.stack([np.full((4, 4), 0.01), np.full((4, 4), 0.1)]).astype(np.float32)
+    prepared = prepare_s1(_raster(data, ("Sigma0_VH", "Sigma0_VV")))
+    assert prepared.band_names == ("VV", "VH")
+    assert np.allclose(prepared.band("VV"), 0.1)
+
+
+def test_s1_without_descriptions_is_vv_then_vh():
+    data = np.stack([np.full((4, 4), 0.1), np.full((4, 4), 0.01)]).astype(np.float32)
+    assert prepare_s1(_raster(data)).band_names == ("VV", "VH")
+
+
+def test_s1_single_vv_band():
+    prepared = prepare_s1(_raster(np.full((1, 4, 4), 0.05, np.float32)))
+    assert prepared.band_names == ("VV",)
+
+
+def test_s1_db_is_converted_to_linear():
+    prepared = prepare_s1(_raster(np.full((1, 4, 4), -10.0, np.float32)))
+    assert np.allclose(prepared.band("VV"), 0.1, rtol=1e-5)
+
+
+def test_s1_nodata_and_zero_fill_become_nan():
+    data = np.full((1, 4, 4), 0.05, np.float32)
+    data[0, 0, 0] = -99
+    data[0, 1, 1] = 0.0
+    prepared = prepare_s1(_raster(data, nodata=-99))
+    assert np.isnan(prepared.data[0, 0, 0]) and np.isnan(prepared.data[0, 1, 1])
+
+
+def test_s1_three_unnamed_bands_is_an_error():
+    with pytest.raises(BandError, match=r"scene\.tif: Sentinel-1 input needs"):
+        prepare_s1(_raster(np.ones((3, 4, 4), np.float32)), source="scene.tif")
+
+
+def test_s2_scaled_and_scl_invalid_masked():
+    data = np.full((5, 4, 4), 1000, np.uint16)
+    data[4] = 4
+    data[4, 0, 0] = 0  # SCL no data
+    data[4, 1, 1] = 9  # cloud
+    prepared = prepare_s2(_raster(data, nodata=0))
+    assert prepared.band_names == ("B02", "B03", "B04", "B08", "SCL")
+    assert np.isclose(prepared.data[0, 2, 2], 0.1)
+    assert np.isnan(prepared.data[:4, 0, 0]).all()
+    assert cloud_mask(prepared)[1, 1] and cloud_mask(prepared).sum() == 1
+
+
+def test_s2_descriptions_reorder():
+    data = np.stack([np.full((4, 4), v, np.uint16) for v in (800, 200, 300, 400)])
+    prepared = prepare_s2(_raster(data, ("B8", "B2", "B3", "B4")))
+    assert np.isclose(prepared.band("B08")[0, 0], 0.08)
+    assert np.isclose(prepared.band("B02")[0, 0], 0.02)
+
+
+def test_s2_wrong_band_count():
+    with pytest.raises(BandError, match="B02 B03 B04 B08"):
+        prepare_s2(_raster(np.ones((3, 4, 4), np.uint16)), source="x.tif")
