@@ -36,7 +36,15 @@ from imagery.sensors import cloud_mask, prepare
 from imagery.vessels import VesselParams, detect_vessels
 from imagery.water import water_mask
 
-__all__ = ["DetectParams", "PairResult", "detect_pair", "empty_detections"]
+__all__ = [
+    "DetectParams",
+    "PairResult",
+    "cargo_flags",
+    "detect_pair",
+    "empty_detections",
+    "to_schema",
+    "vessel_flags",
+]
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +184,7 @@ def _change_probability(
     return 1.0 / (1.0 + n_tests * p)
 
 
-def _vessel_flags(
+def vessel_flags(
     vessels: gpd.GeoDataFrame,
     others: gpd.GeoDataFrame,
     change: ChangeMap,
@@ -206,7 +214,7 @@ def _vessel_flags(
     return candidates
 
 
-def _cargo(
+def cargo_flags(
     change: ChangeMap,
     grid: Raster,
     land: np.ndarray,
@@ -259,7 +267,7 @@ def _cargo(
     return frame
 
 
-def _to_schema(
+def to_schema(
     frames: list[gpd.GeoDataFrame], crs, before: Raster, after: Raster, status: str
 ) -> gpd.GeoDataFrame:
     parts = [f for f in frames if not f.empty]
@@ -326,12 +334,12 @@ def detect_pair(
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
     change_fn = s1_change if sensor == "s1" else s2_change
     change = change_fn(before, aligned, window_px=params.change_window_px)
-    new_vessels = _vessel_flags(vessels_after, vessels_before, change, before, params, sign=+1.0)
-    gone = _vessel_flags(vessels_before, vessels_after, change, before, params, sign=-1.0)
+    new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, sign=+1.0)
+    gone = vessel_flags(vessels_before, vessels_after, change, before, params, sign=-1.0)
     land = ~ndimage.binary_dilation(water, iterations=1) & both_valid
-    cargo = _cargo(change, before, land, [vessels_before, vessels_after], params)
-    detections = _to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
-    departed = _to_schema([gone], before.crs, before, aligned, "new")
+    cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)
+    detections = to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
+    departed = to_schema([gone], before.crs, before, aligned, "new")
     change_raster = before.replace(
         data=np.stack([change.magnitude, change.z]).astype(np.float32),
         nodata=float("nan"),

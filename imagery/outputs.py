@@ -13,7 +13,6 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from imagery.io import write_raster
 from imagery.schema import VESSEL_FIELDS
 from imagery.vectors import write_geopackage
 
@@ -29,22 +28,50 @@ def write_vessels(vessels: gpd.GeoDataFrame, out_dir: str | os.PathLike) -> Path
     return write_geopackage(Path(out_dir) / "vessels.gpkg", {"vessels": frame})
 
 
-def write_pair_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write ``detections.gpkg`` (layers ``detections``, ``departed``) and ``change.tif`` (COG).
+def write_pair_outputs(
+    result,
+    run_dir: str | os.PathLike,
+    *,
+    aoi=None,
+    history: str | os.PathLike | None = None,
+    chips: bool = True,
+) -> dict[str, Path]:
+    """Write a run's review package into ``run_dir`` (``imagery.review.write_run``).
+
+    ``detections.gpkg`` (layers ``detections``, ``departed``, ``aoi``, ``footprints``),
+    ``change.tif`` (COG), display COGs of both scenes, chips, ``project.qgs`` and
+    ``report.html``; an analyst's marks in an existing ``detections.gpkg`` are kept.
 
     Parameters
     ----------
-    result : imagery.detect.PairResult
-    out_dir : path-like
-        The run folder; created if needed.
+    result : imagery.detect.PairResult or imagery.series.SeriesResult
+    run_dir : path-like
+    aoi : imagery.aoi.AOI, optional
+    history : path-like, optional
+        The AOI's ``history.gpkg`` to update.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    change = write_raster(result.change, out / "change.tif", cog=True)
-    gpkg = write_geopackage(
-        out / "detections.gpkg", {"detections": result.detections, "departed": result.departed}
+    from imagery.review import write_run
+
+    before, after = _ends(result)
+    written = write_run(
+        Path(run_dir),
+        before=before,
+        after=after,
+        change=result.change,
+        detections=result.detections,
+        departed=result.departed,
+        aoi=aoi,
+        parameters=result.parameters,
+        history=history,
+        chips=chips,
     )
-    return {"detections": gpkg, "change": change}
+    return {key: Path(path) for key, path in written.paths.items() if path is not None}
+
+
+def _ends(result):
+    if hasattr(result, "scenes"):
+        return result.scenes[0], result.scenes[-1]
+    return result.before, result.after
 
 
 def run_folder(out_root: str | os.PathLike, aoi_id: str, after_time) -> Path:
@@ -55,8 +82,12 @@ def run_folder(out_root: str | os.PathLike, aoi_id: str, after_time) -> Path:
     return Path(out_root) / safe_id(aoi_id) / date
 
 
-def write_run_folder(result, out_root: str | os.PathLike, *, aoi) -> dict[str, Path]:
-    """Write a pair's run into ``OUT/<aoi>/<after-date>/`` and return the paths written."""
-    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", result.after.time)
-    paths = write_pair_outputs(result, run_dir)
+def write_run_folder(
+    result, out_root: str | os.PathLike, *, aoi, chips: bool = True
+) -> dict[str, Path]:
+    """Write a run into ``OUT/<aoi>/<after-date>/`` and update ``OUT/<aoi>/history.gpkg``."""
+    _, after = _ends(result)
+    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after.time)
+    history = run_dir.parent / "history.gpkg"
+    paths = write_pair_outputs(result, run_dir, aoi=aoi, history=history, chips=chips)
     return {"run_dir": run_dir, **paths}

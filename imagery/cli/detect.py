@@ -54,43 +54,109 @@ def vessels(
     click.echo(f"wrote {path} (layer vessels)")
 
 
+def _scenes_from_store(
+    store: str,
+    aoi_id: str | None,
+    sensor: str,
+    after: str | None,
+    before: str | None,
+    orbit: str | None,
+    direction: str | None,
+) -> list[str]:
+    from imagery import store as imagery_store
+
+    if aoi_id is None or after is None:
+        raise click.UsageError("--store needs --aoi and --after (and optionally --before)")
+    if before is not None:
+        return [
+            str(imagery_store.resolve(store, aoi_id, sensor, day, orbit=orbit, direction=direction))
+            for day in (before, after)
+        ]
+    pair = imagery_store.pair_for(store, aoi_id, sensor, after, orbit=orbit, direction=direction)
+    return [str(pair[0].path), str(pair[1].path)]
+
+
 @click.command("detect")
-@click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("scenes", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Run folder."
 )
 @click.option("--aoi", "aoi_id", help="AOI id or GeoJSON file.")
+@click.option(
+    "--store", type=click.Path(file_okay=False), help="Take the scenes from this imagery store."
+)
+@click.option("--after", "after_date", help="With --store: date of the after scene (YYYY-MM-DD).")
+@click.option(
+    "--before",
+    "before_date",
+    help="With --store: date of the before scene (default: the previous pass).",
+)
+@click.option("--orbit", help="With --store: relative orbit (e.g. 127 or ASC127).")
+@click.option(
+    "--direction", type=click.Choice(["asc", "dsc"]), help="With --store: orbit direction."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def detect(
-    scenes: tuple[str, ...], sensor: str, out_dir: str, aoi_id: str | None, as_json: bool
+    scenes: tuple[str, ...],
+    sensor: str,
+    out_dir: str | None,
+    root_dir: str | None,
+    aoi_id: str | None,
+    no_chips: bool,
+    store: str | None,
+    after_date: str | None,
+    before_date: str | None,
+    orbit: str | None,
+    direction: str | None,
+    as_json: bool,
 ) -> None:
-    """Flag new vessels and cargo between BEFORE and AFTER scenes.
+    """Flag new vessels and cargo between BEFORE and AFTER (or over a series S1 S2 S3 ...).
 
-    Writes OUT/detections.gpkg (layers detections, departed) and OUT/change.tif.
+    Writes OUT/detections.gpkg (layers detections, departed, aoi, footprints),
+    OUT/change.tif and the QGIS review package (project.qgs, report.html, chips/). With
+    three or more scenes, the series is co-registered onto the first and each flag
+    carries change_time, the first pass it is seen on.
     """
     from imagery.detect import detect_pair
     from imagery.io import read_raster
-    from imagery.outputs import write_pair_outputs
+    from imagery.outputs import write_pair_outputs, write_run_folder
 
-    if len(scenes) != 2:
-        raise click.UsageError("give two scenes: BEFORE AFTER")
-    before_path, after_path = scenes
-    before = read_raster(before_path)
-    after = read_raster(after_path)
-    result = detect_pair(
-        before, after, sensor=sensor, aoi=_aoi(aoi_id), names=(before_path, after_path)
-    )
-    paths = write_pair_outputs(result, out_dir)
+    if (out_dir is None) == (root_dir is None):
+        raise click.UsageError("give exactly one of --out DIR or --root DIR")
+
+    if store is not None:
+        if scenes:
+            raise click.UsageError("give scene files or --store, not both")
+        scenes = tuple(
+            _scenes_from_store(store, aoi_id, sensor, after_date, before_date, orbit, direction)
+        )
+    if len(scenes) < 2:
+        raise click.UsageError(
+            "give two scenes (BEFORE AFTER), three or more for a series, or --store"
+        )
+    rasters = [read_raster(path) for path in scenes]
+    aoi = _aoi(aoi_id)
+    if len(scenes) == 2:
+        result = detect_pair(
+            rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
+        )
+    else:
+        from imagery.series import detect_series
+
+        result = detect_series(rasters, sensor=sensor, aoi=aoi, names=scenes)
+    if out_dir is not None:
+        paths = write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
+    else:
+        paths = write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips)
     counts = result.detections["kind"].value_counts().to_dict()
     summary = {
-        "before": before_path,
-        "after": after_path,
+        "scenes": list(scenes),
         "new_vessels": int(counts.get("vessel", 0)),
         "new_cargo": int(counts.get("cargo", 0)),
         "departed": len(result.departed),
         "files": {k: str(v) for k, v in paths.items()},
-        "registration": result.parameters.get("registration"),
+        "parameters": result.parameters,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -99,5 +165,8 @@ def detect(
         f"{summary['new_vessels']} new vessels, {summary['new_cargo']} new cargo stacks, "
         f"{summary['departed']} departed"
     )
+    if "change_time" in result.detections.columns and len(result.detections):
+        for when, group in result.detections.groupby("change_time"):
+            click.echo(f"  first seen {when}: {len(group)} flag(s)")
     for name, path in paths.items():
         click.echo(f"  {name:<10} {Path(path)}")

@@ -1,0 +1,48 @@
+"""``portwatch review export``: list reviewed flags of an output tree."""
+
+from __future__ import annotations
+
+import click
+
+from imagery.atomic import atomic_write_text
+from imagery.schema import STATUSES
+
+
+@click.group("review")
+def review() -> None:
+    """Review packages: list the flags analysts marked in QGIS."""
+
+
+@review.command("export")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUSES),
+    help="Only flags with this review status (repeatable); all by default.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "geojson"]),
+    default="csv",
+    show_default=True,
+    help="CSV (lon/lat columns) or GeoJSON (polygons, WGS84).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
+def export(out: str, statuses: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """List the flags under OUT (an output tree or one run folder) with their marks."""
+    from imagery.review.export import export_flags
+
+    text, count = export_flags(out, statuses=statuses or None, fmt=fmt)
+    if output:
+        atomic_write_text(output, text)
+        click.echo(f"{count} flags written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)

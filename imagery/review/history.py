@@ -1,0 +1,246 @@
+"""History per AOI: every flag seen across runs, with when it arrived and when it left.
+
+``OUT/<aoi>/history.gpkg`` (layer ``history``) holds one row per distinct flag. A
+run's flags are matched to the rows like review marks are (same kind, centroids
+within ``max(20 m, half the length)``, one-to-one, nearest first). Fields:
+
+``id``, ``kind``, ``first_seen`` / ``last_seen`` (after-scene dates, ISO
+``YYYY-MM-DD``), ``runs`` (how many run folders detected it), ``run_folders`` (JSON
+list of those folders, relative to the history file), ``last_status`` / ``last_note``
+/ ``reviewed_in`` (the analyst's latest mark, status other than ``new``, and the run
+folder it was made in; ``new`` while unreviewed), ``departed_seen`` (after-scene date of the
+first run whose ``departed`` layer held it: the vessel had left by then) and
+``departed_run``, plus the latest ``score``, ``length_m``, ``lon``, ``lat`` and
+polygon.
+
+A row whose vessel has departed is not matched again by later arrivals at the same
+berth: a ship mooring where another left is a new row. Updating is idempotent:
+running the same pair again adds no row and no count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from imagery.review.marks import match_flags, read_flags
+from imagery.review.styles import history_style, to_qml, write_layer_styles
+from imagery.vectors import write_geopackage
+
+__all__ = ["HISTORY_FIELDS", "update_history"]
+
+log = logging.getLogger(__name__)
+
+LAYER = "history"
+HISTORY_FIELDS = (
+    "id",
+    "kind",
+    "first_seen",
+    "last_seen",
+    "runs",
+    "run_folders",
+    "last_status",
+    "last_note",
+    "reviewed_in",
+    "departed_seen",
+    "departed_run",
+    "score",
+    "length_m",
+    "lon",
+    "lat",
+)
+
+
+def _empty(crs) -> gpd.GeoDataFrame:
+    columns = {name: pd.Series(dtype=object) for name in HISTORY_FIELDS}
+    return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def _folders(value) -> list[str]:
+    if isinstance(value, str) and value:
+        try:
+            return list(json.loads(value))
+        except json.JSONDecodeError:
+            return [v for v in value.split(";") if v]
+    return []
+
+
+def _take(flags: gpd.GeoDataFrame, j: int) -> dict:
+    row = flags.iloc[j]
+    return {
+        "score": row.get("score"),
+        "length_m": row.get("length_m"),
+        "lon": row.get("lon"),
+        "lat": row.get("lat"),
+        "geometry": row.geometry,
+    }
+
+
+def _review(hist, i, flag, folder: str) -> None:
+    """Keep the analyst's latest mark: a status other than ``new`` wins over ``new``."""
+    status = str(flag.get("status") or "new")
+    if status == "new":
+        return
+    reviewed_in = hist.at[i, "reviewed_in"]
+    if not isinstance(reviewed_in, str) or folder >= reviewed_in:
+        hist.at[i, "last_status"] = status
+        hist.at[i, "last_note"] = flag.get("note", "")
+        hist.at[i, "reviewed_in"] = folder
+
+
+def _apply_detections(hist, flags, *, date: str, folder: str, tolerance_m: float) -> int:
+    """Match this run's flags to open rows; update them, add the rest. Returns (hist, added)."""
+    departed = hist["departed_seen"]
+    eligible = np.flatnonzero((departed.isna() | (departed.astype(str) > date)).to_numpy())
+    pairs = match_flags(hist.iloc[eligible], flags, min_tolerance_m=tolerance_m)
+    matched = set()
+    for i_sub, j in pairs:
+        i = hist.index[eligible[i_sub]]
+        matched.add(j)
+        folders = _folders(hist.at[i, "run_folders"])
+        if folder not in folders:
+            folders.append(folder)
+        latest = date >= str(hist.at[i, "last_seen"])
+        hist.at[i, "run_folders"] = json.dumps(sorted(folders))
+        hist.at[i, "runs"] = len(folders)
+        hist.at[i, "first_seen"] = min(str(hist.at[i, "first_seen"]), date)
+        hist.at[i, "last_seen"] = max(str(hist.at[i, "last_seen"]), date)
+        _review(hist, i, flags.iloc[j], folder)
+        if latest:
+            for key, value in _take(flags, j).items():
+                hist.at[i, key] = value
+    added = [
+        {
+            "kind": flags.iloc[j]["kind"],
+            "first_seen": date,
+            "last_seen": date,
+            "runs": 1,
+            "run_folders": json.dumps([folder]),
+            "last_status": flags.iloc[j]["status"],
+            "last_note": flags.iloc[j].get("note", ""),
+            "reviewed_in": folder if flags.iloc[j]["status"] != "new" else None,
+            "departed_seen": None,
+            "departed_run": None,
+            **_take(flags, j),
+        }
+        for j in range(len(flags))
+        if j not in matched
+    ]
+    return _append(hist, added), len(added)
+
+
+def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolerance_m) -> int:
+    """Stamp ``departed_seen`` on rows of vessels gone by ``after``. Returns (hist, added)."""
+    first = hist["first_seen"].astype(str)
+    departed = hist["departed_seen"]
+    open_then = (first <= before) & (departed.isna() | (departed.astype(str) >= after))
+    eligible = np.flatnonzero(open_then.to_numpy())
+    pairs = match_flags(hist.iloc[eligible], flags, min_tolerance_m=tolerance_m)
+    matched = set()
+    for i_sub, j in pairs:
+        i = hist.index[eligible[i_sub]]
+        matched.add(j)
+        hist.at[i, "departed_seen"] = after
+        hist.at[i, "departed_run"] = folder
+        _review(hist, i, flags.iloc[j], folder)
+    added = [
+        {
+            "kind": flags.iloc[j]["kind"],
+            "first_seen": before,
+            "last_seen": before,
+            "runs": 0,
+            "run_folders": json.dumps([]),
+            "last_status": flags.iloc[j]["status"],
+            "last_note": flags.iloc[j].get("note", ""),
+            "reviewed_in": folder if flags.iloc[j]["status"] != "new" else None,
+            "departed_seen": after,
+            "departed_run": folder,
+            **_take(flags, j),
+        }
+        for j in range(len(flags))
+        if j not in matched
+    ]
+    return _append(hist, added), len(added)
+
+
+def _append(hist: gpd.GeoDataFrame, rows: list[dict]) -> gpd.GeoDataFrame:
+    if not rows:
+        return hist
+    next_id = int(pd.to_numeric(hist["id"]).max()) + 1 if len(hist) else 1
+    extra = gpd.GeoDataFrame(
+        [{"id": next_id + k, **row} for k, row in enumerate(rows)],
+        geometry="geometry",
+        crs=hist.crs,
+    )
+    frames = [f for f in (hist, extra) if len(f)]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=hist.crs)
+
+
+def update_history(
+    path: str | os.PathLike,
+    *,
+    run_dir: str | os.PathLike,
+    detections: gpd.GeoDataFrame,
+    departed: gpd.GeoDataFrame,
+    before_date: str,
+    after_date: str,
+    min_tolerance_m: float = 20.0,
+) -> gpd.GeoDataFrame:
+    """Fold one run's flags into the AOI's ``history.gpkg`` (atomically) and return it.
+
+    Parameters
+    ----------
+    path : path-like
+        ``OUT/<aoi>/history.gpkg``; created on the first run.
+    run_dir : path-like
+        The run folder, stored relative to ``path``'s folder.
+    detections, departed : GeoDataFrame
+        The run's flags with marks merged (``status``, ``note``).
+    before_date, after_date : str
+        ISO dates (``YYYY-MM-DD``) of the two scenes.
+    """
+    path = Path(path)
+    folder = Path(os.path.relpath(Path(run_dir).resolve(), path.parent.resolve())).as_posix()
+    previous = read_flags(path, LAYER)
+    crs = detections.crs or departed.crs
+    hist = _empty(crs) if previous is None else previous.copy()
+    for name in HISTORY_FIELDS:
+        if name not in hist:
+            hist[name] = None
+    hist = hist.reset_index(drop=True)
+    flags_crs = hist.crs or crs
+    gone = departed.to_crs(flags_crs) if len(departed) else departed
+    new = detections.to_crs(flags_crs) if len(detections) else detections
+    hist, added_gone = _apply_departed(
+        hist,
+        gone.reset_index(drop=True),
+        before=before_date,
+        after=after_date,
+        folder=folder,
+        tolerance_m=min_tolerance_m,
+    )
+    hist, added = _apply_detections(
+        hist,
+        new.reset_index(drop=True),
+        date=after_date,
+        folder=folder,
+        tolerance_m=min_tolerance_m,
+    )
+    added += added_gone
+    hist["id"] = hist["id"].astype(np.int64)
+    hist["runs"] = hist["runs"].astype(np.int64)
+    for name in ("score", "length_m", "lon", "lat"):
+        hist[name] = pd.to_numeric(hist[name], errors="coerce").astype(float)
+    hist = hist[[*HISTORY_FIELDS, "geometry"]]
+    qml = to_qml(history_style(HISTORY_FIELDS))
+    write_geopackage(
+        path, {LAYER: hist}, before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml})
+    )
+    log.info("%s: %d rows (%d added by %s)", path, len(hist), added, folder)
+    return hist

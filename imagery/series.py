@@ -1,0 +1,228 @@
+"""What changed, and when, over a series of passes of one port.
+
+Every scene is co-registered onto the first. Sentinel-1 intensities, locally averaged,
+go through the sequential omnibus test (``imagery.omnibus``, Conradsen et al. 2016),
+which dates each change; Sentinel-2 scenes are compared pair by pair with the change
+vector test. Each consecutive pair then yields its new vessels, departures and cargo
+exactly as a single pair does (``imagery.detect``), using the series' change scores,
+and every flag carries ``change_time``: the first date on which it is seen.
+
+A series travels as an ``xarray.DataArray`` (time, band, y, x) with its CRS and
+transform written the way rioxarray writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import ndimage
+
+from imagery.change import ChangeMap, effective_looks, s2_change
+from imagery.detect import DetectParams, cargo_flags, empty_detections, to_schema, vessel_flags
+from imagery.errors import InputError
+from imagery.filters import masked_box_mean
+from imagery.omnibus import sequential_omnibus
+from imagery.raster import Raster
+from imagery.sensors import prepare
+from imagery.vessels import detect_vessels
+from imagery.water import water_mask
+
+__all__ = ["SeriesResult", "detect_series", "to_series"]
+
+log = logging.getLogger(__name__)
+
+
+def to_series(rasters: Sequence[Raster]) -> xr.DataArray:
+    """Stack rasters on one grid into a (time, band, y, x) DataArray with CRS and transform."""
+    first = rasters[0]
+    for r in rasters[1:]:
+        if r.shape != first.shape or r.transform != first.transform or r.crs != first.crs:
+            raise InputError(
+                "a series needs every scene on the first scene's grid; co-register them first"
+            )
+        if r.band_names != first.band_names:
+            raise InputError(f"band mismatch in series: {r.band_names} vs {first.band_names}")
+    arrays = [r.to_xarray() for r in rasters]
+    times = pd.DatetimeIndex([r.time.replace(tzinfo=None) if r.time else pd.NaT for r in rasters])
+    da = xr.concat(arrays, dim=pd.Index(times, name="time"))
+    return da.rio.write_crs(first.crs).rio.write_transform(first.transform)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesResult:
+    """Flags over a series, on the first scene's grid."""
+
+    scenes: tuple[Raster, ...]
+    series: xr.DataArray
+    water: np.ndarray
+    detections: gpd.GeoDataFrame
+    departed: gpd.GeoDataFrame
+    change: Raster
+    registrations: tuple[Any, ...]
+    parameters: dict[str, Any]
+
+
+def _s1_steps(scenes: Sequence[Raster], params: DetectParams) -> list[ChangeMap]:
+    window = params.change_window_px
+    valid = np.logical_and.reduce([s.valid_mask() for s in scenes])
+    averaged = np.stack(
+        [
+            np.stack(
+                [
+                    masked_box_mean(s.band(b), valid, window, min_count=window)[0]
+                    for b in s.band_names
+                ]
+            )
+            for s in scenes
+        ]
+    )
+    # Remove each date's calibration offset against the first (median log-ratio).
+    gains = []
+    for t in range(1, len(scenes)):
+        ratio = np.log(averaged[t] / averaged[0])
+        gain = np.nanmedian(ratio.reshape(ratio.shape[0], -1), axis=1)
+        averaged[t] /= np.exp(gain)[:, None, None]
+        gains.append(gain)
+    looks = float(
+        np.median(
+            [
+                effective_looks(np.log(averaged[t, 0] / averaged[t - 1, 0]))
+                for t in range(1, len(scenes))
+            ]
+        )
+    )
+    result = sequential_omnibus(averaged, looks=looks, alpha=1e-6)
+    steps = []
+    for j in range(1, len(scenes)):
+        magnitude = 10.0 * np.log10(np.mean(averaged[j] / averaged[j - 1], axis=0))
+        z = result.z[j - 1]
+        steps.append(
+            ChangeMap(
+                magnitude=magnitude.astype(np.float32),
+                z=z,
+                valid=valid & np.isfinite(z),
+                looks=looks,
+                gain_db=tuple(10 * np.log10(np.exp(gains[j - 1]))),
+            )
+        )
+    return steps
+
+
+def detect_series(
+    rasters: Sequence[Raster],
+    *,
+    sensor: str,
+    aoi=None,
+    params: DetectParams | None = None,
+    names: Sequence[str] | None = None,
+) -> SeriesResult:
+    """Flag what appeared (and left) at each pass of a series of three or more scenes.
+
+    Parameters
+    ----------
+    rasters : sequence of Raster
+        Scenes as read from files, in any order (sorted by acquisition time here).
+    sensor : {"s1", "s2"}
+    aoi : imagery.aoi.AOI, optional
+    params : DetectParams, optional
+    names : sequence of str, optional
+        File names for messages.
+
+    Returns
+    -------
+    SeriesResult
+        ``detections`` and ``departed`` hold every pair's flags with ``change_time``.
+    """
+    from imagery.coregister import coregister
+
+    params = params or DetectParams()
+    if len(rasters) < 3:
+        raise InputError(f"a series needs at least three scenes, got {len(rasters)}")
+    names = list(names or [f"scene {i + 1}" for i in range(len(rasters))])
+    prepared = [prepare(r, sensor, source=n) for r, n in zip(rasters, names, strict=True)]
+    if any(p.time is None for p in prepared):
+        missing = [n for p, n in zip(prepared, names, strict=True) if p.time is None]
+        raise InputError(
+            f"{missing[0]}: no acquisition time (tag or date in the file name); a series needs dates"
+        )
+    order = np.argsort([p.time for p in prepared], kind="stable")
+    prepared = [prepared[i] for i in order]
+    reference = prepared[0]
+    scenes, registrations = [reference], [None]
+    for scene in prepared[1:]:
+        aligned, registration = coregister(reference, scene, max_shift_px=params.max_shift_px)
+        scenes.append(aligned)
+        registrations.append(registration)
+    if aoi is not None and getattr(aoi, "water", None) is not None:
+        water = water_mask(reference, aoi=aoi)
+    else:
+        water = np.logical_or.reduce([water_mask(s) for s in scenes])
+    vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
+    steps = (
+        _s1_steps(scenes, params)
+        if sensor == "s1"
+        else [s2_change(a, b) for a, b in itertools.pairwise(scenes)]
+    )
+    valid_all = np.logical_and.reduce([s.valid_mask() for s in scenes])
+    land = ~ndimage.binary_dilation(water, iterations=1) & valid_all
+    found, gone = [], []
+    for j, change in enumerate(steps, start=1):
+        before, after = scenes[j - 1], scenes[j]
+        new = vessel_flags(vessels[j], vessels[j - 1], change, reference, params, sign=+1.0)
+        left = vessel_flags(vessels[j - 1], vessels[j], change, reference, params, sign=-1.0)
+        cargo = cargo_flags(change, reference, land, [vessels[j - 1], vessels[j]], params)
+        for frames, out in (([new, cargo], found), ([left], gone)):
+            flags = to_schema(frames, reference.crs, before, after, "new")
+            if not flags.empty:
+                flags["change_time"] = flags["after_time"]
+                flags["change_index"] = j
+                out.append(flags)
+    detections = _concat(found, reference.crs)
+    departed = _concat(gone, reference.crs)
+    z_stack = np.stack([np.where(c.valid, c.z, np.nan) for c in steps])
+    first = np.full(reference.shape, -1.0, dtype=np.float32)
+    significant = np.nan_to_num(np.abs(z_stack)) > params.cargo_z
+    first = np.where(significant.any(axis=0), significant.argmax(axis=0) + 1, first).astype(
+        np.float32
+    )
+    change = reference.replace(
+        data=np.stack([first, np.nanmax(np.abs(z_stack), axis=0)]).astype(np.float32),
+        nodata=float("nan"),
+        band_names=("first_change", "z_max"),
+    )
+    parameters = {
+        "sensor": sensor,
+        "detect": params.to_dict(),
+        "dates": [s.time.isoformat() for s in scenes],
+        "registrations": [r.to_dict() if hasattr(r, "to_dict") else None for r in registrations],
+        "looks": steps[0].looks,
+    }
+    return SeriesResult(
+        scenes=tuple(scenes),
+        series=to_series(scenes),
+        water=water,
+        detections=detections,
+        departed=departed,
+        change=change,
+        registrations=tuple(registrations),
+        parameters=parameters,
+    )
+
+
+def _concat(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    if not frames:
+        out = empty_detections(crs)
+        out["change_time"] = pd.Series(dtype="object")
+        out["change_index"] = pd.Series(dtype="int64")
+        return out
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=crs)
+    out["id"] = np.arange(1, len(out) + 1)
+    return out
