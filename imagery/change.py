@@ -157,7 +157,9 @@ def _robust_match(before: np.ndarray, after: np.ndarray, use: np.ndarray) -> tup
     return float(gain), float(offset)
 
 
-def s2_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap:
+def s2_change(
+    before: Raster, after: Raster, *, window_px: int = 3, strata: np.ndarray | None = None
+) -> ChangeMap:
     """Per-pixel cloud-masked change vector test over B02 B03 B04 B08.
 
     Parameters
@@ -166,6 +168,11 @@ def s2_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap
         Prepared S2 scenes (reflectance, optional SCL) on the same grid.
     window_px : int, default 3
         Side of the local averaging window.
+    strata : ndarray of bool, optional
+        Surfaces with their own noise level (e.g. the water mask): the radiometric
+        match and the noise scale are estimated separately inside and outside it, since
+        water varies far less between dates than land and would otherwise make every
+        land pixel look changed.
 
     Returns
     -------
@@ -179,6 +186,7 @@ def s2_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap
         raise DetectionError(
             "fewer than 100 clear pixels common to both scenes: nothing to compare"
         )
+    groups = [valid] if strata is None else [valid & strata, valid & ~strata]
     chi2 = np.zeros(before.shape)
     brightness = np.zeros(before.shape)
     gains = []
@@ -186,14 +194,18 @@ def s2_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap
         x, _ = masked_box_mean(before.band(name), valid, window_px, min_count=window_px)
         y, _ = masked_box_mean(after.band(name), valid, window_px, min_count=window_px)
         ok = valid & np.isfinite(x) & np.isfinite(y)
-        gain, offset = _robust_match(x, y, ok)
-        diff = np.where(ok, gain * y + offset - x, np.nan)
-        sample = diff[ok][:: max(1, int(ok.sum()) // 1_000_000)]
-        sigma = _MAD_TO_SIGMA * np.median(np.abs(sample - np.median(sample)))
-        sigma = max(sigma, 1e-4)
-        chi2 += np.where(ok, (diff / sigma) ** 2, 0.0)
-        brightness += np.where(ok, diff / sigma, 0.0)
-        gains.append(gain)
+        for group in groups:
+            use = ok & group
+            if use.sum() < 100:
+                continue
+            gain, offset = _robust_match(x, y, use)
+            diff = gain * y + offset - x
+            sample = diff[use][:: max(1, int(use.sum()) // 1_000_000)]
+            sigma = max(_MAD_TO_SIGMA * np.median(np.abs(sample - np.median(sample))), 1e-4)
+            chi2 += np.where(use, (diff / sigma) ** 2, 0.0)
+            brightness += np.where(use, diff / sigma, 0.0)
+            if group is groups[-1]:
+                gains.append(gain)
     chi2[~valid] = np.nan
     with np.errstate(invalid="ignore"):
         p = stats.chi2.sf(chi2, df=len(S2_BANDS))

@@ -66,9 +66,32 @@ class DetectParams:
     cargo_z, cargo_grow_z : float
         Pixel normal scores that seed and grow a cargo object (seed 4.5: p ~ 3e-6).
     cargo_min_area_m2, cargo_max_area_m2, cargo_max_length_m : float
-        Stack scale: a block of a few containers up to a yard section.
+        Stack scale: a block of containers up to a yard section. The minimum, 1000 m2,
+        is about two S1 IW resolution cells (20 m x 22 m): smaller change cannot be
+        told from speckle and single moving scatterers.
     vessel_buffer_m : float
-        Cargo is not flagged within this distance of a vessel of either date.
+        Cargo is not flagged within this distance of a vessel of either date: a ship's
+        superstructure and cranes lay over by h / tan(incidence), 50-85 m for 50 m of
+        height at S1's 30-45 degree incidence.
+    vessel_min_water_share : float
+        A new vessel's footprint must have been at least this share water on the
+        before date (the reverse for a departure).
+    cloud_buffer_m : float
+        S2: SCL clouds and shadows of either date, grown by this distance (thin cloud
+        edges and shadows that SCL misses), are excluded from every flag.
+    cargo_max_ndvi : float
+        S2: cargo stands on paved yards; land this green (NDVI) on either date is not
+        searched for cargo.
+    cargo_shore_gap_m : float
+        Cargo is not flagged this close to water: the quay apron (30-60 m of crane
+        rails and lashing area) is where mixed water/land pixels, moving cranes and
+        berthed ships' layover change between passes.
+    cargo_moved_m : float
+        S1: an increase with a comparable decrease within this distance is something
+        that moved (a crane along its rails, a vehicle, a re-stacked block), not a new
+        stack.
+    cargo_min_width_m : float
+        Narrower change is a line (a crane rail, an edge), not a stack.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -80,10 +103,16 @@ class DetectParams:
     vessel_change_z: float = 2.0
     cargo_z: float = 4.5
     cargo_grow_z: float = 2.5
-    cargo_min_area_m2: float = 300.0
+    cargo_min_area_m2: float = 1000.0
     cargo_max_area_m2: float = 60_000.0
     cargo_max_length_m: float = 600.0
-    vessel_buffer_m: float = 30.0
+    vessel_buffer_m: float = 80.0
+    vessel_min_water_share: float = 0.5
+    cloud_buffer_m: float = 150.0
+    cargo_max_ndvi: float = 0.4
+    cargo_shore_gap_m: float = 50.0
+    cargo_moved_m: float = 60.0
+    cargo_min_width_m: float = 15.0
     change_window_px: int = 3
     max_shift_px: float = 5.0
 
@@ -134,26 +163,32 @@ def _check_overlap(before: Raster, after: Raster, names: tuple[str, str]) -> Non
         )
 
 
-def _footprint_stats(frame: gpd.GeoDataFrame, z: np.ndarray, raster: Raster) -> np.ndarray:
-    """Mean change score inside each polygon of ``frame`` (NaN where none)."""
+def _footprint_means(
+    frame: gpd.GeoDataFrame, images: dict[str, np.ndarray], raster: Raster
+) -> dict[str, np.ndarray]:
+    """Mean of each image inside each polygon of ``frame`` (NaN-aware; NaN where empty)."""
     from rasterio import features
 
     if frame.empty:
-        return np.array([])
+        return {name: np.array([]) for name in images}
     labels = features.rasterize(
         ((geom, i + 1) for i, geom in enumerate(frame.geometry)),
         out_shape=raster.shape,
         transform=raster.transform,
         fill=0,
         dtype="int32",
-        all_touched=False,
+        all_touched=True,
     )
     index = np.arange(1, len(frame) + 1)
-    clean = np.where(np.isfinite(z), z, 0.0)
-    counts = ndimage.sum_labels(np.isfinite(z), labels, index)
-    sums = ndimage.sum_labels(clean, labels, index)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
+    out = {}
+    for name, image in images.items():
+        image = image.astype(np.float64, copy=False)
+        finite = np.isfinite(image)
+        counts = ndimage.sum_labels(finite, labels, index)
+        sums = ndimage.sum_labels(np.where(finite, image, 0.0), labels, index)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(counts > 0, sums / counts, np.nan)
+    return out
 
 
 def _unmatched(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float) -> np.ndarray:
@@ -192,19 +227,37 @@ def vessel_flags(
     params: DetectParams,
     *,
     sign: float,
+    other_water: np.ndarray,
+    usable: np.ndarray,
 ) -> gpd.GeoDataFrame:
+    """Vessels of one date that the other date did not have: new (sign +1) or departed (-1).
+
+    A vessel is flagged when no vessel of the other date lies within reach, its footprint
+    was water on the other date (``other_water``), lies in ``usable`` pixels (valid and
+    cloud-free on both dates), and brightened (+1) or darkened (-1) significantly: its
+    mean change score exceeds ``params.vessel_change_z``. The score is the vessel's
+    detection score times the probability that the change is real.
+    """
     unmatched = _unmatched(vessels, others, params.match_m)
     if not unmatched.any():
         return vessels.iloc[0:0]
     candidates = vessels.loc[unmatched].copy()
     z = change.z if grid.sensor == "s2" else sign * change.z
-    mean_z = _footprint_stats(candidates, z, grid)
-    keep = mean_z > params.vessel_change_z
+    means = _footprint_means(
+        candidates,
+        {"z": z, "water": other_water.astype(np.float32), "usable": usable.astype(np.float32)},
+        grid,
+    )
+    keep = (
+        (means["z"] > params.vessel_change_z)
+        & (means["water"] >= params.vessel_min_water_share)
+        & (means["usable"] >= 0.8)
+    )
     candidates = candidates.loc[keep].copy()
     pixel_area = grid.res[0] * grid.res[1]
     n_tests = max(1.0, float(change.valid.sum()) / params.change_window_px**2)
     changed = _change_probability(
-        mean_z[keep],
+        means["z"][keep],
         candidates["area_m2"].to_numpy() / pixel_area,
         params.change_window_px,
         n_tests,
@@ -221,11 +274,11 @@ def cargo_flags(
     vessels: list[gpd.GeoDataFrame],
     params: DetectParams,
 ) -> gpd.GeoDataFrame:
+    """Stack-scale objects of significant change on ``land`` (usable pixels only), away
+    from the vessels of either date."""
     from rasterio import features
 
     z = np.where(change.valid & land, change.z, 0.0)
-    if grid.sensor == "s2":
-        z = np.where(cloud_mask(grid), 0.0, z)
     pixel_m = grid.res[0]
     keep_out = np.zeros(grid.shape, dtype=bool)
     shapes = [g for frame in vessels for g in frame.geometry if g is not None]
@@ -252,10 +305,15 @@ def cargo_flags(
         (frame["area_m2"] >= params.cargo_min_area_m2)
         & (frame["area_m2"] <= params.cargo_max_area_m2)
         & (frame["length_m"] <= params.cargo_max_length_m)
+        & (frame["width_m"] >= params.cargo_min_width_m)
     )
     frame = frame.loc[ok].copy()
     if frame.empty:
         return frame
+    if grid.sensor == "s1" and params.cargo_moved_m > 0:
+        frame = frame.loc[~_moved(frame, change, land, keep_out, grid, params)].copy()
+        if frame.empty:
+            return frame
     n_tests = max(1.0, float((land & change.valid).sum()) / params.change_window_px**2)
     frame["score"] = _change_probability(
         frame["z_mean"].to_numpy(),
@@ -265,6 +323,32 @@ def cargo_flags(
     )
     frame["kind"] = "cargo"
     return frame
+
+
+def _moved(
+    frame: gpd.GeoDataFrame,
+    change: ChangeMap,
+    land: np.ndarray,
+    keep_out: np.ndarray,
+    grid: Raster,
+    params: DetectParams,
+) -> np.ndarray:
+    """Per increase object: is there a decrease of at least half its size nearby?"""
+    from rasterio import features
+
+    decrease = change.valid & land & ~keep_out & (change.z < -params.cargo_z)
+    if not decrease.any():
+        return np.zeros(len(frame), dtype=bool)
+    zones = features.rasterize(
+        ((g.buffer(params.cargo_moved_m), i + 1) for i, g in enumerate(frame.geometry)),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+    )
+    pixel_area = grid.res[0] * grid.res[1]
+    lost = ndimage.sum_labels(decrease, zones, np.arange(1, len(frame) + 1)) * pixel_area
+    return lost >= 0.5 * frame["area_m2"].to_numpy()
 
 
 def to_schema(
@@ -282,6 +366,31 @@ def to_schema(
     frame["score"] = frame["score"].clip(0.0, 1.0)
     extra = [c for c in ("heading_deg",) if c in frame.columns]
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
+
+
+def usable_mask(*scenes: Raster, cloud_buffer_m: float) -> np.ndarray:
+    """Pixels valid on every date and, for S2, clear of (buffered) clouds and shadows."""
+    usable = np.logical_and.reduce([s.valid_mask() for s in scenes])
+    clouds = np.logical_or.reduce([cloud_mask(s) for s in scenes])
+    if clouds.any():
+        grow = max(1, round(cloud_buffer_m / scenes[0].res[0]))
+        usable &= ~ndimage.binary_dilation(clouds, iterations=grow)
+    return usable
+
+
+def cargo_land(
+    water: np.ndarray, usable: np.ndarray, scenes: list[Raster], params: DetectParams
+) -> np.ndarray:
+    """Where cargo may be flagged: usable land (water on no date), not green vegetation (S2)."""
+    gap = max(1, round(params.cargo_shore_gap_m / scenes[0].res[0]))
+    land = ~ndimage.binary_dilation(water, iterations=gap) & usable
+    for scene in scenes:
+        if scene.sensor == "s2":
+            red, nir = scene.band("B04"), scene.band("B08")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ndvi = (nir - red) / (nir + red)
+            land &= ~(ndvi > params.cargo_max_ndvi)
+    return land
 
 
 def detect_pair(
@@ -326,17 +435,38 @@ def detect_pair(
     _check_overlap(before, after, names)
     aligned, registration = coregister(before, after, max_shift_px=params.max_shift_px)
     if aoi is not None and getattr(aoi, "water", None) is not None:
-        water = water_mask(before, aoi=aoi)
+        water_before = water_after = water = water_mask(before, aoi=aoi)
     else:
-        water = water_mask(before) | water_mask(aligned)
-    both_valid = before.valid_mask() & aligned.valid_mask()
+        water_before, water_after = water_mask(before), water_mask(aligned)
+        water = water_before | water_after
+    usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m)
     vessels_before = detect_vessels(before, water=water, params=params.vessel)
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
-    change_fn = s1_change if sensor == "s1" else s2_change
-    change = change_fn(before, aligned, window_px=params.change_window_px)
-    new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, sign=+1.0)
-    gone = vessel_flags(vessels_before, vessels_after, change, before, params, sign=-1.0)
-    land = ~ndimage.binary_dilation(water, iterations=1) & both_valid
+    if sensor == "s1":
+        change = s1_change(before, aligned, window_px=params.change_window_px)
+    else:
+        change = s2_change(before, aligned, window_px=params.change_window_px, strata=water)
+    new_vessels = vessel_flags(
+        vessels_after,
+        vessels_before,
+        change,
+        before,
+        params,
+        sign=+1.0,
+        other_water=water_before,
+        usable=usable,
+    )
+    gone = vessel_flags(
+        vessels_before,
+        vessels_after,
+        change,
+        before,
+        params,
+        sign=-1.0,
+        other_water=water_after,
+        usable=usable,
+    )
+    land = cargo_land(water, usable, [before, aligned], params)
     cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)
     detections = to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
     departed = to_schema([gone], before.crs, before, aligned, "new")

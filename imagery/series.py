@@ -23,10 +23,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
 from imagery.change import ChangeMap, effective_looks, s2_change
-from imagery.detect import DetectParams, cargo_flags, empty_detections, to_schema, vessel_flags
+from imagery.detect import (
+    DetectParams,
+    cargo_flags,
+    cargo_land,
+    empty_detections,
+    to_schema,
+    usable_mask,
+    vessel_flags,
+)
 from imagery.errors import InputError
 from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
@@ -162,22 +169,44 @@ def detect_series(
         scenes.append(aligned)
         registrations.append(registration)
     if aoi is not None and getattr(aoi, "water", None) is not None:
-        water = water_mask(reference, aoi=aoi)
+        waters = [water_mask(reference, aoi=aoi)] * len(scenes)
     else:
-        water = np.logical_or.reduce([water_mask(s) for s in scenes])
+        waters = [water_mask(s) for s in scenes]
+    water = np.logical_or.reduce(waters)
     vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
     steps = (
         _s1_steps(scenes, params)
         if sensor == "s1"
-        else [s2_change(a, b) for a, b in itertools.pairwise(scenes)]
+        else [
+            s2_change(a, b, window_px=params.change_window_px, strata=water)
+            for a, b in itertools.pairwise(scenes)
+        ]
     )
-    valid_all = np.logical_and.reduce([s.valid_mask() for s in scenes])
-    land = ~ndimage.binary_dilation(water, iterations=1) & valid_all
     found, gone = [], []
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
-        new = vessel_flags(vessels[j], vessels[j - 1], change, reference, params, sign=+1.0)
-        left = vessel_flags(vessels[j - 1], vessels[j], change, reference, params, sign=-1.0)
+        usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m)
+        new = vessel_flags(
+            vessels[j],
+            vessels[j - 1],
+            change,
+            reference,
+            params,
+            sign=+1.0,
+            other_water=waters[j - 1],
+            usable=usable,
+        )
+        left = vessel_flags(
+            vessels[j - 1],
+            vessels[j],
+            change,
+            reference,
+            params,
+            sign=-1.0,
+            other_water=waters[j],
+            usable=usable,
+        )
+        land = cargo_land(water, usable, [before, after], params)
         cargo = cargo_flags(change, reference, land, [vessels[j - 1], vessels[j]], params)
         for frames, out in (([new, cargo], found), ([left], gone)):
             flags = to_schema(frames, reference.crs, before, after, "new")
