@@ -223,7 +223,7 @@ def detect_series(
         np.float32
     )
     change = reference.replace(
-        data=np.stack([first, np.nanmax(np.abs(z_stack), axis=0)]).astype(np.float32),
+        data=np.stack([first, _nan_absmax(z_stack)]).astype(np.float32),
         nodata=float("nan"),
         band_names=("first_change", "z_max"),
     )
@@ -244,6 +244,11 @@ def detect_series(
         registrations=tuple(registrations),
         parameters=parameters,
     )
+
+
+def _nan_absmax(stack: np.ndarray) -> np.ndarray:
+    peak = np.where(np.isfinite(stack), np.abs(stack), -np.inf).max(axis=0)
+    return np.where(np.isfinite(peak), peak, np.nan)
 
 
 def _concat(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:

@@ -79,10 +79,15 @@ def _scenes_from_store(
 @click.command("detect")
 @click.argument("scenes", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder to write.")
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Run folder."
+    "--root",
+    "root_dir",
+    type=click.Path(file_okay=False),
+    help="Results tree instead of --out: writes ROOT/<aoi>/<after-date>/ and ROOT/<aoi>/history.gpkg.",
 )
 @click.option("--aoi", "aoi_id", help="AOI id or GeoJSON file.")
+@click.option("--no-chips", is_flag=True, help="Skip the before/after PNG chips.")
 @click.option(
     "--store", type=click.Path(file_okay=False), help="Take the scenes from this imagery store."
 )

@@ -1,0 +1,209 @@
+"""The detection pipeline end to end on simulated pairs and series (real files, real CLI)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from click.testing import CliRunner
+from rasterio.warp import calculate_default_transform, reproject
+
+from imagery.aoi import get_aoi
+from imagery.cli.main import cli
+from imagery.detect import detect_pair
+from imagery.evaluation import score_detections
+from imagery.io import read_raster, write_raster
+from imagery.schema import DETECTION_FIELDS
+from imagery.simulate import simulate_pair, simulate_series, write_simulation
+
+SIZE = 384
+
+
+@pytest.fixture(scope="module")
+def s1_pair(tmp_path_factory):
+    out = tmp_path_factory.mktemp("s1pair")
+    sim = simulate_pair(get_aoi("rajin"), sensor="s1", seed=31, size_px=SIZE)
+    return sim, write_simulation(sim, out)
+
+
+@pytest.fixture(scope="module")
+def s2_pair(tmp_path_factory):
+    out = tmp_path_factory.mktemp("s2pair")
+    sim = simulate_pair(get_aoi("vostochny"), sensor="s2", seed=42, size_px=SIZE)
+    return sim, write_simulation(sim, out)
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_detect_s1_writes_the_contract(tmp_path, s1_pair):
+    sim, paths = s1_pair
+    out = tmp_path / "run"
+    result = _run(
+        "detect",
+        paths["before"],
+        paths["after"],
+        "--sensor",
+        "s1",
+        "--out",
+        out,
+        "--aoi",
+        "rajin",
+        "--no-chips",
+    )
+    assert result.exit_code == 0, result.output
+    layers = dict(pyogrio.list_layers(out / "detections.gpkg"))
+    assert {"detections", "departed"} <= set(layers)
+    info = pyogrio.read_info(out / "detections.gpkg", layer="detections")
+    assert set(DETECTION_FIELDS) <= set(info["fields"])
+    with rasterio.open(out / "change.tif") as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert ds.crs == sim.crs
+    frame = pyogrio.read_dataframe(out / "detections.gpkg", layer="detections")
+    assert set(frame["kind"]) <= {"vessel", "cargo"}
+    assert frame["score"].between(0, 1).all()
+    assert (frame["status"] == "new").all()
+    assert frame.crs == sim.crs
+
+
+def test_detect_finds_new_vessels_in_s1_pair(s1_pair):
+    sim, paths = s1_pair
+    result = detect_pair(read_raster(paths["before"]), read_raster(paths["after"]), sensor="s1")
+    score = score_detections(result.detections, sim.truth[0], kind="vessel", tolerance_m=20.0)
+    assert score.tp >= 1
+    reg = result.registration
+    true_dx, true_dy = sim.shifts_px[1]
+    assert abs(reg.shift_x_px - true_dx) < 0.3 and abs(reg.shift_y_px - true_dy) < 0.3
+
+
+def test_detect_s2_pair(tmp_path, s2_pair):
+    _, paths = s2_pair
+    out = tmp_path / "run"
+    result = _run(
+        "detect",
+        paths["before"],
+        paths["after"],
+        "--sensor",
+        "s2",
+        "--out",
+        out,
+        "--json",
+        "--no-chips",
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "detections.gpkg").exists() and (out / "project.qgs").exists()
+
+
+def test_after_in_another_crs_is_brought_onto_the_before_grid(tmp_path, s1_pair):
+    sim, paths = s1_pair
+    after = read_raster(paths["after"])
+    dst_crs = "EPSG:3857"
+    transform, width, height = calculate_default_transform(
+        after.crs, dst_crs, after.width, after.height, *after.bounds
+    )
+    data = np.full((after.count, height, width), np.nan, dtype=np.float32)
+    for b in range(after.count):
+        reproject(
+            after.data[b],
+            data[b],
+            src_transform=after.transform,
+            src_crs=after.crs,
+            dst_transform=transform,
+            dst_crs=dst_crs,
+            dst_nodata=np.nan,
+        )
+    moved = write_raster(
+        after.replace(data=data, transform=transform, crs=dst_crs, nodata=float("nan")),
+        tmp_path / "after_3857.tif",
+    )
+    result = detect_pair(read_raster(paths["before"]), read_raster(moved), sensor="s1")
+    assert result.after.crs == sim.crs and result.after.shape == (SIZE, SIZE)
+
+
+def test_single_vv_band_is_accepted(tmp_path, s1_pair):
+    _, paths = s1_pair
+    before = read_raster(paths["before"], bands=[1])
+    after = read_raster(paths["after"], bands=[1])
+    result = detect_pair(before, after, sensor="s1")
+    assert result.before.band_names == ("VV",)
+
+
+@pytest.mark.parametrize(
+    "problem", ["missing", "not-raster", "all-nodata", "no-overlap", "band-count"]
+)
+def test_bad_input_is_one_line_naming_the_file(tmp_path, s1_pair, problem):
+    _, paths = s1_pair
+    before, after = paths["before"], paths["after"]
+    bad = tmp_path / f"{problem}.tif"
+    if problem == "not-raster":
+        bad.write_text("not a raster")
+    elif problem == "all-nodata":
+        r = read_raster(after)
+        write_raster(r.replace(data=np.full_like(r.data, np.nan), nodata=float("nan")), bad)
+    elif problem == "no-overlap":
+        r = read_raster(after)
+        t = r.transform
+        write_raster(r.replace(transform=t.__class__(t.a, t.b, t.c + 50_000, t.d, t.e, t.f)), bad)
+    elif problem == "band-count":
+        r = read_raster(after)
+        write_raster(r.replace(data=np.concatenate([r.data, r.data[:1]]), band_names=()), bad)
+    result = _run("detect", before, bad, "--sensor", "s1", "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert str(bad) in lines[0] and "Traceback" not in result.output
+
+
+def test_series_reports_when(tmp_path):
+    sim = simulate_series(get_aoi("dunai"), sensor="s1", seed=5, dates=3, size_px=SIZE)
+    paths = write_simulation(sim, tmp_path / "series")
+    scenes = sorted(
+        str(p) for k, p in paths.items() if k.startswith("t") and str(p).endswith(".tif")
+    )
+    assert len(scenes) == 3
+    out = tmp_path / "run"
+    result = _run("detect", *scenes, "--sensor", "s1", "--out", out, "--no-chips")
+    assert result.exit_code == 0, result.output
+    frame = pyogrio.read_dataframe(out / "detections.gpkg", layer="detections")
+    assert "change_time" in frame.columns
+    if len(frame):
+        times = {t.isoformat() for t in sim.times[1:]}
+        assert set(frame["change_time"]) <= times
+
+
+def test_detect_from_store(tmp_path, s1_pair):
+    from imagery.store import scene_path, write_scene
+
+    sim, paths = s1_pair
+    store = tmp_path / "store"
+    for raster in (read_raster(paths["before"]), read_raster(paths["after"])):
+        target = scene_path(store, "rajin", "s1", raster.time, "S1A", "DSC054")
+        write_scene(
+            target,
+            raster,
+            aoi_id="rajin",
+            platform="S1A",
+            orbit_direction="DESCENDING",
+            relative_orbit=54,
+        )
+    after_day = sim.times[1].date().isoformat()
+    root = tmp_path / "results"
+    result = _run(
+        "detect",
+        "--store",
+        store,
+        "--aoi",
+        "rajin",
+        "--sensor",
+        "s1",
+        "--after",
+        after_day,
+        "--root",
+        root,
+        "--no-chips",
+    )
+    assert result.exit_code == 0, result.output
+    assert (root / "rajin" / after_day / "detections.gpkg").exists()
+    assert (root / "rajin" / "history.gpkg").exists()
