@@ -26,22 +26,40 @@ def label_objects(mask: np.ndarray, *, connectivity: int = 2) -> tuple[np.ndarra
     return labels.astype(np.int32), int(n)
 
 
-def _moments(labels: np.ndarray, n: int, sx: float, sy: float) -> dict[str, np.ndarray]:
+def _moments(
+    labels: np.ndarray,
+    n: int,
+    sx: float,
+    sy: float,
+    weights: np.ndarray | None = None,
+    psf_sigma_m: float = 0.0,
+) -> dict[str, np.ndarray]:
     index = np.arange(1, n + 1)
     rows, cols = np.indices(labels.shape, dtype=np.float64)
-    ones = (labels > 0).astype(np.float64)
-    count = ndimage.sum_labels(ones, labels, index)
+    inside = (labels > 0).astype(np.float64)
+    count = ndimage.sum_labels(inside, labels, index)
+    if weights is None:
+        w = inside
+    else:
+        w = np.where(labels > 0, np.clip(np.nan_to_num(weights), 0.0, None), 0.0)
+        # An object without positive weight falls back to its plain pixel footprint.
+        empty = ndimage.sum_labels(w, labels, index) <= 0
+        if empty.any():
+            w = np.where(np.isin(labels, index[empty]), 1.0, w)
+    total = ndimage.sum_labels(w, labels, index)
     # Map-aligned metric coordinates: x east, y north (rows grow southward).
     x = cols * sx
     y = -rows * sy
-    mx = ndimage.sum_labels(x, labels, index) / count
-    my = ndimage.sum_labels(y, labels, index) / count
-    sxx = ndimage.sum_labels(x * x, labels, index) / count - mx * mx
-    syy = ndimage.sum_labels(y * y, labels, index) / count - my * my
-    sxy = ndimage.sum_labels(x * y, labels, index) / count - mx * my
-    # Each pixel is a square, not a point: add its own variance (side^2 / 12).
-    sxx = sxx + sx * sx / 12.0
-    syy = syy + sy * sy / 12.0
+    mx = ndimage.sum_labels(w * x, labels, index) / total
+    my = ndimage.sum_labels(w * y, labels, index) / total
+    sxx = ndimage.sum_labels(w * x * x, labels, index) / total - mx * mx
+    syy = ndimage.sum_labels(w * y * y, labels, index) / total - my * my
+    sxy = ndimage.sum_labels(w * x * y, labels, index) / total - mx * my
+    # Each pixel is a square, not a point: add its own variance (side^2 / 12). A blurred
+    # image's second moments are the object's plus the point spread function's (the
+    # variances of convolved distributions add), so the PSF's is taken off.
+    sxx = np.maximum(sxx + sx * sx / 12.0 - psf_sigma_m**2, sx * sx / 12.0)
+    syy = np.maximum(syy + sy * sy / 12.0 - psf_sigma_m**2, sy * sy / 12.0)
     half_trace = (sxx + syy) / 2.0
     root = np.sqrt(np.maximum(((sxx - syy) / 2.0) ** 2 + sxy * sxy, 0.0))
     major = half_trace + root
@@ -53,8 +71,8 @@ def _moments(labels: np.ndarray, n: int, sx: float, sy: float) -> dict[str, np.n
         "length": np.sqrt(12.0 * major),  # a uniform bar of length a has variance a^2/12
         "width": np.sqrt(12.0 * minor),
         "heading": heading,
-        "row": ndimage.sum_labels(rows, labels, index) / count,
-        "col": ndimage.sum_labels(cols, labels, index) / count,
+        "row": -my / sy,
+        "col": mx / sx,
     }
 
 
@@ -74,6 +92,8 @@ def measure_objects(
     transform,
     crs,
     values: dict[str, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
+    psf_sigma_m: float = 0.0,
 ) -> pd.DataFrame:
     """Measure labelled objects on the ground.
 
@@ -87,6 +107,14 @@ def measure_objects(
         The grid of ``labels``.
     values : dict of name -> ndarray, optional
         Per-pixel images summarised per object as ``<name>_max`` and ``<name>_mean``.
+    weights : ndarray, optional
+        Per-pixel weights of the moments (e.g. intensity above the background), so
+        that size and centre follow the object's energy rather than a threshold's
+        footprint, which grows with brightness when the image is blurred.
+    psf_sigma_m : float, default 0
+        Standard deviation of the sensor's point spread function, metres, removed from
+        the measured second moments (S1 IW GRD: about 9 m for its 20 x 22 m
+        resolution; S2: about 5 m).
 
     Returns
     -------
@@ -110,7 +138,7 @@ def measure_objects(
     if n == 0:
         return pd.DataFrame(columns=columns)
     sx, sy = ground_pixel_size(transform, crs, labels.shape)
-    m = _moments(labels, n, sx, sy)
+    m = _moments(labels, n, sx, sy, weights, psf_sigma_m)
     x, y = transform * (m["col"] + 0.5, m["row"] + 0.5)
     lon, lat = to_lonlat(x, y, crs)
     polygons = _polygons(labels, transform)

@@ -56,3 +56,19 @@ def test_no_objects():
     labels, n = label_objects(np.zeros((10, 10), dtype=bool))
     assert n == 0
     assert measure_objects(labels, n, transform=TRANSFORM, crs="EPSG:32652").empty
+
+
+def test_weighted_moments_undo_the_point_spread():
+    from scipy import ndimage
+
+    ship = _ship((200, 200), (100, 100), 20, 4, 45).astype(float)  # 200 m x 40 m
+    blurred = ndimage.gaussian_filter(ship * 100.0, sigma=1.5)  # PSF sigma 15 m
+    footprint = blurred > 1.0  # a low threshold blooms the footprint
+    labels, n = label_objects(footprint)
+    plain = measure_objects(labels, n, transform=TRANSFORM, crs="EPSG:32652").iloc[0]
+    weighted = measure_objects(
+        labels, n, transform=TRANSFORM, crs="EPSG:32652", weights=blurred, psf_sigma_m=15.0
+    ).iloc[0]
+    assert plain.width_m > 60  # bloomed
+    assert weighted.length_m == pytest.approx(200, rel=0.08)
+    assert weighted.width_m == pytest.approx(40, rel=0.25)
