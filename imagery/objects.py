@@ -77,12 +77,27 @@ def _moments(
 
 
 def _polygons(labels: np.ndarray, transform) -> dict[int, object]:
-    pieces: dict[int, list] = {}
-    for geom, value in features.shapes(
-        labels, mask=labels > 0, transform=transform, connectivity=8
-    ):
-        pieces.setdefault(int(value), []).append(shape(geom))
-    return {k: (v[0] if len(v) == 1 else unary_union(v)) for k, v in pieces.items()}
+    """Pixel-outline polygon of each label, traced inside its bounding box only."""
+    from affine import Affine
+
+    polygons: dict[int, object] = {}
+    for value, window in enumerate(ndimage.find_objects(labels), start=1):
+        if window is None:
+            continue
+        rows, cols = window
+        rows = slice(max(rows.start - 1, 0), rows.stop + 1)
+        cols = slice(max(cols.start - 1, 0), cols.stop + 1)
+        patch = labels[rows, cols]
+        local = transform * Affine.translation(cols.start, rows.start)
+        pieces = [
+            shape(geom)
+            for geom, v in features.shapes(
+                patch, mask=patch == value, transform=local, connectivity=8
+            )
+            if int(v) == value
+        ]
+        polygons[value] = pieces[0] if len(pieces) == 1 else unary_union(pieces)
+    return polygons
 
 
 def measure_objects(
