@@ -74,20 +74,64 @@ def _ends(result):
     return result.before, result.after
 
 
-def run_folder(out_root: str | os.PathLike, aoi_id: str, after_time) -> Path:
-    """``OUT/<aoi>/<after-date>/``: where a pair's run lives in a results tree."""
+#: Written in every run folder of a results tree: sensor and inputs of the run.
+RUN_STAMP = "inputs.json"
+
+
+def _folder_sensor(folder: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((folder / RUN_STAMP).read_text()).get("sensor")
+    except (OSError, ValueError):
+        return None
+
+
+def run_folder(
+    out_root: str | os.PathLike, aoi_id: str, after_time, sensor: str | None = None
+) -> Path:
+    """``OUT/<aoi>/<after-date>/``: where a pair's run lives in a results tree.
+
+    When that folder already holds a run of the other sensor (an S1 and an S2 pass on
+    the same day), this sensor's run goes to ``OUT/<aoi>/<after-date>-<sensor>/``.
+    """
     from imagery.aoi import safe_id
 
     date = after_time.date().isoformat() if after_time is not None else "undated"
-    return Path(out_root) / safe_id(aoi_id) / date
+    folder = Path(out_root) / safe_id(aoi_id) / date
+    if sensor is not None:
+        holder = _folder_sensor(folder)
+        if holder is not None and holder != sensor:
+            return folder.with_name(f"{date}-{sensor}")
+    return folder
 
 
 def write_run_folder(
-    result, out_root: str | os.PathLike, *, aoi, chips: bool = True
+    result, out_root: str | os.PathLike, *, aoi, chips: bool = True, inputs: dict | None = None
 ) -> dict[str, Path]:
-    """Write a run into ``OUT/<aoi>/<after-date>/`` and update ``OUT/<aoi>/history.gpkg``."""
-    _, after = _ends(result)
-    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after.time)
+    """Write a run into ``OUT/<aoi>/<after-date>/`` and update ``OUT/<aoi>/history.gpkg``.
+
+    ``inputs`` (e.g. the input files and their checksums) is recorded with the sensor
+    in the folder's ``inputs.json``.
+    """
+    import json
+
+    from imagery.atomic import atomic_write_text
+
+    before, after = _ends(result)
+    sensor = after.sensor
+    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after.time, sensor)
     history = run_dir.parent / "history.gpkg"
     paths = write_pair_outputs(result, run_dir, aoi=aoi, history=history, chips=chips)
+    stamp = {
+        "sensor": sensor,
+        "before_time": _iso(before.time),
+        "after_time": _iso(after.time),
+        **(inputs or {}),
+    }
+    atomic_write_text(run_dir / RUN_STAMP, json.dumps(stamp, indent=2))
     return {"run_dir": run_dir, **paths}
+
+
+def _iso(when) -> str | None:
+    return when.isoformat() if when is not None else None

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("imagery.cli.download", "fetch"),
     "store": ("imagery.cli.store", "store"),
     "review": ("imagery.cli.review", "review"),
+    "batch": ("imagery.cli.batch", "batch"),
 }
 
 
@@ -79,3 +80,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbosity
     configure_logging(verbosity)
+
+
+if __name__ == "__main__":
+    cli()
