@@ -34,7 +34,7 @@ from imagery.detect import (
     usable_mask,
     vessel_flags,
 )
-from imagery.errors import InputError
+from imagery.errors import CoregistrationError, DetectionError, InputError
 from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
@@ -163,11 +163,21 @@ def detect_series(
     order = np.argsort([p.time for p in prepared], kind="stable")
     prepared = [prepared[i] for i in order]
     reference = prepared[0]
-    scenes, registrations = [reference], [None]
-    for scene in prepared[1:]:
-        aligned, registration = coregister(reference, scene, max_shift_px=params.max_shift_px)
+    scenes, registrations, refused = [reference], [None], []
+    for scene, name in zip(prepared[1:], [names[i] for i in order[1:]], strict=True):
+        try:
+            aligned, registration = coregister(reference, scene, max_shift_px=params.max_shift_px)
+        except CoregistrationError as exc:
+            # Refuse the scene, not the series: nothing is flagged from a bad alignment.
+            log.warning("%s: left out of the series: %s", name, exc)
+            refused.append({"scene": name, "reason": exc.reason, "message": str(exc)})
+            continue
         scenes.append(aligned)
         registrations.append(registration)
+    if len(scenes) < 2:
+        raise DetectionError(
+            f"{names[order[0]]}: no other scene of the series could be co-registered onto it"
+        )
     if aoi is not None and getattr(aoi, "water", None) is not None:
         waters = [water_mask(reference, aoi=aoi)] * len(scenes)
     else:
@@ -233,6 +243,7 @@ def detect_series(
         "dates": [s.time.isoformat() for s in scenes],
         "registrations": [r.to_dict() if hasattr(r, "to_dict") else None for r in registrations],
         "looks": steps[0].looks,
+        "refused": refused,
     }
     return SeriesResult(
         scenes=tuple(scenes),
