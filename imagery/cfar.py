@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special, stats
 
 from imagery.errors import InputError
-from imagery.filters import masked_ring_stats, odd_window_px
+from imagery.filters import masked_ring_stats_coarse, odd_window_px
 
 __all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
@@ -206,11 +206,15 @@ def _grow(mask: np.ndarray) -> np.ndarray:
 def _background(
     x: np.ndarray, mask: np.ndarray, outer: int, inner: int, min_px: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    mean, std, count = masked_ring_stats(x, mask, outer=outer, inner=inner, min_count=min_px)
+    # Guard windows tens of pixels wide: accumulate on blocks a tenth of the guard.
+    factor = max(1, inner // 10)
+    mean, std, count = masked_ring_stats_coarse(
+        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px
+    )
     sparse = count < min_px
     if sparse.any():
-        wide_mean, wide_std, wide_count = masked_ring_stats(
-            x, mask, outer=2 * outer + 1, inner=inner, min_count=min_px
+        wide_mean, wide_std, wide_count = masked_ring_stats_coarse(
+            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px
         )
         mean = np.where(sparse, wide_mean, mean)
         std = np.where(sparse, wide_std, std)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imagery.filters import (
+    box_sum,
+    masked_box_mean,
+    masked_ring_stats,
+    masked_ring_stats_coarse,
+    odd_window_px,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    size=st.integers(1, 15).map(lambda n: 2 * n + 1),
+    rows=st.integers(5, 40),
+    cols=st.integers(5, 40),
+)
+def test_box_sum_matches_brute_force(size, rows, cols):
+    rng = np.random.default_rng(rows * 100 + cols)
+    image = rng.random((rows, cols))
+    half = size // 2
+    padded = np.pad(image, half)
+    brute = np.array(
+        [[padded[r : r + size, c : c + size].sum() for c in range(cols)] for r in range(rows)]
+    )
+    np.testing.assert_allclose(box_sum(image, size), brute, rtol=1e-9, atol=1e-9)
+
+
+def test_masked_mean_ignores_masked_pixels():
+    image = np.ones((20, 20))
+    image[:, 10:] = 100.0
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[:, :10] = True
+    mean, count = masked_box_mean(image, mask, 5)
+    assert np.allclose(mean[:, 9], 1.0)
+    assert count[10, 9] == 15  # columns 7-9 of a 5 x 5 window
+
+
+def test_ring_excludes_the_guard():
+    image = np.zeros((41, 41))
+    image[20, 20] = 1000.0  # the target itself
+    mean, _, count = masked_ring_stats(image, np.ones_like(image, dtype=bool), outer=11, inner=5)
+    assert mean[20, 20] == pytest.approx(0.0, abs=1e-9) and count[20, 20] == 11 * 11 - 5 * 5
+
+
+def test_coarse_ring_agrees_with_exact():
+    rng = np.random.default_rng(1)
+    base = np.exp(np.linspace(-1, 1, 400))[None, :] * np.ones((400, 1))
+    image = base * rng.gamma(4.4, 1 / 4.4, (400, 400))
+    mask = np.ones(image.shape, dtype=bool)
+    mask[150:250, 150:250] = False
+    exact = masked_ring_stats(image, mask, outer=81, inner=51, min_count=50)
+    coarse = masked_ring_stats_coarse(image, mask, outer=81, inner=51, factor=5, min_count=50)
+    both = np.isfinite(exact[0]) & np.isfinite(coarse[0])
+    both[:60], both[-60:], both[:, :60], both[:, -60:] = False, False, False, False
+    assert both.sum() > 50_000
+    mean_error = np.abs(coarse[0][both] / exact[0][both] - 1)
+    std_error = np.abs(coarse[1][both] / exact[1][both] - 1)
+    assert np.median(mean_error) < 0.01 and np.percentile(mean_error, 99.9) < 0.05
+    assert np.median(std_error) < 0.02 and np.percentile(std_error, 99.9) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("metres", "pixel", "expected"),
+    [(800, 10, 81), (500, 10, 51), (50, 10, 5), (10, 10, 1), (5, 10, 1)],
+)
+def test_odd_window(metres, pixel, expected):
+    assert odd_window_px(metres, pixel) == expected
