@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special, stats
 
 from imagery.errors import InputError
-from imagery.filters import masked_ring_stats_coarse, odd_window_px
+from imagery.filters import masked_ring_stats_coarse, odd_window_px, tabulated
 
 __all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
@@ -123,10 +123,21 @@ def k_threshold_factor(nu: np.ndarray, pfa: float, looks: float) -> np.ndarray:
     return np.where(nu > nus[-1], gamma_factor, out)
 
 
-def _significance_gamma(ratio: np.ndarray, looks: float) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tail = special.gammaincc(looks, looks * ratio)
+@lru_cache(maxsize=16)
+def _gamma_significance_table(looks: float):
+    def exact(log_ratio: np.ndarray) -> np.ndarray:
+        tail = special.gammaincc(looks, looks * np.exp(log_ratio))
         return -np.log10(np.maximum(tail, 1e-300))
+
+    # ln(ratio) from -7 to 6 (ratios 0.001-400); beyond 400 the tail is below 1e-300.
+    return tabulated(exact, lo=-7.0, hi=6.0, n=8193)
+
+
+def _significance_gamma(ratio: np.ndarray, looks: float) -> np.ndarray:
+    """-log10 P(I > ratio * mean) for gamma speckle of ``looks`` looks (tabulated)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_ratio = np.log(np.maximum(ratio, 1e-12))
+    return _gamma_significance_table(float(looks))(log_ratio)
 
 
 def cfar_detect(
