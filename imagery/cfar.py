@@ -79,6 +79,12 @@ def gamma_threshold_factor(pfa: float, looks: float) -> float:
     return float(special.gammainccinv(looks, pfa) / looks)
 
 
+@lru_cache(maxsize=256)
+def _laguerre(nu: float) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = special.roots_genlaguerre(96, nu - 1.0)
+    return nodes, weights / weights.sum()
+
+
 def _k_tail(factor: np.ndarray, looks: float, nu: float) -> np.ndarray:
     """P(I > factor * mean) for K-distributed intensity (texture order nu, looks L).
 
@@ -87,9 +93,9 @@ def _k_tail(factor: np.ndarray, looks: float, nu: float) -> np.ndarray:
     """
     # E_tau[Q(L, L f / tau)] with tau ~ Gamma(nu, 1/nu): substitute u = nu tau, then
     # the Gamma(nu) density is the generalised Laguerre weight u^(nu-1) e^-u / Gamma(nu).
-    nodes, weights = special.roots_genlaguerre(96, nu - 1.0)
+    nodes, weights = _laguerre(float(nu))
     u = nodes[:, None]
-    w = (weights / weights.sum())[:, None]
+    w = weights[:, None]
     tau = u / nu
     q = special.gammaincc(looks, looks * np.asarray(factor)[None, :] / tau)
     return np.sum(w * q, axis=0)
@@ -100,12 +106,16 @@ def _k_table(pfa: float, looks: float) -> tuple[np.ndarray, np.ndarray]:
     nus = np.geomspace(0.3, 100.0, 70)
     factors = np.empty_like(nus)
     target = np.log(pfa)
+    # The tail is monotone in the factor: evaluate it on a fine log grid at once and
+    # interpolate the crossing, then polish with a few bisection steps around it.
+    grid = np.geomspace(1.0, 1e4, 2001)
     for i, nu in enumerate(nus):
-        lo, hi = 1.0, 1e4
-        for _ in range(80):  # bisection on log-factor; the tail is monotone
+        log_tail = np.log(np.maximum(_k_tail(grid, looks, nu), 1e-300))
+        k = int(np.searchsorted(-log_tail, -target))
+        lo, hi = grid[max(k - 1, 0)], grid[min(k, grid.size - 1)]
+        for _ in range(20):
             mid = np.sqrt(lo * hi)
-            tail = _k_tail(np.array([mid]), looks, nu)[0]
-            if np.log(max(tail, 1e-300)) > target:
+            if np.log(max(_k_tail(np.array([mid]), looks, nu)[0], 1e-300)) > target:
                 lo = mid
             else:
                 hi = mid
