@@ -108,7 +108,7 @@ def _k_table(pfa: float, looks: float) -> tuple[np.ndarray, np.ndarray]:
     target = np.log(pfa)
     # The tail is monotone in the factor: evaluate it on a fine log grid at once and
     # interpolate the crossing, then polish with a few bisection steps around it.
-    grid = np.geomspace(1.0, 1e4, 2001)
+    grid = np.geomspace(1.0, 1e4, 201)
     for i, nu in enumerate(nus):
         log_tail = np.log(np.maximum(_k_tail(grid, looks, nu), 1e-300))
         k = int(np.searchsorted(-log_tail, -target))
