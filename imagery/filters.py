@@ -149,11 +149,11 @@ def _upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.nda
     c0 = np.clip(np.floor(cols).astype(int), 0, coarse.shape[1] - 1)
     r1 = np.minimum(r0 + 1, coarse.shape[0] - 1)
     c1 = np.minimum(c0 + 1, coarse.shape[1] - 1)
-    fr = np.clip(rows - r0, 0.0, 1.0)[:, None].astype(np.float32)
-    fc = np.clip(cols - c0, 0.0, 1.0)[None, :].astype(np.float32)
-    top = coarse[r0][:, c0] * (1 - fc) + coarse[r0][:, c1] * fc
-    bottom = coarse[r1][:, c0] * (1 - fc) + coarse[r1][:, c1] * fc
-    return top * (1 - fr) + bottom * fr
+    fr = np.clip(rows - r0, 0.0, 1.0)[:, None]
+    fc = np.clip(cols - c0, 0.0, 1.0)[None, :]
+    # Separable: along columns on the few coarse rows first, then along rows.
+    across = coarse[:, c0] * (1 - fc) + coarse[:, c1] * fc
+    return across[r0] * (1 - fr) + across[r1] * fr
 
 
 def masked_ring_stats_coarse(
