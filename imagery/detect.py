@@ -434,6 +434,24 @@ def detect_pair(
     after = prepare(after, sensor, source=names[1])
     _check_overlap(before, after, names)
     aligned, registration = coregister(before, after, max_shift_px=params.max_shift_px)
+    return detect_aligned(before, aligned, aoi=aoi, params=params, registration=registration)
+
+
+def detect_aligned(
+    before: Raster,
+    aligned: Raster,
+    *,
+    aoi=None,
+    params: DetectParams | None = None,
+    registration=None,
+) -> PairResult:
+    """Steps 3-5 of :func:`detect_pair` on two prepared scenes already on one grid.
+
+    This is the unit of work of tiled processing (``imagery.tiled``), which aligns each
+    window of the after scene itself.
+    """
+    params = params or DetectParams()
+    sensor = before.sensor
     if aoi is not None and getattr(aoi, "water", None) is not None:
         water_before = water_after = water = water_mask(before, aoi=aoi)
     else:
@@ -446,26 +464,10 @@ def detect_pair(
         change = s1_change(before, aligned, window_px=params.change_window_px)
     else:
         change = s2_change(before, aligned, window_px=params.change_window_px, strata=water)
-    new_vessels = vessel_flags(
-        vessels_after,
-        vessels_before,
-        change,
-        before,
-        params,
-        sign=+1.0,
-        other_water=water_before,
-        usable=usable,
-    )
-    gone = vessel_flags(
-        vessels_before,
-        vessels_after,
-        change,
-        before,
-        params,
-        sign=-1.0,
-        other_water=water_after,
-        usable=usable,
-    )
+    flags = {"sign": +1.0, "other_water": water_before, "usable": usable}
+    new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
+    flags = {"sign": -1.0, "other_water": water_after, "usable": usable}
+    gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     land = cargo_land(water, usable, [before, aligned], params)
     cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)
     detections = to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
