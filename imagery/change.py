@@ -100,7 +100,9 @@ def effective_looks(log_ratio: np.ndarray) -> float:
     return float(np.sqrt(lo * hi))
 
 
-def s1_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap:
+def s1_change(
+    before: Raster, after: Raster, *, window_px: int = 3, stable: np.ndarray | None = None
+) -> ChangeMap:
     """Per-pixel likelihood-ratio test for an increase in backscatter (VV, and VH).
 
     Parameters
@@ -109,6 +111,10 @@ def s1_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap
         Prepared S1 scenes (linear sigma0) on the same grid, same bands.
     window_px : int, default 3
         Side of the local averaging window (more looks, less resolution).
+    stable : ndarray of bool, optional
+        Where the calibration gain and the equivalent looks are estimated (land: the
+        sea's texture decorrelates between passes and would understate the looks).
+        All valid pixels by default.
 
     Returns
     -------
@@ -125,9 +131,10 @@ def s1_change(before: Raster, after: Raster, *, window_px: int = 3) -> ChangeMap
         ok = valid & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
         log_ratio = np.full(x.shape, np.nan)
         log_ratio[ok] = np.log(y[ok] / x[ok])
-        gain = float(np.nanmedian(log_ratio[ok][:: max(1, int(ok.sum()) // 1_000_000)]))
+        use = ok if stable is None or (ok & stable).sum() < 1000 else ok & stable
+        gain = float(np.nanmedian(log_ratio[use][:: max(1, int(use.sum()) // 1_000_000)]))
         log_ratio -= gain
-        looks = effective_looks(log_ratio)
+        looks = effective_looks(np.where(use, log_ratio, np.nan))
         looks_seen.append(looks)
         # y/x ~ F(2n, 2n) under no change; one-sided test for an increase.
         z = np.full(x.shape, np.nan)

@@ -461,7 +461,7 @@ def detect_aligned(
     vessels_before = detect_vessels(before, water=water, params=params.vessel)
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
     if sensor == "s1":
-        change = s1_change(before, aligned, window_px=params.change_window_px)
+        change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:
         change = s2_change(before, aligned, window_px=params.change_window_px, strata=water)
     flags = {"sign": +1.0, "other_water": water_before, "usable": usable}

@@ -1,0 +1,335 @@
+"""Pair detection on full Sentinel tiles, window by window, in bounded memory.
+
+A 10980 x 10980 dual-polarisation Sentinel-1 pair is 1.9 GB of float32 before any
+work; every stage of :func:`imagery.detect.detect_aligned` holds several float64
+images of its input's size. So the pair is cut into windows of ``chunk_px`` with a halo
+on every side, and each window runs the whole per-grid pipeline on its own:
+
+- the registration is estimated once from the files (strips only,
+  ``imagery.coregister.estimate_registration_files``) and each window of the after
+  scene is read and resampled onto its before window with the corrected transform;
+- the halo (default 1.3 km) is wider than the CFAR background ring (800 m) plus the
+  longest vessel (500 m), so every statistic near the window's edge sees what it would
+  see in the whole scene, and every object whose centroid lies in the window's core is
+  complete in the window. Objects are kept by the window that owns their centroid:
+  an object cut by a core's edge is therefore counted exactly once, by one window,
+  whole;
+- windows run concurrently (a thread pool: the numerical core releases the GIL) and
+  the change raster is written core by core into one GeoTIFF, then converted to a COG.
+
+This is ``dask.array.map_overlap`` done by hand: map_overlap suits pixel outputs, while
+a window here also returns vector objects, which the centroid rule de-duplicates.
+Peak memory is about ``workers`` windows' worth, whatever the scene size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
+
+from imagery.atomic import atomic_path
+from imagery.detect import DetectParams, detect_aligned, empty_detections
+from imagery.errors import EmptyRasterError, NoOverlapError
+from imagery.io import raster_info, read_raster
+from imagery.raster import Raster
+from imagery.sensors import prepare
+
+__all__ = ["TiledResult", "detect_pair_files", "plan_windows"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TiledResult:
+    """Flags of a tiled pair run, and where its change raster was written."""
+
+    detections: gpd.GeoDataFrame
+    departed: gpd.GeoDataFrame
+    change_path: Path | None
+    registration: object
+    parameters: dict
+    seconds: dict[str, float]
+
+
+def plan_windows(
+    height: int, width: int, *, chunk_px: int, halo_px: int
+) -> list[tuple[Window, Window]]:
+    """(core, padded) window pairs tiling a ``height`` x ``width`` grid.
+
+    Cores tile the grid without overlap; each padded window is its core grown by
+    ``halo_px`` on every side, clipped to the grid.
+    """
+    windows = []
+    for row in range(0, height, chunk_px):
+        for col in range(0, width, chunk_px):
+            core = Window(col, row, min(chunk_px, width - col), min(chunk_px, height - row))
+            r0, c0 = max(row - halo_px, 0), max(col - halo_px, 0)
+            r1 = min(row + core.height + halo_px, height)
+            c1 = min(col + core.width + halo_px, width)
+            windows.append((core, Window(c0, r0, c1 - c0, r1 - r0)))
+    return windows
+
+
+def _aligned_window(
+    after_path: Path, registration, grid: Raster, sensor: str, margin_px: int
+) -> Raster:
+    """The after scene resampled onto ``grid`` with the registration's correction."""
+    from imagery.registration.apply import corrected_transform
+
+    with rasterio.open(after_path) as ds:
+        left, bottom, right, top = transform_bounds(grid.crs, ds.crs, *grid.bounds)
+        window = from_bounds(left, bottom, right, top, transform=ds.transform)
+        window = window.round_offsets(op="floor").round_lengths(op="ceil")
+        window = Window(
+            window.col_off - margin_px,
+            window.row_off - margin_px,
+            window.width + 2 * margin_px,
+            window.height + 2 * margin_px,
+        )
+    moving = prepare(
+        read_raster(after_path, window=window, require_valid=False), sensor, source=str(after_path)
+    )
+    out = np.full((moving.count, *grid.shape), np.nan, dtype=np.float32)
+    src_transform = corrected_transform(registration, moving.transform, moving.crs)
+    for band in range(moving.count):
+        categorical = moving.band_names and moving.band_names[band] == "SCL"
+        reproject(
+            moving.data[band],
+            out[band],
+            src_transform=src_transform,
+            src_crs=moving.crs,
+            src_nodata=np.nan,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs,
+            dst_nodata=np.nan,
+            resampling=rasterio.enums.Resampling.nearest
+            if categorical
+            else rasterio.enums.Resampling.bilinear,
+        )
+    return moving.replace(data=out, transform=grid.transform, crs=grid.crs, nodata=float("nan"))
+
+
+def _owned(
+    frame: gpd.GeoDataFrame, core_bounds: tuple[float, float, float, float]
+) -> gpd.GeoDataFrame:
+    if frame.empty:
+        return frame
+    left, bottom, right, top = core_bounds
+    centres = frame.geometry.centroid
+    inside = (centres.x >= left) & (centres.x < right) & (centres.y > bottom) & (centres.y <= top)
+    return frame.loc[inside.to_numpy()]
+
+
+def _run_window(
+    core: Window,
+    padded: Window,
+    *,
+    before_path: Path,
+    after_path: Path,
+    registration,
+    sensor: str,
+    aoi,
+    params: DetectParams,
+    margin_px: int,
+):
+    try:
+        before = prepare(read_raster(before_path, window=padded), sensor, source=str(before_path))
+    except EmptyRasterError:
+        return core, None, None, None
+    after = _aligned_window(after_path, registration, before, sensor, margin_px)
+    if not (before.valid_mask() & after.valid_mask()).any():
+        return core, None, None, None
+    result = detect_aligned(before, after, aoi=aoi, params=params, registration=registration)
+    r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
+    change = result.change.data[:, r0 : r0 + int(core.height), c0 : c0 + int(core.width)]
+    core_bounds = rasterio.windows.bounds(Window(c0, r0, core.width, core.height), before.transform)
+    return (
+        core,
+        change,
+        _owned(result.detections, core_bounds),
+        _owned(result.departed, core_bounds),
+    )
+
+
+def _renumber(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    parts = [f for f in frames if f is not None and not f.empty]
+    if not parts:
+        return empty_detections(crs)
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+    out = out.sort_values(["kind", "score"], ascending=[False, False]).reset_index(drop=True)
+    out["id"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def detect_pair_files(
+    before_path: str | os.PathLike,
+    after_path: str | os.PathLike,
+    *,
+    sensor: str,
+    change_path: str | os.PathLike | None = None,
+    aoi=None,
+    params: DetectParams | None = None,
+    chunk_px: int = 1536,
+    halo_px: int | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> TiledResult:
+    """Detect what is new between two scene files of any size, window by window.
+
+    Parameters
+    ----------
+    before_path, after_path : path-like
+        The scenes (GeoTIFF/COG); the after scene may be on another grid or CRS.
+    sensor : {"s1", "s2"}
+    change_path : path-like, optional
+        Where to write the change raster (COG, bands ``change`` and ``z``).
+    aoi : imagery.aoi.AOI, optional
+    params : DetectParams, optional
+    chunk_px : int, default 1536
+        Side of a window's core, pixels.
+    halo_px : int, optional
+        Halo on every side; default: the CFAR background ring (twice, for its sparse
+        fallback) plus the longest vessel, in pixels.
+    workers : int, default 2
+        Windows processed at once (threads).
+    progress : callable(done, total), optional
+
+    Returns
+    -------
+    TiledResult
+    """
+    from imagery.coregister import estimate_registration_files
+
+    params = params or DetectParams()
+    before_path, after_path = Path(before_path), Path(after_path)
+    info = raster_info(before_path)
+    other = raster_info(after_path)
+    b = info.bounds
+    a = transform_bounds(other.crs, info.crs, *other.bounds)
+    if min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]):
+        raise NoOverlapError(
+            f"{after_path}: does not overlap {before_path} (no common ground between the pair)"
+        )
+    pixel_m = info.res[0]
+    if halo_px is None:
+        halo_px = math.ceil((params.vessel.background_m + params.vessel.max_length_m) / pixel_m)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    registration = estimate_registration_files(
+        before_path, after_path, sensor=sensor, max_shift_px=params.max_shift_px
+    )
+    seconds["coregistration"] = time.perf_counter() - started
+    windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
+    margin_px = math.ceil(params.max_shift_px) + 4
+    started = time.perf_counter()
+    detections, departed = [], []
+    profile = {
+        "driver": "GTiff",
+        "width": info.width,
+        "height": info.height,
+        "count": 2,
+        "dtype": "float32",
+        "crs": info.crs,
+        "transform": info.transform,
+        "nodata": float("nan"),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "BIGTIFF": "IF_SAFER",
+    }
+    with (
+        _change_writer(change_path, profile) as write,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
+        jobs = [
+            pool.submit(
+                _run_window,
+                core,
+                padded,
+                before_path=before_path,
+                after_path=after_path,
+                registration=registration,
+                sensor=sensor,
+                aoi=aoi,
+                params=params,
+                margin_px=margin_px,
+            )
+            for core, padded in windows
+        ]
+        for done, job in enumerate(jobs, start=1):
+            core, change, found, gone = job.result()
+            if change is not None:
+                write(change, core)
+                detections.append(found)
+                departed.append(gone)
+            if progress:
+                progress(done, len(jobs))
+    seconds["detection"] = time.perf_counter() - started
+    parameters = {
+        "sensor": sensor,
+        "detect": params.to_dict(),
+        "registration": registration.to_dict(),
+        "windows": len(windows),
+        "chunk_px": chunk_px,
+        "halo_px": halo_px,
+    }
+    return TiledResult(
+        detections=_renumber(detections, info.crs),
+        departed=_renumber(departed, info.crs),
+        change_path=Path(change_path) if change_path else None,
+        registration=registration,
+        parameters=parameters,
+        seconds=seconds,
+    )
+
+
+class _change_writer:
+    """Write change cores into a tiled GeoTIFF, then convert it to a COG atomically."""
+
+    def __init__(self, path, profile):
+        self.path = Path(path) if path else None
+        self.profile = profile
+
+    def __enter__(self):
+        if self.path is None:
+            return lambda change, core: None
+        self._atomic = atomic_path(self.path)
+        self._target = self._atomic.__enter__()
+        self._scratch = self._target.with_name(self._target.name + ".strips.tif")
+        self._ds = rasterio.open(self._scratch, "w", **self.profile)
+        self._ds.set_band_description(1, "change")
+        self._ds.set_band_description(2, "z")
+        return lambda change, core: self._ds.write(change.astype(np.float32), window=core)
+
+    def __exit__(self, kind, value, tb):
+        if self.path is None:
+            return False
+        self._ds.close()
+        try:
+            if kind is None:
+                from rasterio.shutil import copy
+
+                copy(
+                    self._scratch,
+                    self._target,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    BLOCKSIZE=512,
+                    BIGTIFF="IF_SAFER",
+                )
+        finally:
+            self._scratch.unlink(missing_ok=True)
+        return self._atomic.__exit__(kind, value, tb)
