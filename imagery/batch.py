@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from imagery.errors import PortwatchError
-from imagery.store import StoredScene, find_scenes
+from imagery.store import StoredScene, find_scenes, store_aoi
 
 __all__ = ["BatchReport", "Job", "JobResult", "plan_jobs", "run_batch", "run_job"]
 
@@ -172,14 +172,13 @@ def run_job(
     job: Job, out_root: str | Path, *, force: bool = False, chips: bool = True
 ) -> JobResult:
     """Run one pair into ``OUT/<aoi>/<after-date>/``; failures are returned, not raised."""
-    from imagery.aoi import get_aoi
     from imagery.detect import detect_pair
     from imagery.io import read_raster
     from imagery.outputs import run_folder, write_run_folder
 
     started = time.perf_counter()
     try:
-        aoi = get_aoi(job.aoi_id)
+        aoi = store_aoi(job.before.parents[2], job.aoi_id)
         before = read_raster(job.before)
         after = read_raster(job.after)
         run_dir = run_folder(out_root, aoi.id, after.time, job.sensor)

@@ -33,6 +33,7 @@ class DemoRun:
     """One demo pair: where its files are and how the flags compare with the truth."""
 
     aoi_id: str
+    aoi_name: str
     sensor: str
     scenes_dir: Path
     run_dir: Path
@@ -84,6 +85,7 @@ def run_demo(
         runs.append(
             DemoRun(
                 aoi_id=aoi.id,
+                aoi_name=aoi.name,
                 sensor=sensor,
                 scenes_dir=scenes_dir,
                 run_dir=files["run_dir"],

@@ -28,7 +28,7 @@ from scipy import ndimage, stats
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.change import ChangeMap, s1_change, s2_change
-from imagery.errors import NoOverlapError
+from imagery.errors import CoregistrationError, NoOverlapError
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
@@ -433,8 +433,26 @@ def detect_pair(
     before = prepare(before, sensor, source=names[0])
     after = prepare(after, sensor, source=names[1])
     _check_overlap(before, after, names)
-    aligned, registration = coregister(before, after, max_shift_px=params.max_shift_px)
-    return detect_aligned(before, aligned, aoi=aoi, params=params, registration=registration)
+    # Water moves and speckles: it must not vote on the shift.
+    water_before = water_mask(before, aoi=aoi)
+    try:
+        aligned, registration = coregister(
+            before,
+            after,
+            max_shift_px=params.max_shift_px,
+            exclude_reference=water_before,
+            exclude_moving=water_mask(after, aoi=aoi),
+        )
+    except CoregistrationError as exc:
+        raise CoregistrationError(f"{names[1]} onto {names[0]}: {exc}", reason=exc.reason) from exc
+    return detect_aligned(
+        before,
+        aligned,
+        aoi=aoi,
+        params=params,
+        registration=registration,
+        water_before=water_before,
+    )
 
 
 def detect_aligned(
@@ -444,18 +462,22 @@ def detect_aligned(
     aoi=None,
     params: DetectParams | None = None,
     registration=None,
+    water_before: np.ndarray | None = None,
 ) -> PairResult:
     """Steps 3-5 of :func:`detect_pair` on two prepared scenes already on one grid.
 
     This is the unit of work of tiled processing (``imagery.tiled``), which aligns each
-    window of the after scene itself.
+    window of the after scene itself. ``water_before``, when the caller has it, saves
+    computing the before scene's water mask again.
     """
     params = params or DetectParams()
     sensor = before.sensor
     if aoi is not None and getattr(aoi, "water", None) is not None:
         water_before = water_after = water = water_mask(before, aoi=aoi)
     else:
-        water_before, water_after = water_mask(before), water_mask(aligned)
+        if water_before is None:
+            water_before = water_mask(before)
+        water_after = water_mask(aligned)
         water = water_before | water_after
     usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m)
     vessels_before = detect_vessels(before, water=water, params=params.vessel)

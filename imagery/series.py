@@ -163,10 +163,17 @@ def detect_series(
     order = np.argsort([p.time for p in prepared], kind="stable")
     prepared = [prepared[i] for i in order]
     reference = prepared[0]
+    reference_water = water_mask(reference, aoi=aoi)  # water must not vote on shifts
     scenes, registrations, refused = [reference], [None], []
     for scene, name in zip(prepared[1:], [names[i] for i in order[1:]], strict=True):
         try:
-            aligned, registration = coregister(reference, scene, max_shift_px=params.max_shift_px)
+            aligned, registration = coregister(
+                reference,
+                scene,
+                max_shift_px=params.max_shift_px,
+                exclude_reference=reference_water,
+                exclude_moving=water_mask(scene, aoi=aoi),
+            )
         except CoregistrationError as exc:
             # Refuse the scene, not the series: nothing is flagged from a bad alignment.
             log.warning("%s: left out of the series: %s", name, exc)

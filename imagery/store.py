@@ -216,6 +216,32 @@ class StoredScene:
         }
 
 
+#: Beside each AOI's scenes: the AOI they were fetched for, so that a user's own AOI
+#: file (not in the catalogue) can be found again by its id.
+AOI_FILE = "aoi.geojson"
+
+
+def remember_aoi(store: str | os.PathLike, aoi) -> Path:
+    """Write ``STORE/<aoi>/aoi.geojson`` (atomically) so the store knows its AOI."""
+    path = Path(store) / safe_id(aoi.id) / AOI_FILE
+    return atomic_write_text(path, json.dumps(aoi.to_geojson(), indent=2))
+
+
+def store_aoi(store: str | os.PathLike, id_or_path: str):
+    """The AOI for ``id_or_path``: a GeoJSON file, a catalogue id, or an id the store
+    remembers (``STORE/<id>/aoi.geojson``)."""
+    from imagery.aoi import get_aoi, load_aoi
+    from imagery.errors import AOIError
+
+    try:
+        return get_aoi(id_or_path)
+    except AOIError:
+        remembered = Path(store) / safe_id(str(id_or_path)) / AOI_FILE
+        if remembered.is_file():
+            return load_aoi(remembered)
+        raise
+
+
 def write_scene(
     path: str | os.PathLike,
     raster: Raster,

@@ -81,3 +81,57 @@ def test_batch_on_a_local_dask_cluster(tmp_path, store):
     jobs = plan_jobs(root, ["dunai"], ["s1"])
     report = run_batch(jobs, tmp_path / "out", workers=2, chips=False)
     assert report.count("done") == 2
+
+
+def test_a_users_own_aoi_file_works_with_the_store(tmp_path):
+    import json
+
+    from imagery.aoi import load_aoi
+    from imagery.store import remember_aoi
+
+    ring = [[130.27, 42.22], [130.31, 42.22], [130.31, 42.25], [130.27, 42.25], [130.27, 42.22]]
+    doc = {
+        "type": "Feature",
+        "properties": {"id": "testport", "name": "Test port"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    aoi_file = tmp_path / "testport.geojson"
+    aoi_file.write_text(json.dumps(doc))
+    aoi = load_aoi(aoi_file)
+    store = tmp_path / "store"
+    remember_aoi(store, aoi)  # what `portwatch fetch` does
+    sim = simulate_series(aoi, sensor="s1", seed=2, dates=3, size_px=320)
+    for scene in sim.scenes[:2]:
+        path = scene_path(store, aoi.id, "s1", scene.time, "S1A", "DSC054")
+        write_scene(
+            path,
+            scene,
+            aoi_id=aoi.id,
+            platform="S1A",
+            orbit_direction="DESCENDING",
+            relative_orbit=54,
+        )
+    day = sim.times[1].date().isoformat()
+    for given in ("testport", str(aoi_file)):
+        out = tmp_path / f"out-{len(given)}"
+        result = CliRunner().invoke(
+            cli,
+            [
+                "detect",
+                "--store",
+                str(store),
+                "--aoi",
+                given,
+                "--sensor",
+                "s1",
+                "--after",
+                day,
+                "--root",
+                str(out),
+                "--no-chips",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert (out / "testport" / day / "detections.gpkg").exists()
+    report = run_batch(plan_jobs(store, ["testport"], ["s1"]), tmp_path / "batch", chips=False)
+    assert report.count("done") == 1, report.summary()

@@ -38,7 +38,7 @@ def demo(out_dir: str, size_px: int) -> None:
         vessels = int((d["kind"] == "vessel").sum())
         cargo = int((d["kind"] == "cargo").sum())
         v, c = run.scores["vessel"], run.scores["cargo"]
-        name = run.result.parameters.get("aoi_name", run.aoi_id)
+        name = run.aoi_name
         click.echo(
             f"{name:<26} {run.sensor.upper():<7} {vessels:>11} {cargo:>9} {len(run.result.departed):>8}   "
             f"vessels {v.tp}/{v.tp + v.fn}, cargo {c.tp}/{c.tp + c.fn}"
@@ -50,7 +50,16 @@ def demo(out_dir: str, size_px: int) -> None:
             if key != "run_dir":
                 click.echo(f"    {key:<12} {path}")
     click.echo("")
-    click.echo("Open in QGIS: drag detections.gpkg and change.tif of a run folder onto the map,")
-    click.echo("or open its project.qgs when present. At 10 m a container is smaller than a pixel:")
-    click.echo("cargo flags are stack-scale change, vessels are ships of roughly 40 m and more.")
+    click.echo(
+        "Open a run folder's project.qgs in QGIS (3.22 or newer): flags, change, after and before"
+    )
+    click.echo(
+        "are styled and grouped; mark each flag confirmed or dismissed in its form, and reruns keep"
+    )
+    click.echo(
+        "the marks. report.html is the same run as one offline page. At 10 m a container is smaller"
+    )
+    click.echo(
+        "than a pixel: cargo flags are stack-scale change; vessels are ships of roughly 40 m and more."
+    )
     click.echo(f"done in {time.perf_counter() - started:.1f} s")

@@ -56,7 +56,7 @@ def vessels(
 
 def _scenes_from_store(
     store: str,
-    aoi_id: str | None,
+    aoi,
     sensor: str,
     after: str | None,
     before: str | None,
@@ -65,14 +65,14 @@ def _scenes_from_store(
 ) -> list[str]:
     from imagery import store as imagery_store
 
-    if aoi_id is None or after is None:
+    if aoi is None or after is None:
         raise click.UsageError("--store needs --aoi and --after (and optionally --before)")
     if before is not None:
         return [
-            str(imagery_store.resolve(store, aoi_id, sensor, day, orbit=orbit, direction=direction))
+            str(imagery_store.resolve(store, aoi.id, sensor, day, orbit=orbit, direction=direction))
             for day in (before, after)
         ]
-    pair = imagery_store.pair_for(store, aoi_id, sensor, after, orbit=orbit, direction=direction)
+    pair = imagery_store.pair_for(store, aoi.id, sensor, after, orbit=orbit, direction=direction)
     return [str(pair[0].path), str(pair[1].path)]
 
 
@@ -130,18 +130,23 @@ def detect(
     if (out_dir is None) == (root_dir is None):
         raise click.UsageError("give exactly one of --out DIR or --root DIR")
 
+    aoi = None
     if store is not None:
+        from imagery.store import store_aoi
+
         if scenes:
             raise click.UsageError("give scene files or --store, not both")
+        aoi = store_aoi(store, aoi_id) if aoi_id else None
         scenes = tuple(
-            _scenes_from_store(store, aoi_id, sensor, after_date, before_date, orbit, direction)
+            _scenes_from_store(store, aoi, sensor, after_date, before_date, orbit, direction)
         )
+    elif aoi_id is not None:
+        aoi = _aoi(aoi_id)
     if len(scenes) < 2:
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
     rasters = [read_raster(path) for path in scenes]
-    aoi = _aoi(aoi_id)
     if len(scenes) == 2:
         result = detect_pair(
             rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])

@@ -23,7 +23,7 @@ from imagery.sources.catalog import Acquisition, search
 from imagery.sources.client import collection, make_client, open_session, sh_config
 from imagery.sources.config import Settings, load_settings
 from imagery.sources.process import fetch_raster
-from imagery.store import check_scene, scene_path, write_scene
+from imagery.store import check_scene, remember_aoi, scene_path, write_scene
 
 __all__ = ["FetchEvent", "FetchResult", "FetchSummary", "fetch_scenes"]
 
@@ -171,6 +171,7 @@ def fetch_scenes(
     """
     settings = (settings or load_settings()).require_credentials()
     store = Path(store)
+    remember_aoi(store, aoi)
     session = open_session(settings)
     acquisitions = search(
         aoi,
