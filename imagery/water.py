@@ -12,7 +12,10 @@ Sentinel-2
     The normalised difference water index NDWI = (B03 - B08) / (B03 + B08)
     (McFeeters 1996) separates water (strongly positive) from land and from ships
     (near zero or negative); the split is Otsu's, bounded, and SCL class 6 (water)
-    votes too. Cloud and shadow pixels take the class of the surrounding majority.
+    votes too. Haze over water pulls the water's NDWI down towards that of blue or
+    white roofs, so water must also be dark in the near infrared: no more than
+    ``S2_WATER_NIR_MARGIN`` above the B08 median of the NDWI water. Cloud and shadow
+    pixels take the class of the surrounding majority.
 
 Both then drop specks (a majority filter), remove small "water" patches inland and,
 so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
@@ -58,6 +61,10 @@ S1_DEFAULT_DB = -15.0
 #: Plausible NDWI split.
 S2_THRESHOLD_NDWI = (-0.15, 0.45)
 S2_DEFAULT_NDWI = 0.1
+#: Water is dark in the near infrared even when haze or sediment lifts its NDWI split:
+#: a pixel brighter in B08 than the water's median by more than this (reflectance) is
+#: not water, whatever its NDWI (blue roofs, bright pavement in haze).
+S2_WATER_NIR_MARGIN = 0.05
 
 
 def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
@@ -154,8 +161,13 @@ def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
         cloudy = np.isin(scl, SCL_CLOUD_CLASSES)
     usable = np.isfinite(index) & ~cloudy
     split = _valley_split(index[usable], S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
-    log.debug("S2 water split at NDWI %.3f", split)
     water = usable & (index > split)
+    nir = raster.band("B08")
+    if water.any():
+        ceiling = float(np.nanmedian(nir[water])) + S2_WATER_NIR_MARGIN
+        usable &= ~(nir > ceiling)
+        water &= usable
+        log.debug("S2 water split at NDWI %.3f, B08 below %.3f", split, ceiling)
     if scl is not None:
         # SCL's water class is a second opinion; it misses turbid water, so it may
         # only add, and only where NDWI is not clearly land.

@@ -1,0 +1,391 @@
+"""Single-scene vessel detection: planted ships found, look-alikes not, sizes on the ground.
+
+Synthetic scenes are small (a few hundred pixels) and built here: a straight quay
+with a pier, a ship berthed against the quay and one at anchor, on a Web Mercator grid
+for Sentinel-2 (where a 10-unit pixel is 8.19 m on the ground at 35 N) and on UTM for
+Sentinel-1. The last test runs on the real Honolulu scene of ../shared/data/sen2ships.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.transform import from_origin
+from scipy import ndimage
+
+from imagery import vessels
+from imagery.errors import InputError
+from imagery.evaluation import coco_masks, match_points_to_masks
+from imagery.grid import ground_pixel_size
+from imagery.io import read_raster
+from imagery.raster import Raster
+from imagery.sensors import prepare_s2
+from imagery.vessels import (
+    VesselParams,
+    detect_vessels,
+    directional_runs,
+    s2_clouds,
+    s2_surf,
+    shore_protrusions,
+)
+
+SEN2SHIPS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sen2ships"
+
+# -- Sentinel-2 synthetic port ----------------------------------------------------------------
+
+#: Surface reflectance B02 B03 B04 B08.
+WATER = (0.05, 0.045, 0.025, 0.012)
+QUAY = (0.14, 0.15, 0.16, 0.20)
+RED_HULL = (0.06, 0.07, 0.20, 0.26)
+GREY_HULL = (0.09, 0.10, 0.10, 0.12)
+FOAM = (0.35, 0.36, 0.34, 0.20)
+CLOUD = (0.45, 0.45, 0.46, 0.48)
+PIXEL_M = 10.0 * np.cos(np.radians(35.0))  # a Web Mercator pixel at 35 N, on the ground
+Y_35N = 4_163_881.0  # EPSG:3857 northing of 35 N
+
+
+def px(metres: float) -> int:
+    return round(metres / PIXEL_M)
+
+
+QUAY_COL = px(600)  # the quay face runs north-south
+PIER = (slice(px(500), px(500) + px(40)), slice(QUAY_COL, QUAY_COL + px(300)))
+BERTHED = (slice(px(1000), px(1000) + px(200)), slice(QUAY_COL, QUAY_COL + px(30)))
+ANCHORED = (slice(px(1500), px(1500) + px(25)), slice(px(1800), px(1800) + px(150)))
+
+
+def s2_layout(size: int = 400) -> np.ndarray:
+    """Reflectance (band, row, col) of the synthetic port before blur and noise."""
+    materials = np.zeros((size, size), dtype=np.int8)
+    materials[:, :QUAY_COL] = 1
+    materials[PIER] = 1
+    materials[BERTHED] = 2
+    materials[ANCHORED] = 3
+    table = np.array([WATER, QUAY, RED_HULL, GREY_HULL], dtype=np.float32)
+    return table[materials].transpose(2, 0, 1)
+
+
+def s2_scene(reflectance: np.ndarray, *, seed: int = 0, scl: np.ndarray | None = None) -> Raster:
+    """Blur (the 10 m point spread) and noise a reflectance stack into a prepared scene."""
+    rng = np.random.default_rng(seed)
+    data = np.stack([ndimage.gaussian_filter(b, 0.6) for b in reflectance])
+    data = np.clip(data + rng.normal(0.0, 0.004, data.shape), 0.0, None).astype(np.float32)
+    names = ("B02", "B03", "B04", "B08")
+    if scl is not None:
+        data = np.concatenate([data, scl[None].astype(np.float32)])
+        names = (*names, "SCL")
+    return Raster(
+        data=data,
+        transform=from_origin(14_300_000.0, Y_35N, 10.0, 10.0),
+        crs="EPSG:3857",
+        nodata=float("nan"),
+        time=datetime(2024, 5, 1, 2, 0, tzinfo=UTC),
+        sensor="s2",
+        band_names=names,
+    )
+
+
+def rows_cols(frame, scene: Raster) -> np.ndarray:
+    cols, rows = ~scene.transform * (frame["x"].to_numpy(), frame["y"].to_numpy())
+    return np.column_stack([rows - 0.5, cols - 0.5])
+
+
+def inside(found, scene: Raster, where: tuple[slice, slice], margin: int = 2) -> np.ndarray:
+    """Which detections are centred in ``where`` (grown by ``margin`` pixels)."""
+    rc = rows_cols(found, scene)
+    r, c = where
+    return (
+        (rc[:, 0] >= r.start - margin)
+        & (rc[:, 0] < r.stop + margin)
+        & (rc[:, 1] >= c.start - margin)
+        & (rc[:, 1] < c.stop + margin)
+    )
+
+
+@pytest.fixture(scope="module")
+def port() -> tuple[Raster, object]:
+    scene = s2_scene(s2_layout())
+    return scene, detect_vessels(scene)
+
+
+def test_s2_ship_at_anchor_and_ship_berthed_against_the_quay_are_found(port):
+    scene, found = port
+    afloat = found[inside(found, scene, ANCHORED)]
+    berthed = found[inside(found, scene, BERTHED)]
+    assert len(afloat) == 1 and afloat["setting"].iloc[0] == "afloat"
+    assert len(berthed) == 1 and berthed["setting"].iloc[0] == "berthed"
+    assert afloat["score"].iloc[0] > berthed["score"].iloc[0] > 0.5
+
+
+def test_s2_pier_and_straight_bright_quay_are_not_vessels(port):
+    scene, found = port
+    assert not inside(found, scene, PIER, margin=3).any()
+    # Nothing but the two ships: the long straight quay face yields no detection.
+    assert len(found) == 2
+
+
+def test_s2_sizes_are_ground_metres_on_a_web_mercator_grid(port):
+    scene, found = port
+    assert np.mean(ground_pixel_size(scene.transform, scene.crs, scene.shape)) == pytest.approx(
+        PIXEL_M, rel=1e-3
+    )
+    ship = found[inside(found, scene, ANCHORED)].iloc[0]
+    # 150 m x 25 m, blurred by the point spread; in CRS units it would read 183 m.
+    assert 140 < ship["length_m"] < 175
+    assert 20 < ship["width_m"] < 50
+    assert abs(ship["heading_deg"] - 90.0) < 5.0
+    berthed = found[inside(found, scene, BERTHED)].iloc[0]
+    assert 180 < berthed["length_m"] < 240
+    assert min(berthed["heading_deg"], 180 - berthed["heading_deg"]) < 5  # along the quay
+
+
+def test_s2_frame_has_the_published_columns(port):
+    _, found = port
+    for column in (
+        "id",
+        "score",
+        "length_m",
+        "width_m",
+        "heading_deg",
+        "lon",
+        "lat",
+        "time",
+        "area_m2",
+        "x",
+        "y",
+        "geometry",
+    ):
+        assert column in found.columns
+    assert found.crs == "EPSG:3857"
+    assert list(found["id"]) == [1, 2]
+    assert 34.9 < found["lat"].min() < 35.0
+
+
+def _cloud_with_fragments(reflectance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A thick cloud over the water, with detached ship-sized puffs along its edge."""
+    rows, cols = np.indices(reflectance.shape[1:])
+    centre, radius = (px(800), px(2400)), px(250)
+    alpha = np.clip((radius - np.hypot(rows - centre[0], cols - centre[1])) / px(100), 0, 1)
+    puffs = np.zeros_like(alpha)
+    for angle in np.radians([200, 250, 290]):
+        r = int(centre[0] + (radius + px(40)) * np.sin(angle))
+        c = int(centre[1] + (radius + px(40)) * np.cos(angle))
+        puffs[r - px(20) : r + px(20), c - px(60) : c + px(60)] = 0.6
+    alpha = np.maximum(alpha, ndimage.gaussian_filter(puffs, 1.0))
+    cloud = np.array(CLOUD, dtype=np.float32)[:, None, None]
+    return reflectance * (1 - alpha) + cloud * alpha, alpha
+
+
+def test_s2_cloud_and_its_fragments_are_not_vessels(monkeypatch):
+    reflectance, alpha = _cloud_with_fragments(s2_layout())
+    scene = s2_scene(reflectance)
+    found = detect_vessels(scene)
+    rc = np.round(rows_cols(found, scene)).astype(int)
+    assert (alpha[rc[:, 0], rc[:, 1]] < 0.05).all()
+    assert inside(found, scene, ANCHORED).any() and inside(found, scene, BERTHED).any()
+    # The fragments are bright, solid-looking and ship-sized: only the cloud test
+    # (flat brightening in patches larger than a deck, and its buffer) drops them.
+    monkeypatch.setattr(vessels, "S2_HAZE_MIN_AREA_M2", 1e12)
+    monkeypatch.setattr(vessels, "S2_CLOUD_BUFFER_M", 1e-9)
+    naive = detect_vessels(scene)
+    rc = np.round(rows_cols(naive, scene)).astype(int)
+    assert (alpha[rc[:, 0], rc[:, 1]] > 0.3).sum() >= 2
+
+
+def test_s2_scl_cloud_hides_a_ship():
+    scl = np.full((400, 400), 6, dtype=np.int16)
+    scl[:, :QUAY_COL] = 5
+    scl[ANCHORED[0].start - 10 : ANCHORED[0].stop + 10, ANCHORED[1]] = 9  # cloud, high
+    scene = s2_scene(s2_layout(), scl=scl)
+    assert s2_clouds(scene)[ANCHORED].all()
+    found = detect_vessels(scene)
+    assert not inside(found, scene, ANCHORED, margin=5).any()
+    assert inside(found, scene, BERTHED).any()
+
+
+def test_s2_whitecaps_and_surf_are_not_vessels():
+    reflectance = s2_layout()
+    rng = np.random.default_rng(3)
+    water = np.argwhere(reflectance[3] == np.float32(WATER[3]))
+    foam = np.array(FOAM, dtype=np.float32)[:, None, None]
+    for r, c in water[rng.choice(len(water), 80, replace=False)]:
+        reflectance[:, r : r + 2, c : c + 2] = foam  # whitecaps: 15 m specks
+    # Breaking waves along a beach in the south: patches of whitewater 30-80 m long,
+    # as big as small hulls, in a band along the shore.
+    beach = slice(px(2800), px(3200))
+    reflectance[:, beach, : QUAY_COL + px(60)] = np.array(QUAY, dtype=np.float32)[:, None, None]
+    for k in range(6):
+        r = px(2820) + px(60) * k
+        c = QUAY_COL + px(80) + (k % 2) * px(20)
+        reflectance[:, r : r + px(30), c : c + px(70)] = foam
+    scene = s2_scene(reflectance)
+    found = detect_vessels(scene)
+    whitewater = (slice(beach.start, beach.stop), slice(QUAY_COL, QUAY_COL + px(200)))
+    assert not inside(found, scene, whitewater).any()
+    assert len(found) == 2  # the two ships, nothing in the foam
+
+
+def test_s2_surf_zone_covers_whitewater_not_ships():
+    reflectance = s2_layout()
+    reflectance[:, px(2850) : px(2880), QUAY_COL + px(60) : QUAY_COL + px(130)] = np.array(
+        FOAM, dtype=np.float32
+    )[:, None, None]
+    scene = s2_scene(reflectance)
+    water = reflectance[3] < 0.05
+    surf = s2_surf(scene, water, ratio=0.6, buffer_m=60.0, pixel_m=PIXEL_M)
+    assert surf[px(2850) : px(2880), QUAY_COL + px(60) : QUAY_COL + px(130)].all()
+    assert not surf[ANCHORED].any() and not surf[BERTHED].any()
+
+
+def test_s2_water_argument_is_honoured():
+    """A pair pipeline passes the union of both dates' water: a ship berthed on one
+    date lies on water then, and is found afloat."""
+    scene = s2_scene(s2_layout())
+    water = np.ones(scene.shape, dtype=bool)
+    water[:, :QUAY_COL] = False
+    water[PIER] = False
+    found = detect_vessels(scene, water=water)
+    berthed = found[inside(found, scene, BERTHED)]
+    assert len(berthed) == 1 and berthed["setting"].iloc[0] == "afloat"
+    assert not inside(found, scene, PIER, margin=3).any()
+
+
+def test_s2_berths_can_be_switched_off():
+    scene = s2_scene(s2_layout())
+    found = detect_vessels(scene, params=VesselParams(berths=False))
+    assert (found["setting"] == "afloat").all() and inside(found, scene, ANCHORED).any()
+    assert not inside(found, scene, BERTHED).any()
+
+
+def test_s2_berth_search_is_the_same_in_tiles(monkeypatch):
+    scene = s2_scene(s2_layout())
+    whole = detect_vessels(scene)
+    monkeypatch.setattr(vessels, "BERTH_TILE_PX", 96)  # many tiles, halos cut runs
+    tiled = detect_vessels(scene)
+    assert len(tiled) == len(whole)
+    np.testing.assert_allclose(rows_cols(tiled, scene), rows_cols(whole, scene), atol=0.5)
+
+
+# -- directional runs and protrusions -------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    top=st.integers(1, 20),
+    left=st.integers(1, 20),
+    height=st.integers(1, 15),
+    width=st.integers(1, 15),
+)
+def test_runs_through_a_rectangle_are_its_sides(top, left, height, width):
+    land = np.zeros((40, 40), dtype=bool)
+    land[top : top + height, left : left + width] = True
+    r, c = top + height // 2, left + width // 2
+    assert directional_runs(land, 0.0)[r, c] == width
+    assert directional_runs(land, 90.0)[r, c] == height
+    assert directional_runs(land, 45.0)[r, c] == pytest.approx(
+        min(height, width) * np.sqrt(2), abs=2 * np.sqrt(2)
+    )
+    assert (directional_runs(land, 30.0)[~land] == 0).all()
+
+
+def test_runs_reaching_the_border_are_unbounded_unless_asked():
+    land = np.zeros((10, 10), dtype=bool)
+    land[4, :5] = True
+    assert np.isinf(directional_runs(land, 0.0)[4, 2])
+    assert directional_runs(land, 0.0, bounded=True)[4, 2] == 5
+
+
+def test_shore_protrusions_fill_a_short_bump_and_thin_moles_not_the_quay():
+    water = np.ones((120, 120), dtype=bool)
+    water[:, :30] = False  # mainland, straight quay at col 30
+    water[40:70, 30:34] = False  # a 30 px bump, 4 px deep: a berthed ship
+    water[90:94, 30:110] = False  # an 80 px mole sticking out, 4 px wide
+    water[5:25, 80:110] = False  # an island, 20 px north-south
+    bumps = shore_protrusions(water, length_px=40)
+    assert bumps[40:70, 30:34].all()
+    assert not bumps[:, :28].any()  # the quay, two pixels in from its face
+    # A mole is short across its width: the caller tells it from a hull by its shape.
+    assert bumps[90:94, 35:110].all()
+    assert bumps[5:25, 80:110].all()  # 20 px across north-south
+    assert not (bumps & water).any()
+    # With a shorter line only its corners (cut by oblique lines) are protrusions.
+    short = shore_protrusions(water, length_px=15)
+    assert not short[9:21, 88:102].any() and short[5, 80]
+
+
+# -- Sentinel-1 ---------------------------------------------------------------------------------
+
+
+def s1_scene(seed: int = 0) -> Raster:
+    """UTM 10 m: speckled sea east of a straight quay with a bright edge (cranes, fenders);
+    a 200 m ship berthed against it and a 150 m ship at anchor."""
+    rng = np.random.default_rng(seed)
+    mean = np.full((300, 300), 0.01, dtype=np.float32)
+    mean[:, :60] = 0.08
+    mean[:, 57:60] = 0.6
+    mean[100:120, 60:63] = 2.0
+    mean[200:203, 180:195] = 2.0
+    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    vh = 0.2 * mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    return Raster(
+        data=np.stack([vv, vh]).astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        time=datetime(2024, 3, 1, 21, 30, tzinfo=UTC),
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_s1_ship_at_anchor_and_ship_berthed_beside_a_bright_quay(seed):
+    scene = s1_scene(seed)
+    found = detect_vessels(scene)
+    rc = rows_cols(found, scene)
+    anchored = np.hypot(rc[:, 0] - 201, rc[:, 1] - 187) < 3
+    berthed = np.hypot(rc[:, 0] - 110, rc[:, 1] - 62) < 3
+    assert anchored.sum() == 1 and berthed.sum() == 1
+    assert len(found) == 2  # the bright quay edge is not a ship
+    ship = found[anchored].iloc[0]
+    assert 140 < ship["length_m"] < 170 and ship["score"] > 0.99
+
+
+def test_bad_inputs_get_clear_errors():
+    scene = s2_scene(s2_layout())
+    with pytest.raises(InputError, match="water mask"):
+        detect_vessels(scene, water=np.ones((3, 3), dtype=bool))
+    with pytest.raises(InputError, match="s1 or s2"):
+        detect_vessels(scene.replace(sensor=None))
+
+
+# -- real Sentinel-2 -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not (SEN2SHIPS / "honolulu").is_dir(), reason=f"sen2ships sample missing: {SEN2SHIPS}"
+)
+def test_real_honolulu_ships_are_found_with_a_modest_floor():
+    folder = SEN2SHIPS / "honolulu"
+    bands = [read_raster(folder / f"{b}.tif") for b in ("B02", "B03", "B04", "B08")]
+    stack = bands[0].replace(
+        data=np.concatenate([b.data for b in bands]), band_names=("B02", "B03", "B04", "B08")
+    )
+    # EO Browser "raw" exports are reflectance x 65535 (see benchmarks/sen2ships.py).
+    scene = prepare_s2(stack, source=str(folder), scale=1 / 65535)
+    found = detect_vessels(scene)
+    masks = coco_masks(folder / "honolulu_coco.json")
+    assert len(masks) == 12 and json.loads((folder / "honolulu_coco.json").read_text())
+    pixel_m = float(np.mean(ground_pixel_size(scene.transform, scene.crs, scene.shape)))
+    score = match_points_to_masks(rows_cols(found, scene), masks, tolerance_px=20.0 / pixel_m)
+    # Measured 0.83 / 0.36 (benchmarks/sen2ships.md); the floor leaves room for noise.
+    assert score.recall >= 0.6
+    assert score.precision >= 0.25
+    assert dataclasses.asdict(VesselParams())["berth_min_score"] > 0

@@ -1,0 +1,167 @@
+"""Water masks: NDWI with a near-infrared check (S2), dark smoothed backscatter (S1),
+holes, specks and the analyst's polygon."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+from rasterio.transform import from_origin
+from shapely.geometry import box
+
+from imagery.aoi import AOI
+from imagery.errors import InputError
+from imagery.raster import Raster
+from imagery.water import (
+    MAX_VESSEL_AREA_M2,
+    fill_small_holes,
+    ndwi,
+    rasterize_water,
+    water_mask,
+)
+
+#: Surface reflectance B02 B03 B04 B08.
+CLEAR_WATER = (0.05, 0.045, 0.025, 0.012)
+HAZY_WATER = (0.075, 0.075, 0.065, 0.065)  # NDWI about 0.07: haze over water (Busan)
+LAND = (0.10, 0.11, 0.13, 0.25)
+BLUE_ROOF = (0.30, 0.26, 0.12, 0.24)  # NDWI about 0.04 but bright in the infrared
+SHIP = (0.09, 0.10, 0.10, 0.14)
+
+
+def s2(reflectance: np.ndarray, *, seed: int = 0, scl: np.ndarray | None = None) -> Raster:
+    rng = np.random.default_rng(seed)
+    data = np.clip(reflectance + rng.normal(0.0, 0.003, reflectance.shape), 0.0, None)
+    names = ("B02", "B03", "B04", "B08")
+    if scl is not None:
+        data = np.concatenate([data, scl[None]])
+        names = (*names, "SCL")
+    return Raster(
+        data=data.astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        time=datetime(2024, 5, 1, tzinfo=UTC),
+        sensor="s2",
+        band_names=names,
+    )
+
+
+def port(water: tuple, size: int = 200) -> tuple[np.ndarray, dict[str, tuple[slice, slice]]]:
+    """Land in the west third, water elsewhere, with a roof, a ship and a pond."""
+    parts = {
+        "roof": (slice(60, 90), slice(10, 40)),  # 300 m x 300 m of blue roofs on land
+        "ship": (slice(120, 123), slice(120, 135)),  # 150 m x 30 m at anchor
+        "pond": (slice(20, 24), slice(10, 14)),  # 1 600 m2 of water inland
+    }
+    reflectance = np.empty((4, size, size), dtype=np.float32)
+    reflectance[:] = np.array(water, dtype=np.float32)[:, None, None]
+    reflectance[:, :, : size // 3] = np.array(LAND, dtype=np.float32)[:, None, None]
+    reflectance[(slice(None), *parts["roof"])] = np.array(BLUE_ROOF, dtype=np.float32)[
+        :, None, None
+    ]
+    reflectance[(slice(None), *parts["ship"])] = np.array(SHIP, dtype=np.float32)[:, None, None]
+    reflectance[(slice(None), *parts["pond"])] = np.array(CLEAR_WATER, dtype=np.float32)[
+        :, None, None
+    ]
+    return reflectance, parts
+
+
+@pytest.mark.parametrize("water", [CLEAR_WATER, HAZY_WATER], ids=["clear", "hazy"])
+def test_s2_water_is_found_and_land_is_not(water):
+    reflectance, parts = port(water)
+    mask = water_mask(s2(reflectance))
+    assert mask[:, 80:].mean() > 0.99
+    assert not mask[:, :60].any()  # the land, the blue roofs and the inland pond
+    assert mask[parts["ship"]].all()  # a ship at anchor is a hole the sea keeps
+
+
+def test_s2_blue_roofs_are_not_water_however_their_ndwi():
+    reflectance, parts = port(HAZY_WATER)
+    index = ndwi(reflectance[1], reflectance[3])
+    # In haze the water's NDWI is barely above the roofs': NDWI alone cannot tell them.
+    assert index[parts["roof"]].mean() > 0.0
+    assert index[parts["roof"]].mean() > index[150, 150] - 0.1
+    assert not water_mask(s2(reflectance))[parts["roof"]].any()
+
+
+def test_s2_cloud_takes_the_class_around_it():
+    reflectance, _ = port(CLEAR_WATER)
+    reflectance[:, 140:170, 150:190] = 0.5  # a thick cloud over the sea
+    scl = np.full(reflectance.shape[1:], 6, dtype=np.float32)
+    scl[:, :66] = 5
+    scl[140:170, 150:190] = 9
+    mask = water_mask(s2(reflectance, scl=scl))
+    assert mask[140:170, 150:190].mean() > 0.95
+
+
+def test_ndwi_is_nan_where_undefined():
+    green = np.array([0.1, 0.0, 0.2], dtype=np.float32)
+    nir = np.array([0.3, 0.0, 0.0], dtype=np.float32)
+    out = ndwi(green, nir)
+    assert out[0] == pytest.approx(-0.5) and np.isnan(out[1]) and out[2] == pytest.approx(1.0)
+
+
+def test_s1_dark_sea_is_water_and_speckled_land_is_not():
+    rng = np.random.default_rng(4)
+    mean = np.full((200, 200), 0.01, dtype=np.float32)
+    mean[:, :70] = 0.12
+    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    raster = Raster(
+        data=vv[None].astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        sensor="s1",
+        band_names=("VV",),
+    )
+    mask = water_mask(raster)
+    assert mask[:, 80:].mean() > 0.99 and not mask[:, :60].any()
+
+
+def test_fill_small_holes_fills_vessel_sized_holes_only():
+    mask = np.ones((100, 100), dtype=bool)
+    mask[10:13, 10:25] = False  # 45 px
+    mask[50:90, 50:90] = False  # 1600 px
+    filled = fill_small_holes(mask, max_area_px=MAX_VESSEL_AREA_M2 / 100.0)
+    assert filled[10:13, 10:25].all() and not filled[50:90, 50:90].any()
+
+
+def test_analyst_water_polygon_beats_the_classifier():
+    reflectance, _ = port(CLEAR_WATER)
+    raster = s2(reflectance)
+    left, bottom, right, top = raster.bounds
+    # The east half of the raster, in lon/lat as the catalogue holds it: the classifier
+    # would call the middle third water, the analyst says it is not.
+    project = Transformer.from_crs(raster.crs, "EPSG:4326", always_xy=True).transform
+
+    def to_lonlat(geometry):
+        return shapely.transform(geometry, lambda xy: np.column_stack(project(xy[:, 0], xy[:, 1])))
+
+    east_half = box((left + right) / 2, bottom - 100, right + 100, top + 100)
+    aoi = AOI(
+        id="test",
+        name="Test",
+        country="XX",
+        locode=None,
+        reason="a test",
+        geometry=to_lonlat(box(left, bottom, right, top)),
+        water=to_lonlat(east_half.segmentize(10.0)),
+    )
+    mask = water_mask(raster, aoi=aoi)
+    assert mask[:, 101:].all() and not mask[:, :99].any()
+
+
+def test_rasterize_water_of_nothing_is_dry():
+    reflectance, _ = port(CLEAR_WATER)
+    raster = s2(reflectance)
+    assert not rasterize_water(None, raster).any()
+    left, bottom, right, top = raster.bounds
+    assert rasterize_water(box(left, bottom, right, top), raster).all()
+
+
+def test_water_mask_needs_a_prepared_raster():
+    reflectance, _ = port(CLEAR_WATER)
+    with pytest.raises(InputError, match="prepared s1 or s2"):
+        water_mask(s2(reflectance).replace(sensor=None))
