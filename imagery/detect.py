@@ -73,9 +73,10 @@ class DetectParams:
         Cargo is not flagged within this distance of a vessel of either date: a ship's
         superstructure and cranes lay over by h / tan(incidence), 50-85 m for 50 m of
         height at S1's 30-45 degree incidence.
-    vessel_min_water_share : float
-        A new vessel's footprint must have been at least this share water on the
-        before date (the reverse for a departure).
+    berth_reach_m : float
+        New vessels and departures are sought on the water of either date grown by this
+        distance: at 10 m pixels and 20 m resolution, the water of a berth beside a
+        bright quay wall is blurred into the wall.
     cloud_buffer_m : float
         S2: SCL clouds and shadows of either date, grown by this distance (thin cloud
         edges and shadows that SCL misses), are excluded from every flag.
@@ -107,7 +108,7 @@ class DetectParams:
     cargo_max_area_m2: float = 60_000.0
     cargo_max_length_m: float = 600.0
     vessel_buffer_m: float = 80.0
-    vessel_min_water_share: float = 0.5
+    berth_reach_m: float = 30.0
     cloud_buffer_m: float = 150.0
     cargo_max_ndvi: float = 0.4
     cargo_shore_gap_m: float = 50.0
@@ -230,41 +231,84 @@ def vessel_flags(
     other_water: np.ndarray,
     usable: np.ndarray,
 ) -> gpd.GeoDataFrame:
-    """Vessels of one date that the other date did not have: new (sign +1) or departed (-1).
+    """The part of each vessel of one date that was open water on the other date.
 
-    A vessel is flagged when no vessel of the other date lies within reach, its footprint
-    was water on the other date (``other_water``), lies in ``usable`` pixels (valid and
-    cloud-free on both dates), and brightened (+1) or darkened (-1) significantly: its
-    mean change score exceeds ``params.vessel_change_z``. The score is the vessel's
-    detection score times the probability that the change is real.
+    A new vessel (``sign`` +1; departed: -1, with the dates' roles swapped) is made of
+    the pixels of a vessel footprint that are water on either date, or berths beside it
+    (``other_water``), brightened significantly (S1: the increase score; S2: any
+    change) and are usable (valid, cloud-free on both dates). This keeps a berthed
+    ship apart from the quay it touches, never flags a structure that is there on both
+    dates, and needs no luck in matching whole objects. Pieces that are not ship-sized,
+    or lie within ``params.match_m / 3`` of a vessel of the other date (a ship that
+    swung at anchor or shifted along its berth), are dropped. The score is the
+    vessel's detection score times the probability that the change is real.
     """
-    unmatched = _unmatched(vessels, others, params.match_m)
-    if not unmatched.any():
+    from rasterio import features
+
+    if vessels.empty:
         return vessels.iloc[0:0]
-    candidates = vessels.loc[unmatched].copy()
+    owner = features.rasterize(
+        ((geom, i + 1) for i, geom in enumerate(vessels.geometry)),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+        all_touched=False,
+    )
     z = change.z if grid.sensor == "s2" else sign * change.z
-    means = _footprint_means(
-        candidates,
-        {"z": z, "water": other_water.astype(np.float32), "usable": usable.astype(np.float32)},
-        grid,
+    appeared = (owner > 0) & other_water & usable & (np.nan_to_num(z) > params.vessel_change_z)
+    appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
+    labels, n = label_objects(appeared)
+    if n == 0:
+        return vessels.iloc[0:0]
+    index = np.arange(1, n + 1)
+    weights = None
+    psf = 0.0
+    if grid.sensor == "s1":
+        from imagery.vessels import S1_PSF_SIGMA_M
+
+        psf = S1_PSF_SIGMA_M
+    pieces = measure_objects(
+        labels,
+        n,
+        transform=grid.transform,
+        crs=grid.crs,
+        values={"z": np.nan_to_num(z)},
+        weights=weights,
+        psf_sigma_m=psf,
     )
+    parent = ndimage.maximum(owner, labels, index).astype(int) - 1
+    pieces["score"] = vessels["score"].to_numpy()[parent]
+    pieces["heading_deg"] = np.where(
+        pieces["length_m"] > 2 * pieces["width_m"],
+        pieces["heading_deg"],
+        vessels["heading_deg"].to_numpy()[parent],
+    )
+    vp = params.vessel
     keep = (
-        (means["z"] > params.vessel_change_z)
-        & (means["water"] >= params.vessel_min_water_share)
-        & (means["usable"] >= 0.8)
-    )
-    candidates = candidates.loc[keep].copy()
+        (pieces["length_m"] >= vp.min_length_m)
+        & (pieces["length_m"] <= vp.max_length_m)
+        & (pieces["width_m"] <= vp.max_width_m)
+        & (pieces["area_m2"] >= vp.min_area_m2)
+    ).to_numpy(copy=True)
+    if not others.empty and keep.any():
+        near = others.geometry.buffer(params.match_m / 3.0).union_all()
+        centres = gpd.GeoSeries(gpd.points_from_xy(pieces["x"], pieces["y"]), crs=grid.crs)
+        keep &= ~centres.within(near).to_numpy()
+    pieces = gpd.GeoDataFrame(pieces.loc[keep].copy(), geometry="geometry", crs=grid.crs)
+    if pieces.empty:
+        return pieces
     pixel_area = grid.res[0] * grid.res[1]
     n_tests = max(1.0, float(change.valid.sum()) / params.change_window_px**2)
     changed = _change_probability(
-        means["z"][keep],
-        candidates["area_m2"].to_numpy() / pixel_area,
+        pieces["z_mean"].to_numpy(),
+        pieces["area_m2"].to_numpy() / pixel_area,
         params.change_window_px,
         n_tests,
     )
-    candidates["score"] = candidates["score"].to_numpy() * changed
-    candidates["kind"] = "vessel"
-    return candidates
+    pieces["score"] = pieces["score"].to_numpy() * changed
+    pieces["kind"] = "vessel"
+    return pieces
 
 
 def cargo_flags(
@@ -486,9 +530,12 @@ def detect_aligned(
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:
         change = s2_change(before, aligned, window_px=params.change_window_px, strata=water)
-    flags = {"sign": +1.0, "other_water": water_before, "usable": usable}
+    berths = ndimage.binary_dilation(
+        water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
+    )
+    flags = {"sign": +1.0, "other_water": berths, "usable": usable}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
-    flags = {"sign": -1.0, "other_water": water_after, "usable": usable}
+    flags = {"sign": -1.0, "other_water": berths, "usable": usable}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     land = cargo_land(water, usable, [before, aligned], params)
     cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)

@@ -498,6 +498,7 @@ def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel
     land = ~water & np.isfinite(scene.data[0])
     detected = np.zeros(scene.shape, dtype=bool)
     significance = np.zeros(scene.shape, dtype=np.float32)
+    excess = np.zeros(scene.shape, dtype=np.float32)
     for name in scene.band_names:
         band = scene.band(name)
         sea = cfar_detect(
@@ -528,7 +529,12 @@ def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel
             hits = hits & (water | against_land.detected)
         detected |= hits
         significance = np.maximum(significance, sea.significance)
-    return detected, significance, water | shore
+        # Backscatter above the sea's, in units of the sea's: the weight of each pixel in
+        # an object's size, so that a bright ship's blur does not count as hull.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            above = np.nan_to_num(band / sea.background_mean - 1.0, nan=0.0, posinf=0.0)
+        excess = np.maximum(excess, above.astype(np.float32))
+    return detected, significance, water | shore, excess
 
 
 #: The S1 water mask is smoothed, so its shoreline, and the bump a berthed hull makes
@@ -579,26 +585,54 @@ def _s1_berthed(scene: Raster, water: np.ndarray, significance: np.ndarray, para
     return mask
 
 
+#: Standard deviation of the point spread function of S1 IW GRD (about 20 m x 22 m
+#: resolution, FWHM / 2.355), metres; removed from measured sizes.
+S1_PSF_SIGMA_M = 9.0
+
+
 def objects_from_mask(
-    mask: np.ndarray, significance: np.ndarray, scene: Raster, *, n_tests: float
+    mask: np.ndarray,
+    significance: np.ndarray,
+    scene: Raster,
+    *,
+    n_tests: float,
+    weights: np.ndarray | None = None,
+    psf_sigma_m: float = 0.0,
 ) -> gpd.GeoDataFrame:
-    """Label and measure an object mask, scoring each object by its peak significance."""
+    """Label and measure an object mask, scoring each object by its peak significance.
+
+    ``weights`` and ``psf_sigma_m`` go to :func:`imagery.objects.measure_objects`: sizes
+    then follow the object's brightness, with the sensor's blur taken off.
+    """
     labels, n = label_objects(mask)
     frame = measure_objects(
-        labels, n, transform=scene.transform, crs=scene.crs, values={"sig": significance}
+        labels,
+        n,
+        transform=scene.transform,
+        crs=scene.crs,
+        values={"sig": significance},
+        weights=weights,
+        psf_sigma_m=psf_sigma_m,
     )
     frame["score"] = _score(frame["sig_max"].to_numpy(), n_tests) if n else []
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=scene.crs)
 
 
 def _s1_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
-    detected, significance, searched = _s1_candidates(scene, water, params, _pixel_m(scene))
+    detected, significance, searched, excess = _s1_candidates(scene, water, params, _pixel_m(scene))
     if params.min_width_px > 1:
         detected = ndimage.binary_opening(detected, structure=_square(params))
     mask = _grow(detected, significance, water | detected, params, params.pfa)
     if params.berths:
         mask |= _s1_berthed(scene, water, significance, params)
-    frame = objects_from_mask(mask, significance, scene, n_tests=max(1.0, float(searched.sum())))
+    frame = objects_from_mask(
+        mask,
+        significance,
+        scene,
+        n_tests=max(1.0, float(searched.sum())),
+        weights=excess,
+        psf_sigma_m=S1_PSF_SIGMA_M,
+    )
     return _size_filter(frame, params, params.min_length_m)
 
 
@@ -1110,7 +1144,7 @@ def vessel_candidates(
     params = params or VesselParams()
     pixel_m = _pixel_m(scene)
     if scene.sensor == "s1":
-        return _s1_candidates(scene, water, params, pixel_m)
+        return _s1_candidates(scene, water, params, pixel_m)[:3]
     if scene.sensor == "s2":
         usable = scene.valid_mask() & ~s2_clouds(scene, water=water, pixel_m=pixel_m)
         detected, significance, _ = _s2_cores(scene, water, usable, params, pixel_m)

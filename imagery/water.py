@@ -147,7 +147,15 @@ def _s1_water(raster: Raster, smooth_m: float) -> np.ndarray:
     db[~np.isfinite(mean)] = np.nan
     split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
     log.debug("S1 water split at %.2f dB", split)
-    return np.where(np.isfinite(db), db < split, False)
+    coarse = np.where(np.isfinite(db), db < split, False)
+    # The 50 m mean that beats speckle also lets a bright quay wall spill 20-50 m onto
+    # the water beside it: exactly the berths. Grow the water back, pixel by pixel,
+    # through pixels whose 3 x 3 mean in dB (a geometric mean: a lone bright scatterer
+    # barely moves it) is dark, within the smoothing distance of the coarse water.
+    fine, _ = masked_box_mean(np.where(valid, to_db(vv), 0.0), valid, 3)
+    dark = np.isfinite(fine) & (fine < split)
+    reach = ndimage.binary_dilation(coarse, iterations=max(1, size // 2 + 1))
+    return ndimage.binary_propagation(coarse, mask=(dark & reach) | coarse)
 
 
 def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
