@@ -230,6 +230,7 @@ def vessel_flags(
     sign: float,
     other_water: np.ndarray,
     usable: np.ndarray,
+    scene: Raster | None = None,
 ) -> gpd.GeoDataFrame:
     """The part of each vessel of one date that was open water on the other date.
 
@@ -255,19 +256,14 @@ def vessel_flags(
         dtype="int32",
         all_touched=False,
     )
-    z = change.z if grid.sensor == "s2" else sign * change.z
-    appeared = (owner > 0) & other_water & usable & (np.nan_to_num(z) > params.vessel_change_z)
+    z = sign * signed_z(change, grid.sensor)
+    appeared = (owner > 0) & other_water & usable & (z > params.vessel_change_z)
     appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
     labels, n = label_objects(appeared)
     if n == 0:
         return vessels.iloc[0:0]
     index = np.arange(1, n + 1)
-    weights = None
-    psf = 0.0
-    if grid.sensor == "s1":
-        from imagery.vessels import S1_PSF_SIGMA_M
-
-        psf = S1_PSF_SIGMA_M
+    weights, psf = _brightness_weights(scene, other_water)
     pieces = measure_objects(
         labels,
         n,
@@ -290,9 +286,12 @@ def vessel_flags(
         & (pieces["length_m"] <= vp.max_length_m)
         & (pieces["width_m"] <= vp.max_width_m)
         & (pieces["area_m2"] >= vp.min_area_m2)
+        & (pieces["width_m"] >= vp.min_width_m)
     ).to_numpy(copy=True)
     if not others.empty and keep.any():
-        near = others.geometry.buffer(params.match_m / 3.0).union_all()
+        # The same ship, swung at anchor or shifted along its berth: the other date's
+        # vessel covers the piece's centre.
+        near = others.geometry.union_all()
         centres = gpd.GeoSeries(gpd.points_from_xy(pieces["x"], pieces["y"]), crs=grid.crs)
         keep &= ~centres.within(near).to_numpy()
     pieces = gpd.GeoDataFrame(pieces.loc[keep].copy(), geometry="geometry", crs=grid.crs)
@@ -311,6 +310,59 @@ def vessel_flags(
     return pieces
 
 
+def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
+    """Change score signed by direction: large positive where the later date is brighter.
+
+    S1's test is one-sided already; S2's chi-square is direction-free, so it takes the
+    sign of the overall brightness change (ships and stacks brighten water and pavement).
+    """
+    z = np.nan_to_num(change.z)
+    if sensor == "s1":
+        return z
+    return z * np.sign(np.nan_to_num(change.magnitude))
+
+
+def change_objects(
+    z: np.ndarray, domain: np.ndarray, grid: Raster, *, seed_z: float, grow_z: float
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Objects of significant change: seeds above ``seed_z`` (at least 2 x 2 pixels)
+    grown by hysteresis over pixels above ``grow_z``, inside ``domain``.
+
+    Returns the measured objects (with ``z_mean``/``z_max``) and the grown mask.
+    """
+    z = np.where(domain, z, 0.0)
+    seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
+    if not seeds.any():
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs), seeds
+    image = np.where(seeds, np.maximum(z, seed_z + 1.0), z)
+    grown = apply_hysteresis_threshold(image, grow_z, seed_z)
+    labels, n = label_objects(grown)
+    frame = measure_objects(
+        labels, n, transform=grid.transform, crs=grid.crs, values={"z": np.where(grown, z, 0.0)}
+    )
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs), grown
+
+
+def _brightness_weights(scene: Raster | None, water: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Per-pixel weights for measuring a vessel, and the sensor's PSF to take off.
+
+    S1: backscatter above the water's median, in units of it; S2: near-infrared
+    reflectance above the water's. A blurred ship's halo then counts for little.
+    """
+    if scene is None:
+        return None, 0.0
+    from imagery.vessels import S1_PSF_SIGMA_M
+
+    band = scene.band("VV") if scene.sensor == "s1" else scene.band("B08")
+    sea = band[water & np.isfinite(band)]
+    if sea.size < 100:
+        return None, 0.0
+    level = float(np.median(sea[:: max(1, sea.size // 200_000)]))
+    if scene.sensor == "s1":
+        return np.nan_to_num(band / max(level, 1e-12) - 1.0, nan=0.0), S1_PSF_SIGMA_M
+    return np.nan_to_num(band - level, nan=0.0), 0.0
+
+
 def cargo_flags(
     change: ChangeMap,
     grid: Raster,
@@ -320,31 +372,15 @@ def cargo_flags(
 ) -> gpd.GeoDataFrame:
     """Stack-scale objects of significant change on ``land`` (usable pixels only), away
     from the vessels of either date."""
-    from rasterio import features
 
-    z = np.where(change.valid & land, change.z, 0.0)
     pixel_m = grid.res[0]
-    keep_out = np.zeros(grid.shape, dtype=bool)
-    shapes = [g for frame in vessels for g in frame.geometry if g is not None]
-    if shapes:
-        keep_out = features.rasterize(
-            ((g.buffer(params.vessel_buffer_m), 1) for g in shapes),
-            out_shape=grid.shape,
-            transform=grid.transform,
-            fill=0,
-            dtype="uint8",
-        ).astype(bool)
-    z = np.where(keep_out, 0.0, z)
-    seeds = ndimage.binary_opening(z > params.cargo_z, structure=np.ones((2, 2), dtype=bool))
-    if not seeds.any():
-        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
-    image = np.where(seeds, np.maximum(z, params.cargo_z + 1.0), z)
-    grown = apply_hysteresis_threshold(image, params.cargo_grow_z, params.cargo_z)
-    labels, n = label_objects(grown)
-    frame = measure_objects(
-        labels, n, transform=grid.transform, crs=grid.crs, values={"z": np.where(grown, z, 0.0)}
+    keep_out = _near_vessels(vessels, grid, params.vessel_buffer_m)
+    z = signed_z(change, grid.sensor) if grid.sensor == "s1" else np.nan_to_num(change.z)
+    frame, _ = change_objects(
+        z, change.valid & land & ~keep_out, grid, seed_z=params.cargo_z, grow_z=params.cargo_grow_z
     )
-    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
+    if frame.empty:
+        return frame
     ok = (
         (frame["area_m2"] >= params.cargo_min_area_m2)
         & (frame["area_m2"] <= params.cargo_max_area_m2)
@@ -369,6 +405,21 @@ def cargo_flags(
     return frame
 
 
+def _near_vessels(vessels: list[gpd.GeoDataFrame], grid: Raster, distance_m: float) -> np.ndarray:
+    from rasterio import features
+
+    shapes = [g for frame in vessels for g in frame.geometry if g is not None]
+    if not shapes:
+        return np.zeros(grid.shape, dtype=bool)
+    return features.rasterize(
+        ((g.buffer(distance_m), 1) for g in shapes),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="uint8",
+    ).astype(bool)
+
+
 def _moved(
     frame: gpd.GeoDataFrame,
     change: ChangeMap,
@@ -376,11 +427,13 @@ def _moved(
     keep_out: np.ndarray,
     grid: Raster,
     params: DetectParams,
+    *,
+    sign: float = 1.0,
 ) -> np.ndarray:
-    """Per increase object: is there a decrease of at least half its size nearby?"""
+    """Per change object: is there an opposite change of at least half its size nearby?"""
     from rasterio import features
 
-    decrease = change.valid & land & ~keep_out & (change.z < -params.cargo_z)
+    decrease = change.valid & land & ~keep_out & (sign * change.z < -params.cargo_z)
     if not decrease.any():
         return np.zeros(len(frame), dtype=bool)
     zones = features.rasterize(
@@ -533,9 +586,9 @@ def detect_aligned(
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
-    flags = {"sign": +1.0, "other_water": berths, "usable": usable}
+    flags = {"sign": +1.0, "other_water": berths, "usable": usable, "scene": aligned}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
-    flags = {"sign": -1.0, "other_water": berths, "usable": usable}
+    flags = {"sign": -1.0, "other_water": berths, "usable": usable, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     land = cargo_land(water, usable, [before, aligned], params)
     cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)

@@ -212,6 +212,7 @@ def detect_series(
             sign=+1.0,
             other_water=waters[j - 1],
             usable=usable,
+            scene=after,
         )
         left = vessel_flags(
             vessels[j - 1],
@@ -222,6 +223,7 @@ def detect_series(
             sign=-1.0,
             other_water=waters[j],
             usable=usable,
+            scene=before,
         )
         land = cargo_land(water, usable, [before, after], params)
         cargo = cargo_flags(change, reference, land, [vessels[j - 1], vessels[j]], params)

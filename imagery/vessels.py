@@ -144,8 +144,9 @@ class VesselParams:
         Background window of the S1 land test in the shore band, metres.
     land_pfa : float
         False alarm probability against land clutter in the shore band (S1).
-    min_length_m, max_length_m, max_width_m, min_area_m2 : float
-        Size filters on the ground (S2 uses ``s2_min_length_m`` for the shortest).
+    min_length_m, max_length_m, min_width_m, max_width_m, min_area_m2 : float
+        Size filters on the ground (S2 uses ``s2_min_length_m`` for the shortest); S1
+        sizes are measured with the sensor blur removed, so boats under 30 m drop out.
     hysteresis : float
         Pixels joined to an object need this fraction of the detection significance.
     berths : bool
@@ -187,7 +188,8 @@ class VesselParams:
     shore_m: float = 40.0
     land_window_m: float = 150.0
     land_pfa: float = 1e-3
-    min_length_m: float = 25.0
+    min_length_m: float = 30.0
+    min_width_m: float = 6.0
     max_length_m: float = 500.0
     max_width_m: float = 90.0
     min_area_m2: float = 250.0
@@ -1161,6 +1163,7 @@ def _size_filter(frame: gpd.GeoDataFrame, params: VesselParams, min_length_m: fl
         (frame["length_m"] >= min_length_m)
         & (frame["length_m"] <= params.max_length_m)
         & (frame["width_m"] <= params.max_width_m)
+        & (frame["width_m"] >= params.min_width_m)
         & (frame["area_m2"] >= params.min_area_m2)
     )
     return frame.loc[keep].reset_index(drop=True)
