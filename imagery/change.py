@@ -191,7 +191,12 @@ def _robust_match(before: np.ndarray, after: np.ndarray, use: np.ndarray) -> tup
 
 
 def s2_change(
-    before: Raster, after: Raster, *, window_px: int = 3, strata: np.ndarray | None = None
+    before: Raster,
+    after: Raster,
+    *,
+    window_px: int = 3,
+    strata: np.ndarray | None = None,
+    usable: np.ndarray | None = None,
 ) -> ChangeMap:
     """Per-pixel cloud-masked change vector test over B02 B03 B04 B08.
 
@@ -207,13 +212,17 @@ def s2_change(
         water varies far less between dates than land and would otherwise make every
         land pixel look changed.
 
+    usable : ndarray of bool, optional
+        Pixels clear on both dates (e.g. with ``imagery.clouds.s2_clouds`` excluded);
+        by default those outside SCL's cloud, shadow and cirrus classes.
+
     Returns
     -------
     ChangeMap
         ``z`` is the normal score of the chi-square(4) change statistic (any change).
     """
     _same_grid(before, after)
-    clear = ~(cloud_mask(before) | cloud_mask(after))
+    clear = ~(cloud_mask(before) | cloud_mask(after)) if usable is None else usable
     valid = before.valid_mask() & after.valid_mask() & clear
     if valid.sum() < 100:
         raise DetectionError(

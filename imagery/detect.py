@@ -28,11 +28,13 @@ from scipy import ndimage, stats
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.change import ChangeMap, s1_change, s2_change
+from imagery.clouds import s2_clouds
 from imagery.errors import CoregistrationError, NoOverlapError
+from imagery.filters import masked_box_mean
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
-from imagery.sensors import cloud_mask, prepare
+from imagery.sensors import prepare
 from imagery.vessels import VesselParams, detect_vessels
 from imagery.water import water_mask
 
@@ -93,6 +95,12 @@ class DetectParams:
         stack.
     cargo_min_width_m : float
         Narrower change is a line (a crane rail, an edge), not a stack.
+    cargo_max_inland_m : float
+        Cargo is sought within this distance of the water: the yards a port's quays
+        serve. Farther inland, change is fields, roads and towns.
+    cargo_max_before_texture, cargo_min_chroma_gain : float
+        S2: new cargo appears on empty ground, no more textured before than this many
+        times the land's median texture, or gains this much chroma.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -114,6 +122,9 @@ class DetectParams:
     cargo_shore_gap_m: float = 50.0
     cargo_moved_m: float = 60.0
     cargo_min_width_m: float = 15.0
+    cargo_max_inland_m: float = 1000.0
+    cargo_max_before_texture: float = 4.0
+    cargo_min_chroma_gain: float = 0.03
     change_window_px: int = 3
     max_shift_px: float = 5.0
 
@@ -369,9 +380,17 @@ def cargo_flags(
     land: np.ndarray,
     vessels: list[gpd.GeoDataFrame],
     params: DetectParams,
+    *,
+    scenes: tuple[Raster, Raster] | None = None,
 ) -> gpd.GeoDataFrame:
     """Stack-scale objects of significant change on ``land`` (usable pixels only), away
-    from the vessels of either date."""
+    from the vessels of either date.
+
+    S1 tests for an increase in backscatter, which a stack on bare pavement brings and
+    re-stacking within a yard does not. S2's test sees any change, and a terminal's
+    yards churn between passes; with ``scenes`` (before, after), an S2 object is new
+    cargo only where it appeared on empty ground (see :func:`_on_empty_ground`).
+    """
 
     pixel_m = grid.res[0]
     keep_out = _near_vessels(vessels, grid, params.vessel_buffer_m)
@@ -392,8 +411,10 @@ def cargo_flags(
         return frame
     if grid.sensor == "s1" and params.cargo_moved_m > 0:
         frame = frame.loc[~_moved(frame, change, land, keep_out, grid, params)].copy()
-        if frame.empty:
-            return frame
+    if grid.sensor == "s2" and scenes is not None and not frame.empty:
+        frame = frame.loc[_on_empty_ground(frame, *scenes, land, params)].copy()
+    if frame.empty:
+        return frame
     n_tests = max(1.0, float((land & change.valid).sum()) / params.change_window_px**2)
     frame["score"] = _change_probability(
         frame["z_mean"].to_numpy(),
@@ -403,6 +424,47 @@ def cargo_flags(
     )
     frame["kind"] = "cargo"
     return frame
+
+
+def _texture_and_chroma(scene: Raster) -> tuple[np.ndarray, np.ndarray]:
+    """Local texture (3 x 3 standard deviation of visible brightness) and chroma (spread of
+    B02 B03 B04 relative to their mean) of an S2 scene."""
+    visible = np.stack([scene.band(b) for b in ("B02", "B03", "B04")])
+    brightness = visible.mean(axis=0)
+    ok = np.isfinite(brightness)
+    filled = np.where(ok, brightness, 0.0)
+    mean, _ = masked_box_mean(filled, ok, 3)
+    square, _ = masked_box_mean(filled * filled, ok, 3)
+    texture = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    chroma = visible.std(axis=0) / np.maximum(brightness, 1e-4)
+    return texture, chroma
+
+
+def _on_empty_ground(
+    frame: gpd.GeoDataFrame, before: Raster, after: Raster, land: np.ndarray, params: DetectParams
+) -> np.ndarray:
+    """Per S2 change object: did it appear on empty ground?
+
+    A new stack is set down on bare pavement, which at 10 m is smooth and grey; a yard
+    already stacked is textured and colourful, and its re-stacking changes little of
+    either. Kept: objects whose before footprint is smoother than
+    ``cargo_max_before_texture`` times the median texture of the scene's land, or that
+    gained ``cargo_min_chroma_gain`` of chroma (containers are painted).
+    """
+    texture_before, chroma_before = _texture_and_chroma(before)
+    _, chroma_after = _texture_and_chroma(after)
+    reference = land & np.isfinite(texture_before)
+    if reference.sum() < 100:
+        return np.ones(len(frame), dtype=bool)
+    typical = float(
+        np.median(texture_before[reference][:: max(1, int(reference.sum()) // 500_000)])
+    )
+    means = _footprint_means(
+        frame, {"texture": texture_before, "chroma_gain": chroma_after - chroma_before}, before
+    )
+    smooth = means["texture"] <= params.cargo_max_before_texture * max(typical, 1e-6)
+    painted = means["chroma_gain"] >= params.cargo_min_chroma_gain
+    return smooth | painted
 
 
 def _near_vessels(vessels: list[gpd.GeoDataFrame], grid: Raster, distance_m: float) -> np.ndarray:
@@ -465,22 +527,30 @@ def to_schema(
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
 
 
-def usable_mask(*scenes: Raster, cloud_buffer_m: float) -> np.ndarray:
-    """Pixels valid on every date and, for S2, clear of (buffered) clouds and shadows."""
+def usable_mask(
+    *scenes: Raster, cloud_buffer_m: float, water: np.ndarray | None = None
+) -> np.ndarray:
+    """Pixels valid on every date and, for S2, clear of clouds and shadows on every date
+    (``imagery.clouds.s2_clouds``, grown by ``cloud_buffer_m``)."""
     usable = np.logical_and.reduce([s.valid_mask() for s in scenes])
-    clouds = np.logical_or.reduce([cloud_mask(s) for s in scenes])
-    if clouds.any():
-        grow = max(1, round(cloud_buffer_m / scenes[0].res[0]))
-        usable &= ~ndimage.binary_dilation(clouds, iterations=grow)
+    for scene in scenes:
+        if scene.sensor == "s2":
+            usable &= ~s2_clouds(scene, water=water, buffer_m=cloud_buffer_m)
     return usable
 
 
 def cargo_land(
     water: np.ndarray, usable: np.ndarray, scenes: list[Raster], params: DetectParams
 ) -> np.ndarray:
-    """Where cargo may be flagged: usable land (water on no date), not green vegetation (S2)."""
-    gap = max(1, round(params.cargo_shore_gap_m / scenes[0].res[0]))
-    land = ~ndimage.binary_dilation(water, iterations=gap) & usable
+    """Where cargo may be flagged: usable land beyond the quay apron and within reach of
+    the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation (S2)."""
+    pixel_m = scenes[0].res[0]
+    distance = (
+        ndimage.distance_transform_edt(~water) * pixel_m
+        if water.any()
+        else np.full(water.shape, np.inf)
+    )
+    land = (distance > params.cargo_shore_gap_m) & (distance <= params.cargo_max_inland_m) & usable
     for scene in scenes:
         if scene.sensor == "s2":
             red, nir = scene.band("B04"), scene.band("B08")
@@ -576,13 +646,15 @@ def detect_aligned(
             water_before = water_mask(before)
         water_after = water_mask(aligned)
         water = water_before | water_after
-    usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m)
+    usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water)
     vessels_before = detect_vessels(before, water=water, params=params.vessel)
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
     if sensor == "s1":
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:
-        change = s2_change(before, aligned, window_px=params.change_window_px, strata=water)
+        change = s2_change(
+            before, aligned, window_px=params.change_window_px, strata=water, usable=usable
+        )
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
@@ -591,7 +663,9 @@ def detect_aligned(
     flags = {"sign": -1.0, "other_water": berths, "usable": usable, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     land = cargo_land(water, usable, [before, aligned], params)
-    cargo = cargo_flags(change, before, land, [vessels_before, vessels_after], params)
+    cargo = cargo_flags(
+        change, before, land, [vessels_before, vessels_after], params, scenes=(before, aligned)
+    )
     detections = to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
     departed = to_schema([gone], before.crs, before, aligned, "new")
     change_raster = before.replace(

@@ -202,7 +202,7 @@ def detect_series(
     found, gone = [], []
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
-        usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m)
+        usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
         new = vessel_flags(
             vessels[j],
             vessels[j - 1],
@@ -226,7 +226,9 @@ def detect_series(
             scene=before,
         )
         land = cargo_land(water, usable, [before, after], params)
-        cargo = cargo_flags(change, reference, land, [vessels[j - 1], vessels[j]], params)
+        cargo = cargo_flags(
+            change, reference, land, [vessels[j - 1], vessels[j]], params, scenes=(before, after)
+        )
         for frames, out in (([new, cargo], found), ([left], gone)):
             flags = to_schema(frames, reference.crs, before, after, "new")
             if not flags.empty:

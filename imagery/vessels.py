@@ -82,19 +82,18 @@ from scipy import ndimage
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.cfar import SNAP_BACKGROUND_M, SNAP_GUARD_M, SNAP_PFA, cfar_detect
+from imagery.clouds import large_patches, s2_clouds
 from imagery.errors import InputError
 from imagery.filters import masked_ring_stats, odd_window_px
 from imagery.grid import ground_pixel_size
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
-from imagery.sensors import cloud_mask
 from imagery.water import S2_WATER_NIR_MARGIN, ndwi, water_mask
 
 __all__ = [
     "VesselParams",
     "detect_vessels",
     "directional_runs",
-    "s2_clouds",
     "s2_surf",
     "shore_protrusions",
     "vessel_candidates",
@@ -640,72 +639,10 @@ def _s1_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.Geo
 
 # -- Sentinel-2: clouds, surf, the per-pixel test ---------------------------------------------
 
-#: Clouds without SCL: bright in the blue (thick cloud reflects over 0.25 in B02, which
-#: a deck covers for a few pixels at most), spectrally flat (B08 < 1.5 B02, unlike
-#: vegetation and most roofs) and in patches far larger than any ship.
-S2_CLOUD_B02 = 0.25
-S2_CLOUD_MIN_AREA_M2 = 150_000.0
-#: Thin cloud and haze over water: a flat step of at least this much in B02 above the
-#: water (reflectance), in patches larger than the largest deck (400 m x 60 m).
-S2_HAZE_STEP = 0.04
-S2_HAZE_MIN_AREA_M2 = 30_000.0
-#: Cloud edges are fuzzy and broken (detached puffs) and SCL's are loose: objects this
-#: close to a cloud are dropped.
-S2_CLOUD_BUFFER_M = 60.0
 #: Foam: at least this much brighter than the water in B03 (reflectance), in patches at
 #: least this large (a lone whitecap is not a surf zone; the size filter drops it).
 S2_FOAM_STEP = 0.05
 S2_FOAM_MIN_AREA_M2 = 1_000.0
-
-
-def s2_clouds(
-    scene: Raster, *, water: np.ndarray | None = None, pixel_m: float | None = None
-) -> np.ndarray:
-    """Boolean (row, col) cloud mask of a prepared S2 scene, dilated by ``S2_CLOUD_BUFFER_M``.
-
-    The union of SCL's cloud, shadow and cirrus classes (when the scene has SCL) and of
-    patches of spectrally flat brightening (B08 step within half to one and a half
-    times the B02 step) that are larger than any deck: thick cloud (B02 above
-    ``S2_CLOUD_B02``) in patches of ``S2_CLOUD_MIN_AREA_M2`` on land, or of
-    ``S2_HAZE_MIN_AREA_M2`` where they reach the ``water``; and over water, thin cloud
-    and haze (B02 at least ``S2_HAZE_STEP`` above the water's median) in patches of
-    ``S2_HAZE_MIN_AREA_M2``. SCL misses thin cloud edges, whose bright, fuzzy fragments
-    would otherwise pass for hulls.
-    """
-    pixel_m = pixel_m or _pixel_m(scene)
-    blue = np.nan_to_num(scene.band("B02"))
-    nir = np.nan_to_num(scene.band("B08"))
-    thick = (blue > S2_CLOUD_B02) & (nir < 1.5 * blue) & (nir > 0.5 * blue)
-    clouds = _large_patches(thick, S2_CLOUD_MIN_AREA_M2, pixel_m)
-    if scene.has_band("SCL"):
-        clouds |= cloud_mask(scene)
-    if water is not None and (water & np.isfinite(scene.band("B08"))).any():
-        reference = water & np.isfinite(scene.band("B08"))
-        step_blue = blue - float(np.median(blue[reference]))
-        step_nir = nir - float(np.median(nir[reference]))
-        flat = (step_nir >= 0.5 * step_blue) & (step_nir <= 1.5 * step_blue)
-        haze = water & flat & (step_blue >= S2_HAZE_STEP)
-        offshore = _large_patches(thick | haze, S2_HAZE_MIN_AREA_M2, pixel_m)
-        labels, n = ndimage.label(offshore)
-        wet = np.zeros(n + 1, dtype=bool)
-        near_water = ndimage.binary_dilation(
-            water, iterations=max(1, round(S2_CLOUD_BUFFER_M / pixel_m))
-        )
-        wet[np.unique(labels[near_water & offshore])] = True
-        wet[0] = False
-        clouds |= wet[labels]
-    if not clouds.any():
-        return clouds
-    return ndimage.binary_dilation(clouds, iterations=max(1, round(S2_CLOUD_BUFFER_M / pixel_m)))
-
-
-def _large_patches(mask: np.ndarray, min_area_m2: float, pixel_m: float) -> np.ndarray:
-    labels, n = ndimage.label(mask)
-    if n == 0:
-        return mask
-    big = np.bincount(labels.ravel(), minlength=n + 1) * pixel_m * pixel_m >= min_area_m2
-    big[0] = False
-    return big[labels]
 
 
 def s2_surf(
@@ -728,7 +665,7 @@ def s2_surf(
     step_nir = nir - float(np.nanmedian(scene.band("B08")[reference]))
     white = vis.min(axis=0) >= 0.7 * vis.max(axis=0)
     foam = white & (step_green > S2_FOAM_STEP) & (step_nir < ratio * step_green)
-    patches = _large_patches(
+    patches = large_patches(
         ndimage.binary_closing(foam, iterations=1) | foam, S2_FOAM_MIN_AREA_M2, pixel_m
     )
     if not patches.any():

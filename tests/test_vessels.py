@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from imagery import vessels
+from imagery import clouds, vessels
+from imagery.clouds import s2_clouds
 from imagery.errors import InputError
 from imagery.evaluation import coco_masks, match_points_to_masks
 from imagery.grid import ground_pixel_size
@@ -31,7 +32,6 @@ from imagery.vessels import (
     VesselParams,
     detect_vessels,
     directional_runs,
-    s2_clouds,
     s2_surf,
     shore_protrusions,
 )
@@ -192,8 +192,8 @@ def test_s2_cloud_and_its_fragments_are_not_vessels(monkeypatch):
     assert inside(found, scene, ANCHORED).any() and inside(found, scene, BERTHED).any()
     # The fragments are bright, solid-looking and ship-sized: only the cloud test
     # (flat brightening in patches larger than a deck, and its buffer) drops them.
-    monkeypatch.setattr(vessels, "S2_HAZE_MIN_AREA_M2", 1e12)
-    monkeypatch.setattr(vessels, "S2_CLOUD_BUFFER_M", 1e-9)
+    monkeypatch.setattr(clouds, "S2_HAZE_MIN_AREA_M2", 1e12)
+    monkeypatch.setattr(clouds, "S2_CLOUD_BUFFER_M", 1e-9)
     naive = detect_vessels(scene)
     rc = np.round(rows_cols(naive, scene)).astype(int)
     assert (alpha[rc[:, 0], rc[:, 1]] > 0.3).sum() >= 2
