@@ -110,7 +110,7 @@ def run_port(folder: Path, params: VesselParams) -> dict:
 def at_threshold(run: dict, threshold: float) -> tuple[Score, object]:
     vessels = run["vessels"]
     if len(vessels):
-        keep = (vessels["kind"] != "berthed") | (vessels["score"] >= threshold)
+        keep = (vessels["setting"] != "berthed") | (vessels["score"] >= threshold)
         vessels = vessels.loc[keep]
     return score_vessels(vessels, run["scene"], run["masks"]), vessels
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     for port, run in runs.items():
         score, vessels = at_threshold(run, params.berth_min_score)
         total = total + score
-        kinds = vessels["kind"].value_counts().to_dict() if len(vessels) else {}
+        kinds = vessels["setting"].value_counts().to_dict() if len(vessels) else {}
         rows[port] = {
             **score.to_dict(),
             "ships": len(run["masks"]),

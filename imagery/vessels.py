@@ -325,6 +325,26 @@ def _square(params: VesselParams) -> np.ndarray:
     return np.ones((params.min_width_px, params.min_width_px), dtype=bool)
 
 
+def line_opening(mask: np.ndarray, *, length_px: int = 3) -> np.ndarray:
+    """Union of openings by ``length_px`` line segments in four directions.
+
+    Keeps any one-pixel-wide line at least ``length_px`` long (a narrow hull seen at 10 m)
+    while removing specks; a square opening would remove both.
+    """
+    if length_px <= 1:
+        return mask
+    lines = (
+        np.ones((1, length_px), dtype=bool),
+        np.ones((length_px, 1), dtype=bool),
+        np.eye(length_px, dtype=bool),
+        np.fliplr(np.eye(length_px, dtype=bool)),
+    )
+    out = np.zeros_like(mask)
+    for line in lines:
+        out |= ndimage.binary_opening(mask, structure=line)
+    return out
+
+
 def _open(mask: np.ndarray, width_px: int) -> np.ndarray:
     """Binary opening by a ``width_px`` square; by array shifts for the usual 2 x 2."""
     if width_px <= 1:
@@ -742,7 +762,8 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
     """Hulls afloat: B08 cores grown by hysteresis, kept when solid and ship-sized."""
     cores, significance, nir_bg = _s2_cores(scene, water, usable, params, pixel_m)
     if params.min_width_px > 1:
-        cores = ndimage.binary_opening(cores, structure=_square(params))
+        # A hull 8-15 m wide is one pixel wide at 10 m: keep lines, drop specks.
+        cores = line_opening(cores, length_px=params.min_width_px + 1)
     mask = _grow(cores, significance, (water & usable) | cores, params, params.s2_pfa)
     labels, n = label_objects(mask)
     if n == 0:
