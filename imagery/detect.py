@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import ndimage, stats
 from skimage.filters import apply_hysteresis_threshold
 
+from imagery.calibration import calibrate
 from imagery.change import ChangeMap, s1_change, s2_change
 from imagery.clouds import s2_clouds
 from imagery.errors import CoregistrationError, NoOverlapError
@@ -105,6 +106,9 @@ class DetectParams:
         Local averaging window of the change test.
     max_shift_px : float
         Co-registration refuses shifts beyond this.
+    min_score : float
+        Flags whose calibrated score (the probability they are right,
+        ``imagery.calibration``) is below this are not reported. 0 reports all.
     """
 
     vessel: VesselParams = dataclasses.field(default_factory=VesselParams)
@@ -127,6 +131,7 @@ class DetectParams:
     cargo_min_chroma_gain: float = 0.03
     change_window_px: int = 3
     max_shift_px: float = 5.0
+    min_score: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -511,19 +516,35 @@ def _moved(
 
 
 def to_schema(
-    frames: list[gpd.GeoDataFrame], crs, before: Raster, after: Raster, status: str
+    frames: list[gpd.GeoDataFrame],
+    crs,
+    before: Raster,
+    after: Raster,
+    status: str,
+    *,
+    min_score: float = 0.0,
 ) -> gpd.GeoDataFrame:
+    """Flags in the layer schema (``imagery.schema``), with calibrated scores.
+
+    ``evidence`` keeps the statistical score (probability that the change is not noise);
+    ``score`` is the calibrated probability that the flag is right
+    (``imagery.calibration``). Flags scoring below ``min_score`` are dropped.
+    """
     parts = [f for f in frames if not f.empty]
     if not parts:
         return empty_detections(crs)
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+    frame["evidence"] = frame["score"].clip(0.0, 1.0)
+    frame["score"] = calibrate(frame, before.sensor)
+    frame = frame.loc[frame["score"] >= min_score]
+    if frame.empty:
+        return empty_detections(crs)
     frame = frame.sort_values(["kind", "score"], ascending=[False, False]).reset_index(drop=True)
     frame["id"] = np.arange(1, len(frame) + 1)
     frame["before_time"] = before.time.isoformat() if before.time else None
     frame["after_time"] = after.time.isoformat() if after.time else None
     frame["status"] = status
-    frame["score"] = frame["score"].clip(0.0, 1.0)
-    extra = [c for c in ("heading_deg",) if c in frame.columns]
+    extra = [c for c in ("heading_deg", "evidence", "z_mean") if c in frame.columns]
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
 
 
@@ -666,8 +687,10 @@ def detect_aligned(
     cargo = cargo_flags(
         change, before, land, [vessels_before, vessels_after], params, scenes=(before, aligned)
     )
-    detections = to_schema([new_vessels, cargo], before.crs, before, aligned, "new")
-    departed = to_schema([gone], before.crs, before, aligned, "new")
+    detections = to_schema(
+        [new_vessels, cargo], before.crs, before, aligned, "new", min_score=params.min_score
+    )
+    departed = to_schema([gone], before.crs, before, aligned, "new", min_score=params.min_score)
     change_raster = before.replace(
         data=np.stack([change.magnitude, change.z]).astype(np.float32),
         nodata=float("nan"),

@@ -230,7 +230,9 @@ def detect_series(
             change, reference, land, [vessels[j - 1], vessels[j]], params, scenes=(before, after)
         )
         for frames, out in (([new, cargo], found), ([left], gone)):
-            flags = to_schema(frames, reference.crs, before, after, "new")
+            flags = to_schema(
+                frames, reference.crs, before, after, "new", min_score=params.min_score
+            )
             if not flags.empty:
                 flags["change_time"] = flags["after_time"]
                 flags["change_index"] = j

@@ -1,0 +1,150 @@
+"""Fit the score calibration on simulated development pairs; check it on held-out pairs.
+
+    .venv/bin/python benchmarks/calibrate.py [--fit-seeds 200-259] [--check-seeds 9000-9013] [--write]
+
+Runs the pair pipeline on simulated pairs (imagery.simulate), labels every flag right
+or wrong against the truth (its centre within 20 m of a true new object of its kind),
+fits one logistic model per sensor and kind (imagery.calibration) on the fit seeds,
+and reports on the check seeds, which the fit never saw: the Brier score of the
+calibrated score against that of the raw evidence, and a reliability table (mean score
+against the share of right flags, per score bin). ``--write`` stores the models in
+imagery/calibration.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imagery import calibration  # noqa: E402
+from imagery.aoi import load_catalogue  # noqa: E402
+from imagery.detect import detect_pair  # noqa: E402
+from imagery.errors import CoregistrationError  # noqa: E402
+from imagery.simulate import simulate_pair  # noqa: E402
+
+TOLERANCE_M = 20.0
+
+
+def _seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def collect(seeds: list[int], sensor: str, size: int) -> pd.DataFrame:
+    ports = sorted(load_catalogue().values(), key=lambda a: a.id)
+    rows = []
+    for i, seed in enumerate(seeds):
+        aoi = ports[i % len(ports)]
+        sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
+        try:
+            result = detect_pair(sim.scenes[0], sim.scenes[1], sensor=sensor, aoi=aoi)
+        except CoregistrationError:
+            continue
+        truth = sim.truth[0]
+        flags = result.detections
+        for kind in ("vessel", "cargo"):
+            mine = flags[flags["kind"] == kind]
+            true = np.asarray(list(truth[truth["kind"] == kind].geometry), dtype=object)
+            if mine.empty:
+                continue
+            centres = shapely.points(
+                np.column_stack([mine.geometry.centroid.x, mine.geometry.centroid.y])
+            )
+            right = (
+                (shapely.distance(centres[:, None], true[None, :]).min(axis=1) <= TOLERANCE_M)
+                if len(true)
+                else np.zeros(len(mine), dtype=bool)
+            )
+            part = pd.DataFrame(mine.drop(columns="geometry"))
+            part["right"] = right.astype(float)
+            part["seed"] = seed
+            rows.append(part)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def reliability(score: np.ndarray, right: np.ndarray) -> list[tuple[str, int, float, float]]:
+    edges = [0.0, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001]
+    table = []
+    for lo, hi in itertools.pairwise(edges):
+        inside = (score >= lo) & (score < hi)
+        if inside.any():
+            table.append(
+                (
+                    f"{lo:.2f}-{min(hi, 1):.2f}",
+                    int(inside.sum()),
+                    float(score[inside].mean()),
+                    float(right[inside].mean()),
+                )
+            )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fit-seeds", default="200-259")
+    parser.add_argument("--check-seeds", default="9000-9013")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    models, report = {}, {}
+    for sensor in ("s1", "s2"):
+        fit = collect(_seeds(args.fit_seeds), sensor, args.size)
+        check = collect(_seeds(args.check_seeds), sensor, args.size)
+        for kind in ("vessel", "cargo"):
+            train = fit[fit["kind"] == kind] if len(fit) else fit
+            test = check[check["kind"] == kind] if len(check) else check
+            if len(train) < 20 or train["right"].nunique() < 2:
+                print(f"{sensor}/{kind}: too few flags to fit ({len(train)})")
+                continue
+            coefficients = calibration.fit_logistic(
+                calibration.features(train), train["right"].to_numpy()
+            )
+            models[f"{sensor}/{kind}"] = [round(float(c), 6) for c in coefficients]
+            if len(test) == 0:
+                continue
+            x = calibration.features(test)
+            calibrated = 1.0 / (1.0 + np.exp(-(coefficients[0] + x @ coefficients[1:])))
+            right = test["right"].to_numpy()
+            brier = float(np.mean((calibrated - right) ** 2))
+            brier_raw = float(np.mean((test["evidence"].to_numpy() - right) ** 2))
+            report[f"{sensor}/{kind}"] = {
+                "fit_flags": len(train),
+                "check_flags": len(test),
+                "check_right_share": round(float(right.mean()), 3),
+                "brier_calibrated": round(brier, 4),
+                "brier_evidence": round(brier_raw, 4),
+                "reliability": reliability(calibrated, right),
+            }
+            print(
+                f"{sensor}/{kind}: fit on {len(train)} flags, checked on {len(test)} ({right.mean():.0%} right)"
+            )
+            print(f"  Brier score: calibrated {brier:.3f}, raw evidence {brier_raw:.3f}")
+            print("  score bin   flags  mean score  share right")
+            for name, count, mean, share in report[f"{sensor}/{kind}"]["reliability"]:
+                print(f"  {name:<10} {count:>6} {mean:>11.2f} {share:>12.2f}")
+    if args.write:
+        doc = {
+            "features": list(calibration.FEATURES),
+            "fitted_on": f"imagery.simulate pairs, seeds {args.fit_seeds}, {args.size} px, both sensors",
+            "models": models,
+        }
+        calibration.MODELS_PATH.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {calibration.MODELS_PATH}")
+    out = ROOT / "benchmarks" / "results" / "calibration.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
