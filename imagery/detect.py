@@ -278,7 +278,6 @@ def vessel_flags(
     labels, n = label_objects(appeared)
     if n == 0:
         return vessels.iloc[0:0]
-    index = np.arange(1, n + 1)
     weights, psf = _brightness_weights(scene, other_water)
     pieces = measure_objects(
         labels,
@@ -289,7 +288,10 @@ def vessel_flags(
         weights=weights,
         psf_sigma_m=psf,
     )
-    parent = ndimage.maximum(owner, labels, index).astype(int) - 1
+    inside = labels > 0
+    parent_of = np.zeros(n + 1, dtype=np.int64)
+    np.maximum.at(parent_of, labels[inside], owner[inside])
+    parent = parent_of[1:] - 1
     pieces["score"] = vessels["score"].to_numpy()[parent]
     pieces["heading_deg"] = np.where(
         pieces["length_m"] > 2 * pieces["width_m"],

@@ -34,27 +34,30 @@ def _moments(
     weights: np.ndarray | None = None,
     psf_sigma_m: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    index = np.arange(1, n + 1)
-    rows, cols = np.indices(labels.shape, dtype=np.float64)
-    inside = (labels > 0).astype(np.float64)
-    count = ndimage.sum_labels(inside, labels, index)
+    # Work on the labelled pixels only: objects cover a sliver of a scene.
+    rows_i, cols_i = np.nonzero(labels)
+    owner = labels[rows_i, cols_i]
+    count = np.bincount(owner, minlength=n + 1)[1:].astype(np.float64)
     if weights is None:
-        w = inside
+        w = np.ones(owner.size)
     else:
-        w = np.where(labels > 0, np.clip(np.nan_to_num(weights), 0.0, None), 0.0)
+        w = np.clip(np.nan_to_num(weights[rows_i, cols_i].astype(np.float64)), 0.0, None)
         # An object without positive weight falls back to its plain pixel footprint.
-        empty = ndimage.sum_labels(w, labels, index) <= 0
-        if empty.any():
-            w = np.where(np.isin(labels, index[empty]), 1.0, w)
-    total = ndimage.sum_labels(w, labels, index)
+        empty = np.bincount(owner, weights=w, minlength=n + 1) <= 0
+        w = np.where(empty[owner], 1.0, w)
+    total = np.bincount(owner, weights=w, minlength=n + 1)[1:]
+
+    def per_object(values: np.ndarray) -> np.ndarray:
+        return np.bincount(owner, weights=w * values, minlength=n + 1)[1:] / total
+
     # Map-aligned metric coordinates: x east, y north (rows grow southward).
-    x = cols * sx
-    y = -rows * sy
-    mx = ndimage.sum_labels(w * x, labels, index) / total
-    my = ndimage.sum_labels(w * y, labels, index) / total
-    sxx = ndimage.sum_labels(w * x * x, labels, index) / total - mx * mx
-    syy = ndimage.sum_labels(w * y * y, labels, index) / total - my * my
-    sxy = ndimage.sum_labels(w * x * y, labels, index) / total - mx * my
+    x = cols_i * sx
+    y = -rows_i.astype(np.float64) * sy
+    mx = per_object(x)
+    my = per_object(y)
+    sxx = per_object(x * x) - mx * mx
+    syy = per_object(y * y) - my * my
+    sxy = per_object(x * y) - mx * my
     # Each pixel is a square, not a point: add its own variance (side^2 / 12). A blurred
     # image's second moments are the object's plus the point spread function's (the
     # variances of convolved distributions add), so the PSF's is taken off.
@@ -171,9 +174,15 @@ def measure_objects(
             "geometry": [polygons.get(i) for i in range(1, n + 1)],
         }
     )
-    index = np.arange(1, n + 1)
+    rows_i, cols_i = np.nonzero(labels)
+    owner = labels[rows_i, cols_i]
+    count = np.bincount(owner, minlength=n + 1)
     for name, image in (values or {}).items():
-        clean = np.where(np.isfinite(image), image, 0.0)
-        frame[f"{name}_max"] = ndimage.maximum(clean, labels, index)
-        frame[f"{name}_mean"] = ndimage.mean(clean, labels, index)
+        picked = np.nan_to_num(image[rows_i, cols_i].astype(np.float64), nan=0.0)
+        peak = np.full(n + 1, -np.inf)
+        np.maximum.at(peak, owner, picked)
+        frame[f"{name}_max"] = peak[1:]
+        frame[f"{name}_mean"] = np.bincount(owner, weights=picked, minlength=n + 1)[
+            1:
+        ] / np.maximum(count[1:], 1)
     return frame
