@@ -62,6 +62,7 @@ from imagery.registration.regrid import (
     same_grid,
 )
 from imagery.registration.windows import ArraySource, FileSource, plan_grid
+from imagery.water import water_mask_file
 
 __all__ = [
     "CoregistrationError",
@@ -349,13 +350,22 @@ def coregister_files(
     *,
     sensor: str | None = None,
     resampling: str = "bilinear",
+    exclude_water: bool = True,
+    aoi=None,
     **kwargs,
 ) -> Registration:
     """Estimate from files and write the aligned moving scene as a COG on the reference grid.
 
-    ``kwargs`` go to :func:`estimate_registration_files`. Nothing is written when the
-    registration is refused.
+    ``kwargs`` go to :func:`estimate_registration_files`. With ``exclude_water``, each
+    Sentinel-1 scene's water (the AOI's water polygon, else
+    :func:`imagery.water.water_mask_file`) is kept out of the measurement, since sea
+    speckle correlates with nothing; Sentinel-2 water is excluded through its SCL band.
+    Nothing is written when the registration is refused.
     """
+    sensor = sensor or raster_info(reference_path).sensor
+    if exclude_water and sensor == "s1" and "exclude_reference" not in kwargs:
+        kwargs["exclude_reference"] = water_mask_file(reference_path, sensor=sensor, aoi=aoi)
+        kwargs["exclude_moving"] = water_mask_file(moving_path, sensor=sensor, aoi=aoi)
     reg = estimate_registration_files(reference_path, moving_path, sensor=sensor, **kwargs)
     apply_registration_files(moving_path, reg, out_path, resampling=resampling)
     return reg

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError as _RioIOError
 from rasterio.windows import Window, from_bounds
 
@@ -184,6 +186,7 @@ def read_raster(
     bands: Sequence[int] | None = None,
     sensor: str | None = None,
     require_valid: bool = True,
+    decimation: int = 1,
 ) -> Raster:
     """Read a raster file, or a window of it, into a :class:`Raster`.
 
@@ -202,15 +205,22 @@ def read_raster(
         Overrides the sensor stored in the file's tags.
     require_valid : bool, default True
         Raise :class:`EmptyRasterError` when no pixel of the read is valid.
+    decimation : int, default 1
+        Read every ``decimation`` x ``decimation`` block of pixels as one (the block
+        average; the nearest class for an ``SCL`` band), through GDAL's overviews
+        when the file has them: a quick look at a tile without reading it whole.
 
     Returns
     -------
     Raster
-        Data shaped (band, row, col), with the window's own transform.
+        Data shaped (band, row, col), with the window's own transform (pixels
+        ``decimation`` times larger when decimated).
     """
     path = Path(path)
     if window is not None and bounds is not None:
         raise InputError("give either window or bounds, not both")
+    if decimation < 1:
+        raise InputError(f"decimation must be a positive integer, not {decimation}")
     with _open(path) as ds:
         info = _header(ds, path)
         if bounds is not None:
@@ -231,12 +241,20 @@ def read_raster(
         if bad:
             raise InputError(f"{path}: band(s) {bad} requested but the file has {ds.count} band(s)")
         try:
-            data = ds.read(indexes, window=window)
+            if decimation == 1:
+                data = ds.read(indexes, window=window)
+            else:
+                data = _read_decimated(ds, indexes, window, decimation, info.band_names)
         except _RioIOError as exc:
             raise RasterIOError(
                 f"{path}: cannot read pixels ({exc}); the file may be truncated"
             ) from exc
         transform = ds.window_transform(window) if window is not None else ds.transform
+        if decimation > 1:
+            rows, cols = data.shape[-2:]
+            height = window.height if window is not None else ds.height
+            width = window.width if window is not None else ds.width
+            transform = transform * Affine.scale(width / cols, height / rows)
     names = tuple(info.band_names[i - 1] for i in indexes) if info.band_names else ()
     raster = Raster(
         data=data,
@@ -251,6 +269,19 @@ def read_raster(
         where = "the requested window" if window is not None else "the raster"
         raise EmptyRasterError(f"{path}: {where} holds only nodata")
     return raster
+
+
+def _read_decimated(ds, indexes, window, decimation, band_names) -> np.ndarray:
+    """Block-averaged read (nearest for class bands), shaped (band, row, col)."""
+    height = window.height if window is not None else ds.height
+    width = window.width if window is not None else ds.width
+    shape = (max(1, math.ceil(height / decimation)), max(1, math.ceil(width / decimation)))
+    planes = []
+    for index in indexes:
+        name = band_names[index - 1].upper() if band_names and band_names[index - 1] else ""
+        how = Resampling.nearest if name == "SCL" else Resampling.average
+        planes.append(ds.read(index, window=window, out_shape=shape, resampling=how))
+    return np.stack(planes)
 
 
 def write_raster(

@@ -6,7 +6,8 @@ images of its input's size. So the pair is cut into windows of ``chunk_px`` with
 on every side, and each window runs the whole per-grid pipeline on its own:
 
 - the registration is estimated once from the files (strips only,
-  ``imagery.coregister.estimate_registration_files``) and each window of the after
+  ``imagery.coregister.estimate_registration_files``), away from the water of a
+  decimated read of each scene, and each window of the after
   scene is read and resampled onto its before window with the corrected transform;
 - the halo (default 1.3 km) is wider than the CFAR background ring (800 m) plus the
   longest vessel (500 m), so every statistic near the window's edge sees what it would
@@ -46,10 +47,15 @@ from imagery.errors import EmptyRasterError, NoOverlapError
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
 from imagery.sensors import prepare
+from imagery.water import water_mask_file
 
 __all__ = ["TiledResult", "detect_pair_files", "plan_windows"]
 
 log = logging.getLogger(__name__)
+
+#: GDAL block cache while a tile is processed, MB. GDAL's default (5 % of RAM) would keep
+#: a gigabyte of already-used blocks resident; windows are read once each.
+GDAL_CACHE_MB = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,9 +234,17 @@ def detect_pair_files(
         halo_px = math.ceil((params.vessel.background_m + params.vessel.max_length_m) / pixel_m)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    registration = estimate_registration_files(
-        before_path, after_path, sensor=sensor, max_shift_px=params.max_shift_px
-    )
+    exclude = {}
+    if sensor == "s1":  # S2 water is excluded through its SCL band
+        exclude = {
+            "exclude_reference": water_mask_file(before_path, sensor=sensor, aoi=aoi),
+            "exclude_moving": water_mask_file(after_path, sensor=sensor, aoi=aoi),
+        }
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        registration = estimate_registration_files(
+            before_path, after_path, sensor=sensor, max_shift_px=params.max_shift_px, **exclude
+        )
+    del exclude
     seconds["coregistration"] = time.perf_counter() - started
     windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
     margin_px = math.ceil(params.max_shift_px) + 4
@@ -251,6 +265,7 @@ def detect_pair_files(
         "BIGTIFF": "IF_SAFER",
     }
     with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB),
         _change_writer(change_path, profile) as write,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):

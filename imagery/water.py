@@ -36,18 +36,21 @@ https://doi.org/10.1109/TSMC.1979.4310076
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
+import rasterio
 from rasterio import features
 from scipy import ndimage
 from skimage.filters import threshold_multiotsu, threshold_otsu
 
 from imagery.errors import InputError
 from imagery.filters import masked_box_mean, odd_window_px
+from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
-from imagery.sensors import SCL_CLOUD_CLASSES, SCL_WATER, to_db
+from imagery.sensors import SCL_CLOUD_CLASSES, SCL_WATER, prepare, to_db
 
-__all__ = ["fill_small_holes", "ndwi", "rasterize_water", "water_mask"]
+__all__ = ["fill_small_holes", "ndwi", "rasterize_water", "water_mask", "water_mask_file"]
 
 log = logging.getLogger(__name__)
 
@@ -225,3 +228,35 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
         )
     pixel_area = raster.res[0] * raster.res[1]
     return _clean(raw, pixel_area)
+
+
+def water_mask_file(
+    path: str | os.PathLike, *, sensor: str, aoi=None, decimation: int = 4
+) -> np.ndarray:
+    """Water mask of a whole scene file on its own grid, from a decimated read.
+
+    Water moves and speckles, so co-registration must not measure on it; over a full
+    tile the mask is computed at ``decimation`` times the pixel size (40 m for
+    Sentinel data: :func:`imagery.water.water_mask` smooths over 50 m anyway), which
+    reads the file once at a sixteenth of its pixels, then expanded to full resolution
+    (one byte per pixel). Vessels at anchor count as water (they move too).
+
+    Returns
+    -------
+    ndarray of bool, shape (row, col) of the file
+    """
+    info = raster_info(path)
+    bands = None
+    if sensor == "s1":  # the S1 mask needs only VV: half the reading
+        names = [(n or "").upper() for n in info.band_names]
+        bands = [names.index("VV") + 1 if "VV" in names else 1]
+    # GDAL's block cache (5 % of RAM by default) would keep the whole file resident.
+    with rasterio.Env(GDAL_CACHEMAX=64):
+        coarse = read_raster(path, sensor=sensor, decimation=decimation, bands=bands)
+    coarse = prepare(coarse, sensor, source=str(path))
+    water = water_mask(coarse, aoi=aoi)
+    # Mixed pixels at the coarse scale widen a ship by about a pixel on every side.
+    side_m = np.sqrt(MAX_VESSEL_AREA_M2) + 2 * coarse.res[0]
+    water = fill_small_holes(water, side_m**2 / (coarse.res[0] * coarse.res[1]))
+    full = np.repeat(np.repeat(water, decimation, axis=0), decimation, axis=1)
+    return np.ascontiguousarray(full[: info.height, : info.width])

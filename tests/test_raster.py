@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import rasterio
@@ -174,3 +176,24 @@ def test_to_xarray_round_trips_grid(utm_raster):
     assert da.rio.crs == utm_raster.crs
     assert da.rio.transform() == utm_raster.transform
     assert list(da.band.values) == ["VV", "VH"]
+
+
+def test_decimated_read_averages_blocks_and_scales_the_transform(tmp_path, utm_raster):
+    uneven = read_raster(write_raster(utm_raster, tmp_path / "uneven.tif"), decimation=4)
+    assert uneven.shape == (30, 38)
+    assert uneven.transform.a == pytest.approx(10.0 * 150 / 38)
+    even = dataclasses.replace(utm_raster, data=utm_raster.data[:, :, :148])
+    path = write_raster(even, tmp_path / "scene.tif")
+    coarse = read_raster(path, decimation=4)
+    assert coarse.shape == (30, 37)
+    assert (coarse.transform.a, coarse.transform.e) == (40.0, -40.0)
+    assert (coarse.transform.c, coarse.transform.f) == (630000.0, 4680000.0)
+    block = utm_raster.data[:, 4:8, 8:12].mean(axis=(1, 2))
+    np.testing.assert_allclose(coarse.data[:, 1, 2], block, rtol=1e-5)
+    assert coarse.band_names == ("VV", "VH")
+
+
+def test_decimation_must_be_positive(tmp_path, utm_raster):
+    path = write_raster(utm_raster, tmp_path / "scene.tif")
+    with pytest.raises(InputError, match="decimation"):
+        read_raster(path, decimation=0)

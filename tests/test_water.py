@@ -14,6 +14,7 @@ from shapely.geometry import box
 
 from imagery.aoi import AOI
 from imagery.errors import InputError
+from imagery.io import write_raster
 from imagery.raster import Raster
 from imagery.water import (
     MAX_VESSEL_AREA_M2,
@@ -21,6 +22,7 @@ from imagery.water import (
     ndwi,
     rasterize_water,
     water_mask,
+    water_mask_file,
 )
 
 #: Surface reflectance B02 B03 B04 B08.
@@ -165,3 +167,23 @@ def test_water_mask_needs_a_prepared_raster():
     reflectance, _ = port(CLEAR_WATER)
     with pytest.raises(InputError, match="prepared s1 or s2"):
         water_mask(s2(reflectance).replace(sensor=None))
+
+
+def test_water_of_a_whole_file_matches_the_full_resolution_mask(tmp_path):
+    rng = np.random.default_rng(5)
+    mean = np.full((400, 400), 0.01, dtype=np.float32)
+    mean[:, :150] = 0.12
+    mean[180:186, 250:280] = 2.0  # a ship at anchor does not punch a hole
+    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    raster = Raster(
+        data=vv[None].astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        sensor="s1",
+        band_names=("VV",),
+    )
+    path = write_raster(raster, tmp_path / "scene.tif")
+    mask = water_mask_file(path, sensor="s1")
+    assert mask.shape == (400, 400) and mask.dtype == bool
+    assert (mask == water_mask(raster)).mean() > 0.98
+    assert mask[:, 160:].all() and not mask[:, :140].any()
