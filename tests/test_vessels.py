@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from imagery import clouds, vessels
+from imagery import clouds
 from imagery.clouds import s2_clouds
 from imagery.errors import InputError
 from imagery.evaluation import coco_masks, match_points_to_masks
@@ -32,6 +32,7 @@ from imagery.vessels import (
     VesselParams,
     detect_vessels,
     directional_runs,
+    s2_berths,
     s2_surf,
     shore_protrusions,
 )
@@ -267,7 +268,7 @@ def test_s2_berths_can_be_switched_off():
 def test_s2_berth_search_is_the_same_in_tiles(monkeypatch):
     scene = s2_scene(s2_layout())
     whole = detect_vessels(scene)
-    monkeypatch.setattr(vessels, "BERTH_TILE_PX", 96)  # many tiles, halos cut runs
+    monkeypatch.setattr(s2_berths, "BERTH_TILE_PX", 96)  # many tiles, halos cut runs
     tiled = detect_vessels(scene)
     assert len(tiled) == len(whole)
     np.testing.assert_allclose(rows_cols(tiled, scene), rows_cols(whole, scene), atol=0.5)

@@ -1,0 +1,96 @@
+"""Vessel detection on one prepared scene: the entry points, dispatching on the sensor."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+
+from imagery.clouds import s2_clouds
+from imagery.errors import InputError
+from imagery.raster import Raster
+from imagery.vessels.common import _pixel_m
+from imagery.vessels.params import VesselParams
+from imagery.vessels.s1 import _s1_candidates, _s1_frame
+from imagery.vessels.s2 import _s2_cores, _s2_frame
+from imagery.water import water_mask
+
+log = logging.getLogger(__name__)
+
+
+def vessel_candidates(
+    scene: Raster, water: np.ndarray, *, params: VesselParams | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel vessel detection on one prepared scene, before any object decision.
+
+    Returns
+    -------
+    detected : ndarray of bool
+    significance : ndarray of float32
+        -log10 false alarm probability of each pixel against water clutter.
+    searched : ndarray of bool
+        The pixels tested (S1: water plus the shore band; S2: usable water).
+    """
+    params = params or VesselParams()
+    pixel_m = _pixel_m(scene)
+    if scene.sensor == "s1":
+        return _s1_candidates(scene, water, params, pixel_m)[:3]
+    if scene.sensor == "s2":
+        usable = scene.valid_mask() & ~s2_clouds(scene, water=water, pixel_m=pixel_m)
+        detected, significance, _ = _s2_cores(scene, water, usable, params, pixel_m)
+        return detected, significance, water & usable
+    raise InputError(
+        f"vessel detection needs a prepared s1 or s2 scene, got sensor {scene.sensor!r}"
+    )
+
+
+def detect_vessels(
+    scene: Raster,
+    *,
+    water: np.ndarray | None = None,
+    aoi=None,
+    params: VesselParams | None = None,
+) -> gpd.GeoDataFrame:
+    """Every vessel in one prepared scene.
+
+    Parameters
+    ----------
+    scene : Raster
+        Prepared by ``imagery.sensors.prepare_s1`` / ``prepare_s2``.
+    water : ndarray of bool, optional
+        Water mask on the scene grid, (row, col); computed with
+        :func:`imagery.water.water_mask` (and the AOI's water polygon) when not given.
+        A pair pipeline passes the union of both dates' water, under which a ship of
+        one date is afloat.
+    aoi : imagery.aoi.AOI, optional
+    params : VesselParams, optional
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One polygon per vessel in the scene's CRS, with ``id``, ``score``,
+        ``length_m``, ``width_m``, ``heading_deg``, ``lon``, ``lat``, ``time``,
+        ``area_m2``, ``x``, ``y`` and the peak significance ``sig_max``; S2 adds
+        ``kind`` ("afloat" or "berthed") and the evidence behind the score.
+    """
+    params = params or VesselParams()
+    if scene.sensor not in ("s1", "s2"):
+        raise InputError(
+            f"vessel detection needs a prepared s1 or s2 scene, got sensor {scene.sensor!r}"
+        )
+    if water is None:
+        water = water_mask(scene, aoi=aoi)
+    water = np.asarray(water, dtype=bool)
+    if water.shape != scene.shape:
+        raise InputError(
+            f"water mask of shape {water.shape} does not match the scene's {scene.shape}"
+        )
+    if scene.sensor == "s1":
+        frame = _s1_frame(scene, water, params)
+    else:
+        frame = _s2_frame(scene, water, params)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    frame["time"] = scene.time.isoformat() if scene.time else None
+    log.info("%d vessels in scene (%s)", len(frame), scene.sensor)
+    return frame

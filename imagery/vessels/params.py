@@ -1,0 +1,145 @@
+"""Parameters of vessel detection: :class:`VesselParams` and the fixed constants of the method."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from imagery.cfar import SNAP_BACKGROUND_M, SNAP_GUARD_M, SNAP_PFA
+
+
+@dataclasses.dataclass(frozen=True)
+class VesselParams:
+    """Parameters of single-scene vessel detection; defaults suit S1 IW GRD and S2 L2A at 10 m.
+
+    Attributes
+    ----------
+    pfa : float
+        Per-pixel false alarm probability of the S1 CFAR test (SNAP: 10^-6.5).
+    guard_m, background_m : float
+        S1 CFAR guard and background window sides, metres (SNAP: 500 and 800).
+    model : str
+        S1 clutter model: "k" (default), "gamma" or "gaussian" (SNAP's two-parameter).
+    looks : float
+        Equivalent number of looks of S1 IW GRD (about 4.4).
+    s2_pfa : float
+        Per-pixel false alarm probability of the S2 B08 contrast test.
+    s2_guard_m, s2_background_m : float
+        Guard and background window sides of the S2 test, metres.
+    s2_min_contrast : float
+        Smallest mean B08 reflectance step of an S2 object afloat above the water
+        around it (sensor noise and haze texture are well below 0.01; a sediment plume
+        lifts dark water's B08 by 0.01-0.02; a hull by 0.03 or more).
+    s2_min_length_m : float
+        Shortest S2 vessel as measured, metres (blur adds 10-20 m to a hull at 10 m,
+        so this is about a 30 m hull; smaller boats are not reported).
+    s2_foam_ratio : float
+        An S2 object whose B08 step above the water is below this multiple of its B03
+        step is foam, a whitecap or a plume, not a hull (Koepke 1984).
+    s2_max_ndvi : float
+        S2 candidates whose median NDVI exceeds this are vegetation.
+    s2_max_ndwi : float
+        S2 cores must have NDWI below the water's median NDWI plus this (a hull is less
+        water-like than the water around it; a bright patch of turbid water is not).
+    s2_surf_buffer_m : float
+        S2 objects within this distance of a patch of foam are surf, metres.
+    shore_m : float
+        Width of the band of land along the water searched by the S1 CFAR, metres.
+    land_window_m : float
+        Background window of the S1 land test in the shore band, metres.
+    land_pfa : float
+        False alarm probability against land clutter in the shore band (S1).
+    min_length_m, max_length_m, min_width_m, max_width_m, min_area_m2 : float
+        Size filters on the ground (S2 uses ``s2_min_length_m`` for the shortest); S1
+        sizes are measured with the sensor blur removed, so boats under 30 m drop out.
+    hysteresis : float
+        Pixels joined to an object need this fraction of the detection significance.
+    berths : bool
+        Look for berthed ships as shoreline protrusions.
+    berth_line_m : float
+        Longest berthed ship: land runs up to this length, bounded by water at both
+        ends, are protrusions, metres.
+    berth_max_width_m : float
+        Deepest protrusion that may be a ship (its beam), metres.
+    berth_min_elongation : float
+        Smallest length/width of a berthed ship.
+    berth_min_backing : float
+        The quay behind an S2 berthed candidate must run this many times longer than
+        the candidate along the same direction.
+    berth_min_score : float
+        S2 berthed objects scoring below this (:func:`_berth_score`, 0-0.9) are dropped.
+    berth_angles : int
+        Directions searched for S2 protrusions over 180 degrees.
+    min_width_px : int
+        Detection cores and protrusions narrower than this (pixels) are opened away.
+    grow_px : int
+        Hysteresis growth reaches this far from a core, pixels.
+    """
+
+    pfa: float = SNAP_PFA
+    guard_m: float = SNAP_GUARD_M
+    background_m: float = SNAP_BACKGROUND_M
+    model: str = "k"
+    looks: float = 4.4
+    s2_pfa: float = 1e-7
+    s2_guard_m: float = 150.0
+    s2_background_m: float = 450.0
+    s2_min_contrast: float = 0.02
+    s2_min_length_m: float = 45.0
+    s2_foam_ratio: float = 0.6
+    s2_max_ndvi: float = 0.3
+    s2_max_ndwi: float = 0.0
+    s2_surf_buffer_m: float = 60.0
+    shore_m: float = 40.0
+    land_window_m: float = 150.0
+    land_pfa: float = 1e-3
+    min_length_m: float = 30.0
+    min_width_m: float = 6.0
+    max_length_m: float = 500.0
+    max_width_m: float = 90.0
+    min_area_m2: float = 250.0
+    hysteresis: float = 0.5
+    berths: bool = True
+    berth_line_m: float = 400.0
+    berth_max_width_m: float = 60.0
+    berth_min_elongation: float = 2.5
+    berth_min_backing: float = 2.0
+    berth_min_score: float = 0.55
+    berth_angles: int = 16
+    min_width_px: int = 2
+    grow_px: int = 2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -- Sentinel-1 -------------------------------------------------------------------------------
+
+
+#: The S1 water mask is smoothed, so its shoreline, and the bump a berthed hull makes
+#: in it, may lie a pixel or two off the hull: a whole bump is a hull when the bright
+#: pixels in it and within two pixels of it number at least this share of it.
+S1_BERTH_BRIGHT_SHARE = 0.5
+
+#: Standard deviation of the point spread function of S1 IW GRD (about 20 m x 22 m
+#: resolution, FWHM / 2.355), metres; removed from measured sizes.
+S1_PSF_SIGMA_M = 9.0
+
+
+# -- Sentinel-2 -------------------------------------------------------------------------------
+
+
+#: Foam: at least this much brighter than the water in B03 (reflectance), in patches at
+#: least this large (a lone whitecap is not a surf zone; the size filter drops it).
+S2_FOAM_STEP = 0.05
+S2_FOAM_MIN_AREA_M2 = 1_000.0
+
+#: Line lengths searched, as fractions of ``berth_line_m``. A hull shows at every line
+#: longer than itself; the inside of a bend deepens as the square of the line, so
+#: short lines keep small ships clear of it.
+BERTH_SCALES = (1.0, 0.63, 0.4)
+#: A protrusion whose longest run fills this fraction of the line is the inside of a
+#: bend or a corner, whose runs grow smoothly up to the line, not a hull, whose runs
+#: stop at its own length and jump to the quay's behind it.
+BERTH_FILL = 0.85
+#: The protrusion search runs in tiles of this many pixels (plus a halo of two lines).
+BERTH_TILE_PX = 2048

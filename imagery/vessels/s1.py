@@ -1,0 +1,132 @@
+"""Sentinel-1 vessels: CFAR targets on water and the shore band, and bright berthed protrusions."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from scipy import ndimage
+
+from imagery.cfar import cfar_detect
+from imagery.objects import label_objects, measure_objects
+from imagery.raster import Raster
+from imagery.vessels.common import (
+    _grow,
+    _PerLabel,
+    _pixel_m,
+    _size_filter,
+    _square,
+    objects_from_mask,
+)
+from imagery.vessels.params import S1_BERTH_BRIGHT_SHARE, S1_PSF_SIGMA_M, VesselParams
+from imagery.vessels.shore import shore_protrusions
+
+
+def _shore_band(water: np.ndarray, width_px: int) -> np.ndarray:
+    if width_px < 1 or not water.any():
+        return np.zeros_like(water)
+    near = ndimage.binary_dilation(water, iterations=width_px)
+    return near & ~water
+
+
+def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel_m: float):
+    shore = _shore_band(water, round(params.shore_m / pixel_m))
+    land = ~water & np.isfinite(scene.data[0])
+    detected = np.zeros(scene.shape, dtype=bool)
+    significance = np.zeros(scene.shape, dtype=np.float32)
+    excess = np.zeros(scene.shape, dtype=np.float32)
+    for name in scene.band_names:
+        band = scene.band(name)
+        sea = cfar_detect(
+            band,
+            water | shore,
+            water,
+            pixel_m=pixel_m,
+            pfa=params.pfa,
+            guard_m=params.guard_m,
+            background_m=params.background_m,
+            model=params.model,
+            looks=params.looks,
+        )
+        hits = sea.detected
+        if shore.any():
+            against_land = cfar_detect(
+                band,
+                shore,
+                land,
+                pixel_m=pixel_m,
+                pfa=params.land_pfa,
+                guard_m=params.land_window_m / 3.0,
+                background_m=params.land_window_m,
+                model=params.model,
+                looks=params.looks,
+                passes=1,
+            )
+            hits = hits & (water | against_land.detected)
+        detected |= hits
+        significance = np.maximum(significance, sea.significance)
+        # Backscatter above the sea's, in units of the sea's: the weight of each pixel in
+        # an object's size, so that a bright ship's blur does not count as hull.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            above = np.nan_to_num(band / sea.background_mean - 1.0, nan=0.0, posinf=0.0)
+        excess = np.maximum(excess, above.astype(np.float32))
+    return detected, significance, water | shore, excess
+
+
+def _ship_shaped(labels: np.ndarray, n: int, scene: Raster, params) -> np.ndarray:
+    """Per label 0..n: within the berthed size and elongation limits."""
+    shape = measure_objects(labels, n, transform=scene.transform, crs=scene.crs)
+    elongation = shape["length_m"] / np.maximum(shape["width_m"], 1e-6)
+    keep = (
+        (shape["width_m"] <= params.berth_max_width_m)
+        & (elongation >= params.berth_min_elongation)
+        & (shape["length_m"] >= params.min_length_m)
+        & (shape["length_m"] <= params.max_length_m)
+    ).to_numpy()
+    return np.concatenate([[False], keep])
+
+
+def _s1_berthed(scene: Raster, water: np.ndarray, significance: np.ndarray, params) -> np.ndarray:
+    """S1 berthed-ship mask: thin, elongated shoreline protrusions that are
+    significantly bright against the water.
+
+    Two readings of the same evidence: the bright pixels of the protrusions, when they
+    alone are ship-shaped; and whole protrusions that are ship-shaped and lit (see
+    ``S1_BERTH_BRIGHT_SHARE``), with the bright pixels next to them.
+    """
+    pixel_m = _pixel_m(scene)
+    bumps = shore_protrusions(water, length_px=max(3, round(params.berth_line_m / pixel_m)))
+    bumps &= scene.valid_mask()
+    bright = scene.valid_mask() & ~water & (significance >= -np.log10(params.pfa))
+    lit_bumps = ndimage.binary_opening(bumps & bright, structure=_square(params))
+    labels, n = label_objects(lit_bumps)
+    mask = _ship_shaped(labels, n, scene, params)[labels] if n else lit_bumps
+    bumps = ndimage.binary_opening(bumps, structure=_square(params))
+    labels, n = label_objects(bumps)
+    if n == 0:
+        return mask
+    own = _PerLabel.of(labels, n)
+    near = own.ring(labels.shape, 0, 2).subset(bright)
+    lit = own.count(bright) + np.bincount(near.owner, minlength=n + 1)
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = _ship_shaped(labels, n, scene, params) & (lit >= S1_BERTH_BRIGHT_SHARE * size)
+    mask |= keep[labels]
+    mask.ravel()[near.where[keep[near.owner]]] = True
+    return mask
+
+
+def _s1_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
+    detected, significance, searched, excess = _s1_candidates(scene, water, params, _pixel_m(scene))
+    if params.min_width_px > 1:
+        detected = ndimage.binary_opening(detected, structure=_square(params))
+    mask = _grow(detected, significance, water | detected, params, params.pfa)
+    if params.berths:
+        mask |= _s1_berthed(scene, water, significance, params)
+    frame = objects_from_mask(
+        mask,
+        significance,
+        scene,
+        n_tests=max(1.0, float(searched.sum())),
+        weights=excess,
+        psf_sigma_m=S1_PSF_SIGMA_M,
+    )
+    return _size_filter(frame, params, params.min_length_m)

@@ -1,0 +1,183 @@
+"""Sentinel-2 vessels: surf zone, per-pixel B08 test, hulls afloat, and one object per ship."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from scipy import ndimage
+
+from imagery.cfar import cfar_detect
+from imagery.clouds import large_patches, s2_clouds
+from imagery.filters import masked_ring_stats, odd_window_px
+from imagery.objects import label_objects, measure_objects
+from imagery.raster import Raster
+from imagery.vessels.common import (
+    _axis_shape,
+    _grow,
+    _PerLabel,
+    _pixel_m,
+    _score,
+    _ship_sized,
+    _size_filter,
+    line_opening,
+)
+from imagery.vessels.params import S2_FOAM_MIN_AREA_M2, S2_FOAM_STEP, VesselParams
+from imagery.vessels.s2_berths import _s2_berthed
+from imagery.vessels.s2_candidates import _Candidates, _suppress
+from imagery.water import S2_WATER_NIR_MARGIN, ndwi
+
+# -- surf and the per-pixel test ------------------------------------------------------------
+
+
+def s2_surf(
+    scene: Raster, water: np.ndarray, *, ratio: float, buffer_m: float, pixel_m: float
+) -> np.ndarray:
+    """Boolean (row, col) surf zone of a prepared S2 scene: foam patches and ``buffer_m`` around.
+
+    Foam (breaking waves, whitewater) is white in the visible (B02, B03, B04 within 30 %
+    of each other), at least ``S2_FOAM_STEP`` brighter than the water in B03, and short
+    of near infrared, which the water in and under the foam absorbs (Koepke 1984): its
+    B08 step above the water is below ``ratio`` times its B03 step. No ship lies in a
+    zone of breaking waves.
+    """
+    reference = water & np.isfinite(scene.band("B08"))
+    if not reference.any():
+        return np.zeros(scene.shape, dtype=bool)
+    vis = np.stack([np.nan_to_num(scene.band(b)) for b in ("B02", "B03", "B04")])
+    step_green = vis[1] - float(np.nanmedian(scene.band("B03")[reference]))
+    nir = np.nan_to_num(scene.band("B08"))
+    step_nir = nir - float(np.nanmedian(scene.band("B08")[reference]))
+    white = vis.min(axis=0) >= 0.7 * vis.max(axis=0)
+    foam = white & (step_green > S2_FOAM_STEP) & (step_nir < ratio * step_green)
+    patches = large_patches(
+        ndimage.binary_closing(foam, iterations=1) | foam, S2_FOAM_MIN_AREA_M2, pixel_m
+    )
+    if not patches.any():
+        return patches
+    return ndimage.binary_dilation(patches, iterations=max(1, round(buffer_m / pixel_m)))
+
+
+def _s2_cores(scene: Raster, water: np.ndarray, usable: np.ndarray, params, pixel_m):
+    """Per-pixel B08 test against the water around: (cores, significance, background)."""
+    nir = scene.band("B08")
+    # The clutter is water that looks like water: not the shoreline, whose pixels mix
+    # in the land, nor the vessel-sized holes that the water mask fills.
+    clutter = water & usable & ~ndimage.binary_dilation(~water, iterations=2)
+    if clutter.any():
+        ceiling = float(np.nanmedian(nir[clutter])) + S2_WATER_NIR_MARGIN
+        clutter &= np.nan_to_num(nir, nan=np.inf) <= ceiling
+    sea = cfar_detect(
+        nir,
+        water & usable,
+        clutter,
+        pixel_m=pixel_m,
+        pfa=params.s2_pfa,
+        guard_m=params.s2_guard_m,
+        background_m=params.s2_background_m,
+        model="gaussian",
+    )
+    index = np.nan_to_num(ndwi(scene.band("B03"), nir), nan=1.0)
+    water_ndwi = float(np.median(index[clutter])) if clutter.any() else 0.0
+    # A hull is less water-like than the water around it; a bright patch of turbid
+    # water or glint keeps the water's NDWI. Cores lie off the shoreline, whose pixels
+    # mix in the land's brightness: berthed hulls are the protrusion search's business.
+    offshore = water & ~ndimage.binary_dilation(~water, iterations=1)
+    cores = sea.detected & (index < water_ndwi + params.s2_max_ndwi) & offshore
+    return cores, sea.significance, sea.background_mean
+
+
+# -- hulls afloat ----------------------------------------------------------------------------
+
+
+def _ndvi(scene: Raster) -> np.ndarray:
+    nir, red = scene.band("B08"), scene.band("B04")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (nir - red) / (nir + red)
+
+
+def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.ndarray]:
+    """Hulls afloat: B08 cores grown by hysteresis, kept when solid and ship-sized."""
+    cores, significance, nir_bg = _s2_cores(scene, water, usable, params, pixel_m)
+    if params.min_width_px > 1:
+        # A hull 8-15 m wide is one pixel wide at 10 m: keep lines, drop specks.
+        cores = line_opening(cores, length_px=params.min_width_px + 1)
+    mask = _grow(cores, significance, (water & usable) | cores, params, params.s2_pfa)
+    labels, n = label_objects(mask)
+    if n == 0:
+        return _Candidates.empty(), significance
+    clutter = water & usable & ~ndimage.binary_dilation(mask, iterations=2)
+    green = scene.band("B03")
+    green_bg, _, _ = masked_ring_stats(
+        green,
+        clutter,
+        outer=odd_window_px(params.s2_background_m, pixel_m, minimum=5),
+        inner=odd_window_px(params.s2_guard_m, pixel_m, minimum=3),
+        min_count=10,
+    )
+    objects = _PerLabel.of(labels, n)
+    index = np.arange(n + 1)
+    step_nir = ndimage.mean(np.nan_to_num(scene.band("B08") - nir_bg), labels, index)
+    step_green = ndimage.mean(np.nan_to_num(green - green_bg), labels, index)
+    keep = (
+        (step_nir >= params.s2_min_contrast)
+        & (step_nir >= params.s2_foam_ratio * step_green)
+        & (objects.median(np.nan_to_num(_ndvi(scene))) <= params.s2_max_ndvi)
+        & _ship_sized(_axis_shape(labels, n, pixel_m), params, params.s2_min_length_m)
+    )
+    keep[0] = False
+    n_tests = max(1.0, float((water & usable).sum()))
+    return (
+        _Candidates(
+            objects.split(keep),
+            _score(objects.max(significance)[keep], n_tests),
+            np.zeros(int(keep.sum()), dtype=np.int8),
+            {"contrast": step_nir[keep]},
+        ),
+        significance,
+    )
+
+
+# -- one object per ship --------------------------------------------------------------------
+
+
+def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
+    pixel_m = _pixel_m(scene)
+    clouds = s2_clouds(scene, water=water, pixel_m=pixel_m)
+    usable = scene.valid_mask() & ~clouds
+    candidates, significance = _s2_afloat(scene, water, usable, params, pixel_m)
+    if params.berths:
+        candidates.extend(_s2_berthed(scene, water, usable, params, pixel_m))
+    surf = s2_surf(
+        scene, water, ratio=params.s2_foam_ratio, buffer_m=params.s2_surf_buffer_m, pixel_m=pixel_m
+    ).ravel()
+    # An object cut by the cloud mask is not a whole ship (a cloud fragment, or a ship
+    # half hidden); an object in the surf is foam.
+    cut = (ndimage.binary_dilation(clouds, iterations=2) & ~clouds).ravel()
+    if candidates.pixels and (surf.any() or cut.any()):
+        dropped = np.array(
+            [surf[p].mean() > 0.3 or cut[p].any() for p in candidates.pixels], dtype=bool
+        )
+        candidates.score = np.where(dropped, -1.0, candidates.score)
+    objects, source = _suppress(
+        candidates, water.shape, pixel_m=pixel_m, max_width_m=params.berth_max_width_m
+    )
+    score = candidates.score[source] if len(source) else np.zeros(0)
+    berthed = candidates.kind[source] == 1 if len(source) else np.zeros(0, dtype=bool)
+    good = (score >= 0) & (~berthed | (score >= params.berth_min_score))
+    labels = np.zeros(water.size, dtype=np.int32)
+    for number, pixels in enumerate((o for o, g in zip(objects, good, strict=True) if g), 1):
+        labels[pixels] = number
+    n = int(good.sum())
+    frame = measure_objects(
+        labels.reshape(water.shape),
+        n,
+        transform=scene.transform,
+        crs=scene.crs,
+        values={"sig": significance},
+    )
+    frame["score"] = score[good]
+    frame["setting"] = np.where(berthed[good], "berthed", "afloat")
+    for key, values in candidates.evidence.items():
+        frame[key] = values[source[good]]
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=scene.crs)
+    return _size_filter(frame, params, params.s2_min_length_m)
