@@ -271,6 +271,16 @@ def read_raster(
     return raster
 
 
+def overview_count(height: int, width: int, *, smallest_px: int = 256) -> int:
+    """COG overview levels (each halving) until the larger side is at most ``smallest_px``.
+
+    GDAL's ``OVERVIEWS=AUTO`` stops once a level fits one block, so a raster of one or
+    two 512 px blocks (an AOI) would get none and redraw at full resolution when zoomed
+    out; this counts down to a thumbnail whatever the block size.
+    """
+    return max(1, math.ceil(math.log2(max(height, width, 1) / smallest_px)))
+
+
 def _read_decimated(ds, indexes, window, decimation, band_names) -> np.ndarray:
     """Block-averaged read (nearest for class bands), shaped (band, row, col)."""
     height = window.height if window is not None else ds.height
@@ -340,6 +350,8 @@ def write_raster(
             OVERVIEW_RESAMPLING=resampling.upper(),
             BIGTIFF="IF_SAFER",
         )
+        if overviews:
+            profile["OVERVIEW_COUNT"] = overview_count(raster.height, raster.width)
     else:
         profile.update(
             driver="GTiff",

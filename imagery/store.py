@@ -51,6 +51,7 @@ __all__ = [
     "normalise_direction",
     "orbit_label",
     "pair_for",
+    "pair_on",
     "read_scene",
     "resolve",
     "scene_path",
@@ -530,6 +531,80 @@ def resolve(
     return _require_valid(found[0]).path
 
 
+def pair_on(
+    store: str | os.PathLike,
+    aoi_id: str,
+    sensor: str,
+    before_date: date | datetime | str,
+    after_date: date | datetime | str,
+    *,
+    orbit: int | str | None = None,
+    direction: str | None = None,
+    same_orbit: bool | None = None,
+) -> tuple[StoredScene, StoredScene]:
+    """The (before, after) pair on two given dates.
+
+    As :func:`pair_for`, but the before scene is the one on ``before_date``; with
+    ``same_orbit`` (default for Sentinel-1) it must share the after scene's relative
+    orbit and direction, and a before date seen only from another geometry is refused
+    (give the scene files themselves to compare across orbits).
+
+    Raises
+    ------
+    StoreError
+        No scene on either date, several where ``orbit``/``direction`` do not choose,
+        none of the after scene's orbit on ``before_date``, or a failed check.
+    """
+    target = _one_scene(store, aoi_id, sensor, after_date, orbit=orbit, direction=direction)
+    if same_orbit is None:
+        same_orbit = sensor == "s1"
+    if not same_orbit:
+        earlier = _one_scene(store, aoi_id, sensor, before_date, orbit=orbit, direction=direction)
+        return _in_order(earlier, target)
+    if target.relative_orbit is None:
+        raise StoreError(f"{target.path}: relative orbit unknown, cannot pick a same-orbit pair")
+    day = _as_date(before_date)
+    that_day = find_scenes(store, aoi_id, sensor, date=day)
+    same = [
+        s
+        for s in that_day
+        if s.relative_orbit == target.relative_orbit and s.orbit_direction == target.orbit_direction
+    ]
+    if not same:
+        seen = _describe(that_day) if that_day else "no scene"
+        raise StoreError(
+            f"{store}: no {sensor} scene of {aoi_id} on {day} from orbit {target.orbit} "
+            f"(the after scene's; that day has {seen}): Sentinel-1 change needs one relative "
+            "orbit and direction; pick another before date, or give the two files to compare "
+            "across orbits"
+        )
+    return _in_order(same[-1], target)
+
+
+def _in_order(before: StoredScene, after: StoredScene) -> tuple[StoredScene, StoredScene]:
+    if before.time >= after.time:
+        raise StoreError(
+            f"{before.path}: the before scene ({before.date}) is not earlier than the after "
+            f"scene ({after.date})"
+        )
+    return _require_valid(before), _require_valid(after)
+
+
+def _one_scene(store, aoi_id, sensor, when, *, orbit, direction) -> StoredScene:
+    found = find_scenes(store, aoi_id, sensor, date=when, orbit=orbit, direction=direction)
+    if not found:
+        raise StoreError(
+            f"{store}: no {sensor} scene of {aoi_id} on {_as_date(when)}; the store has: "
+            f"{_describe(find_scenes(store, aoi_id, sensor))}"
+        )
+    if len(found) > 1:
+        raise StoreError(
+            f"{store}: {len(found)} {sensor} scenes of {aoi_id} on {found[0].date} "
+            f"({_describe(found)}); choose one by orbit or direction"
+        )
+    return found[0]
+
+
 def pair_for(
     store: str | os.PathLike,
     aoi_id: str,
@@ -552,19 +627,7 @@ def pair_for(
     StoreError
         No after scene, no earlier scene of that orbit, or either fails its checks.
     """
-    after = find_scenes(store, aoi_id, sensor, date=after_date, orbit=orbit, direction=direction)
-    if not after:
-        day = _as_date(after_date)
-        raise StoreError(
-            f"{store}: no {sensor} scene of {aoi_id} on {day}; the store has: "
-            f"{_describe(find_scenes(store, aoi_id, sensor))}"
-        )
-    if len(after) > 1:
-        raise StoreError(
-            f"{store}: {len(after)} {sensor} scenes of {aoi_id} on {after[0].date} "
-            f"({_describe(after)}); choose one by orbit or direction"
-        )
-    target = after[0]
+    target = _one_scene(store, aoi_id, sensor, after_date, orbit=orbit, direction=direction)
     if same_orbit is None:
         same_orbit = sensor == "s1"
     earlier = [s for s in find_scenes(store, aoi_id, sensor) if s.time < target.time]

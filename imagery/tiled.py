@@ -44,7 +44,7 @@ from rasterio.windows import Window, from_bounds
 from imagery.atomic import atomic_path
 from imagery.detect import DetectParams, detect_aligned, empty_detections
 from imagery.errors import EmptyRasterError, NoOverlapError
-from imagery.io import raster_info, read_raster
+from imagery.io import overview_count, raster_info, read_raster
 from imagery.raster import Raster
 from imagery.sensors import prepare
 from imagery.water import water_mask_file
@@ -343,6 +343,7 @@ class _change_writer:
                     driver="COG",
                     COMPRESS="DEFLATE",
                     BLOCKSIZE=512,
+                    OVERVIEW_COUNT=overview_count(self.profile["height"], self.profile["width"]),
                     BIGTIFF="IF_SAFER",
                 )
         finally:

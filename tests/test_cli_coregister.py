@@ -80,6 +80,7 @@ def test_coregister_prints_the_shift_and_writes_a_cog(pair_dir, tmp_path):
     assert "RMSE" in text and "confidence : " in text
     with rasterio.open(out) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert ds.overviews(1), "the aligned COG carries overviews"
         assert ds.count == 4 and ds.dtypes[0] == "float32"
         assert ds.descriptions == BANDS
 

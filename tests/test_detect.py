@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyogrio
 import pytest
@@ -207,3 +209,36 @@ def test_detect_from_store(tmp_path, s1_pair):
     assert result.exit_code == 0, result.output
     assert (root / "rajin" / after_day / "detections.gpkg").exists()
     assert (root / "rajin" / "history.gpkg").exists()
+
+
+def test_detect_from_store_on_named_dates_keeps_one_orbit(tmp_path, s1_pair):
+    from imagery.store import scene_path, write_scene
+
+    sim, paths = s1_pair
+    store = tmp_path / "store"
+    before, after = read_raster(paths["before"]), read_raster(paths["after"])
+    for raster, direction, orbit, label in (
+        (before, "ASCENDING", 127, "ASC127"),  # the same day seen from another geometry
+        (before, "DESCENDING", 54, "DSC054"),
+        (after, "DESCENDING", 54, "DSC054"),
+    ):
+        write_scene(
+            scene_path(store, "rajin", "s1", raster.time, "S1A", label),
+            raster,
+            aoi_id="rajin",
+            platform="S1A",
+            orbit_direction=direction,
+            relative_orbit=orbit,
+        )
+    days = [t.date().isoformat() for t in sim.times[:2]]
+    args = ["detect", "--store", store, "--aoi", "rajin", "--sensor", "s1", "--no-chips"]
+    result = _run(*args, "--before", days[0], "--after", days[1], "--root", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    inputs = json.loads((tmp_path / "run" / "rajin" / days[1] / "inputs.json").read_text())
+    assert "DSC054" in json.dumps(inputs) and "ASC127" not in json.dumps(inputs)
+    # An after scene whose orbit the before date lacks is refused, in one line.
+    (store / "rajin" / "s1" / f"{days[0]}_S1A_DSC054.tif").unlink()
+    result = _run(*args, "--before", days[0], "--after", days[1], "--root", tmp_path / "other")
+    assert result.exit_code == 1
+    assert "from orbit DSC054" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "other").exists()

@@ -69,6 +69,15 @@ def test_cog_layout_is_valid(tmp_path, utm_raster):
         assert ds.overviews(1), "a COG larger than one tile carries internal overviews"
 
 
+def test_an_aoi_sized_cog_has_overviews_too(tmp_path, utm_raster):
+    # 480 x 600 px fits in one or two 512 px blocks, where GDAL's AUTO builds none.
+    aoi_sized = utm_raster.replace(data=np.tile(utm_raster.data, (1, 4, 4)))
+    with rasterio.open(write_raster(aoi_sized, tmp_path / "cog.tif")) as ds:
+        assert ds.overviews(1) == [2, 4]
+    with rasterio.open(write_raster(aoi_sized, tmp_path / "bare.tif", overviews=False)) as ds:
+        assert ds.overviews(1) == []
+
+
 def test_windowed_read_has_window_transform(tmp_path, utm_raster):
     path = write_raster(utm_raster, tmp_path / "scene.tif")
     part = read_raster(path, window=Window(30, 20, 50, 40))

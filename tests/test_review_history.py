@@ -14,6 +14,7 @@ from imagery.review import write_run
 D1 = datetime(2024, 3, 1, 21, 30, tzinfo=UTC)
 D2 = datetime(2024, 3, 13, 21, 30, tzinfo=UTC)
 D3 = datetime(2024, 3, 25, 21, 30, tzinfo=UTC)
+D4 = datetime(2024, 4, 6, 21, 30, tzinfo=UTC)
 
 
 def _history(path):
@@ -92,3 +93,33 @@ def test_a_ship_mooring_where_another_left_is_a_new_row(tmp_path):
     assert rows["first_seen"].tolist() == ["2024-03-13", "2024-03-25"]
     assert rows["departed_seen"].iloc[0] == "2024-03-25"
     assert rows["departed_seen"].isna().iloc[1]
+
+
+def test_last_seen_is_the_last_date_a_vessel_was_there(tmp_path):
+    # New on D2, still there (not new, not gone) on D3, gone by D4: last seen on D3.
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    write_run(
+        out / "2024-03-13",
+        **run_inputs(before=D1, after=D2, new=NEW[:1], gone=[]),
+        history=history,
+        chips=False,
+    )
+    write_run(
+        out / "2024-03-25", **run_inputs(before=D2, after=D3, new=[], gone=[]), history=history
+    )
+    for _ in range(2):  # idempotent
+        write_run(
+            out / "2024-04-06",
+            **run_inputs(before=D3, after=D4, new=[], gone=NEW[:1]),
+            history=history,
+            chips=False,
+        )
+    rows = _history(history)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.first_seen, row.last_seen, row.departed_seen) == (
+        "2024-03-13",
+        "2024-03-25",
+        "2024-04-06",
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 
 import geopandas as gpd
 import pytest
@@ -156,6 +158,24 @@ def test_crash_half_way_leaves_previous_package_byte_identical(tmp_path, monkeyp
     after = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    run_dir = tmp_path / "testport" / "2024-03-13"
+    write_run(run_dir, **run_inputs(), chips=False)
+    killed = run_dir.parent / ".2024-03-13.x1y2z3.tmp"  # as tempfile.mkdtemp names them
+    (killed / "chips").mkdir(parents=True)
+    (killed / "before.tif").write_bytes(b"half a raster")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(killed, (hour_ago, hour_ago))
+    writing = run_dir.parent / ".2024-03-13.a4b5c6.tmp"  # another run, still writing
+    writing.mkdir()
+    other = run_dir.parent / ".2024-03-25.d7e8f9.tmp"  # another date's folder
+    other.mkdir()
+    os.utime(other, (hour_ago, hour_ago))
+    write_run(run_dir, **run_inputs(), chips=False)
+    assert not killed.exists()
+    assert writing.is_dir() and other.is_dir()
 
 
 def test_crash_while_writing_the_geopackage_keeps_the_marks(tmp_path, monkeypatch):

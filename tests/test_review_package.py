@@ -132,7 +132,7 @@ def test_display_rasters_are_cogs_s1_in_db(s1_run):
     with rasterio.open(s1_run.paths["after"]) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert ds.dtypes[0] == "float32" and ds.descriptions[0] == "VV"
-        assert ds.overviews(1) == [] or all(f > 1 for f in ds.overviews(1))
+        assert ds.overviews(1), "even an AOI-sized display COG carries overviews"
         vv = ds.read(1)
     finite = vv[np.isfinite(vv)]
     assert -40 < np.median(finite) < 0  # dB, not linear power

@@ -18,6 +18,7 @@ from imagery.store import (
     list_scenes,
     orbit_label,
     pair_for,
+    pair_on,
     read_scene,
     resolve,
     scene_path,
@@ -177,6 +178,22 @@ def test_pair_for_keeps_relative_orbit_and_direction(tmp_path):
     assert any_before.orbit == "ASC029"
     with pytest.raises(StoreError, match="no s1 scene of rajin of orbit ASC127 before 2024-05-01"):
         pair_for(tmp_path, "rajin", "s1", "2024-05-01")
+
+
+def test_pair_on_named_dates_keeps_the_orbit_too(tmp_path):
+    first = _put(tmp_path, T0)  # ASC127
+    _put(tmp_path, T0 + timedelta(days=5), direction="DESCENDING", orbit=54)
+    after = _put(tmp_path, T0 + timedelta(days=12))  # ASC127
+    before, got = pair_on(tmp_path, "rajin", "s1", "2024-05-01", "2024-05-13")
+    assert (before.path, got.path) == (first.path, after.path)
+    with pytest.raises(
+        StoreError, match=r"no s1 scene of rajin on 2024-05-06 from orbit ASC127 .*DSC054"
+    ):
+        pair_on(tmp_path, "rajin", "s1", "2024-05-06", "2024-05-13")
+    crossed, _ = pair_on(tmp_path, "rajin", "s1", "2024-05-06", "2024-05-13", same_orbit=False)
+    assert crossed.orbit == "DSC054"
+    with pytest.raises(StoreError, match="not earlier than the after scene"):
+        pair_on(tmp_path, "rajin", "s1", "2024-05-13", "2024-05-01")
 
 
 def test_pair_for_s2_takes_the_most_recent_earlier_scene(tmp_path):

@@ -62,6 +62,7 @@ def test_tiled_matches_whole_scene(tmp_path):
     assert len(set(ids)) == len(ids)
     with rasterio.open(tmp_path / "change.tif") as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert ds.overviews(1)
         assert ds.descriptions == ("change", "z")
         z = ds.read(2)
     assert np.isfinite(z).mean() > 0.9

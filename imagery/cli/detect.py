@@ -68,11 +68,13 @@ def _scenes_from_store(
     if aoi is None or after is None:
         raise click.UsageError("--store needs --aoi and --after (and optionally --before)")
     if before is not None:
-        return [
-            str(imagery_store.resolve(store, aoi.id, sensor, day, orbit=orbit, direction=direction))
-            for day in (before, after)
-        ]
-    pair = imagery_store.pair_for(store, aoi.id, sensor, after, orbit=orbit, direction=direction)
+        pair = imagery_store.pair_on(
+            store, aoi.id, sensor, before, after, orbit=orbit, direction=direction
+        )
+    else:
+        pair = imagery_store.pair_for(
+            store, aoi.id, sensor, after, orbit=orbit, direction=direction
+        )
     return [str(pair[0].path), str(pair[1].path)]
 
 
@@ -158,7 +160,12 @@ def detect(
     if out_dir is not None:
         paths = write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
     else:
-        paths = write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips)
+        given = (
+            {"before": str(scenes[0]), "after": str(scenes[1])}
+            if len(scenes) == 2
+            else {"scenes": [str(path) for path in scenes]}
+        )
+        paths = write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
     counts = result.detections["kind"].value_counts().to_dict()
     summary = {
         "scenes": list(scenes),

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 
 from imagery.atomic import atomic_path
 from imagery.errors import InputError, RasterIOError
-from imagery.io import TIME_TAG, raster_info
+from imagery.io import TIME_TAG, overview_count, raster_info
 from imagery.raster import Raster
 from imagery.registration.model import Registration
 
@@ -278,6 +278,7 @@ def apply_registration_files(
                 PREDICTOR="YES",
                 BLOCKSIZE=512,
                 OVERVIEWS="AUTO",
+                OVERVIEW_COUNT=overview_count(height, width),
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="ALL_CPUS",
             )

@@ -4,8 +4,10 @@
 run's flags are matched to the rows like review marks are (same kind, centroids
 within ``max(20 m, half the length)``, one-to-one, nearest first). Fields:
 
-``id``, ``kind``, ``first_seen`` / ``last_seen`` (after-scene dates, ISO
-``YYYY-MM-DD``), ``runs`` (how many run folders detected it), ``run_folders`` (JSON
+``id``, ``kind``, ``first_seen`` / ``last_seen`` (ISO ``YYYY-MM-DD``: the after-scene
+date of the first run that flagged it; the latest date it was seen present, which is
+the after date of a run that flagged it or the before date of the run that saw it
+leave), ``runs`` (how many run folders detected it), ``run_folders`` (JSON
 list of those folders, relative to the history file), ``last_status`` / ``last_note``
 / ``reviewed_in`` (the analyst's latest mark, status other than ``new``, and the run
 folder it was made in; ``new`` while unreviewed), ``departed_seen`` (after-scene date of the
@@ -148,6 +150,8 @@ def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolera
         matched.add(j)
         hist.at[i, "departed_seen"] = after
         hist.at[i, "departed_run"] = folder
+        # It was still there on the before date of the pass that saw it gone.
+        hist.at[i, "last_seen"] = max(str(hist.at[i, "last_seen"]), before)
         _review(hist, i, flags.iloc[j], folder)
     added = [
         {

@@ -24,6 +24,7 @@ before rerunning, and reload the project (or the layers) afterwards.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,6 +255,24 @@ def _years(before: Raster, after: Raster) -> str:
     return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
 
 
+#: A staging folder this old (seconds) was left by a run that died (killed, power cut);
+#: younger ones may belong to a run still writing.
+STALE_STAGING_S = 3600.0
+
+
+def _remove_stale_staging(run_dir: Path) -> None:
+    """Delete staging folders of ``run_dir`` that crashed runs left beside it."""
+    now = time.time()
+    for leftover in run_dir.parent.glob(f".{glob.escape(run_dir.name)}.*.tmp"):
+        try:
+            stale = leftover.is_dir() and now - leftover.stat().st_mtime > STALE_STAGING_S
+        except OSError:
+            continue
+        if stale:
+            log.info("removing %s, left by an interrupted run", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _commit(staging: Path, run_dir: Path, names: list[str]) -> None:
     """Move the staged files into ``run_dir``; the GeoPackage after the files it names."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -346,7 +366,10 @@ def write_run(
             parameters=parameters,
             chips=chips,
             chip_size_px=chip_size_px,
-            counts={"new": det_merge.new, "kept_marks": det_merge.kept_marks},
+            counts={
+                "new": det_merge.new,
+                "kept_marks": det_merge.kept_marks + dep_merge.kept_marks,
+            },
         )
         if file_fingerprint(previous_gpkg) != fingerprint:
             raise ReviewError(
@@ -356,6 +379,7 @@ def write_run(
         _commit(staging, run_dir, list(paths))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale_staging(run_dir)
     out = {key: run_dir / name for key, name in paths.items()}
     result_paths = {
         "detections": out[GPKG],
@@ -387,7 +411,7 @@ def write_run(
         run_dir,
         det_merge.total,
         det_merge.new,
-        det_merge.kept_marks,
+        det_merge.kept_marks + dep_merge.kept_marks,
         len(departed_out),
     )
     return RunResult(
