@@ -102,6 +102,11 @@ class DetectParams:
     cargo_max_before_texture, cargo_min_chroma_gain : float
         S2: new cargo appears on empty ground, no more textured before than this many
         times the land's median texture, or gains this much chroma.
+    berth_change_reach_m, berth_min_increase_db, berth_min_elongation, berth_max_angle_deg
+        S1 arrivals at a quay found from the change (:func:`berth_changes`): within
+        this distance of the water, seeded by increases above this many dB, at least this
+        elongated, and lying within this angle of the shoreline. ``berth_change_reach_m``
+        0 turns the search off.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -129,6 +134,10 @@ class DetectParams:
     cargo_max_inland_m: float = 1000.0
     cargo_max_before_texture: float = 4.0
     cargo_min_chroma_gain: float = 0.03
+    berth_change_reach_m: float = 50.0
+    berth_min_increase_db: float = 4.0
+    berth_min_elongation: float = 2.0
+    berth_max_angle_deg: float = 40.0
     change_window_px: int = 3
     max_shift_px: float = 5.0
     min_score: float = 0.3
@@ -326,6 +335,98 @@ def vessel_flags(
     pieces["score"] = pieces["score"].to_numpy() * changed
     pieces["kind"] = "vessel"
     return pieces
+
+
+def berth_changes(
+    change: ChangeMap,
+    grid: Raster,
+    water: np.ndarray,
+    usable: np.ndarray,
+    others: gpd.GeoDataFrame,
+    found: gpd.GeoDataFrame,
+    params: DetectParams,
+    *,
+    sign: float = 1.0,
+) -> gpd.GeoDataFrame:
+    """S1: ships that moored against a quay, found from the change they brought.
+
+    At 20 m resolution a ship alongside a quay wall merges with the wall in the after
+    scene, and the berth beside the wall is blurred bright in the before scene, so
+    neither the water mask nor the single-scene CFAR separates the ship. Its arrival
+    still raises the backscatter of a ship-shaped strip along the shore by several dB.
+    An arrival is an object of significant increase (seeds above ``cargo_z`` and
+    ``berth_min_increase_db``, grown over ``cargo_grow_z``) within
+    ``berth_change_reach_m`` of the water, off every vessel of the before date (a
+    persistent ship reloading is not an arrival), ship-sized, at least
+    ``berth_min_elongation`` times longer than wide and lying along the shore (within
+    ``berth_max_angle_deg`` of the shoreline's direction; a crane's boom or a gangway
+    stands across it), with no comparable decrease beside it (something that moved),
+    and not already flagged (``found``).
+
+    With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
+    vessels of the after date (``others``).
+    """
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
+    if grid.sensor != "s1" or params.berth_change_reach_m <= 0 or not water.any():
+        return empty
+    pixel_m = grid.res[0]
+    distance = ndimage.distance_transform_edt(~water) * pixel_m
+    near = (distance > 0) & (distance <= params.berth_change_reach_m)
+    if not others.empty:
+        near &= ~_near_vessels([others], grid, params.match_m / 3)
+    z = sign * signed_z(change, "s1")
+    strong = sign * np.nan_to_num(change.magnitude) > params.berth_min_increase_db
+    frame, _ = change_objects(
+        np.where(strong, z, np.minimum(z, params.cargo_z)),  # seeds must also be strong
+        change.valid & usable & near,
+        grid,
+        seed_z=params.cargo_z,
+        grow_z=params.cargo_grow_z,
+    )
+    if frame.empty:
+        return empty
+    vp = params.vessel
+    seeded = _footprint_means(frame, {"strong": strong.astype(np.float32)}, grid)["strong"]
+    ok = (
+        (frame["length_m"] >= vp.min_length_m)
+        & (frame["length_m"] <= vp.max_length_m)
+        & (frame["width_m"] <= vp.max_width_m)
+        & (frame["area_m2"] >= vp.min_area_m2)
+        & (frame["length_m"] >= params.berth_min_elongation * frame["width_m"])
+        & (seeded >= 0.5)
+    ).to_numpy(copy=True)
+    if ok.any():
+        # Direction of the shore at each object: across the gradient of the distance
+        # to the water, smoothed over about a ship's beam.
+        smooth = ndimage.gaussian_filter(np.minimum(distance, 3 * params.berth_change_reach_m), 2.0)
+        d_row, d_col = np.gradient(smooth)
+        cols, rows = ~grid.transform * (frame["x"].to_numpy(), frame["y"].to_numpy())
+        r = np.clip(np.floor(rows).astype(int), 0, grid.shape[0] - 1)
+        c = np.clip(np.floor(cols).astype(int), 0, grid.shape[1] - 1)
+        normal = np.degrees(np.arctan2(-d_row[r, c], d_col[r, c]))  # from east, CCW
+        shore_heading = np.mod(90.0 - (normal + 90.0), 180.0)
+        off = np.abs(np.mod(frame["heading_deg"].to_numpy() - shore_heading + 90.0, 180.0) - 90.0)
+        ok &= off <= params.berth_max_angle_deg
+    frame = frame.loc[ok].copy()
+    if frame.empty:
+        return empty
+    land = ~water
+    nowhere = np.zeros(grid.shape, dtype=bool)
+    frame = frame.loc[~_moved(frame, change, land, nowhere, grid, params, sign=sign)]
+    if not found.empty and not frame.empty:
+        frame = frame.loc[_unmatched(frame, found, params.match_m)]
+    if frame.empty:
+        return empty
+    frame = frame.copy()
+    n_tests = max(1.0, float(change.valid.sum()) / params.change_window_px**2)
+    frame["score"] = _change_probability(
+        frame["z_mean"].to_numpy(),
+        frame["area_m2"].to_numpy() / (pixel_m * pixel_m),
+        params.change_window_px,
+        n_tests,
+    )
+    frame["kind"] = "vessel"
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
 
 
 def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
@@ -683,16 +784,20 @@ def detect_aligned(
     )
     flags = {"sign": +1.0, "other_water": berths, "usable": usable, "scene": aligned}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
+    moored = berth_changes(change, before, water, usable, vessels_before, new_vessels, params)
     flags = {"sign": -1.0, "other_water": berths, "usable": usable, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
+    unmoored = berth_changes(change, before, water, usable, vessels_after, gone, params, sign=-1.0)
     land = cargo_land(water, usable, [before, aligned], params)
     cargo = cargo_flags(
         change, before, land, [vessels_before, vessels_after], params, scenes=(before, aligned)
     )
     detections = to_schema(
-        [new_vessels, cargo], before.crs, before, aligned, "new", min_score=params.min_score
+        [new_vessels, moored, cargo], before.crs, before, aligned, "new", min_score=params.min_score
     )
-    departed = to_schema([gone], before.crs, before, aligned, "new", min_score=params.min_score)
+    departed = to_schema(
+        [gone, unmoored], before.crs, before, aligned, "new", min_score=params.min_score
+    )
     change_raster = before.replace(
         data=np.stack([change.magnitude, change.z]).astype(np.float32),
         nodata=float("nan"),
