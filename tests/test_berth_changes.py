@@ -1,0 +1,95 @@
+"""S1 ships that moored at (or left) a quay, found from the change they brought."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+from rasterio.transform import from_origin
+
+from imagery.change import s1_change
+from imagery.detect import DetectParams, berth_changes, detect_aligned
+from imagery.raster import Raster
+from imagery.water import water_mask
+
+SIZE = 200
+QUAY_COL = 100  # water west of it, quay and yards east
+
+
+def _scene(mean: np.ndarray, day: int, seed: int) -> Raster:
+    rng = np.random.default_rng(seed)
+    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    vh = 0.2 * mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
+    return Raster(
+        data=np.stack([vv, vh]).astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        time=datetime(2024, 6, day, 21, 30, tzinfo=UTC),
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+
+
+def _port() -> np.ndarray:
+    mean = np.full((SIZE, SIZE), 0.01, dtype=np.float32)
+    mean[:, QUAY_COL:] = 0.1
+    mean[:, QUAY_COL : QUAY_COL + 2] = 0.6  # the bright quay wall
+    return mean
+
+
+def _pair(*, along: bool = True, across: bool = False):
+    before = _port()
+    after = before.copy()
+    if along:  # 160 m x 30 m alongside the wall, merged with it at this resolution
+        after[40:56, QUAY_COL : QUAY_COL + 3] *= 8.0
+    if across:  # a crane boom or gangway standing across the shore
+        after[150:153, QUAY_COL : QUAY_COL + 16] *= 8.0
+    return _scene(before, 1, 1), _scene(after, 13, 2)
+
+
+def _search(before: Raster, after: Raster, sign: float = 1.0) -> gpd.GeoDataFrame:
+    water = water_mask(before) | water_mask(after)
+    change = s1_change(before, after, stable=~water)
+    usable = before.valid_mask() & after.valid_mask()
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
+    return berth_changes(change, before, water, usable, none, none, DetectParams(), sign=sign)
+
+
+def test_a_ship_moored_along_the_quay_is_an_arrival():
+    before, after = _pair()
+    found = _search(before, after)
+    assert len(found) == 1
+    ship = found.iloc[0]
+    assert 120 <= ship.length_m <= 220 and abs(((ship.heading_deg + 90) % 180) - 90) < 20
+    col, row = ~before.transform * (ship.x, ship.y)
+    assert 40 <= row <= 56 and QUAY_COL - 2 <= col <= QUAY_COL + 4
+    assert ship.kind == "vessel" and 0 < ship.score <= 1
+
+
+def test_change_across_the_shore_is_not_a_ship():
+    before, after = _pair(along=False, across=True)
+    assert _search(before, after).empty
+
+
+def test_the_same_ship_leaving_is_a_departure():
+    before, after = _pair()
+    assert _search(before, after, sign=-1.0).empty  # it arrived, it did not leave
+    gone = _search(after, before, sign=-1.0)
+    assert len(gone) == 1
+
+
+def _vessel_rows(result, grid) -> list[float]:
+    vessels = result.detections[result.detections["kind"] == "vessel"]
+    return [(~grid.transform * (p.x, p.y))[1] for p in vessels.geometry.centroid]
+
+
+def test_the_pair_pipeline_flags_it_once_and_only_through_this_search():
+    before, after = _pair(across=True)
+    rows = _vessel_rows(detect_aligned(before, after, params=DetectParams(min_score=0.0)), before)
+    assert sum(40 <= r <= 56 for r in rows) == 1
+    assert not any(148 <= r <= 155 for r in rows)
+    off = DetectParams(min_score=0.0, berth_change_reach_m=0.0)
+    rows = _vessel_rows(detect_aligned(before, after, params=off), before)
+    assert not any(40 <= r <= 56 for r in rows), "merged with the wall, the CFAR misses it"
