@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from imagery import calibration  # noqa: E402
 from imagery.aoi import load_catalogue  # noqa: E402
-from imagery.detect import detect_pair  # noqa: E402
+from imagery.detect import DetectParams, detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.simulate import simulate_pair  # noqa: E402
 
@@ -47,7 +47,14 @@ def collect(seeds: list[int], sensor: str, size: int) -> pd.DataFrame:
         aoi = ports[i % len(ports)]
         sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
         try:
-            result = detect_pair(sim.scenes[0], sim.scenes[1], sensor=sensor, aoi=aoi)
+            # Every flag, whatever its current score: the fit must see the low ones too.
+            result = detect_pair(
+                sim.scenes[0],
+                sim.scenes[1],
+                sensor=sensor,
+                aoi=aoi,
+                params=DetectParams(min_score=0.0),
+            )
         except CoregistrationError:
             continue
         truth = sim.truth[0]

@@ -401,12 +401,14 @@ def berth_changes(
     if ok.any():
         # Direction of the shore at each object: across the gradient of the distance
         # to the water, smoothed over about a ship's beam.
-        smooth = ndimage.gaussian_filter(np.minimum(distance, 3 * params.berth_change_reach_m), 2.0)
-        d_row, d_col = np.gradient(smooth)
+        capped = np.minimum(distance, 3 * params.berth_change_reach_m).astype(np.float32)
+        smooth = ndimage.gaussian_filter(capped, 2.0)
         cols, rows = ~grid.transform * (frame["x"].to_numpy(), frame["y"].to_numpy())
-        r = np.clip(np.floor(rows).astype(int), 0, grid.shape[0] - 1)
-        c = np.clip(np.floor(cols).astype(int), 0, grid.shape[1] - 1)
-        normal = np.degrees(np.arctan2(-d_row[r, c], d_col[r, c]))  # from east, CCW
+        r = np.clip(np.floor(rows).astype(int), 1, grid.shape[0] - 2)
+        c = np.clip(np.floor(cols).astype(int), 1, grid.shape[1] - 2)
+        d_row = smooth[r + 1, c] - smooth[r - 1, c]  # central differences, at the objects only
+        d_col = smooth[r, c + 1] - smooth[r, c - 1]
+        normal = np.degrees(np.arctan2(-d_row, d_col))  # from east, CCW
         shore_heading = np.mod(90.0 - (normal + 90.0), 180.0)
         off = np.abs(np.mod(frame["heading_deg"].to_numpy() - shore_heading + 90.0, 180.0) - 90.0)
         ok &= off <= params.berth_max_angle_deg

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 #: GDAL block cache while a tile is processed, MB. GDAL's default (5 % of RAM) would keep
 #: a gigabyte of already-used blocks resident; windows are read once each.
-GDAL_CACHE_MB = 256
+GDAL_CACHE_MB = 128
 
 
 @dataclasses.dataclass(frozen=True)
