@@ -22,6 +22,7 @@ Sentinel-2 L2A
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -50,6 +51,12 @@ SCL_CLOUD_CLASSES = (3, 8, 9, 10)
 #: SCL class 6 is water; 0 no data, 1 saturated or defective.
 SCL_WATER = 6
 SCL_INVALID = (0, 1)
+#: Surface reflectance above this over a quarter of a scene is not physical (fresh snow
+#: and thick cloud tops reach about 0.9): the digital numbers are on another scale.
+S2_MAX_UPPER_QUARTILE = 1.0
+
+log = logging.getLogger(__name__)
+_WARNED_SCALE: set[str] = set()
 
 _S1_NAME = re.compile(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])")
 _S2_NAME = re.compile(r"(?<![A-Z0-9])B0?(\d{1,2})A?(?![0-9])")
@@ -178,6 +185,19 @@ def prepare_s2(
         spectral = (spectral + offset) * scale
         # A DN of 0 is L2A's fill value in every band.
         spectral[:, (spectral <= offset * scale).all(axis=0)] = np.nan
+        sample = spectral[:, ::7, ::7]
+        sample = sample[np.isfinite(sample)]
+        upper = float(np.percentile(sample, 75)) if sample.size else 0.0
+        if upper > S2_MAX_UPPER_QUARTILE and source not in _WARNED_SCALE:
+            _WARNED_SCALE.add(source)  # once per file, not per window read
+            log.warning(
+                "%s: a quarter of the pixels have reflectance above %.1f after scaling by %g; "
+                "the file may hold reflectance x 65535 (a 16-bit EO Browser export) rather "
+                "than L2A digital numbers x 10000",
+                source,
+                upper,
+                scale,
+            )
     layers = [spectral]
     names = [b for b, _ in order if b != "SCL"]
     if any(b == "SCL" for b, _ in order):

@@ -96,7 +96,7 @@ def test_coregister_json(pair_dir, tmp_path):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # warnings go to stderr
     assert data["shift_x_px"] == pytest.approx(SHIFT[0], abs=0.1)
     assert data["shift_y_px"] == pytest.approx(SHIFT[1], abs=0.1)
     assert data["shift_x_m"] == pytest.approx(10 * SHIFT[0], abs=1.0)

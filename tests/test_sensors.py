@@ -65,6 +65,17 @@ def test_s2_scaled_and_scl_invalid_masked():
     assert cloud_mask(prepared)[1, 1] and cloud_mask(prepared).sum() == 1
 
 
+def test_s2_on_another_scale_is_warned_about(caplog):
+    rng = np.random.default_rng(0)
+    reflectance = rng.uniform(0.02, 0.35, (4, 20, 20))
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        prepare_s2(_raster((reflectance * 10_000).astype(np.uint16)), source="l2a.tif")
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        prepare_s2(_raster((reflectance * 65_535).astype(np.uint16)), source="eob.tif")
+    assert len(caplog.records) == 1 and "eob.tif" in caplog.text and "65535" in caplog.text
+
+
 def test_s2_descriptions_reorder():
     data = np.stack([np.full((4, 4), v, np.uint16) for v in (800, 200, 300, 400)])
     prepared = prepare_s2(_raster(data, ("B8", "B2", "B3", "B4")))
