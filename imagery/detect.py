@@ -367,7 +367,8 @@ def berth_changes(
     and not already flagged (``found``).
 
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
-    vessels of the after date (``others``).
+    vessels of the after date (``others``). A new row of containers laid along the
+    first metres of apron looks the same at this resolution and is flagged as a vessel.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if grid.sensor != "s1" or params.berth_change_reach_m <= 0 or not water.any():
