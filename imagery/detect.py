@@ -192,22 +192,34 @@ def _check_overlap(before: Raster, after: Raster, names: tuple[str, str]) -> Non
         )
 
 
+def _numbered(frame: gpd.GeoDataFrame, grid: Raster, *, all_touched: bool) -> np.ndarray:
+    """The grid with each polygon of ``frame`` burnt in as its row number + 1 (0 elsewhere)."""
+    from rasterio import features
+
+    return features.rasterize(
+        ((geom, i + 1) for i, geom in enumerate(frame.geometry)),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+        all_touched=all_touched,
+    )
+
+
+def shore_distance_m(water: np.ndarray, pixel_m: float) -> np.ndarray:
+    """Distance of every pixel to the nearest water pixel, metres (inf without water)."""
+    if not water.any():
+        return np.full(water.shape, np.inf)
+    return ndimage.distance_transform_edt(~water) * pixel_m
+
+
 def _footprint_means(
     frame: gpd.GeoDataFrame, images: dict[str, np.ndarray], raster: Raster
 ) -> dict[str, np.ndarray]:
     """Mean of each image inside each polygon of ``frame`` (NaN-aware; NaN where empty)."""
-    from rasterio import features
-
     if frame.empty:
         return {name: np.array([]) for name in images}
-    labels = features.rasterize(
-        ((geom, i + 1) for i, geom in enumerate(frame.geometry)),
-        out_shape=raster.shape,
-        transform=raster.transform,
-        fill=0,
-        dtype="int32",
-        all_touched=True,
-    )
+    labels = _numbered(frame, raster, all_touched=True)
     index = np.arange(1, len(frame) + 1)
     out = {}
     for name, image in images.items():
@@ -272,18 +284,9 @@ def vessel_flags(
     swung at anchor or shifted along its berth), are dropped. The score is the
     vessel's detection score times the probability that the change is real.
     """
-    from rasterio import features
-
     if vessels.empty:
         return vessels.iloc[0:0]
-    owner = features.rasterize(
-        ((geom, i + 1) for i, geom in enumerate(vessels.geometry)),
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=0,
-        dtype="int32",
-        all_touched=False,
-    )
+    owner = _numbered(vessels, grid, all_touched=False)
     z = sign * signed_z(change, grid.sensor)
     appeared = (owner > 0) & other_water & usable & (z > params.vessel_change_z)
     appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
@@ -350,6 +353,7 @@ def berth_changes(
     params: DetectParams,
     *,
     sign: float = 1.0,
+    distance: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """S1: ships that moored against a quay, found from the change they brought.
 
@@ -369,12 +373,14 @@ def berth_changes(
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
     vessels of the after date (``others``). A new row of containers laid along the
     first metres of apron looks the same at this resolution and is flagged as a vessel.
+    ``distance`` (:func:`shore_distance_m` of ``water``) saves computing it again.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if grid.sensor != "s1" or params.berth_change_reach_m <= 0 or not water.any():
         return empty
     pixel_m = grid.res[0]
-    distance = ndimage.distance_transform_edt(~water) * pixel_m
+    if distance is None:
+        distance = shore_distance_m(water, pixel_m)
     near = (distance > 0) & (distance <= params.berth_change_reach_m)
     if not others.empty:
         near &= ~_near_vessels([others], grid, params.match_m / 3)
@@ -670,16 +676,18 @@ def usable_mask(
 
 
 def cargo_land(
-    water: np.ndarray, usable: np.ndarray, scenes: list[Raster], params: DetectParams
+    water: np.ndarray,
+    usable: np.ndarray,
+    scenes: list[Raster],
+    params: DetectParams,
+    *,
+    distance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where cargo may be flagged: usable land beyond the quay apron and within reach of
-    the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation (S2)."""
-    pixel_m = scenes[0].res[0]
-    distance = (
-        ndimage.distance_transform_edt(~water) * pixel_m
-        if water.any()
-        else np.full(water.shape, np.inf)
-    )
+    the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation (S2).
+    ``distance`` (:func:`shore_distance_m` of ``water``) saves computing it again."""
+    if distance is None:
+        distance = shore_distance_m(water, scenes[0].res[0])
     land = (distance > params.cargo_shore_gap_m) & (distance <= params.cargo_max_inland_m) & usable
     for scene in scenes:
         if scene.sensor == "s2":
@@ -790,11 +798,16 @@ def detect_aligned(
     )
     flags = {"sign": +1.0, "other_water": berths, "usable": usable, "scene": aligned}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
-    moored = berth_changes(change, before, water, usable, vessels_before, new_vessels, params)
+    distance = shore_distance_m(water, before.res[0])
+    moored = berth_changes(
+        change, before, water, usable, vessels_before, new_vessels, params, distance=distance
+    )
     flags = {"sign": -1.0, "other_water": berths, "usable": usable, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
-    unmoored = berth_changes(change, before, water, usable, vessels_after, gone, params, sign=-1.0)
-    land = cargo_land(water, usable, [before, aligned], params)
+    unmoored = berth_changes(
+        change, before, water, usable, vessels_after, gone, params, sign=-1.0, distance=distance
+    )
+    land = cargo_land(water, usable, [before, aligned], params, distance=distance)
     cargo = cargo_flags(
         change, before, land, [vessels_before, vessels_after], params, scenes=(before, aligned)
     )

@@ -106,18 +106,22 @@ def test_ndwi_is_nan_where_undefined():
     assert out[0] == pytest.approx(-0.5) and np.isnan(out[1]) and out[2] == pytest.approx(1.0)
 
 
-def test_s1_dark_sea_is_water_and_speckled_land_is_not():
-    rng = np.random.default_rng(4)
-    mean = np.full((200, 200), 0.01, dtype=np.float32)
-    mean[:, :70] = 0.12
-    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    raster = Raster(
+def s1_vv(mean: np.ndarray, *, seed: int) -> Raster:
+    """A speckled (ENL 4.4) single-VV scene of the given mean backscatter."""
+    vv = mean * np.random.default_rng(seed).gamma(4.4, 1 / 4.4, mean.shape)
+    return Raster(
         data=vv[None].astype(np.float32),
         transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
         crs="EPSG:32652",
         sensor="s1",
         band_names=("VV",),
     )
+
+
+def test_s1_dark_sea_is_water_and_speckled_land_is_not():
+    mean = np.full((200, 200), 0.01, dtype=np.float32)
+    mean[:, :70] = 0.12
+    raster = s1_vv(mean, seed=4)
     mask = water_mask(raster)
     assert mask[:, 80:].mean() > 0.99 and not mask[:, :60].any()
 
@@ -170,18 +174,10 @@ def test_water_mask_needs_a_prepared_raster():
 
 
 def test_water_of_a_whole_file_matches_the_full_resolution_mask(tmp_path):
-    rng = np.random.default_rng(5)
     mean = np.full((400, 400), 0.01, dtype=np.float32)
     mean[:, :150] = 0.12
     mean[180:186, 250:280] = 2.0  # a ship at anchor does not punch a hole
-    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    raster = Raster(
-        data=vv[None].astype(np.float32),
-        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        sensor="s1",
-        band_names=("VV",),
-    )
+    raster = s1_vv(mean, seed=5)
     path = write_raster(raster, tmp_path / "scene.tif")
     mask = water_mask_file(path, sensor="s1")
     assert mask.shape == (400, 400) and mask.dtype == bool
