@@ -38,7 +38,7 @@ import dataclasses
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import ndimage, stats
 
 from imagery.errors import DetectionError
 from imagery.filters import masked_box_mean, tabulated
@@ -197,6 +197,7 @@ def s2_change(
     window_px: int = 3,
     strata: np.ndarray | None = None,
     usable: np.ndarray | None = None,
+    extent: np.ndarray | None = None,
 ) -> ChangeMap:
     """Per-pixel cloud-masked change vector test over B02 B03 B04 B08.
 
@@ -214,7 +215,11 @@ def s2_change(
 
     usable : ndarray of bool, optional
         Pixels clear on both dates (e.g. with ``imagery.clouds.s2_clouds`` excluded);
-        by default those outside SCL's cloud, shadow and cirrus classes.
+        by default those outside SCL's cloud, shadow and cirrus classes. The
+        radiometric match and the noise scale are estimated on them.
+    extent : ndarray of bool, optional
+        Pixels to test, when wider than ``usable`` (e.g. water in a cloud's shadow,
+        where a ship still shows); by default ``usable``.
 
     Returns
     -------
@@ -228,26 +233,36 @@ def s2_change(
         raise DetectionError(
             "fewer than 100 clear pixels common to both scenes: nothing to compare"
         )
-    groups = [valid] if strata is None else [valid & strata, valid & ~strata]
+    tested = (
+        valid if extent is None else (valid | extent) & before.valid_mask() & after.valid_mask()
+    )
+    # The match and noise come from clear pixels whose means saw only clear pixels.
+    fit = valid
+    if extent is not None:
+        fit = valid & ~ndimage.binary_dilation(tested & ~valid, iterations=window_px // 2)
+    everywhere = np.ones(before.shape, dtype=bool)
+    groups = [everywhere] if strata is None else [strata, ~strata]
     chi2 = np.zeros(before.shape)
     brightness = np.zeros(before.shape)
     gains = []
     for name in S2_BANDS:
-        x, _ = masked_box_mean(before.band(name), valid, window_px, min_count=window_px)
-        y, _ = masked_box_mean(after.band(name), valid, window_px, min_count=window_px)
-        ok = valid & np.isfinite(x) & np.isfinite(y)
+        x, _ = masked_box_mean(before.band(name), tested, window_px, min_count=window_px)
+        y, _ = masked_box_mean(after.band(name), tested, window_px, min_count=window_px)
+        ok = tested & np.isfinite(x) & np.isfinite(y)
         for group in groups:
-            use = ok & group
+            use = ok & group & fit
             if use.sum() < 100:
                 continue
             gain, offset = _robust_match(x, y, use)
             diff = gain * y + offset - x
             sample = diff[use][:: max(1, int(use.sum()) // 1_000_000)]
             sigma = max(_MAD_TO_SIGMA * np.median(np.abs(sample - np.median(sample))), 1e-4)
-            chi2 += np.where(use, (diff / sigma) ** 2, 0.0)
-            brightness += np.where(use, diff / sigma, 0.0)
+            into = ok & group
+            chi2 += np.where(into, (diff / sigma) ** 2, 0.0)
+            brightness += np.where(into, diff / sigma, 0.0)
             if group is groups[-1]:
                 gains.append(gain)
+    valid = tested
     chi2[~valid] = np.nan
     z = np.full(chi2.shape, np.nan)
     z[valid] = _chi2_z_table(len(S2_BANDS))(np.log1p(chi2[valid]))

@@ -18,10 +18,11 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.grid import ground_pixel_size
+from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
-from imagery.sensors import cloud_mask
+from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
 
-__all__ = ["large_patches", "s2_clouds"]
+__all__ = ["large_patches", "s2_clouds", "ship_shaped"]
 
 #: Clouds without SCL: bright in the blue (thick cloud reflects over 0.25 in B02, which
 #: a deck covers for a few pixels at most), spectrally flat (B08 < 1.5 B02, unlike
@@ -39,6 +40,14 @@ S2_SCL_FRAGMENT_M = 300.0
 #: Cloud edges are fuzzy and broken (detached puffs) and SCL's are loose: objects this
 #: close to a cloud are dropped.
 S2_CLOUD_BUFFER_M = 60.0
+#: Sen2Cor also calls the brightest parts of a deck cloud. A small SCL patch over water
+#: on a ship-shaped bright object (near-infrared step above the water of at least
+#: ``S2_HULL_NIR_STEP``, at most ``S2_HULL_MAX_AREA_M2``, at least
+#: ``S2_HULL_MIN_ELONGATION`` times longer than wide) is a ship, not cloud: cloud puffs
+#: are round-ish and soft-edged, hulls long and sharp.
+S2_HULL_NIR_STEP = 0.05
+S2_HULL_MAX_AREA_M2 = 30_000.0
+S2_HULL_MIN_ELONGATION = 2.5
 
 
 def large_patches(mask: np.ndarray, min_area_m2: float, pixel_m: float) -> np.ndarray:
@@ -51,15 +60,35 @@ def large_patches(mask: np.ndarray, min_area_m2: float, pixel_m: float) -> np.nd
     return big[labels]
 
 
+def ship_shaped(bright: np.ndarray, pixel_m: float) -> np.ndarray:
+    """The connected patches of ``bright`` shaped like a hull seen from above: area at most
+    ``S2_HULL_MAX_AREA_M2`` and length at least ``S2_HULL_MIN_ELONGATION`` times the width
+    (second moments, :func:`imagery.objects.axis_shape`)."""
+    labels, n = label_objects(bright)
+    if n == 0:
+        return np.zeros(bright.shape, dtype=bool)
+    shape = axis_shape(labels, n, pixel_m)
+    hull = (shape["count"] * pixel_m * pixel_m <= S2_HULL_MAX_AREA_M2) & (
+        shape["length_m"] >= S2_HULL_MIN_ELONGATION * np.maximum(shape["width_m"], pixel_m)
+    )
+    hull[0] = False
+    return hull[labels]
+
+
 def s2_clouds(
     scene: Raster,
     *,
     water: np.ndarray | None = None,
     pixel_m: float | None = None,
     buffer_m: float | None = None,
+    opaque: bool = False,
 ) -> np.ndarray:
     """Boolean (row, col) cloud mask of a prepared S2 scene, dilated by ``buffer_m``
     (default ``S2_CLOUD_BUFFER_M``).
+
+    With ``opaque``, SCL's cloud shadow and thin cirrus are left out
+    (:data:`imagery.sensors.SCL_OPAQUE_CLASSES`): what hides a ship, rather than what
+    changes the ground's reflectance.
 
     The union of SCL's cloud, shadow and cirrus classes (when the scene has SCL; patches
     smaller than ``S2_SCL_MIN_AREA_M2`` are bright roofs and stacks, not cloud) and of
@@ -80,15 +109,21 @@ def s2_clouds(
     if scene.has_band("SCL"):
         # SCL also calls bright flat roofs and white container stacks cloud: keep only
         # patches of cloud size.
-        scl = cloud_mask(scene)
+        scl = cloud_mask(scene, SCL_OPAQUE_CLASSES if opaque else SCL_CLOUD_CLASSES)
         large = large_patches(scl, S2_SCL_MIN_AREA_M2, pixel_m)
         # Broken cloud and its shadow come in fragments around the large patches: keep
         # small patches near large ones, drop the isolated ones.
         near = ndimage.binary_dilation(large, iterations=max(1, round(S2_SCL_FRAGMENT_M / pixel_m)))
         clouds |= large | (scl & near)
         if water is not None:
-            # Over water SCL has no roofs to mistake: its small patches are cloud.
-            clouds |= scl & ndimage.binary_dilation(water, iterations=2)
+            # Over water SCL has no roofs to mistake: its small patches are cloud, except
+            # those on a hull (Sen2Cor calls a bright deck cloud).
+            offshore = scl & ndimage.binary_dilation(water, iterations=2) & ~large
+            if offshore.any() and (water & np.isfinite(scene.band("B08"))).any():
+                nir = scene.band("B08")
+                step = np.nan_to_num(nir) - float(np.nanmedian(nir[water]))
+                offshore &= ~ship_shaped(step >= S2_HULL_NIR_STEP, pixel_m)
+            clouds |= offshore
     if water is not None and (water & np.isfinite(scene.band("B08"))).any():
         reference = water & np.isfinite(scene.band("B08"))
         step_blue = blue - float(np.median(blue[reference]))

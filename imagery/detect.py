@@ -114,6 +114,10 @@ class DetectParams:
         Local averaging window of the change test.
     max_shift_px : float
         Co-registration refuses shifts beyond this.
+    coreg_window_px : tuple of int
+        Co-registration window sides, pixels, tried in turn: on a scene that is mostly
+        water too few of the larger windows hold enough land to measure, and smaller
+        ones are tried before the pair is refused.
     min_score : float
         Flags whose calibrated score (the probability they are right,
         ``imagery.calibration``) is below this are not reported. 0 reports all.
@@ -129,7 +133,7 @@ class DetectParams:
     cargo_max_length_m: float = 600.0
     vessel_buffer_m: float = 80.0
     berth_reach_m: float = 30.0
-    cloud_buffer_m: float = 150.0
+    cloud_buffer_m: float = 60.0
     cargo_max_ndvi: float = 0.4
     cargo_shore_gap_m: float = 50.0
     cargo_moved_m: float = 60.0
@@ -143,6 +147,7 @@ class DetectParams:
     berth_max_angle_deg: float = 40.0
     change_window_px: int = 3
     max_shift_px: float = 5.0
+    coreg_window_px: tuple[int, ...] = (128, 64)
     min_score: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
@@ -664,14 +669,18 @@ def to_schema(
 
 
 def usable_mask(
-    *scenes: Raster, cloud_buffer_m: float, water: np.ndarray | None = None
+    *scenes: Raster,
+    cloud_buffer_m: float,
+    water: np.ndarray | None = None,
+    opaque: bool = False,
 ) -> np.ndarray:
     """Pixels valid on every date and, for S2, clear of clouds and shadows on every date
-    (``imagery.clouds.s2_clouds``, grown by ``cloud_buffer_m``)."""
+    (``imagery.clouds.s2_clouds``, grown by ``cloud_buffer_m``; with ``opaque``, of the
+    clouds a ship cannot be seen through)."""
     usable = np.logical_and.reduce([s.valid_mask() for s in scenes])
     for scene in scenes:
         if scene.sensor == "s2":
-            usable &= ~s2_clouds(scene, water=water, buffer_m=cloud_buffer_m)
+            usable &= ~s2_clouds(scene, water=water, buffer_m=cloud_buffer_m, opaque=opaque)
     return usable
 
 
@@ -740,16 +749,26 @@ def detect_pair(
     _check_overlap(before, after, names)
     # Water moves and speckles: it must not vote on the shift.
     water_before = water_mask(before, aoi=aoi)
-    try:
-        aligned, registration = coregister(
-            before,
-            after,
-            max_shift_px=params.max_shift_px,
-            exclude_reference=water_before,
-            exclude_moving=water_mask(after, aoi=aoi),
-        )
-    except CoregistrationError as exc:
-        raise CoregistrationError(f"{names[1]} onto {names[0]}: {exc}", reason=exc.reason) from exc
+    water_after = water_mask(after, aoi=aoi)
+    for attempt, window_px in enumerate(params.coreg_window_px):
+        try:
+            aligned, registration = coregister(
+                before,
+                after,
+                window_px=window_px,
+                max_shift_px=params.max_shift_px,
+                exclude_reference=water_before,
+                exclude_moving=water_after,
+            )
+            break
+        except CoregistrationError as exc:
+            if exc.reason in ("windows", "correlation") and attempt + 1 < len(
+                params.coreg_window_px
+            ):
+                continue
+            raise CoregistrationError(
+                f"{names[1]} onto {names[0]}: {exc}", reason=exc.reason
+            ) from exc
     return detect_aligned(
         before,
         aligned,
@@ -785,24 +804,35 @@ def detect_aligned(
         water_after = water_mask(aligned)
         water = water_before | water_after
     usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water)
+    # A ship keeps its contrast in a cloud's shadow or under cirrus; the ground does not.
+    seen = (
+        usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True)
+        if sensor == "s2"
+        else usable
+    )
     vessels_before = detect_vessels(before, water=water, params=params.vessel)
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
     if sensor == "s1":
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:
         change = s2_change(
-            before, aligned, window_px=params.change_window_px, strata=water, usable=usable
+            before,
+            aligned,
+            window_px=params.change_window_px,
+            strata=water,
+            usable=usable,
+            extent=seen,
         )
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
-    flags = {"sign": +1.0, "other_water": berths, "usable": usable, "scene": aligned}
+    flags = {"sign": +1.0, "other_water": berths, "usable": seen, "scene": aligned}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
     distance = shore_distance_m(water, before.res[0])
     moored = berth_changes(
         change, before, water, usable, vessels_before, new_vessels, params, distance=distance
     )
-    flags = {"sign": -1.0, "other_water": berths, "usable": usable, "scene": before}
+    flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     unmoored = berth_changes(
         change, before, water, usable, vessels_after, gone, params, sign=-1.0, distance=distance

@@ -35,6 +35,7 @@ __all__ = [
     "S1_BANDS",
     "S2_BANDS",
     "SCL_CLOUD_CLASSES",
+    "SCL_OPAQUE_CLASSES",
     "SCL_WATER",
     "cloud_mask",
     "prepare",
@@ -48,6 +49,10 @@ S2_BANDS = ("B02", "B03", "B04", "B08")
 #: SCL classes that hide the ground: 3 cloud shadow, 8/9 cloud medium/high probability,
 #: 10 thin cirrus. (ESA Sentinel-2 L2A Product Definition, scene classification.)
 SCL_CLOUD_CLASSES = (3, 8, 9, 10)
+#: The SCL classes a hull cannot be seen through: cloud of medium and high probability.
+#: A ship in a cloud's shadow or under thin cirrus keeps its contrast with the water
+#: around it, dimmed or hazed; land change there does not (it is the shadow or haze).
+SCL_OPAQUE_CLASSES = (8, 9)
 #: SCL class 6 is water; 0 no data, 1 saturated or defective.
 SCL_WATER = 6
 SCL_INVALID = (0, 1)
@@ -225,12 +230,13 @@ def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:
     raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
 
 
-def cloud_mask(raster: Raster) -> np.ndarray:
-    """Boolean (row, col): True where SCL says cloud, cloud shadow or cirrus.
+def cloud_mask(raster: Raster, classes: Sequence[int] = SCL_CLOUD_CLASSES) -> np.ndarray:
+    """Boolean (row, col): True where SCL says cloud, cloud shadow or cirrus (or the
+    given ``classes``, e.g. :data:`SCL_OPAQUE_CLASSES`).
 
     All False when the raster has no SCL band (a caller that needs clouds masked must
     then rely on its own test, e.g. a brightness threshold).
     """
     if not raster.has_band("SCL"):
         return np.zeros(raster.shape, dtype=bool)
-    return np.isin(raster.band("SCL"), SCL_CLOUD_CLASSES)
+    return np.isin(raster.band("SCL"), classes)

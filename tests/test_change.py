@@ -83,6 +83,42 @@ def test_s2_change_found_under_cloud_masked():
     assert np.mean(change.z[change.valid] > 4) < 0.01
 
 
+def test_s2_change_tested_in_extent_beyond_the_clear_pixels():
+    """Water in a cloud's shadow on the after date: tested when asked (a ship there still
+    shows), with the radiometric match and noise taken from the clear pixels only."""
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.05, 0.2, (4, 150, 150))
+    before = base + rng.normal(0, 0.003, base.shape)
+    after = base + rng.normal(0, 0.003, base.shape)
+    shadow = (slice(20, 80), slice(20, 80))
+    after[(slice(None), *shadow)] *= 0.6  # darker, in shadow
+    after[:, 45:48, 30:45] = 0.25  # a hull in the shadow
+    scl = np.full((1, 150, 150), 6.0)
+    scl_after = scl.copy()
+    scl_after[(0, *shadow)] = 3
+    b = Raster(
+        np.concatenate([before, scl]).astype(np.float32),
+        TRANSFORM,
+        "EPSG:32652",
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08", "SCL"),
+    )
+    a = b.replace(data=np.concatenate([after, scl_after]).astype(np.float32))
+    clear = scl[0] != 3
+    clear &= scl_after[0] != 3
+    strict = s2_change(b, a, usable=clear)
+    assert not strict.valid[shadow].any()
+    wide = s2_change(b, a, usable=clear, extent=np.ones((150, 150), dtype=bool))
+    assert wide.valid[shadow].all()
+    assert np.median(wide.z[46, 32:43]) > 5
+    # The match and noise come from the clear pixels: the test is the same away from
+    # the shadow (up to the few clear pixels at its edge left out of the fit).
+    away = np.ones((150, 150), dtype=bool)
+    away[16:84, 16:84] = False
+    assert np.median(np.abs(wide.z[away] - strict.z[away])) < 0.05
+    np.testing.assert_allclose(wide.gain_db, strict.gain_db, atol=0.01)
+
+
 def test_grids_must_match():
     before, after = _pair()
     other = _s1(after).replace(transform=from_origin(600010.0, 4700000.0, 10.0, 10.0))

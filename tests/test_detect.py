@@ -13,7 +13,8 @@ from rasterio.warp import calculate_default_transform, reproject
 
 from imagery.aoi import get_aoi
 from imagery.cli.main import cli
-from imagery.detect import detect_pair
+from imagery.detect import DetectParams, detect_pair
+from imagery.errors import CoregistrationError
 from imagery.evaluation import score_detections
 from imagery.io import read_raster, write_raster
 from imagery.schema import DETECTION_FIELDS
@@ -96,6 +97,20 @@ def test_detect_s2_pair(tmp_path, s2_pair):
     )
     assert result.exit_code == 0, result.output
     assert (out / "detections.gpkg").exists() and (out / "project.qgs").exists()
+
+
+def test_mostly_water_pair_is_registered_on_smaller_windows():
+    """Nampo's pair 117 at 512 px is mostly water: too few 128 px windows hold land, and
+    64 px windows are tried before the pair is refused."""
+    sim = simulate_pair(get_aoi("nampo"), sensor="s2", seed=117, size_px=512)
+    aoi = get_aoi("nampo")
+    with pytest.raises(CoregistrationError, match="valid windows"):
+        detect_pair(*sim.scenes, sensor="s2", aoi=aoi, params=DetectParams(coreg_window_px=(128,)))
+    result = detect_pair(*sim.scenes, sensor="s2", aoi=aoi)
+    assert result.registration.window_px == 64
+    dx, dy = sim.shifts_px[1]
+    found = result.registration.shift_at(256, 256)
+    assert abs(found[0] - dx) < 0.1 and abs(found[1] - dy) < 0.1
 
 
 def test_after_in_another_crs_is_brought_onto_the_before_grid(tmp_path, s1_pair):

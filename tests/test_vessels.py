@@ -211,6 +211,47 @@ def test_s2_scl_cloud_hides_a_ship():
     assert inside(found, scene, BERTHED).any()
 
 
+def test_s2_scl_cloud_on_a_bright_deck_is_not_cloud():
+    """Sen2Cor calls the brightest part of a deck cloud: a small SCL patch on a
+    ship-shaped bright object is the ship, not a cloud."""
+    reflectance = s2_layout()
+    deck = (ANCHORED[0], slice(ANCHORED[1].start + 4, ANCHORED[1].start + 8))
+    reflectance[(slice(None), *deck)] = np.array(CLOUD, dtype=np.float32)[:, None, None]
+    scl = np.full((400, 400), 6, dtype=np.int16)
+    scl[:, :QUAY_COL] = 5
+    scl[deck] = 8
+    scene = s2_scene(reflectance, scl=scl)
+    assert not s2_clouds(scene, water=reflectance[3] < 0.05)[ANCHORED].any()
+    found = detect_vessels(scene)
+    assert inside(found, scene, ANCHORED).sum() == 1
+    # A round patch of SCL cloud of the same extent over open water stays cloud.
+    scl[deck] = 6
+    puff = (slice(px(2500), px(2500) + 12), slice(px(2000), px(2000) + 12))
+    scl[puff] = 8
+    reflectance[(slice(None), *puff)] = np.array(CLOUD, dtype=np.float32)[:, None, None]
+    scene = s2_scene(reflectance, scl=scl)
+    assert s2_clouds(scene, water=reflectance[3] < 0.05)[puff].all()
+
+
+@pytest.mark.parametrize("scl_class", [3, 10])
+def test_s2_ship_in_cloud_shadow_or_under_cirrus_is_found(scl_class):
+    reflectance = s2_layout()
+    veil = (slice(ANCHORED[0].start - 20, ANCHORED[0].stop + 20), slice(px(1600), px(2200)))
+    if scl_class == 3:
+        reflectance[(slice(None), *veil)] *= 0.6
+    else:
+        haze = np.array((0.02, 0.02, 0.02, 0.02), dtype=np.float32)[:, None, None]
+        reflectance[(slice(None), *veil)] += haze
+    scl = np.full((400, 400), 6, dtype=np.int16)
+    scl[:, :QUAY_COL] = 5
+    scl[veil] = scl_class
+    scene = s2_scene(reflectance, scl=scl)
+    assert s2_clouds(scene)[ANCHORED].all()  # the ground's reflectance is not to be trusted
+    assert not s2_clouds(scene, opaque=True)[ANCHORED].any()  # but a ship shows
+    found = detect_vessels(scene)
+    assert inside(found, scene, ANCHORED).sum() == 1
+
+
 def test_s2_whitecaps_and_surf_are_not_vessels():
     reflectance = s2_layout()
     rng = np.random.default_rng(3)

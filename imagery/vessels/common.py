@@ -168,30 +168,6 @@ class _PerLabel:
         return np.split(where, np.flatnonzero(np.diff(owner)) + 1) if where.size else []
 
 
-def _axis_shape(labels: np.ndarray, n: int, pixel_m: float) -> dict[str, np.ndarray]:
-    """Per label 0..n: pixel count, length and width (m, from second moments, as
-    ``imagery.objects``) and the major axis angle in the pixel grid (degrees clockwise
-    from +col, 0-180)."""
-    rows, cols = np.nonzero(labels)
-    owner = labels[rows, cols]
-    count = np.bincount(owner, minlength=n + 1).astype(np.float64)
-    safe = np.maximum(count, 1.0)
-    mr = np.bincount(owner, rows, n + 1) / safe
-    mc = np.bincount(owner, cols, n + 1) / safe
-    dr, dc = rows - mr[owner], cols - mc[owner]
-    srr = np.bincount(owner, dr * dr, n + 1) / safe + 1.0 / 12.0
-    scc = np.bincount(owner, dc * dc, n + 1) / safe + 1.0 / 12.0
-    src = np.bincount(owner, dr * dc, n + 1) / safe
-    half = (srr + scc) / 2.0
-    root = np.sqrt(((scc - srr) / 2.0) ** 2 + src * src)
-    return {
-        "count": count,
-        "length_m": np.sqrt(12.0 * (half + root)) * pixel_m,
-        "width_m": np.sqrt(12.0 * np.maximum(half - root, 0.0)) * pixel_m,
-        "angle": np.mod(np.degrees(0.5 * np.arctan2(2.0 * src, scc - srr)), 180.0),
-    }
-
-
 def _ship_sized(shape: dict[str, np.ndarray], params: VesselParams, min_length_m: float):
     return (
         (shape["length_m"] >= min_length_m)

@@ -37,7 +37,7 @@ def vessel_candidates(
     if scene.sensor == "s1":
         return _s1_candidates(scene, water, params, pixel_m)[:3]
     if scene.sensor == "s2":
-        usable = scene.valid_mask() & ~s2_clouds(scene, water=water, pixel_m=pixel_m)
+        usable = scene.valid_mask() & ~s2_clouds(scene, water=water, pixel_m=pixel_m, opaque=True)
         detected, significance, _ = _s2_cores(scene, water, usable, params, pixel_m)
         return detected, significance, water & usable
     raise InputError(

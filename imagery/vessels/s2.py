@@ -9,10 +9,9 @@ from scipy import ndimage
 from imagery.cfar import cfar_detect
 from imagery.clouds import large_patches, s2_clouds
 from imagery.filters import masked_ring_stats, odd_window_px
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import axis_shape, label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.vessels.common import (
-    _axis_shape,
     _grow,
     _PerLabel,
     _pixel_m,
@@ -122,7 +121,7 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
         (step_nir >= params.s2_min_contrast)
         & (step_nir >= params.s2_foam_ratio * step_green)
         & (objects.median(np.nan_to_num(_ndvi(scene))) <= params.s2_max_ndvi)
-        & _ship_sized(_axis_shape(labels, n, pixel_m), params, params.s2_min_length_m)
+        & _ship_sized(axis_shape(labels, n, pixel_m), params, params.s2_min_length_m)
     )
     keep[0] = False
     n_tests = max(1.0, float((water & usable).sum()))
@@ -142,7 +141,7 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
 
 def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
     pixel_m = _pixel_m(scene)
-    clouds = s2_clouds(scene, water=water, pixel_m=pixel_m)
+    clouds = s2_clouds(scene, water=water, pixel_m=pixel_m, opaque=True)
     usable = scene.valid_mask() & ~clouds
     candidates, significance = _s2_afloat(scene, water, usable, params, pixel_m)
     if params.berths:

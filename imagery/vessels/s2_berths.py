@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from imagery.objects import label_objects
-from imagery.vessels.common import _axis_shape, _open, _PerLabel, _ship_sized
+from imagery.objects import axis_shape, label_objects
+from imagery.vessels.common import _open, _PerLabel, _ship_sized
 from imagery.vessels.params import BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
 from imagery.vessels.s2_candidates import _Candidates
 from imagery.vessels.shore import _angles, _runs
@@ -119,7 +119,7 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     labels, n = label_objects(bumps)
     if n == 0:
         return _Candidates.empty()
-    shape = _axis_shape(labels, n, pixel_m)
+    shape = axis_shape(labels, n, pixel_m)
     off_axis = np.abs(np.mod(shape["angle"] - angle + 90.0, 180.0) - 90.0)
     elongation = shape["length_m"] / np.maximum(shape["width_m"], 1e-6)
     keep = (
