@@ -319,8 +319,9 @@ def vessel_flags(
         vessels["heading_deg"].to_numpy()[parent],
     )
     vp = params.vessel
+    shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
     keep = (
-        (pieces["length_m"] >= vp.min_length_m)
+        (pieces["length_m"] >= shortest)
         & (pieces["length_m"] <= vp.max_length_m)
         & (pieces["width_m"] <= vp.max_width_m)
         & (pieces["area_m2"] >= vp.min_area_m2)
