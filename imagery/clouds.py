@@ -45,7 +45,7 @@ S2_CLOUD_BUFFER_M = 60.0
 #: ``S2_HULL_NIR_STEP``, at most ``S2_HULL_MAX_AREA_M2``, at least
 #: ``S2_HULL_MIN_ELONGATION`` times longer than wide) is a ship, not cloud: cloud puffs
 #: are round-ish and soft-edged, hulls long and sharp.
-S2_HULL_NIR_STEP = 0.05
+S2_HULL_NIR_STEP = 0.03
 S2_HULL_MAX_AREA_M2 = 30_000.0
 S2_HULL_MIN_ELONGATION = 2.5
 
