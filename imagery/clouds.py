@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from imagery.filters import masked_box_mean, odd_window_px
 from imagery.grid import ground_pixel_size
 from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
 
-__all__ = ["large_patches", "s2_clouds", "ship_shaped"]
+__all__ = ["change_veils", "large_patches", "s2_clouds", "ship_shaped"]
 
 #: Clouds without SCL: bright in the blue (thick cloud reflects over 0.25 in B02, which
 #: a deck covers for a few pixels at most), spectrally flat (B08 < 1.5 B02, unlike
@@ -48,6 +49,13 @@ S2_CLOUD_BUFFER_M = 60.0
 S2_HULL_NIR_STEP = 0.03
 S2_HULL_MAX_AREA_M2 = 30_000.0
 S2_HULL_MIN_ELONGATION = 2.5
+#: Between two dates, cloud, haze and cloud shadow come and go as broad, soft changes of
+#: the blue band (which they move most and ground cover least): a smoothed blue step of
+#: at least ``S2_VEIL_BLUE_STEP`` over patches larger than ``S2_VEIL_MIN_AREA_M2``
+#: (three times the largest stack) is a veil on one of the dates, not new ground.
+S2_VEIL_BLUE_STEP = 0.03
+S2_VEIL_MIN_AREA_M2 = 180_000.0
+S2_VEIL_SMOOTH_M = 70.0
 
 
 def large_patches(mask: np.ndarray, min_area_m2: float, pixel_m: float) -> np.ndarray:
@@ -73,6 +81,38 @@ def ship_shaped(bright: np.ndarray, pixel_m: float) -> np.ndarray:
     )
     hull[0] = False
     return hull[labels]
+
+
+def change_veils(
+    before: Raster,
+    after: Raster,
+    *,
+    pixel_m: float | None = None,
+    buffer_m: float = S2_CLOUD_BUFFER_M,
+) -> np.ndarray:
+    """Boolean (row, col): where cloud, haze or a cloud's shadow lies on one of two
+    co-registered S2 dates, found from the pair alone (for scenes without SCL, and for
+    the thin cloud SCL misses).
+
+    The blue step between the dates, box-averaged over ``S2_VEIL_SMOOTH_M``, exceeds
+    ``S2_VEIL_BLUE_STEP`` in either direction over a connected patch larger than
+    ``S2_VEIL_MIN_AREA_M2``; the patch is grown by ``buffer_m``. A new stack of cargo
+    is smaller and a harvest or flood changes the red and near infrared more than the
+    blue, which the atmosphere's veils change most (Rayleigh and cloud reflectance are
+    flat or blue; shadowed ground loses its diffuse blue light).
+    """
+    if pixel_m is None:
+        pixel_m = float(np.mean(ground_pixel_size(before.transform, before.crs, before.shape)))
+    step = after.band("B02") - before.band("B02")
+    valid = np.isfinite(step)
+    size = odd_window_px(S2_VEIL_SMOOTH_M, pixel_m, minimum=3)
+    smooth, _ = masked_box_mean(np.nan_to_num(step), valid, size, min_count=size)
+    smooth = np.nan_to_num(smooth)
+    veils = large_patches(smooth >= S2_VEIL_BLUE_STEP, S2_VEIL_MIN_AREA_M2, pixel_m)
+    veils |= large_patches(smooth <= -S2_VEIL_BLUE_STEP, S2_VEIL_MIN_AREA_M2, pixel_m)
+    if not veils.any() or buffer_m <= 0:
+        return veils
+    return ndimage.binary_dilation(veils, iterations=max(1, round(buffer_m / pixel_m)))
 
 
 def s2_clouds(

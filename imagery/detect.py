@@ -32,7 +32,7 @@ from skimage.filters import apply_hysteresis_threshold
 
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, s1_change, s2_change
-from imagery.clouds import s2_clouds
+from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, NoOverlapError
 from imagery.filters import masked_box_mean
 from imagery.objects import label_objects, measure_objects
@@ -805,6 +805,8 @@ def detect_aligned(
         water_after = water_mask(aligned)
         water = water_before | water_after
     usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water)
+    if sensor == "s2":
+        usable &= ~change_veils(before, aligned, buffer_m=params.cloud_buffer_m)
     # A ship keeps its contrast in a cloud's shadow or under cirrus; the ground does not.
     seen = (
         usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True)

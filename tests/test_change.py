@@ -3,8 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rasterio.transform import from_origin
+from scipy import ndimage
 
 from imagery.change import effective_looks, s1_change, s2_change
+from imagery.clouds import change_veils
 from imagery.errors import DetectionError
 from imagery.raster import Raster
 
@@ -117,6 +119,33 @@ def test_s2_change_tested_in_extent_beyond_the_clear_pixels():
     away[16:84, 16:84] = False
     assert np.median(np.abs(wide.z[away] - strict.z[away])) < 0.05
     np.testing.assert_allclose(wide.gain_db, strict.gain_db, atol=0.01)
+
+
+def test_veils_of_cloud_and_shadow_found_from_the_pair_without_scl():
+    """A soft haze (40 ha) on the after date and a cloud's shadow on the before date are
+    veils; a new white stack (1 ha) and a new dark-red roof are not."""
+    rng = np.random.default_rng(9)
+    size = 300
+    soil = np.array([0.08, 0.10, 0.14, 0.25])[:, None, None]
+    before = soil + rng.normal(0, 0.004, (4, size, size))
+    after = soil + rng.normal(0, 0.004, (4, size, size))
+    rows, cols = np.mgrid[:size, :size]
+    haze = np.exp(-(((rows - 80) ** 2 + (cols - 80) ** 2) / (2 * 30.0**2)))
+    after += 0.35 * haze * (0.45 - soil)  # cloud 0.45, flat
+    shade = ndimage.gaussian_filter(((rows - 220) ** 2 + (cols - 80) ** 2 < 40**2) * 1.0, 4)
+    before *= 1 - 0.5 * shade
+    after[:, 200:210, 200:210] = 0.45  # a new white stack
+    after[:, 100:110, 230:240] = np.array([0.05, 0.06, 0.20, 0.25])[:, None, None]
+    b = Raster(
+        before.astype(np.float32),
+        TRANSFORM,
+        "EPSG:32652",
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08"),
+    )
+    veils = change_veils(b, b.replace(data=after.astype(np.float32)))
+    assert veils[80, 80] and veils[220, 80]
+    assert not veils[195:215, 195:215].any() and not veils[95:115, 225:245].any()
 
 
 def test_grids_must_match():
