@@ -96,10 +96,12 @@ def change_veils(
 
     The blue step between the dates, box-averaged over ``S2_VEIL_SMOOTH_M``, exceeds
     ``S2_VEIL_BLUE_STEP`` in either direction over a connected patch larger than
-    ``S2_VEIL_MIN_AREA_M2``; the patch is grown by ``buffer_m``. A new stack of cargo
-    is smaller and a harvest or flood changes the red and near infrared more than the
-    blue, which the atmosphere's veils change most (Rayleigh and cloud reflectance are
-    flat or blue; shadowed ground loses its diffuse blue light).
+    ``S2_VEIL_MIN_AREA_M2``; the patch is grown by ``buffer_m``. The blue band is the
+    one the atmosphere's veils move most and ground cover least (cloud reflectance is
+    flat, haze scatters blue, shadowed ground loses its diffuse blue sky light), and a
+    new stack of cargo is smaller than the patches. A broad change of the ground itself
+    (a field ploughed) is masked too: nothing is flagged there, which costs little in
+    a port's yards.
     """
     if pixel_m is None:
         pixel_m = float(np.mean(ground_pixel_size(before.transform, before.crs, before.shape)))
