@@ -40,6 +40,7 @@ from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import prepare
 from imagery.vessels import VesselParams, detect_vessels
+from imagery.vessels.common import ship_sized_rows
 from imagery.water import water_mask
 
 __all__ = [
@@ -320,13 +321,7 @@ def vessel_flags(
     )
     vp = params.vessel
     shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
-    keep = (
-        (pieces["length_m"] >= shortest)
-        & (pieces["length_m"] <= vp.max_length_m)
-        & (pieces["width_m"] <= vp.max_width_m)
-        & (pieces["area_m2"] >= vp.min_area_m2)
-        & (pieces["width_m"] >= vp.min_width_m)
-    ).to_numpy(copy=True)
+    keep = ship_sized_rows(pieces, vp, shortest)
     if not others.empty and keep.any():
         # The same ship, swung at anchor or shifted along its berth: the other date's
         # vessel covers the piece's centre.

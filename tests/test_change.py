@@ -32,6 +32,17 @@ def test_effective_looks_recovered(looks):
     assert effective_looks(np.log(y / x)) == pytest.approx(looks, rel=0.1)
 
 
+def _s2(data):
+    """Reflectance B02 B03 B04 B08, then SCL when a fifth band is given."""
+    return Raster(
+        data.astype(np.float32),
+        TRANSFORM,
+        "EPSG:32652",
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08", "SCL")[: data.shape[0]],
+    )
+
+
 def _pair(seed=0, shape=(200, 200)):
     rng = np.random.default_rng(seed)
     mean = np.exp(rng.normal(np.log(0.05), 0.8, size=shape))  # textured land, same both dates
@@ -71,13 +82,7 @@ def test_s2_change_found_under_cloud_masked():
     scl_after = scl.copy()
     scl_after[0, 100:120, 100:120] = 9  # cloud
     after[:, 100:120, 100:120] = 0.7
-    b = Raster(
-        np.concatenate([before, scl]).astype(np.float32),
-        TRANSFORM,
-        "EPSG:32652",
-        sensor="s2",
-        band_names=("B02", "B03", "B04", "B08", "SCL"),
-    )
+    b = _s2(np.concatenate([before, scl]))
     a = b.replace(data=np.concatenate([after, scl_after]).astype(np.float32))
     change = s2_change(b, a)
     assert np.median(change.z[41:45, 41:51]) > 5
@@ -98,13 +103,7 @@ def test_s2_change_tested_in_extent_beyond_the_clear_pixels():
     scl = np.full((1, 150, 150), 6.0)
     scl_after = scl.copy()
     scl_after[(0, *shadow)] = 3
-    b = Raster(
-        np.concatenate([before, scl]).astype(np.float32),
-        TRANSFORM,
-        "EPSG:32652",
-        sensor="s2",
-        band_names=("B02", "B03", "B04", "B08", "SCL"),
-    )
+    b = _s2(np.concatenate([before, scl]))
     a = b.replace(data=np.concatenate([after, scl_after]).astype(np.float32))
     clear = scl[0] != 3
     clear &= scl_after[0] != 3
@@ -136,14 +135,7 @@ def test_veils_of_cloud_and_shadow_found_from_the_pair_without_scl():
     before *= 1 - 0.5 * shade
     after[:, 200:210, 200:210] = 0.45  # a new white stack
     after[:, 100:110, 230:240] = np.array([0.05, 0.06, 0.20, 0.25])[:, None, None]
-    b = Raster(
-        before.astype(np.float32),
-        TRANSFORM,
-        "EPSG:32652",
-        sensor="s2",
-        band_names=("B02", "B03", "B04", "B08"),
-    )
-    veils = change_veils(b, b.replace(data=after.astype(np.float32)))
+    veils = change_veils(_s2(before), _s2(after))
     assert veils[80, 80] and veils[220, 80]
     assert not veils[195:215, 195:215].any() and not veils[95:115, 225:245].any()
 

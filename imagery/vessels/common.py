@@ -204,14 +204,19 @@ def objects_from_mask(
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=scene.crs)
 
 
-def _size_filter(frame: gpd.GeoDataFrame, params: VesselParams, min_length_m: float):
-    if frame.empty:
-        return frame
-    keep = (
+def ship_sized_rows(frame, params: VesselParams, min_length_m: float) -> np.ndarray:
+    """Boolean per row of ``frame`` (``length_m``, ``width_m``, ``area_m2``): within the
+    size filters of ``params``, at least ``min_length_m`` long."""
+    return (
         (frame["length_m"] >= min_length_m)
         & (frame["length_m"] <= params.max_length_m)
         & (frame["width_m"] <= params.max_width_m)
         & (frame["width_m"] >= params.min_width_m)
         & (frame["area_m2"] >= params.min_area_m2)
-    )
-    return frame.loc[keep].reset_index(drop=True)
+    ).to_numpy(copy=True)
+
+
+def _size_filter(frame: gpd.GeoDataFrame, params: VesselParams, min_length_m: float):
+    if frame.empty:
+        return frame
+    return frame.loc[ship_sized_rows(frame, params, min_length_m)].reset_index(drop=True)
