@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special, stats
 
 from imagery.errors import InputError
-from imagery.filters import masked_ring_stats_coarse, odd_window_px, tabulated
+from imagery.filters import odd_window_px, ring_stats_blocks, tabulated, upsample_blocks
 
 __all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
@@ -213,8 +213,10 @@ def cfar_detect(
     mean = np.zeros(x.shape)
     for _ in range(max(1, passes)):
         mask = clean & ~_grow(detected)
-        mean, std = _background(x, mask, outer, inner, min_background_px)
-        detected, significance = _test(x, mean, std, search, model=model, pfa=pfa, looks=looks)
+        background = _background(x, mask, outer, inner, min_background_px)
+        detected, significance, mean = _test(
+            x, background, search, model=model, pfa=pfa, looks=looks
+        )
     return CfarResult(detected, significance.astype(np.float32), mean.astype(np.float32))
 
 
@@ -224,17 +226,29 @@ def _grow(mask: np.ndarray) -> np.ndarray:
     return ndimage.binary_dilation(mask, iterations=2) if mask.any() else mask
 
 
+@dataclasses.dataclass(frozen=True)
+class _Background:
+    """Ring statistics per block of ``factor`` x ``factor`` pixels (1: per pixel)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    factor: int
+
+    def on_pixels(self, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        return upsample_blocks(values, self.factor, shape)
+
+
 def _background(
     x: np.ndarray, mask: np.ndarray, outer: int, inner: int, min_px: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> _Background:
     # Guard windows tens of pixels wide: accumulate on blocks a tenth of the guard.
     factor = max(1, inner // 10)
-    mean, std, count = masked_ring_stats_coarse(
+    mean, std, count = ring_stats_blocks(
         x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px
     )
     sparse = count < min_px
     if sparse.any():
-        wide_mean, wide_std, wide_count = masked_ring_stats_coarse(
+        wide_mean, wide_std, wide_count = ring_stats_blocks(
             x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px
         )
         mean = np.where(sparse, wide_mean, mean)
@@ -244,36 +258,43 @@ def _background(
             values = x[mask]
             mean = np.where(still, values.mean(), mean)
             std = np.where(still, values.std(), std)
-    return mean, std
+    return _Background(mean, std, factor)
 
 
-def _test(x, mean, std, search, *, model, pfa, looks):
+def _test(x, background: _Background, search, *, model, pfa, looks):
+    """Detections, significance (-log10 of the tail probability) and the clutter mean
+    per pixel. Functions of the ring statistics alone (the K threshold factor) are
+    evaluated per block, before interpolation onto pixels: they are as smooth as the
+    statistics."""
+    mean = background.on_pixels(background.mean, x.shape)
     ok = search & np.isfinite(mean) & (mean > 0)
     significance = np.zeros(x.shape)
     if model == "gaussian":
+        std = background.on_pixels(background.std, x.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (x - mean) / np.maximum(std, 1e-12)
         threshold = stats.norm.isf(pfa)
         detected = ok & (z > threshold)
         significance[ok] = -stats.norm.logsf(z[ok]) / np.log(10)
-        return detected, significance
+        return detected, significance, mean
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = x / mean
     if model == "gamma":
         detected = ok & (ratio > gamma_threshold_factor(pfa, looks))
         significance[ok] = _significance_gamma(ratio[ok], looks)
-        return detected, significance
+        return detected, significance, mean
     # K: texture order from the ring's normalised second moment,
     # E[I^2]/E[I]^2 = (1 + 1/L)(1 + 1/nu) for K-distributed intensity.
     with np.errstate(invalid="ignore", divide="ignore"):
-        m2 = (std * std + mean * mean) / (mean * mean)
+        block_mean, block_std = background.mean, background.std
+        m2 = (block_std * block_std + block_mean * block_mean) / (block_mean * block_mean)
         excess = m2 / (1.0 + 1.0 / looks) - 1.0
         nu = np.where(excess > 1e-3, 1.0 / excess, np.inf)
-    factor = k_threshold_factor(nu, pfa, looks)
+    factor = background.on_pixels(k_threshold_factor(nu, pfa, looks), x.shape)
     detected = ok & (ratio > factor)
     # Significance on the K scale: the PFA the pixel would pass, interpolated between
     # the gamma tail (log-linear in the ratio) rescaled by the K/gamma threshold ratio.
     gamma_factor = gamma_threshold_factor(pfa, looks)
     scaled = ratio * (gamma_factor / factor)
     significance[ok] = _significance_gamma(scaled[ok], looks)
-    return detected, significance
+    return detected, significance, mean

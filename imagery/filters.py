@@ -19,7 +19,9 @@ __all__ = [
     "masked_ring_stats",
     "masked_ring_stats_coarse",
     "odd_window_px",
+    "ring_stats_blocks",
     "tabulated",
+    "upsample_blocks",
 ]
 
 
@@ -28,13 +30,25 @@ def tabulated(function, *, lo: float, hi: float, n: int = 4097):
 
     Special functions (incomplete gamma, F and normal quantiles) cost about 100 ns a
     pixel; a full Sentinel tile has 1.2e8 pixels. The function is evaluated once on
-    ``n`` points and linearly interpolated (values outside [lo, hi] are clamped).
+    ``n`` evenly spaced points and linearly interpolated (values outside [lo, hi] are
+    clamped, NaN stays NaN; infinite table values become the nearest finite one). The
+    grid is even, so a value's cell is found by scaling, not by the binary search of
+    ``numpy.interp``: about three times faster.
     """
-    grid = np.linspace(lo, hi, n)
-    values = np.asarray(function(grid), dtype=np.float64)
+    values = np.asarray(function(np.linspace(lo, hi, n)), dtype=np.float64)
+    # Tails beyond double precision (a normal score past 38) hold the last finite value.
+    finite = values[np.isfinite(values)]
+    values = np.nan_to_num(values, posinf=finite.max(), neginf=finite.min())
+    steps = np.append(np.diff(values), 0.0)
+    scale = (n - 1) / (hi - lo)
 
     def lookup(x: np.ndarray) -> np.ndarray:
-        return np.interp(x, grid, values)
+        position = np.clip((np.asarray(x, dtype=np.float64) - lo) * scale, 0.0, n - 1)
+        finite = np.isfinite(position)
+        cell = np.where(finite, position, 0.0).astype(np.intp)
+        position -= cell
+        out = values[cell] + steps[cell] * position
+        return out if finite.all() else np.where(finite, out, np.nan)
 
     return lookup
 
@@ -140,20 +154,68 @@ def block_sums(image: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(r // factor, factor, c // factor, factor).sum(axis=(1, 3))
 
 
-def _upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    # Bilinear between block centres; edges held. The statistics vary over hundreds of
-    # metres, so interpolating them from a grid a few pixels apart loses nothing.
+def upsample_blocks(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear interpolation of per-block values (block centres) back onto pixels.
+
+    The inverse of :func:`block_sums`' grid: block ``k`` is centred on pixel
+    ``(k + 0.5) * factor - 0.5``; beyond the outermost centres values are held.
+    ``factor`` 1 returns ``coarse`` itself.
+    """
+    if factor <= 1:
+        return coarse
     rows = (np.arange(shape[0]) + 0.5) / factor - 0.5
     cols = (np.arange(shape[1]) + 0.5) / factor - 0.5
-    r0 = np.clip(np.floor(rows).astype(int), 0, coarse.shape[0] - 1)
-    c0 = np.clip(np.floor(cols).astype(int), 0, coarse.shape[1] - 1)
+    r0 = np.clip(np.floor(rows).astype(np.intp), 0, coarse.shape[0] - 1)
+    c0 = np.clip(np.floor(cols).astype(np.intp), 0, coarse.shape[1] - 1)
     r1 = np.minimum(r0 + 1, coarse.shape[0] - 1)
     c1 = np.minimum(c0 + 1, coarse.shape[1] - 1)
     fr = np.clip(rows - r0, 0.0, 1.0)[:, None]
     fc = np.clip(cols - c0, 0.0, 1.0)[None, :]
-    # Separable: along columns on the few coarse rows first, then along rows.
+    # Separable: along columns on the few coarse rows first, then along rows, as the
+    # value of the row below plus a fraction of the step to the next (in place: a full
+    # image is written three times, not five).
     across = coarse[:, c0] * (1 - fc) + coarse[:, c1] * fc
-    return across[r0] * (1 - fr) + across[r1] * fr
+    step = np.take(across, r1, axis=0)
+    out = np.take(across, r0, axis=0)
+    step -= out
+    step *= fr
+    out += step
+    return out
+
+
+def ring_stats_blocks(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    outer: int,
+    inner: int,
+    factor: int,
+    min_count: float = 10.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`masked_ring_stats` on a grid of ``factor`` x ``factor`` blocks.
+
+    Mean, standard deviation and count of the masked pixels in the ring around each
+    block, the windows rounded to whole blocks (odd, at least 3 and 1 blocks). The
+    values are per block; :func:`upsample_blocks` brings them back onto pixels. With
+    ``factor`` 1 this is :func:`masked_ring_stats` itself.
+    """
+    if factor <= 1:
+        return masked_ring_stats(image, mask, outer=outer, inner=inner, min_count=min_count)
+    m = mask.astype(np.float64)
+    x = np.where(mask, image, 0.0).astype(np.float64)
+    s0, s1, s2 = block_sums(m, factor), block_sums(x, factor), block_sums(x * x, factor)
+    outer_c = max(3, round(outer / factor)) | 1
+    inner_c = max(1, round(inner / factor)) | 1
+    if inner_c >= outer_c:
+        inner_c = outer_c - 2
+    count = box_sum(s0, outer_c) - box_sum(s0, inner_c)
+    t1 = box_sum(s1, outer_c) - box_sum(s1, inner_c)
+    t2 = box_sum(s2, outer_c) - box_sum(s2, inner_c)
+    ok = count >= min_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, t1 / np.maximum(count, 1e-12), np.nan)
+        var = np.where(ok, t2 / np.maximum(count, 1e-12) - mean * mean, np.nan)
+    return mean, np.sqrt(np.maximum(var, 0.0)), count
 
 
 def masked_ring_stats_coarse(
@@ -172,26 +234,7 @@ def masked_ring_stats_coarse(
     ring-filtered on the coarse grid and interpolated back. Cost falls by about
     ``factor**2``; the ring's edges move by at most half a block.
     """
-    if factor <= 1:
-        return masked_ring_stats(image, mask, outer=outer, inner=inner, min_count=min_count)
-    m = mask.astype(np.float64)
-    x = np.where(mask, image, 0.0).astype(np.float64)
-    s0, s1, s2 = block_sums(m, factor), block_sums(x, factor), block_sums(x * x, factor)
-    outer_c = max(3, round(outer / factor)) | 1
-    inner_c = max(1, round(inner / factor)) | 1
-    if inner_c >= outer_c:
-        inner_c = outer_c - 2
-    count = box_sum(s0, outer_c) - box_sum(s0, inner_c)
-    t1 = box_sum(s1, outer_c) - box_sum(s1, inner_c)
-    t2 = box_sum(s2, outer_c) - box_sum(s2, inner_c)
-    ok = count >= min_count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, t1 / np.maximum(count, 1e-12), np.nan)
-        var = np.where(ok, t2 / np.maximum(count, 1e-12) - mean * mean, np.nan)
-    std = np.sqrt(np.maximum(var, 0.0))
-    shape = image.shape
-    return (
-        _upsample(mean, factor, shape),
-        _upsample(std, factor, shape),
-        _upsample(count, factor, shape),
+    stats = ring_stats_blocks(
+        image, mask, outer=outer, inner=inner, factor=factor, min_count=min_count
     )
+    return tuple(upsample_blocks(s, factor, image.shape) for s in stats)

@@ -104,27 +104,21 @@ def _moments(
 
 
 def _polygons(labels: np.ndarray, transform) -> dict[int, object]:
-    """Pixel-outline polygon of each label, traced inside its bounding box only."""
-    from affine import Affine
+    """Pixel-outline polygon of each label, from one pass over the label image.
 
-    polygons: dict[int, object] = {}
-    for value, window in enumerate(ndimage.find_objects(labels), start=1):
-        if window is None:
-            continue
-        rows, cols = window
-        rows = slice(max(rows.start - 1, 0), rows.stop + 1)
-        cols = slice(max(cols.start - 1, 0), cols.stop + 1)
-        patch = labels[rows, cols]
-        local = transform * Affine.translation(cols.start, rows.start)
-        pieces = [
-            shape(geom)
-            for geom, v in features.shapes(
-                patch, mask=patch == value, transform=local, connectivity=8
-            )
-            if int(v) == value
-        ]
-        polygons[value] = pieces[0] if len(pieces) == 1 else unary_union(pieces)
-    return polygons
+    GDAL's polygonizer traces every label in a single scan; a label of several
+    8-disconnected pieces (a caller's own grouping) becomes their union.
+    """
+    pieces: dict[int, list] = {}
+    raster = labels if labels.dtype == np.int32 else labels.astype(np.int32)
+    for geom, value in features.shapes(
+        raster, mask=raster > 0, transform=transform, connectivity=8
+    ):
+        pieces.setdefault(int(value), []).append(shape(geom))
+    return {
+        value: parts[0] if len(parts) == 1 else unary_union(parts)
+        for value, parts in pieces.items()
+    }
 
 
 def measure_objects(

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.cfar import cfar_detect
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
 from imagery.vessels.common import (
     _grow,
@@ -74,15 +74,16 @@ def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel
 
 def _ship_shaped(labels: np.ndarray, n: int, scene: Raster, params) -> np.ndarray:
     """Per label 0..n: within the berthed size and elongation limits."""
-    shape = measure_objects(labels, n, transform=scene.transform, crs=scene.crs)
+    shape = axis_shape(labels, n, _pixel_m(scene))
     elongation = shape["length_m"] / np.maximum(shape["width_m"], 1e-6)
     keep = (
         (shape["width_m"] <= params.berth_max_width_m)
         & (elongation >= params.berth_min_elongation)
         & (shape["length_m"] >= params.min_length_m)
         & (shape["length_m"] <= params.max_length_m)
-    ).to_numpy()
-    return np.concatenate([[False], keep])
+    )
+    keep[0] = False
+    return keep
 
 
 def _s1_berthed(scene: Raster, water: np.ndarray, significance: np.ndarray, params) -> np.ndarray:
