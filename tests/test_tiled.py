@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
+import pytest
 import rasterio
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +14,7 @@ from imagery.aoi import get_aoi
 from imagery.detect import detect_pair
 from imagery.io import read_raster
 from imagery.simulate import simulate_pair, write_simulation
-from imagery.tiled import detect_pair_files, plan_windows
+from imagery.tiled import detect_pair_files, plan_windows, retain_freed_memory
 
 
 @settings(max_examples=40, deadline=None)
@@ -66,3 +69,8 @@ def test_tiled_matches_whole_scene(tmp_path):
         assert ds.descriptions == ("change", "z")
         z = ds.read(2)
     assert np.isfinite(z).mean() > 0.9
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_buffers_are_retained_on_glibc():
+    assert retain_freed_memory() is True
