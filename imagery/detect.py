@@ -34,7 +34,7 @@ from imagery.calibration import calibrate
 from imagery.change import ChangeMap, s1_change, s2_change
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, NoOverlapError
-from imagery.filters import masked_box_mean
+from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
@@ -100,6 +100,11 @@ class DetectParams:
         stack.
     cargo_min_width_m : float
         Narrower change is a line (a crane rail, an edge), not a stack.
+    cargo_max_cell_share : float
+        S1: an increase that has more than this share of its added backscatter within
+        one 30 m x 30 m cell (about one IW resolution cell with its blur) is a single
+        scatterer (a vehicle, a crane, a lone container, a glint), not a stack: a stack
+        spreads over several cells. 1 or more turns the test off.
     cargo_max_inland_m : float
         Cargo is sought within this distance of the water: the yards a port's quays
         serve. Farther inland, change is fields, roads and towns.
@@ -139,6 +144,7 @@ class DetectParams:
     cargo_shore_gap_m: float = 50.0
     cargo_moved_m: float = 60.0
     cargo_min_width_m: float = 15.0
+    cargo_max_cell_share: float = 0.7
     cargo_max_inland_m: float = 1000.0
     cargo_max_before_texture: float = 4.0
     cargo_min_chroma_gain: float = 0.03
@@ -532,6 +538,9 @@ def cargo_flags(
         return frame
     if grid.sensor == "s1" and params.cargo_moved_m > 0:
         frame = frame.loc[~_moved(frame, change, land, keep_out, grid, params)].copy()
+    if grid.sensor == "s1" and scenes is not None and params.cargo_max_cell_share < 1:
+        share = _cell_share(frame, *scenes, grid)
+        frame = frame.loc[share <= params.cargo_max_cell_share].copy()
     if grid.sensor == "s2" and scenes is not None and not frame.empty:
         frame = frame.loc[_on_empty_ground(frame, *scenes, land, params)].copy()
     if frame.empty:
@@ -545,6 +554,43 @@ def cargo_flags(
     )
     frame["kind"] = "cargo"
     return frame
+
+
+#: Side of the cell a single scatterer's response fills, metres: Sentinel-1 IW's
+#: 20 m x 22 m resolution with its blur.
+SCATTERER_CELL_M = 30.0
+
+
+def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Raster) -> np.ndarray:
+    """Per change object: the largest share of its added backscatter (after minus
+    before, linear, summed over polarisations, where positive) inside one
+    ``SCATTERER_CELL_M`` square window.
+
+    A point target's response fills one resolution cell, so nearly all of its increase
+    lies in one window (more than 80 % for S1's point spread function); a stack of
+    several cells spreads it. The window may reach past the object's footprint, so the
+    share can exceed 1.
+    """
+    if frame.empty:
+        return np.zeros(0)
+    from rasterio import features
+
+    added = np.zeros(grid.shape)
+    for name in before.band_names:
+        step = after.band(name).astype(np.float64) - before.band(name)
+        added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
+    labels = features.rasterize(
+        ((g, i + 1) for i, g in enumerate(frame.geometry)),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+    )
+    index = np.arange(1, len(frame) + 1)
+    total = ndimage.sum_labels(added, labels, index)
+    cell = odd_window_px(SCATTERER_CELL_M, grid.res[0])
+    peak = ndimage.maximum(box_sum(added, cell), labels, index)
+    return np.asarray(peak) / np.maximum(total, 1e-30)
 
 
 def _texture_and_chroma(scene: Raster) -> tuple[np.ndarray, np.ndarray]:
