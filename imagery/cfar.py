@@ -163,6 +163,7 @@ def cfar_detect(
     looks: float = 4.4,
     min_background_px: int = 50,
     passes: int = 2,
+    background_everywhere: bool = True,
 ) -> CfarResult:
     """Detect bright targets in ``intensity`` against clutter in a background ring.
 
@@ -191,6 +192,11 @@ def cfar_detect(
     passes : int, default 2
         Later passes recompute the background without the targets found so far, so a
         large ship or a cluster of ships does not raise its own threshold.
+    background_everywhere : bool, default True
+        False: where the background is estimated per pixel (guard windows under 20
+        pixels, no block grid) it is formed at ``search`` pixels only, and
+        ``background_mean`` is NaN elsewhere. A dozen full-image passes fewer when the
+        search is a thin band (a shoreline).
 
     Returns
     -------
@@ -213,7 +219,8 @@ def cfar_detect(
     mean = np.zeros(x.shape)
     for _ in range(max(1, passes)):
         mask = clean & ~_grow(detected)
-        background = _background(x, mask, outer, inner, min_background_px)
+        at = None if background_everywhere else search
+        background = _background(x, mask, outer, inner, min_background_px, at=at)
         detected, significance, mean = _test(
             x, background, search, model=model, pfa=pfa, looks=looks
         )
@@ -239,17 +246,26 @@ class _Background:
 
 
 def _background(
-    x: np.ndarray, mask: np.ndarray, outer: int, inner: int, min_px: int
+    x: np.ndarray,
+    mask: np.ndarray,
+    outer: int,
+    inner: int,
+    min_px: int,
+    *,
+    at: np.ndarray | None = None,
 ) -> _Background:
     # Guard windows tens of pixels wide: accumulate on blocks a tenth of the guard.
+    # Per-pixel statistics (narrow windows) are formed only where targets are sought.
     factor = max(1, inner // 10)
     mean, std, count = ring_stats_blocks(
-        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px
+        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px, at=at
     )
     sparse = count < min_px
+    if factor == 1 and at is not None:
+        sparse &= at
     if sparse.any():
         wide_mean, wide_std, wide_count = ring_stats_blocks(
-            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px
+            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px, at=at
         )
         mean = np.where(sparse, wide_mean, mean)
         std = np.where(sparse, wide_std, std)

@@ -108,6 +108,7 @@ def masked_ring_stats(
     outer: int,
     inner: int,
     min_count: float = 10.0,
+    at: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, standard deviation and count of masked pixels in a square ring.
 
@@ -123,6 +124,10 @@ def masked_ring_stats(
         Odd window sides in pixels, ``inner < outer``.
     min_count : float
         Fewer ring pixels than this gives NaN statistics.
+    at : ndarray of bool, same shape, optional
+        Only these pixels are wanted (a shore band): the window sums are still
+        filtered over the whole image, the statistics formed at these pixels alone;
+        elsewhere the mean and deviation are NaN and the count 0.
 
     Returns
     -------
@@ -134,15 +139,30 @@ def masked_ring_stats(
         )
     m = mask.astype(np.float64)
     x = np.where(mask, image, 0.0).astype(np.float64)
-    count = box_sum(m, outer) - box_sum(m, inner)
-    s1 = box_sum(x, outer) - box_sum(x, inner)
-    s2 = box_sum(x * x, outer) - box_sum(x * x, inner)
+    where = None if at is None else np.flatnonzero(at)
+
+    def ring(values: np.ndarray) -> np.ndarray:
+        wide, guard = box_sum(values, outer), box_sum(values, inner)
+        if where is None:
+            return wide - guard
+        return wide.ravel()[where] - guard.ravel()[where]
+
+    count = ring(m)
+    s1 = ring(x)
+    s2 = ring(x * x)
     ok = count >= min_count
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(ok, s1 / np.maximum(count, 1e-12), np.nan)
         var = np.where(ok, s2 / np.maximum(count, 1e-12) - mean * mean, np.nan)
     std = np.sqrt(np.maximum(var, 0.0))
-    return mean, std, count
+    if where is None:
+        return mean, std, count
+    out = []
+    for values, fill in ((mean, np.nan), (std, np.nan), (count, 0.0)):
+        full = np.full(image.shape, fill)
+        full.ravel()[where] = values
+        out.append(full)
+    return tuple(out)
 
 
 def block_sums(image: np.ndarray, factor: int) -> np.ndarray:
@@ -191,16 +211,18 @@ def ring_stats_blocks(
     inner: int,
     factor: int,
     min_count: float = 10.0,
+    at: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`masked_ring_stats` on a grid of ``factor`` x ``factor`` blocks.
 
     Mean, standard deviation and count of the masked pixels in the ring around each
     block, the windows rounded to whole blocks (odd, at least 3 and 1 blocks). The
     values are per block; :func:`upsample_blocks` brings them back onto pixels. With
-    ``factor`` 1 this is :func:`masked_ring_stats` itself.
+    ``factor`` 1 this is :func:`masked_ring_stats` itself (``at`` is used then only:
+    blocks are cheap).
     """
     if factor <= 1:
-        return masked_ring_stats(image, mask, outer=outer, inner=inner, min_count=min_count)
+        return masked_ring_stats(image, mask, outer=outer, inner=inner, min_count=min_count, at=at)
     m = mask.astype(np.float64)
     x = np.where(mask, image, 0.0).astype(np.float64)
     s0, s1, s2 = block_sums(m, factor), block_sums(x, factor), block_sums(x * x, factor)

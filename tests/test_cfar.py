@@ -97,3 +97,20 @@ def test_bad_model():
             pixel_m=10,
             model="x",
         )
+
+
+def test_background_at_the_search_band_only_finds_the_same_targets():
+    image = _sea(seed=5)
+    image[:, :100] = 0.2 * np.random.default_rng(6).gamma(4.4, 1 / 4.4, (300, 100))
+    land = np.zeros(image.shape, dtype=bool)
+    land[:, :100] = True
+    band = np.zeros(image.shape, dtype=bool)
+    band[:, 96:100] = True  # the land's edge
+    image[40:43, 97:100] = 3.0  # a bright target against the quay
+    kw = {"pixel_m": 10.0, "pfa": 1e-3, "guard_m": 50, "background_m": 150, "passes": 1}
+    everywhere = cfar_detect(image, band, land, **kw)
+    banded = cfar_detect(image, band, land, background_everywhere=False, **kw)
+    assert everywhere.detected[40:43, 97:100].any()
+    np.testing.assert_array_equal(banded.detected, everywhere.detected)
+    np.testing.assert_allclose(banded.significance[band], everywhere.significance[band])
+    assert np.isnan(banded.background_mean[~band]).all()

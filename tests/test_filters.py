@@ -11,6 +11,7 @@ from imagery.filters import (
     masked_ring_stats,
     masked_ring_stats_coarse,
     odd_window_px,
+    tabulated,
 )
 
 
@@ -63,6 +64,28 @@ def test_coarse_ring_agrees_with_exact():
     std_error = np.abs(coarse[1][both] / exact[1][both] - 1)
     assert np.median(mean_error) < 0.01 and np.percentile(mean_error, 99.9) < 0.05
     assert np.median(std_error) < 0.02 and np.percentile(std_error, 99.9) < 0.1
+
+
+def test_ring_at_a_band_equals_the_whole_image_there():
+    rng = np.random.default_rng(3)
+    image = rng.gamma(4.4, 1 / 4.4, (120, 90))
+    mask = rng.random(image.shape) < 0.7
+    band = np.zeros(image.shape, dtype=bool)
+    band[:, 40:43] = True  # a shoreline
+    band[0, 0] = band[-1, -1] = True  # corners: windows clipped by the image
+    whole = masked_ring_stats(image, mask, outer=15, inner=5)
+    only = masked_ring_stats(image, mask, outer=15, inner=5, at=band)
+    for full, part in zip(whole, only, strict=True):
+        np.testing.assert_allclose(part[band], full[band], rtol=1e-12)
+    assert np.isnan(only[0][~band]).all() and (only[2][~band] == 0).all()
+
+
+def test_tabulated_matches_the_function_and_keeps_nan():
+    lookup = tabulated(np.tanh, lo=-3.0, hi=3.0, n=4097)
+    x = np.array([-5.0, -3.0, -0.1234, 0.0, 1.7, 3.0, 9.0, np.inf, -np.inf, np.nan])
+    out = lookup(x)
+    np.testing.assert_allclose(out[:9], np.tanh(np.clip(x[:9], -3, 3)), atol=1e-6)
+    assert np.isnan(out[9])
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,7 @@ def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel
                 model=params.model,
                 looks=params.looks,
                 passes=1,
+                background_everywhere=False,
             )
             hits = hits & (water | against_land.detected)
         detected |= hits
