@@ -74,10 +74,11 @@ def box_sum(image: np.ndarray, size: int) -> np.ndarray:
     """
     if size <= 1:
         return image.astype(np.float64, copy=True)
-    mean = ndimage.uniform_filter(
+    total = ndimage.uniform_filter(
         image.astype(np.float64, copy=False), size=size, mode="constant", cval=0.0
     )
-    return mean * float(size * size)
+    total *= float(size * size)
+    return total
 
 
 def masked_box_mean(
