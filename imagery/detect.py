@@ -563,7 +563,7 @@ SCATTERER_CELL_M = 30.0
 
 def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Raster) -> np.ndarray:
     """Per change object: the largest share of its added backscatter (after minus
-    before, linear, summed over polarisations, where positive) inside one
+    before, linear, summed over the polarisations both dates have, where positive) inside one
     ``SCATTERER_CELL_M`` square window.
 
     A point target's response fills one resolution cell, so nearly all of its increase
@@ -576,7 +576,7 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
     from rasterio import features
 
     added = np.zeros(grid.shape)
-    for name in before.band_names:
+    for name in (b for b in before.band_names if after.has_band(b)):
         step = after.band(name).astype(np.float64) - before.band(name)
         added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
     labels = features.rasterize(

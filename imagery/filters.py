@@ -38,7 +38,10 @@ def tabulated(function, *, lo: float, hi: float, n: int = 4097):
     values = np.asarray(function(np.linspace(lo, hi, n)), dtype=np.float64)
     # Tails beyond double precision (a normal score past 38) hold the last finite value.
     finite = values[np.isfinite(values)]
-    values = np.nan_to_num(values, posinf=finite.max(), neginf=finite.min())
+    if finite.size == 0:
+        raise ValueError(f"tabulated function has no finite value on [{lo}, {hi}]")
+    values = np.where(values == np.inf, finite.max(), values)
+    values = np.where(values == -np.inf, finite.min(), values)
     steps = np.append(np.diff(values), 0.0)
     scale = (n - 1) / (hi - lo)
 

@@ -70,3 +70,15 @@ def test_without_the_cell_test_the_scatterer_is_flagged():
     cells = _cargo_cells(dataclasses.replace(DetectParams(), cargo_max_cell_share=1.0))
     assert _near(cells, 63, 122)
     assert _near(cells, *SCATTERER)
+
+
+def test_an_after_scene_without_vh_is_tested_on_vv():
+    before, after = _pair()
+    found = detect_aligned(before, after.select(["VV"]), params=DetectParams()).detections
+    cargo = found[found["kind"] == "cargo"]
+    cells = {
+        (int(r), int(c))
+        for c, r in (~before.transform * (p.x, p.y) for p in cargo.geometry.centroid)
+    }
+    assert _near(cells, 63, 122)
+    assert not _near(cells, *SCATTERER)
