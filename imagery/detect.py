@@ -563,8 +563,8 @@ SCATTERER_CELL_M = 30.0
 
 def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Raster) -> np.ndarray:
     """Per change object: the largest share of its added backscatter (after minus
-    before, linear, summed over the polarisations both dates have, where positive) inside one
-    ``SCATTERER_CELL_M`` square window.
+    before, linear, summed over the polarisations both dates have, where positive)
+    inside one ``SCATTERER_CELL_M`` square window.
 
     A point target's response fills one resolution cell, so nearly all of its increase
     lies in one window (more than 80 % for S1's point spread function); a stack of
@@ -573,19 +573,11 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
     """
     if frame.empty:
         return np.zeros(0)
-    from rasterio import features
-
     added = np.zeros(grid.shape)
     for name in (b for b in before.band_names if after.has_band(b)):
         step = after.band(name).astype(np.float64) - before.band(name)
         added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
-    labels = features.rasterize(
-        ((g, i + 1) for i, g in enumerate(frame.geometry)),
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=0,
-        dtype="int32",
-    )
+    labels = _numbered(frame, grid, all_touched=False)
     index = np.arange(1, len(frame) + 1)
     total = ndimage.sum_labels(added, labels, index)
     cell = odd_window_px(SCATTERER_CELL_M, grid.res[0])

@@ -105,6 +105,17 @@ def masked_box_mean(
     return mean, count
 
 
+def _moments_from_sums(
+    count: np.ndarray, total: np.ndarray, squares: np.ndarray, min_count: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation from window sums of 1, x and x^2 (NaN under ``min_count``)."""
+    ok = count >= min_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, total / np.maximum(count, 1e-12), np.nan)
+        var = np.where(ok, squares / np.maximum(count, 1e-12) - mean * mean, np.nan)
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
 def masked_ring_stats(
     image: np.ndarray,
     mask: np.ndarray,
@@ -152,13 +163,7 @@ def masked_ring_stats(
         return wide.ravel()[where] - guard.ravel()[where]
 
     count = ring(m)
-    s1 = ring(x)
-    s2 = ring(x * x)
-    ok = count >= min_count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, s1 / np.maximum(count, 1e-12), np.nan)
-        var = np.where(ok, s2 / np.maximum(count, 1e-12) - mean * mean, np.nan)
-    std = np.sqrt(np.maximum(var, 0.0))
+    mean, std = _moments_from_sums(count, ring(x), ring(x * x), min_count)
     if where is None:
         return mean, std, count
     out = []
@@ -234,14 +239,9 @@ def ring_stats_blocks(
     inner_c = max(1, round(inner / factor)) | 1
     if inner_c >= outer_c:
         inner_c = outer_c - 2
-    count = box_sum(s0, outer_c) - box_sum(s0, inner_c)
-    t1 = box_sum(s1, outer_c) - box_sum(s1, inner_c)
-    t2 = box_sum(s2, outer_c) - box_sum(s2, inner_c)
-    ok = count >= min_count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, t1 / np.maximum(count, 1e-12), np.nan)
-        var = np.where(ok, t2 / np.maximum(count, 1e-12) - mean * mean, np.nan)
-    return mean, np.sqrt(np.maximum(var, 0.0)), count
+    count, t1, t2 = (box_sum(s, outer_c) - box_sum(s, inner_c) for s in (s0, s1, s2))
+    mean, std = _moments_from_sums(count, t1, t2, min_count)
+    return mean, std, count
 
 
 def masked_ring_stats_coarse(

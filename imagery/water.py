@@ -48,7 +48,7 @@ from imagery.errors import InputError
 from imagery.filters import masked_box_mean, odd_window_px
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
-from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, prepare, to_db
+from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db
 
 __all__ = ["fill_small_holes", "ndwi", "rasterize_water", "water_mask", "water_mask_file"]
 
@@ -166,11 +166,9 @@ def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
     # A 3x3 mean quiets sensor noise and haze without moving the shoreline.
     smooth, _ = masked_box_mean(index, np.isfinite(index), 3)
     index = np.where(np.isfinite(index), smooth, np.nan).astype(np.float32)
-    cloudy = np.zeros(raster.shape, dtype=bool)
     scl = raster.band("SCL") if raster.has_band("SCL") else None
-    if scl is not None:
-        # NDWI is a ratio: a cloud's shadow or thin cirrus hardly moves it.
-        cloudy = np.isin(scl, SCL_OPAQUE_CLASSES)
+    # NDWI is a ratio: a cloud's shadow or thin cirrus hardly moves it.
+    cloudy = cloud_mask(raster, SCL_OPAQUE_CLASSES)
     usable = np.isfinite(index) & ~cloudy
     split = _valley_split(index[usable], S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
     water = usable & (index > split)

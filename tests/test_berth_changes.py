@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import geopandas as gpd
 import numpy as np
-from rasterio.transform import from_origin
+from s1_scenes import june, speckled_s1
 
 from imagery.change import s1_change
 from imagery.detect import DetectParams, berth_changes, detect_aligned
@@ -18,18 +16,7 @@ QUAY_COL = 100  # water west of it, quay and yards east
 
 
 def _scene(mean: np.ndarray, day: int, seed: int) -> Raster:
-    rng = np.random.default_rng(seed)
-    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    vh = 0.2 * mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    return Raster(
-        data=np.stack([vv, vh]).astype(np.float32),
-        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        nodata=float("nan"),
-        time=datetime(2024, 6, day, 21, 30, tzinfo=UTC),
-        sensor="s1",
-        band_names=("VV", "VH"),
-    )
+    return speckled_s1(mean, june(day), seed)
 
 
 def _port() -> np.ndarray:

@@ -4,10 +4,9 @@ a single new scatterer (a vehicle, a crane, a lone container) fills one."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import numpy as np
-from rasterio.transform import from_origin
+from s1_scenes import june, speckled_s1
 from scipy import ndimage
 
 from imagery.detect import DetectParams, detect_aligned
@@ -21,19 +20,7 @@ PSF_SIGMA_PX = 0.9  # S1 IW: about 9 m
 
 
 def _scene(reflectivity: np.ndarray, day: int, seed: int) -> Raster:
-    rng = np.random.default_rng(seed)
-    mean = ndimage.gaussian_filter(reflectivity, PSF_SIGMA_PX)
-    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    vh = 0.2 * mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    return Raster(
-        data=np.stack([vv, vh]).astype(np.float32),
-        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        nodata=float("nan"),
-        time=datetime(2024, 6, day, 21, 30, tzinfo=UTC),
-        sensor="s1",
-        band_names=("VV", "VH"),
-    )
+    return speckled_s1(ndimage.gaussian_filter(reflectivity, PSF_SIGMA_PX), june(day), seed)
 
 
 def _pair() -> tuple[Raster, Raster]:

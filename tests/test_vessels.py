@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import from_origin
+from s1_scenes import speckled_s1
 from scipy import ndimage
 
 from imagery import clouds
@@ -368,23 +369,12 @@ def test_shore_protrusions_fill_a_short_bump_and_thin_moles_not_the_quay():
 def s1_scene(seed: int = 0) -> Raster:
     """UTM 10 m: speckled sea east of a straight quay with a bright edge (cranes, fenders);
     a 200 m ship berthed against it and a 150 m ship at anchor."""
-    rng = np.random.default_rng(seed)
     mean = np.full((300, 300), 0.01, dtype=np.float32)
     mean[:, :60] = 0.08
     mean[:, 57:60] = 0.6
     mean[100:120, 60:63] = 2.0
     mean[200:203, 180:195] = 2.0
-    vv = mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    vh = 0.2 * mean * rng.gamma(4.4, 1 / 4.4, mean.shape)
-    return Raster(
-        data=np.stack([vv, vh]).astype(np.float32),
-        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        nodata=float("nan"),
-        time=datetime(2024, 3, 1, 21, 30, tzinfo=UTC),
-        sensor="s1",
-        band_names=("VV", "VH"),
-    )
+    return speckled_s1(mean, datetime(2024, 3, 1, 21, 30, tzinfo=UTC), seed)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -168,7 +168,9 @@ class _PerLabel:
         return np.split(where, np.flatnonzero(np.diff(owner)) + 1) if where.size else []
 
 
-def _ship_sized(shape: dict[str, np.ndarray], params: VesselParams, min_length_m: float):
+def _ship_sized(shape, params: VesselParams, min_length_m: float):
+    """Length within [``min_length_m``, max] and width under the maximum, per entry of
+    ``shape`` (a dict of arrays or a frame with ``length_m`` and ``width_m``)."""
     return (
         (shape["length_m"] >= min_length_m)
         & (shape["length_m"] <= params.max_length_m)
@@ -208,9 +210,7 @@ def ship_sized_rows(frame, params: VesselParams, min_length_m: float) -> np.ndar
     """Boolean per row of ``frame`` (``length_m``, ``width_m``, ``area_m2``): within the
     size filters of ``params``, at least ``min_length_m`` long."""
     return (
-        (frame["length_m"] >= min_length_m)
-        & (frame["length_m"] <= params.max_length_m)
-        & (frame["width_m"] <= params.max_width_m)
+        _ship_sized(frame, params, min_length_m)
         & (frame["width_m"] >= params.min_width_m)
         & (frame["area_m2"] >= params.min_area_m2)
     ).to_numpy(copy=True)
