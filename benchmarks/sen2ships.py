@@ -1,8 +1,12 @@
 """Vessel detection on real Sentinel-2 port scenes with annotated ships (sen2ships).
 
-Runs ``imagery.vessels.detect_vessels`` on the Busan, Durban and Honolulu scenes in
-``../shared/data/sen2ships`` and scores it against the COCO ship masks: a detection
-matches a ship when its centre lies within 20 m of the ship's mask (one-to-one).
+Runs ``imagery.vessels.detect_vessels`` on every port folder of a sen2ships tree (by
+default ``../shared/data/sen2ships``: Busan, Durban and Honolulu) and scores it against
+the COCO ship masks: a detection matches a ship when its centre lies within 20 m of the
+ship's mask (one-to-one). A port folder is one holding a COCO file (``*coco*.json``, also
+in a subfolder, as in the published dataset's ``annotations/``) and the four 10 m bands
+as GeoTIFFs whose names carry the band (``B02.tif`` or EO Browser's
+``..._Sentinel-2_L2A_B02_(Raw).tiff``); B11, when there, is read too.
 
     .venv/bin/python benchmarks/sen2ships.py [--data DIR] [--json OUT]
 
@@ -28,6 +32,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,7 +49,6 @@ from imagery.raster import Raster  # noqa: E402
 from imagery.sensors import prepare_s2  # noqa: E402
 from imagery.vessels import VesselParams, detect_vessels  # noqa: E402
 
-PORTS = ("busan", "durban", "honolulu")
 TOLERANCE_M = 20.0
 #: Constants tried by the leave-one-port-out check (the defaults among them).
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.30, 0.80, 0.05))
@@ -62,16 +66,51 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+BANDS = ("B02", "B03", "B04", "B08")
+OPTIONAL_BANDS = ("B11",)
+
+
+def band_files(folder: Path) -> dict[str, Path]:
+    """GeoTIFFs of ``folder`` by the band their name carries (``B02``, not ``B021`` or ``B02A``)."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            continue
+        for band in (*BANDS, *OPTIONAL_BANDS):
+            if re.search(rf"(?<![A-Za-z0-9]){band}(?![A-Za-z0-9])", path.name):
+                found.setdefault(band, path)
+    return found
+
+
+def coco_file(folder: Path) -> Path | None:
+    """The port's COCO annotation file, in the folder or below it."""
+    return next(iter(sorted(folder.rglob("*coco*.json"))), None)
+
+
+def find_ports(data: Path) -> list[str]:
+    """Folders of ``data`` with a COCO file and the four 10 m bands, sorted by name."""
+    return [
+        folder.name
+        for folder in sorted(p for p in data.iterdir() if p.is_dir())
+        if coco_file(folder) is not None and all(b in band_files(folder) for b in BANDS)
+    ]
+
+
 def load_port(folder: Path) -> Raster:
-    """The four 10 m bands of one sen2ships port as a prepared S2 scene."""
-    bands = [read_raster(folder / f"{name}.tif") for name in ("B02", "B03", "B04", "B08")]
+    """The 10 m bands (and B11 when there) of one sen2ships port as a prepared S2 scene."""
+    files = band_files(folder)
+    missing = [b for b in BANDS if b not in files]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no GeoTIFF named for band(s) {', '.join(missing)}")
+    names = [b for b in (*BANDS, *OPTIONAL_BANDS) if b in files]
+    bands = [read_raster(files[name]) for name in names]
     first = bands[0]
     stack = Raster(
         data=np.concatenate([b.data for b in bands]),
         transform=first.transform,
         crs=first.crs,
         nodata=None,
-        band_names=("B02", "B03", "B04", "B08"),
+        band_names=tuple(names),
     )
     return prepare_s2(stack, source=str(folder), scale=1.0 / 65535.0)
 
@@ -91,7 +130,7 @@ def score_vessels(vessels, scene: Raster, masks: list[np.ndarray]) -> Score:
 def run_port(folder: Path, params: VesselParams) -> dict:
     """Detect once with every berthed candidate kept; thresholds are applied afterwards."""
     scene = load_port(folder)
-    masks = coco_masks(next(folder.glob("*_coco.json")))
+    masks = coco_masks(coco_file(folder))
     open_params = dataclasses.replace(params, berth_min_score=0.0)
     started = time.perf_counter()
     vessels = detect_vessels(scene, params=open_params)
@@ -158,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     params = VesselParams()
     cpu = _cpu_name()
     print(f"machine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
-    runs = {port: run_port(args.data / port, params) for port in PORTS}
+    ports = find_ports(args.data)
+    if not ports:
+        print(
+            f"no port folders (COCO file and bands B02 B03 B04 B08) in {args.data}", file=sys.stderr
+        )
+        return 2
+    runs = {port: run_port(args.data / port, params) for port in ports}
 
     header = f"{'port':<10} {'ships':>5} {'det':>4} {'tp':>3} {'fp':>3} {'fn':>3} {'P':>6} {'R':>6} {'F1':>6} {'s':>6}"
     print(f"\ndefault parameters (berth_min_score = {params.berth_min_score})")

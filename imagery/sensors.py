@@ -34,6 +34,7 @@ from imagery.raster import Raster
 __all__ = [
     "S1_BANDS",
     "S2_BANDS",
+    "S2_OPTIONAL_BANDS",
     "SCL_CLOUD_CLASSES",
     "SCL_OPAQUE_CLASSES",
     "SCL_WATER",
@@ -46,6 +47,9 @@ __all__ = [
 
 S1_BANDS = ("VV", "VH")
 S2_BANDS = ("B02", "B03", "B04", "B08")
+#: Kept when the input names them: B11 (SWIR 1.6 um, 20 m) tells what stands above the
+#: water from what lies under it (``imagery.vessels``).
+S2_OPTIONAL_BANDS = ("B11",)
 #: SCL classes that hide the ground: 3 cloud shadow, 8/9 cloud medium/high probability,
 #: 10 thin cirrus. (ESA Sentinel-2 L2A Product Definition, scene classification.)
 SCL_CLOUD_CLASSES = (3, 8, 9, 10)
@@ -149,7 +153,7 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         if match:
             found.setdefault(f"B{int(match.group(1)):02d}", i)
     if all(b in found for b in S2_BANDS):
-        wanted = [*S2_BANDS, "SCL"] if "SCL" in found else list(S2_BANDS)
+        wanted = [b for b in (*S2_BANDS, *S2_OPTIONAL_BANDS, "SCL") if b in found]
         return [(b, found[b]) for b in wanted]
     if raster.count in (4, 5):
         wanted = [*S2_BANDS, "SCL"][: raster.count]
@@ -169,7 +173,8 @@ def prepare_s2(
     Parameters
     ----------
     raster : Raster
-        4 or 5 bands (B02 B03 B04 B08 [SCL]) or band descriptions naming them.
+        4 or 5 bands (B02 B03 B04 B08 [SCL]) or band descriptions naming them (then
+        B11 too, when named).
     source : str
         Name used in error messages.
     scale, offset : float
@@ -179,7 +184,7 @@ def prepare_s2(
     Returns
     -------
     Raster
-        Bands ``B02 B03 B04 B08 [SCL]``, float32, ``nodata=nan``, ``sensor="s2"``.
+        Bands ``B02 B03 B04 B08 [B11] [SCL]``, float32, ``nodata=nan``, ``sensor="s2"``.
         Pixels with SCL 0 (no data) or 1 (saturated) are NaN in every band.
     """
     order = _s2_order(raster, source)

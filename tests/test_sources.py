@@ -253,7 +253,7 @@ def test_fetch_s2_writes_uint16_bands_and_scl_with_nodata_zero(fake, aoi, tmp_pa
     (result,) = summary.fetched
     assert result.path.name == "2024-05-01_S2B_R032.tif"
     raster = read_raster(result.path)
-    assert raster.band_names == ("B02", "B03", "B04", "B08", "SCL")
+    assert raster.band_names == ("B02", "B03", "B04", "B08", "B11", "SCL")
     assert raster.dtype == np.uint16 and raster.nodata == 0
     assert (raster.data[:, :, :10] == 0).all() and (raster.data[:, :, 10:] > 0).all()
     assert (raster.band("SCL")[:, 10:] == 6).all()

@@ -300,6 +300,59 @@ def test_s2_water_argument_is_honoured():
     assert not inside(found, scene, PIER, margin=3).any()
 
 
+#: A shoal (a sand bar under a metre of turbid water): brighter than the water in every
+#: visible band and in B08, as real shoals in the Durban scene are; not in B11.
+SHOAL = (0.07, 0.075, 0.06, 0.042)
+SHOAL_AT = (slice(px(700), px(700) + px(30)), slice(px(1400), px(1400) + px(120)))
+#: B11 reflectance of water, quay and hulls (SWIR: water absorbs it; hulls reflect about
+#: as much as in B08).
+SWIR = {"water": 0.004, "quay": 0.22, "hull": 0.10}
+
+
+def with_swir(scene: Raster, b11: np.ndarray) -> Raster:
+    """``scene`` with a B11 band after B08 (blurred and noised like the others)."""
+    rng = np.random.default_rng(7)
+    swir = ndimage.gaussian_filter(b11, 0.6) + rng.normal(0.0, 0.002, b11.shape)
+    return scene.replace(
+        data=np.concatenate([scene.data, swir[None].astype(np.float32)]),
+        band_names=(*scene.band_names, "B11"),
+    )
+
+
+def test_s2_shoal_brightening_b08_but_not_b11_is_not_a_vessel():
+    reflectance = s2_layout()
+    reflectance[:, SHOAL_AT[0], SHOAL_AT[1]] = np.array(SHOAL, dtype=np.float32)[:, None, None]
+    b11 = np.full(reflectance.shape[1:], SWIR["water"], dtype=np.float32)
+    b11[:, :QUAY_COL] = SWIR["quay"]
+    b11[PIER] = SWIR["quay"]
+    b11[BERTHED] = b11[ANCHORED] = SWIR["hull"]
+    scene = s2_scene(reflectance)
+    # Without B11 the shoal passes every other test: it is as bright in B08 as in B03.
+    blind = detect_vessels(scene)
+    assert inside(blind, scene, SHOAL_AT).sum() == 1
+    seeing = detect_vessels(with_swir(scene, b11))
+    assert not inside(seeing, scene, SHOAL_AT).any()
+    assert inside(seeing, scene, ANCHORED).sum() == 1 and inside(seeing, scene, BERTHED).sum() == 1
+    off = detect_vessels(with_swir(scene, b11), params=VesselParams(s2_min_swir_ratio=0.0))
+    assert inside(off, scene, SHOAL_AT).sum() == 1
+
+
+def test_prepare_s2_keeps_a_named_b11_and_reads_scl_after_it():
+    data = np.full((6, 8, 8), 1000, dtype=np.uint16)
+    data[4] = 1500  # B11
+    data[5] = 6  # SCL water
+    raster = Raster(
+        data=data,
+        transform=from_origin(500_000.0, 4_600_000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=0,
+        band_names=("B02", "B03", "B04", "B08", "B11", "SCL"),
+    )
+    prepared = prepare_s2(raster)
+    assert prepared.band_names == ("B02", "B03", "B04", "B08", "B11", "SCL")
+    assert np.allclose(prepared.band("B11"), 0.15) and (prepared.band("SCL") == 6).all()
+
+
 def test_s2_berths_can_be_switched_off():
     scene = s2_scene(s2_layout())
     found = detect_vessels(scene, params=VesselParams(berths=False))

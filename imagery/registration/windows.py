@@ -29,7 +29,7 @@ from imagery.io import raster_info
 from imagery.raster import Raster
 from imagery.registration.features import Feature, feature_image
 from imagery.registration.regrid import estimation_resampling, res_in, same_grid
-from imagery.sensors import S2_BANDS, prepare_s1, prepare_s2
+from imagery.sensors import S2_BANDS, S2_OPTIONAL_BANDS, prepare_s1, prepare_s2
 
 __all__ = ["ArraySource", "FileSource", "Grid", "plan_grid"]
 
@@ -154,12 +154,12 @@ def _band_plan(path: Path, sensor: str | None) -> tuple[list[int], tuple[str, ..
     if sensor == "s2":
         found: dict[str, int] = {}
         for i, name in enumerate(names):
-            for band in (*S2_BANDS, "SCL"):
+            for band in (*S2_BANDS, *S2_OPTIONAL_BANDS, "SCL"):
                 short = band.replace("B0", "B")
                 if band not in found and (name in (band, short) or band in name):
                     found[band] = i
         if all(b in found for b in S2_BANDS):
-            plan = [b for b in (*S2_BANDS, "SCL") if b in found]
+            plan = [b for b in (*S2_BANDS, *S2_OPTIONAL_BANDS, "SCL") if b in found]
             return [found[b] + 1 for b in plan], tuple(plan)
         if info.count in (4, 5) and not names:
             plan = [*S2_BANDS, "SCL"][: info.count]

@@ -14,8 +14,8 @@ Sentinel-1 (``evalscripts/s1_grd.js``)
     ``speckleFilter={"type": "NONE"}``. Bands ``VV``, ``VH``: sigma0, linear power,
     float32, NaN where there is no data.
 Sentinel-2 (``evalscripts/s2_l2a.js``)
-    ``sentinel-2-l2a``; bands ``B02 B03 B04 B08`` as uint16 reflectance x 10000
-    (harmonised) and ``SCL``; 0 (the nodata value) where there is no data.
+    ``sentinel-2-l2a``; bands ``B02 B03 B04 B08 B11`` as uint16 reflectance x 10000
+    (harmonised; B11 from 20 m) and ``SCL``; 0 (the nodata value) where there is no data.
 
 Both ask for the pass only: ``timeRange`` is the acquisition's first-to-last product
 time widened by :data:`TIME_MARGIN_S`, with ``mosaickingOrder=mostRecent`` so the slices
@@ -96,7 +96,7 @@ class SensorSpec:
 
 SPECS = {
     "s1": SensorSpec("s1_grd.js", ("VV", "VH"), "float32", float("nan")),
-    "s2": SensorSpec("s2_l2a.js", ("B02", "B03", "B04", "B08", "SCL"), "uint16", 0.0),
+    "s2": SensorSpec("s2_l2a.js", ("B02", "B03", "B04", "B08", "B11", "SCL"), "uint16", 0.0),
 }
 
 

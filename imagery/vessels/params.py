@@ -35,6 +35,13 @@ class VesselParams:
     s2_foam_ratio : float
         An S2 object whose B08 step above the water is below this multiple of its B03
         step is foam, a whitecap or a plume, not a hull (Koepke 1984).
+    s2_min_swir_ratio : float
+        When the S2 scene has B11 (SWIR 1.6 um): an object afloat whose B11 step above
+        the water is below this multiple of its B08 step lies under the surface (a
+        shoal, a sand bar, sediment), since water absorbs SWIR within millimetres
+        (Hale & Querry 1973; the SWIR black-water assumption of Wang & Shi 2007). A
+        hull's own B11/B08 ratio is 0.5-1; B11's 20 m pixels halve it on a narrow hull.
+        0 turns the test off.
     s2_max_ndvi : float
         S2 candidates whose median NDVI exceeds this are vegetation.
     s2_max_ndwi : float
@@ -86,6 +93,7 @@ class VesselParams:
     s2_min_contrast: float = 0.02
     s2_min_length_m: float = 45.0
     s2_foam_ratio: float = 0.6
+    s2_min_swir_ratio: float = 0.15
     s2_max_ndvi: float = 0.3
     s2_max_ndwi: float = 0.0
     s2_surf_buffer_m: float = 60.0

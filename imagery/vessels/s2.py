@@ -105,24 +105,34 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
     if n == 0:
         return _Candidates.empty(), significance
     clutter = water & usable & ~ndimage.binary_dilation(mask, iterations=2)
-    green = scene.band("B03")
-    green_bg, _, _ = masked_ring_stats(
-        green,
-        clutter,
-        outer=odd_window_px(params.s2_background_m, pixel_m, minimum=5),
-        inner=odd_window_px(params.s2_guard_m, pixel_m, minimum=3),
-        min_count=10,
-    )
     objects = _PerLabel.of(labels, n)
     index = np.arange(n + 1)
+
+    def step_above_water(band: str) -> np.ndarray:
+        """Mean step of each object over the water around it, in ``band``."""
+        image = scene.band(band)
+        background, _, _ = masked_ring_stats(
+            image,
+            clutter,
+            outer=odd_window_px(params.s2_background_m, pixel_m, minimum=5),
+            inner=odd_window_px(params.s2_guard_m, pixel_m, minimum=3),
+            min_count=10,
+        )
+        return ndimage.mean(np.nan_to_num(image - background), labels, index)
+
     step_nir = ndimage.mean(np.nan_to_num(scene.band("B08") - nir_bg), labels, index)
-    step_green = ndimage.mean(np.nan_to_num(green - green_bg), labels, index)
+    step_green = step_above_water("B03")
     keep = (
         (step_nir >= params.s2_min_contrast)
         & (step_nir >= params.s2_foam_ratio * step_green)
         & (objects.median(np.nan_to_num(_ndvi(scene))) <= params.s2_max_ndvi)
         & _ship_sized(axis_shape(labels, n, pixel_m), params, params.s2_min_length_m)
     )
+    if scene.has_band("B11") and params.s2_min_swir_ratio > 0:
+        # Water absorbs 1.6 um light within a millimetre or so, turbid or not (the SWIR
+        # "black pixel" of Wang & Shi 2007): shallows, sand bars and sediment plumes
+        # brighten B08 but not B11; a hull above the surface brightens both.
+        keep &= step_above_water("B11") >= params.s2_min_swir_ratio * step_nir
     keep[0] = False
     n_tests = max(1.0, float((water & usable).sum()))
     return (
