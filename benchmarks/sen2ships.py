@@ -102,9 +102,21 @@ def load_port(folder: Path) -> Raster:
     missing = [b for b in BANDS if b not in files]
     if missing:
         raise FileNotFoundError(f"{folder}: no GeoTIFF named for band(s) {', '.join(missing)}")
-    names = [b for b in (*BANDS, *OPTIONAL_BANDS) if b in files]
+    names = list(BANDS)
     bands = [read_raster(files[name]) for name in names]
     first = bands[0]
+    for name, band in zip(names, bands, strict=True):
+        if band.shape != first.shape or band.transform != first.transform:
+            raise ValueError(f"{files[name]}: not on the grid of {files[BANDS[0]]}")
+    for name in OPTIONAL_BANDS:
+        if name not in files:
+            continue
+        band = read_raster(files[name])
+        if band.shape == first.shape and band.transform == first.transform:
+            names.append(name)
+            bands.append(band)
+        else:
+            print(f"{files[name]}: not on the 10 m grid, left out", file=sys.stderr)
     stack = Raster(
         data=np.concatenate([b.data for b in bands]),
         transform=first.transform,

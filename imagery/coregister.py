@@ -151,7 +151,7 @@ def estimate_registration(
     ----------
     reference, moving : Raster
         Prepared scenes (:func:`imagery.sensors.prepare_s1` / ``prepare_s2``): S1 linear
-        ``VV`` [``VH``], S2 reflectance ``B02 B03 B04 B08`` [``SCL``], NaN for nodata.
+        ``VV`` [``VH``], S2 reflectance ``B02 B03 B04 B08`` [``B11``] [``SCL``], NaN for nodata.
         ``moving`` may be on another grid, CRS or resolution; it is resampled onto the
         reference grid (cubic) for the measurement only.
     exclude_reference, exclude_moving : ndarray of bool, shape (row, col), optional
@@ -267,7 +267,7 @@ def estimate_registration_files(
     ----------
     reference_path, moving_path : path-like
         GeoTIFFs (or anything GDAL reads) as exported: S1 VV [VH] in linear power or
-        dB, S2 ``B02 B03 B04 B08 [SCL]`` digital numbers or reflectance; other layouts
+        dB, S2 ``B02 B03 B04 B08 [B11] [SCL]`` digital numbers or reflectance; other layouts
         are reduced to the mean of their bands.
     sensor : {"s1", "s2"}, optional
         Defaults to the ``SENSOR`` tag of the reference file.

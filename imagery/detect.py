@@ -38,7 +38,7 @@ from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
-from imagery.sensors import prepare
+from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
 from imagery.vessels import VesselParams, detect_vessels
 from imagery.vessels.common import ship_sized_rows
 from imagery.water import water_mask
@@ -866,6 +866,8 @@ def detect_aligned(
     """
     params = params or DetectParams()
     sensor = before.sensor
+    if sensor == "s2":
+        before, aligned = keep_shared([before, aligned], S2_OPTIONAL_BANDS)
     if aoi is not None and getattr(aoi, "water", None) is not None:
         water_before = water_after = water = water_mask(before, aoi=aoi)
     else:

@@ -13,9 +13,10 @@ Sentinel-1
 
 Sentinel-2 L2A
     Bands ``B02 B03 B04 B08`` as surface reflectance (digital number / 10000) and,
-    optionally, ``SCL`` (scene classification, integer codes kept as floats). Band
-    descriptions decide the order when present (``B2``, ``B02``, ``B8`` ...), otherwise
-    the order B02 B03 B04 B08 [SCL] is assumed. Digital numbers are taken as
+    optionally, ``B11`` (SWIR, when a band description names it) and ``SCL`` (scene
+    classification, integer codes kept as floats). Band descriptions decide the order
+    when present (``B2``, ``B02``, ``B8`` ...), otherwise the order B02 B03 B04 B08
+    [SCL] is assumed. Digital numbers are taken as
     harmonised to the pre-2022 scale (Sentinel Hub's default); pass ``offset`` for
     products carrying ``BOA_ADD_OFFSET``.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -39,6 +40,7 @@ __all__ = [
     "SCL_OPAQUE_CLASSES",
     "SCL_WATER",
     "cloud_mask",
+    "keep_shared",
     "prepare",
     "prepare_s1",
     "prepare_s2",
@@ -160,7 +162,7 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         return list(zip(wanted, range(raster.count), strict=True))
     raise BandError(
         f"{source}: Sentinel-2 input needs bands B02 B03 B04 B08 [SCL] (4 or 5 bands in that order, "
-        f"or band descriptions naming them); got {raster.count} bands "
+        f"or band descriptions naming them, then B11 too); got {raster.count} bands "
         f"{list(raster.band_names) or '(no descriptions)'}"
     )
 
@@ -173,8 +175,8 @@ def prepare_s2(
     Parameters
     ----------
     raster : Raster
-        4 or 5 bands (B02 B03 B04 B08 [SCL]) or band descriptions naming them (then
-        B11 too, when named).
+        4 or 5 bands (B02 B03 B04 B08 [SCL]), or band descriptions naming them (then
+        B11 too, when named; a file of six or more bands needs the descriptions).
     source : str
         Name used in error messages.
     scale, offset : float
@@ -185,7 +187,9 @@ def prepare_s2(
     -------
     Raster
         Bands ``B02 B03 B04 B08 [B11] [SCL]``, float32, ``nodata=nan``, ``sensor="s2"``.
-        Pixels with SCL 0 (no data) or 1 (saturated) are NaN in every band.
+        Pixels with SCL 0 (no data) or 1 (saturated) are NaN in every band. B11 reads 0
+        (not NaN) where its digital number is the nodata value under valid 10 m bands,
+        and is dropped when it holds no data at all.
     """
     order = _s2_order(raster, source)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
@@ -208,8 +212,10 @@ def prepare_s2(
                 upper,
                 scale,
             )
-    layers = [spectral]
     names = [b for b, _ in order if b != "SCL"]
+    if "B11" in names:
+        spectral, names = _settle_swir(spectral, names, source)
+    layers = [spectral]
     if any(b == "SCL" for b, _ in order):
         scl_index = dict(order)["SCL"]
         scl = raster.data[scl_index].astype(np.float32)
@@ -224,6 +230,38 @@ def prepare_s2(
         sensor="s2",
         band_names=tuple(names),
     )
+
+
+def _settle_swir(spectral: np.ndarray, names: list[str], source: str):
+    """B11 under valid 10 m bands is never missing: a digital number of 0 there (the
+    file's nodata) is dark water clipped at zero, so it reads 0, not NaN, and does not
+    invalidate the pixel. A B11 with no positive value is dropped."""
+    k = names.index("B11")
+    swir = spectral[k]
+    core = np.isfinite(np.delete(spectral, k, axis=0)).all(axis=0)
+    if not (core & (np.nan_to_num(swir) > 0)).any():
+        log.warning("%s: B11 holds no data; the SWIR test is skipped", source)
+        return np.delete(spectral, k, axis=0), [n for n in names if n != "B11"]
+    swir[core & np.isnan(swir)] = 0.0
+    return spectral, names
+
+
+def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -> list[Raster]:
+    """``rasters`` without the bands (among ``names``; default all) that not all of them have.
+
+    Dates compared with each other are judged on the same evidence: a test that only
+    one date can run (B11's SWIR test on a scene stored before B11 was downloaded, VH on
+    a single-polarisation pass) would otherwise find on one date what it cannot find on
+    the other.
+    """
+    candidates = set(rasters[0].band_names if names is None else names)
+    drop = {b for b in candidates if not all(r.has_band(b) for r in rasters)}
+    if not drop:
+        return list(rasters)
+    return [
+        r.select([b for b in r.band_names if b not in drop]) if drop & set(r.band_names) else r
+        for r in rasters
+    ]
 
 
 def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:

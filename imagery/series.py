@@ -38,7 +38,7 @@ from imagery.errors import CoregistrationError, DetectionError, InputError
 from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
-from imagery.sensors import prepare
+from imagery.sensors import keep_shared, prepare
 from imagery.vessels import detect_vessels
 from imagery.water import water_mask
 
@@ -162,6 +162,12 @@ def detect_series(
         )
     order = np.argsort([p.time for p in prepared], kind="stable")
     prepared = [prepared[i] for i in order]
+    shared = keep_shared(prepared)
+    if shared[0].band_names != prepared[0].band_names:
+        # One (time, band, y, x) array, and every date judged on the same evidence.
+        dropped = sorted({b for p in prepared for b in p.band_names} - set(shared[0].band_names))
+        log.info("bands not on every date of the series, left out: %s", " ".join(dropped))
+    prepared = shared
     reference = prepared[0]
     reference_water = water_mask(reference, aoi=aoi)  # water must not vote on shifts
     scenes, registrations, refused = [reference], [None], []

@@ -96,3 +96,19 @@ def test_a_grey_step_under_the_veil_threshold_is_not_a_veil():
     flagged, as a stack of grey containers with a smaller step would be."""
     stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.25))
     assert stack and puff
+
+
+def test_b11_on_one_date_only_is_left_out_of_the_pair():
+    """A scene stored before B11 was downloaded, paired with a newer one: both dates are
+    judged without the SWIR test, so the flags are those of a pair without B11."""
+    before, after = _pair()
+    swir = before.data[3:4] * 0.8  # B11 about as bright as B08 on pavement
+    richer = before.replace(
+        data=np.concatenate([before.data, swir]), band_names=(*before.band_names, "B11")
+    )
+    plain = detect_aligned(before, after, params=ALL)
+    mixed = detect_aligned(richer, after, params=ALL)
+    assert mixed.before.band_names == before.band_names
+    assert plain.detections.drop(columns="geometry").equals(
+        mixed.detections.drop(columns="geometry")
+    )

@@ -190,6 +190,20 @@ def test_series_reports_when(tmp_path):
         assert set(frame["change_time"]) <= times
 
 
+def test_series_with_a_band_missing_on_one_date_runs_on_the_shared_bands(tmp_path):
+    """A pass with VV only among VV+VH passes (or an S2 scene stored before B11 was
+    downloaded among newer ones): the series runs on the bands every date has."""
+    sim = simulate_series(get_aoi("dunai"), sensor="s1", seed=5, dates=3, size_px=SIZE)
+    paths = write_simulation(sim, tmp_path / "series")
+    scenes = sorted(p for k, p in paths.items() if k.startswith("t") and str(p).endswith(".tif"))
+    last = read_raster(scenes[-1])
+    write_raster(last.select(["VV"]), scenes[-1])
+    out = tmp_path / "run"
+    result = _run("detect", *map(str, scenes), "--sensor", "s1", "--out", out, "--no-chips")
+    assert result.exit_code == 0, result.output
+    assert pyogrio.read_dataframe(out / "detections.gpkg", layer="detections") is not None
+
+
 def test_detect_from_store(tmp_path, s1_pair):
     from imagery.store import scene_path, write_scene
 

@@ -60,7 +60,7 @@ def test_published_layout_is_found_and_read_with_b11(bench, tmp_path):
 
 
 def test_band_names_do_not_match_longer_band_numbers(bench, tmp_path):
-    for name in ("a_B011.tif", "a_B08A.tif", "B080.tiff", "rgb.tiff", "a_B02.jpg"):
+    for name in ("a_B111.tif", "a_B11A.tif", "a_B08A.tif", "B080.tiff", "rgb.tiff", "a_B02.jpg"):
         (tmp_path / name).write_bytes(b"")
     assert bench.band_files(tmp_path) == {}
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rasterio.transform import from_origin
 
 from imagery.errors import BandError
 from imagery.raster import Raster
-from imagery.sensors import cloud_mask, prepare_s1, prepare_s2
+from imagery.sensors import S2_OPTIONAL_BANDS, cloud_mask, keep_shared, prepare_s1, prepare_s2
 
 
 def _raster(data, names=(), nodata=None):
@@ -86,3 +87,40 @@ def test_s2_descriptions_reorder():
 def test_s2_wrong_band_count():
     with pytest.raises(BandError, match="B02 B03 B04 B08"):
         prepare_s2(_raster(np.ones((3, 4, 4), np.uint16)), source="x.tif")
+
+
+def _s2_with_swir(b11: np.ndarray) -> Raster:
+    data = np.full((6, 6, 6), 1000, dtype=np.uint16)
+    data[4] = b11
+    data[5] = 6  # SCL water
+    return Raster(
+        data=data,
+        transform=from_origin(500_000.0, 4_600_000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=0,
+        band_names=("B02", "B03", "B04", "B08", "B11", "SCL"),
+    )
+
+
+def test_b11_nodata_under_valid_bands_is_dark_water_not_a_hole():
+    b11 = np.full((6, 6), 300, dtype=np.uint16)
+    b11[2, 2] = 0  # clipped at zero over dark water
+    prepared = prepare_s2(_s2_with_swir(b11))
+    assert prepared.band("B11")[2, 2] == 0.0 and prepared.valid_mask().all()
+
+
+def test_b11_without_data_is_dropped():
+    prepared = prepare_s2(_s2_with_swir(np.zeros((6, 6), dtype=np.uint16)))
+    assert prepared.band_names == ("B02", "B03", "B04", "B08", "SCL")
+    assert prepared.valid_mask().all()
+
+
+def test_keep_shared_drops_what_one_date_lacks():
+    with_swir = prepare_s2(_s2_with_swir(np.full((6, 6), 300, dtype=np.uint16)))
+    without = with_swir.select(["B02", "B03", "B04", "B08", "SCL"])
+    a, b = keep_shared([with_swir, without], S2_OPTIONAL_BANDS)
+    assert a.band_names == b.band_names == without.band_names
+    # Only the named bands are reconciled: SCL on one date is kept.
+    c, d = keep_shared([with_swir, without.select(["B02", "B03", "B04", "B08"])], ["B11"])
+    assert d.band_names == ("B02", "B03", "B04", "B08")
+    assert "SCL" in c.band_names and "B11" not in c.band_names

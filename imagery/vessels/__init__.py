@@ -20,7 +20,9 @@ Sentinel-2
     step is physically meaningful (``s2_min_contrast``) and it is solid: foam,
     whitecaps and sediment plumes brighten the visible more than the near infrared
     (their B08 step is below ``s2_foam_ratio`` times their B03 step), paint and steel
-    do not.
+    do not. When the scene has B11, the object must also brighten it: water absorbs
+    SWIR within millimetres, so a shoal or a sand bar under the surface lifts B08 but
+    not B11 (``s2_min_swir_ratio``).
 
     *Berthed.* A ship alongside a quay is not water in any index and merges with the
     quay in a water mask. What gives it away is geometry: a quay is straight and a
