@@ -58,6 +58,21 @@ S2_VEIL_MIN_AREA_M2 = 180_000.0
 S2_VEIL_SMOOTH_M = 70.0
 
 
+def _surrounded_by(mask: np.ndarray, where: np.ndarray, width_px: int = 2) -> np.ndarray:
+    """The connected patches of ``mask`` whose surroundings (a ring ``width_px`` wide)
+    lie mostly in ``where``: a patch out on the water, not one on the shore."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    grown = ndimage.grey_dilation(labels, size=2 * width_px + 1)
+    ring = (grown > 0) & (labels == 0)
+    inside = np.bincount(grown[ring & where], minlength=n + 1)
+    total = np.bincount(grown[ring], minlength=n + 1)
+    keep = 2 * inside > total
+    keep[0] = False
+    return keep[labels]
+
+
 def large_patches(mask: np.ndarray, min_area_m2: float, pixel_m: float) -> np.ndarray:
     """``mask`` without its connected patches smaller than ``min_area_m2``."""
     labels, n = ndimage.label(mask)
@@ -159,12 +174,16 @@ def s2_clouds(
         clouds |= large | (scl & near)
         if water is not None:
             # Over water SCL has no roofs to mistake: its small patches are cloud, except
-            # those on a hull (Sen2Cor calls a bright deck cloud).
-            offshore = scl & ndimage.binary_dilation(water, iterations=2) & ~large
+            # those on a hull (Sen2Cor calls a bright deck cloud). A small patch on the
+            # shore, land around it as much as water, is a roof or a stack.
+            offshore = _surrounded_by(scl & ~large, water)
             if offshore.any() and (water & np.isfinite(scene.band("B08"))).any():
                 nir = scene.band("B08")
                 step = np.nan_to_num(nir) - float(np.nanmedian(nir[water]))
-                offshore &= ~ship_shaped(step >= S2_HULL_NIR_STEP, pixel_m)
+                bright = step >= S2_HULL_NIR_STEP
+                # A berthed ship's deck merges with the quay when all bright pixels are
+                # taken; on the water of either date it stands alone.
+                offshore &= ~(ship_shaped(bright, pixel_m) | ship_shaped(bright & water, pixel_m))
             clouds |= offshore
     if water is not None and (water & np.isfinite(scene.band("B08"))).any():
         reference = water & np.isfinite(scene.band("B08"))

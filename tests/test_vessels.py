@@ -234,6 +234,25 @@ def test_s2_scl_cloud_on_a_bright_deck_is_not_cloud():
     assert s2_clouds(scene, water=reflectance[3] < 0.05)[puff].all()
 
 
+def test_s2_scl_cloud_on_a_quay_edge_stack_does_not_hide_the_ship_beside_it():
+    """Sen2Cor calls a white stack or roof cloud. On the quay face it touches the water,
+    but it lies on land: a roof, not cloud, and the ship berthed next to it is found."""
+    reflectance = s2_layout()
+    stack = (
+        slice(BERTHED[0].stop + 2, BERTHED[0].stop + 8),
+        slice(QUAY_COL - 6, QUAY_COL),
+    )
+    reflectance[(slice(None), *stack)] = np.array(CLOUD, dtype=np.float32)[:, None, None]
+    scl = np.full((400, 400), 6, dtype=np.int16)
+    scl[:, :QUAY_COL] = 5
+    scl[stack] = 8
+    scene = s2_scene(reflectance, scl=scl)
+    water = reflectance[3] < 0.05
+    assert not s2_clouds(scene, water=water)[stack].any()
+    found = detect_vessels(scene)
+    assert inside(found, scene, BERTHED).sum() == 1
+
+
 @pytest.mark.parametrize("scl_class", [3, 10])
 def test_s2_ship_in_cloud_shadow_or_under_cirrus_is_found(scl_class):
     reflectance = s2_layout()
