@@ -162,10 +162,10 @@ def detect_series(
         )
     order = np.argsort([p.time for p in prepared], kind="stable")
     prepared = [prepared[i] for i in order]
+    # One (time, band, y, x) array, and every date judged on the same evidence.
     shared = keep_shared(prepared)
-    if shared[0].band_names != prepared[0].band_names:
-        # One (time, band, y, x) array, and every date judged on the same evidence.
-        dropped = sorted({b for p in prepared for b in p.band_names} - set(shared[0].band_names))
+    dropped = sorted({b for p in prepared for b in p.band_names} - set(shared[0].band_names))
+    if dropped:
         log.info("bands not on every date of the series, left out: %s", " ".join(dropped))
     prepared = shared
     reference = prepared[0]
