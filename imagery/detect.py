@@ -119,10 +119,11 @@ class DetectParams:
         issue's stacks are, change the three bands unequally. ``cargo_veil_step`` 0
         turns the test off. It matters most for scenes without SCL.
     berth_change_reach_m, berth_min_increase_db, berth_min_elongation, berth_max_angle_deg
-        S1 arrivals at a quay found from the change (:func:`berth_changes`): within
-        this distance of the water, seeded by increases above this many dB, at least this
-        elongated, and lying within this angle of the shoreline. ``berth_change_reach_m``
-        0 turns the search off.
+        Arrivals at a quay found from the change (:func:`berth_changes`): within this
+        distance of the water (S1; S2: of the shore, on the water), seeded by increases
+        above this many dB (S1; S2: a B08 rise of ``vessel.s2_min_contrast``), at least
+        this elongated, and lying within this angle of the shoreline.
+        ``berth_change_reach_m`` 0 turns the search off.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -370,8 +371,9 @@ def berth_changes(
     *,
     sign: float = 1.0,
     distance: np.ndarray | None = None,
+    scenes: tuple[Raster, Raster] | None = None,
 ) -> gpd.GeoDataFrame:
-    """S1: ships that moored against a quay, found from the change they brought.
+    """Ships that moored against a quay, found from the change they brought.
 
     At 20 m resolution a ship alongside a quay wall merges with the wall in the after
     scene, and the berth beside the wall is blurred bright in the before scene, so
@@ -386,22 +388,40 @@ def berth_changes(
     stands across it), with no comparable decrease beside it (something that moved),
     and not already flagged (``found``).
 
+    S2 (``scenes``, the before and after scenes, required): at 10 m a grey deck
+    alongside a grey quay merges with it in a single scene, yet the ship lies on what
+    was water. The search runs on the water within ``berth_change_reach_m`` of the
+    shore, seeded where the change test's brightening (``signed_z``) exceeds
+    ``cargo_z`` and B08 rose by at least ``vessel.s2_min_contrast``; ships are at least
+    ``vessel.s2_min_length_m`` long, and the decrease that marks a ship moved along
+    its berth is sought on the water.
+
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
     vessels of the after date (``others``). A new row of containers laid along the
     first metres of apron looks the same at this resolution and is flagged as a vessel.
-    ``distance`` (:func:`shore_distance_m` of ``water``) saves computing it again.
+    ``distance`` (S1: :func:`shore_distance_m` of ``water``) saves computing it again.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
-    if grid.sensor != "s1" or params.berth_change_reach_m <= 0 or not water.any():
+    if params.berth_change_reach_m <= 0 or not water.any() or water.all():
+        return empty
+    if grid.sensor == "s2" and scenes is None:
         return empty
     pixel_m = grid.res[0]
-    if distance is None:
-        distance = shore_distance_m(water, pixel_m)
-    near = (distance > 0) & (distance <= params.berth_change_reach_m)
+    if grid.sensor == "s1":
+        if distance is None:
+            distance = shore_distance_m(water, pixel_m)
+        near = (distance > 0) & (distance <= params.berth_change_reach_m)
+        strong = sign * np.nan_to_num(change.magnitude) > params.berth_min_increase_db
+    else:
+        # At 10 m the ship lies on the water beside the quay (the mask is the union of
+        # both dates' water, or the AOI's): the strip of water along the shore.
+        distance = shore_distance_m(~water, pixel_m)
+        near = water & (distance <= params.berth_change_reach_m)
+        step = scenes[1].band("B08") - scenes[0].band("B08")
+        strong = sign * np.nan_to_num(step) >= params.vessel.s2_min_contrast
     if not others.empty:
         near &= ~_near_vessels([others], grid, params.match_m / 3)
-    z = sign * signed_z(change, "s1")
-    strong = sign * np.nan_to_num(change.magnitude) > params.berth_min_increase_db
+    z = sign * signed_z(change, grid.sensor)
     frame, _ = change_objects(
         np.where(strong, z, np.minimum(z, params.cargo_z)),  # seeds must also be strong
         change.valid & usable & near,
@@ -412,9 +432,10 @@ def berth_changes(
     if frame.empty:
         return empty
     vp = params.vessel
+    shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
     seeded = _footprint_means(frame, {"strong": strong.astype(np.float32)}, grid)["strong"]
     ok = (
-        (frame["length_m"] >= vp.min_length_m)
+        (frame["length_m"] >= shortest)
         & (frame["length_m"] <= vp.max_length_m)
         & (frame["width_m"] <= vp.max_width_m)
         & (frame["area_m2"] >= vp.min_area_m2)
@@ -438,9 +459,9 @@ def berth_changes(
     frame = frame.loc[ok].copy()
     if frame.empty:
         return empty
-    land = ~water
     nowhere = np.zeros(grid.shape, dtype=bool)
-    frame = frame.loc[~_moved(frame, change, land, nowhere, grid, params, sign=sign)]
+    side = ~water if grid.sensor == "s1" else water
+    frame = frame.loc[~_moved(frame, change, side, nowhere, grid, params, sign=sign)]
     if not found.empty and not frame.empty:
         frame = frame.loc[_unmatched(frame, found, params.match_m)]
     if frame.empty:
@@ -481,7 +502,9 @@ def change_objects(
     seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
     if not seeds.any():
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs), seeds
-    image = np.where(seeds, np.maximum(z, seed_z + 1.0), z)
+    # Only the opened seeds may start an object: a line of single pixels above seed_z
+    # (a shoreline's mixed pixels, a speckle streak) only grows one that is.
+    image = np.where(seeds, np.maximum(z, seed_z + 1.0), np.minimum(z, seed_z))
     grown = apply_hysteresis_threshold(image, grow_z, seed_z)
     labels, n = label_objects(grown)
     frame = measure_objects(
@@ -680,17 +703,20 @@ def _near_vessels(vessels: list[gpd.GeoDataFrame], grid: Raster, distance_m: flo
 def _moved(
     frame: gpd.GeoDataFrame,
     change: ChangeMap,
-    land: np.ndarray,
+    side: np.ndarray,
     keep_out: np.ndarray,
     grid: Raster,
     params: DetectParams,
     *,
     sign: float = 1.0,
 ) -> np.ndarray:
-    """Per change object: is there an opposite change of at least half its size nearby?"""
+    """Per change object: is there an opposite change of at least half its size nearby,
+    on ``side`` (a mask) and off ``keep_out``?"""
     from rasterio import features
 
-    decrease = change.valid & land & ~keep_out & (sign * change.z < -params.cargo_z)
+    decrease = (
+        change.valid & side & ~keep_out & (sign * signed_z(change, grid.sensor) < -params.cargo_z)
+    )
     if not decrease.any():
         return np.zeros(len(frame), dtype=bool)
     zones = features.rasterize(
@@ -904,12 +930,29 @@ def detect_aligned(
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
     distance = shore_distance_m(water, before.res[0])
     moored = berth_changes(
-        change, before, water, usable, vessels_before, new_vessels, params, distance=distance
+        change,
+        before,
+        water,
+        usable,
+        vessels_before,
+        new_vessels,
+        params,
+        distance=distance,
+        scenes=(before, aligned),
     )
     flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     unmoored = berth_changes(
-        change, before, water, usable, vessels_after, gone, params, sign=-1.0, distance=distance
+        change,
+        before,
+        water,
+        usable,
+        vessels_after,
+        gone,
+        params,
+        sign=-1.0,
+        distance=distance,
+        scenes=(before, aligned),
     )
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)
     cargo = cargo_flags(

@@ -1,0 +1,106 @@
+"""S2 ships that moored at (or left) a quay, found from the change they brought: a grey
+deck alongside a grey quay merges with it in a single scene, but it was water before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import numpy as np
+from rasterio.transform import from_origin
+from scipy import ndimage
+
+from imagery.change import s2_change
+from imagery.detect import DetectParams, berth_changes, change_objects, detect_aligned
+from imagery.raster import Raster
+from imagery.water import water_mask
+
+SIZE = 200
+SHORE_COL = 100  # water west of it, quay and yards east
+#: Surface reflectance B02 B03 B04 B08.
+WATER = (0.05, 0.045, 0.025, 0.012)
+QUAY = (0.10, 0.11, 0.12, 0.15)
+DECK = (0.09, 0.10, 0.11, 0.14)  # a grey hull, as bright as the quay
+SHIP = (slice(40, 56), slice(SHORE_COL - 3, SHORE_COL))  # 160 m x 30 m, touching the quay
+
+
+def _scene(reflectance: np.ndarray, day: int, seed: int, *, blur_px: float = 0.6) -> Raster:
+    rng = np.random.default_rng(seed)
+    data = np.stack([ndimage.gaussian_filter(b, blur_px) if blur_px else b for b in reflectance])
+    data = np.clip(data + rng.normal(0.0, 0.003, data.shape), 0.0, None).astype(np.float32)
+    return Raster(
+        data=data,
+        transform=from_origin(500_000.0, 4_700_000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        time=datetime(2024, 6, day, 2, 0, tzinfo=UTC),
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08"),
+    )
+
+
+def _port(*, ship: bool = False) -> np.ndarray:
+    ground = np.empty((4, SIZE, SIZE), dtype=np.float64)
+    ground[:] = np.array(QUAY)[:, None, None]
+    ground[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
+    if ship:
+        ground[:, SHIP[0], SHIP[1]] = np.array(DECK)[:, None, None]
+    return ground
+
+
+def _vessels(before: Raster, after: Raster, layer: str = "detections", **params):
+    result = detect_aligned(before, after, params=DetectParams(min_score=0.0, **params))
+    flags = getattr(result, layer)
+    if layer == "detections":
+        flags = flags[flags["kind"] == "vessel"]
+    return [~before.transform * (p.x, p.y) for p in flags.geometry.centroid]
+
+
+def _at_the_berth(points) -> int:
+    return sum(38 <= row <= 58 and SHORE_COL - 6 <= col <= SHORE_COL + 2 for col, row in points)
+
+
+def _search(before: Raster, after: Raster, sign: float = 1.0, *, water=None, **options):
+    if water is None:
+        water = water_mask(before) | water_mask(after)
+    usable = before.valid_mask() & after.valid_mask()
+    change = s2_change(before, after, strata=water, usable=usable)
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
+    params = DetectParams(**options)
+    found = berth_changes(
+        change, before, water, usable, none, none, params, sign=sign, scenes=(before, after)
+    )
+    return [~before.transform * (p.x, p.y) for p in found.geometry.centroid], found
+
+
+def test_a_ship_moored_along_the_quay_is_an_arrival():
+    before, after = _scene(_port(), 1, 1), _scene(_port(ship=True), 11, 2)
+    points, found = _search(before, after)
+    assert len(points) == 1 and _at_the_berth(points) == 1
+    ship = found.iloc[0]
+    assert 120 <= ship.length_m <= 220 and abs(((ship.heading_deg + 90) % 180) - 90) < 20
+    assert ship.kind == "vessel" and 0 < ship.score <= 1
+    assert _search(before, after, sign=-1.0)[0] == []  # it arrived, it did not leave
+    assert _at_the_berth(_vessels(before, after)) == 1  # once in the pair pipeline
+
+
+def test_the_same_ship_leaving_is_a_departure():
+    before, after = _scene(_port(ship=True), 1, 1), _scene(_port(), 11, 2)
+    assert _at_the_berth(_search(before, after, sign=-1.0)[0]) == 1
+    assert _at_the_berth(_vessels(before, after, "departed")) == 1
+    assert _at_the_berth(_vessels(before, after)) == 0
+
+
+def test_only_seeds_of_two_by_two_pixels_start_a_change_object():
+    # A line of single pixels of strong change (the mixed pixels of a shoreline shifted
+    # by a fraction of a pixel) starts no object, whether or not a solid one lies
+    # elsewhere in the image: what a window finds must not depend on its neighbours.
+    grid = _scene(_port(), 1, 1)
+    z = np.zeros(grid.shape)
+    z[np.arange(20, 60), np.arange(30, 70)] = 30.0  # a diagonal line, one pixel wide
+    domain = np.ones(grid.shape, dtype=bool)
+    assert change_objects(z, domain, grid, seed_z=4.5, grow_z=2.5)[0].empty
+    z[150:154, 150:160] = 30.0  # a solid change elsewhere
+    frame, grown = change_objects(z, domain, grid, seed_z=4.5, grow_z=2.5)
+    assert len(frame) == 1 and not grown[20:60, 30:70].any()
