@@ -8,10 +8,11 @@
 4. Vessels in each scene (``imagery.vessels``). A vessel of the after scene with no
    vessel near it in the before scene, whose footprint also brightened significantly
    between the dates, is a new ``vessel``; the reverse is ``departed``. Persistent
-   bright structures are in both scenes and so never new. S1 ships that moored
-   against a quay, which merge with it at 20 m resolution, are also found from the
-   change they brought: a ship-shaped strip along the shore, several dB brighter
-   (darker when they left; :func:`berth_changes`).
+   bright structures are in both scenes and so never new. Ships that moored against
+   a quay, which merge with it in a single scene (S1 at 20 m resolution; S2 where a
+   grey deck meets a grey quay), are also found from the change they brought: a
+   ship-shaped strip along the shore, brighter (darker when they left;
+   :func:`berth_changes`).
 5. Cargo: on land (water on neither date), pixels whose change test is significant
    (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale.
 
