@@ -34,7 +34,7 @@ from skimage.filters import apply_hysteresis_threshold
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, s1_change, s2_change
 from imagery.clouds import change_veils, s2_clouds
-from imagery.errors import CoregistrationError, NoOverlapError
+from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
@@ -98,7 +98,8 @@ class DetectParams:
     cargo_moved_m : float
         S1: an increase with a comparable decrease within this distance is something
         that moved (a crane along its rails, a vehicle, a re-stacked block), not a new
-        stack.
+        stack. The berth change search (S1 and S2) applies the same test to a ship
+        shifted along its berth.
     cargo_min_width_m : float
         Narrower change is a line (a crane rail, an edge), not a stack.
     cargo_max_cell_share : float
@@ -120,7 +121,8 @@ class DetectParams:
         issue's stacks are, change the three bands unequally. ``cargo_veil_step`` 0
         turns the test off. It matters most for scenes without SCL.
     berth_change_reach_m, berth_min_increase_db, berth_min_elongation, berth_max_angle_deg
-        Arrivals at a quay found from the change (:func:`berth_changes`): within this
+        Arrivals at (departures from) a quay found from the change
+        (:func:`berth_changes`): within this
         distance of the water (S1; S2: of the shore, on the water), seeded by increases
         above this many dB (S1; S2: a B08 rise of ``vessel.s2_min_contrast``), at least
         this elongated, and lying within this angle of the shoreline.
@@ -406,7 +408,7 @@ def berth_changes(
     if params.berth_change_reach_m <= 0 or not water.any() or water.all():
         return empty
     if grid.sensor == "s2" and scenes is None:
-        return empty
+        raise InputError("berth_changes on Sentinel-2 needs scenes=(before, after) for B08")
     pixel_m = grid.res[0]
     if grid.sensor == "s1":
         if distance is None:

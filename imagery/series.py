@@ -4,8 +4,10 @@ Every scene is co-registered onto the first. Sentinel-1 intensities, locally ave
 go through the sequential omnibus test (``imagery.omnibus``, Conradsen et al. 2016),
 which dates each change; Sentinel-2 scenes are compared pair by pair with the change
 vector test. Each consecutive pair then yields its new vessels, departures and cargo
-exactly as a single pair does (``imagery.detect``), using the series' change scores,
-and every flag carries ``change_time``: the first date on which it is seen.
+as a single pair does (``imagery.detect``), using the series' change scores, except
+that ships at a quay are not sought from the change they brought
+(``imagery.detect.berth_changes``); every flag carries ``change_time``: the first date
+on which it is seen.
 
 A series travels as an ``xarray.DataArray`` (time, band, y, x) with its CRS and
 transform written the way rioxarray writes them.

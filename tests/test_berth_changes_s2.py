@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 import geopandas as gpd
 import numpy as np
+import pytest
 from rasterio.transform import from_origin
 from scipy import ndimage
 
 from imagery.change import s2_change
 from imagery.detect import DetectParams, berth_changes, change_objects, detect_aligned
+from imagery.errors import InputError
 from imagery.raster import Raster
 from imagery.water import water_mask
 
@@ -104,3 +106,12 @@ def test_only_seeds_of_two_by_two_pixels_start_a_change_object():
     z[150:154, 150:160] = 30.0  # a solid change elsewhere
     frame, grown = change_objects(z, domain, grid, seed_z=4.5, grow_z=2.5)
     assert len(frame) == 1 and not grown[20:60, 30:70].any()
+
+
+def test_sentinel2_search_needs_both_scenes():
+    before, after = _scene(_port(), 1, 1), _scene(_port(ship=True), 11, 2)
+    water = water_mask(before) | water_mask(after)
+    change = s2_change(before, after, strata=water)
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
+    with pytest.raises(InputError, match="scenes"):
+        berth_changes(change, before, water, before.valid_mask(), none, none, DetectParams())
