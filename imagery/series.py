@@ -4,10 +4,9 @@ Every scene is co-registered onto the first. Sentinel-1 intensities, locally ave
 go through the sequential omnibus test (``imagery.omnibus``, Conradsen et al. 2016),
 which dates each change; Sentinel-2 scenes are compared pair by pair with the change
 vector test. Each consecutive pair then yields its new vessels, departures and cargo
-as a single pair does (``imagery.detect``), using the series' change scores, except
-that ships at a quay are not sought from the change they brought
-(``imagery.detect.berth_changes``); every flag carries ``change_time``: the first date
-on which it is seen.
+as a single pair does (``imagery.detect``, ships at a quay found from the change they
+brought included), using the series' change scores, and every flag carries
+``change_time``: the first date on which it is seen.
 
 A series travels as an ``xarray.DataArray`` (time, band, y, x) with its CRS and
 transform written the way rioxarray writes them.
@@ -29,9 +28,11 @@ import xarray as xr
 from imagery.change import ChangeMap, effective_looks, s2_change
 from imagery.detect import (
     DetectParams,
+    berth_changes,
     cargo_flags,
     cargo_land,
     empty_detections,
+    shore_distance_m,
     to_schema,
     usable_mask,
     vessel_flags,
@@ -207,6 +208,7 @@ def detect_series(
             for a, b in itertools.pairwise(scenes)
         ]
     )
+    distance = shore_distance_m(water, reference.res[0])
     found, gone = [], []
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
@@ -233,11 +235,18 @@ def detect_series(
             usable=usable,
             scene=before,
         )
-        land = cargo_land(water, usable, [before, after], params)
+        pair = {"distance": distance, "scenes": (before, after)}
+        moored = berth_changes(
+            change, reference, water, usable, vessels[j - 1], new, params, **pair
+        )
+        unmoored = berth_changes(
+            change, reference, water, usable, vessels[j], left, params, sign=-1.0, **pair
+        )
+        land = cargo_land(water, usable, [before, after], params, distance=distance)
         cargo = cargo_flags(
             change, reference, land, [vessels[j - 1], vessels[j]], params, scenes=(before, after)
         )
-        for frames, out in (([new, cargo], found), ([left], gone)):
+        for frames, out in (([new, moored, cargo], found), ([left, unmoored], gone)):
             flags = to_schema(
                 frames, reference.crs, before, after, "new", min_score=params.min_score
             )

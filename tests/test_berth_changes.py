@@ -5,10 +5,12 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 from s1_scenes import june, speckled_s1
+from scipy import ndimage
 
 from imagery.change import s1_change
 from imagery.detect import DetectParams, berth_changes, detect_aligned
 from imagery.raster import Raster
+from imagery.series import detect_series
 from imagery.water import water_mask
 
 SIZE = 200
@@ -80,3 +82,25 @@ def test_the_pair_pipeline_flags_it_once_and_only_through_this_search():
     off = DetectParams(min_score=0.0, berth_change_reach_m=0.0)
     rows = _vessel_rows(detect_aligned(before, after, params=off), before)
     assert not any(40 <= r <= 56 for r in rows), "merged with the wall, the CFAR misses it"
+
+
+def test_a_series_dates_the_mooring():
+    # 512 px with textured yards, the same on every date: enough land for the series'
+    # co-registration windows.
+    size, quay = 512, 256
+    texture = ndimage.gaussian_filter(np.random.default_rng(0).normal(size=(size, size)), 3.0)
+    quiet = np.full((size, size), 0.01, dtype=np.float32)
+    quiet[:, quay:] = 0.1 * np.exp(6.0 * texture[:, quay:])
+    quiet[:, quay : quay + 2] = 0.6
+    moored = quiet.copy()
+    moored[240:256, quay : quay + 3] *= 8.0  # 160 m x 30 m alongside the wall
+    scenes = [_scene(quiet, 1, 1), _scene(quiet, 13, 2), _scene(moored, 25, 3)]
+
+    def flagged(**options):
+        result = detect_series(scenes, sensor="s1", params=DetectParams(min_score=0.0, **options))
+        vessels = result.detections[result.detections["kind"] == "vessel"]
+        rows = [(~scenes[0].transform * (p.x, p.y))[1] for p in vessels.geometry.centroid]
+        return [i for r, i in zip(rows, vessels["change_index"], strict=True) if 236 <= r <= 260]
+
+    assert flagged() == [2]
+    assert flagged(berth_change_reach_m=0.0) == [], "merged with the wall, the CFAR misses it"
