@@ -122,11 +122,10 @@ class DetectParams:
         turns the test off. It matters most for scenes without SCL.
     berth_change_reach_m, berth_min_increase_db, berth_min_elongation, berth_max_angle_deg
         Arrivals at (departures from) a quay found from the change
-        (:func:`berth_changes`): within this
-        distance of the water (S1; S2: of the shore, on the water), seeded by increases
-        above this many dB (S1; S2: a B08 rise of ``vessel.s2_min_contrast``), at least
-        this elongated, and lying within this angle of the shoreline.
-        ``berth_change_reach_m`` 0 turns the search off.
+        (:func:`berth_changes`): within this distance of the water (S1; S2: of the
+        shore, on the water), seeded by increases above this many dB (S1; S2: a B08
+        rise of ``vessel.s2_min_contrast``), at least this elongated, and lying within
+        this angle of the shoreline. ``berth_change_reach_m`` 0 turns the search off.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
