@@ -4,13 +4,10 @@ deck alongside a grey quay merges with it in a single scene, but it was water be
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import geopandas as gpd
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
-from scipy import ndimage
+from s2_scenes import blurred_s2
 
 from imagery.change import s2_change
 from imagery.detect import DetectParams, berth_changes, change_objects, detect_aligned
@@ -25,21 +22,6 @@ WATER = (0.05, 0.045, 0.025, 0.012)
 QUAY = (0.10, 0.11, 0.12, 0.15)
 DECK = (0.09, 0.10, 0.11, 0.14)  # a grey hull, as bright as the quay
 SHIP = (slice(40, 56), slice(SHORE_COL - 3, SHORE_COL))  # 160 m x 30 m, touching the quay
-
-
-def _scene(reflectance: np.ndarray, day: int, seed: int, *, blur_px: float = 0.6) -> Raster:
-    rng = np.random.default_rng(seed)
-    data = np.stack([ndimage.gaussian_filter(b, blur_px) if blur_px else b for b in reflectance])
-    data = np.clip(data + rng.normal(0.0, 0.003, data.shape), 0.0, None).astype(np.float32)
-    return Raster(
-        data=data,
-        transform=from_origin(500_000.0, 4_700_000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        nodata=float("nan"),
-        time=datetime(2024, 6, day, 2, 0, tzinfo=UTC),
-        sensor="s2",
-        band_names=("B02", "B03", "B04", "B08"),
-    )
 
 
 def _port(*, ship: bool = False) -> np.ndarray:
@@ -77,7 +59,7 @@ def _search(before: Raster, after: Raster, sign: float = 1.0, *, water=None, **o
 
 
 def test_a_ship_moored_along_the_quay_is_an_arrival():
-    before, after = _scene(_port(), 1, 1), _scene(_port(ship=True), 11, 2)
+    before, after = blurred_s2(_port(), 1, 1), blurred_s2(_port(ship=True), 11, 2)
     points, found = _search(before, after)
     assert len(points) == 1 and _at_the_berth(points) == 1
     ship = found.iloc[0]
@@ -88,7 +70,7 @@ def test_a_ship_moored_along_the_quay_is_an_arrival():
 
 
 def test_the_same_ship_leaving_is_a_departure():
-    before, after = _scene(_port(ship=True), 1, 1), _scene(_port(), 11, 2)
+    before, after = blurred_s2(_port(ship=True), 1, 1), blurred_s2(_port(), 11, 2)
     assert _at_the_berth(_search(before, after, sign=-1.0)[0]) == 1
     assert _at_the_berth(_vessels(before, after, "departed")) == 1
     assert _at_the_berth(_vessels(before, after)) == 0
@@ -98,7 +80,7 @@ def test_only_seeds_of_two_by_two_pixels_start_a_change_object():
     # A line of single pixels of strong change (the mixed pixels of a shoreline shifted
     # by a fraction of a pixel) starts no object, whether or not a solid one lies
     # elsewhere in the image: what a window finds must not depend on its neighbours.
-    grid = _scene(_port(), 1, 1)
+    grid = blurred_s2(_port(), 1, 1)
     z = np.zeros(grid.shape)
     z[np.arange(20, 60), np.arange(30, 70)] = 30.0  # a diagonal line, one pixel wide
     domain = np.ones(grid.shape, dtype=bool)
@@ -109,7 +91,7 @@ def test_only_seeds_of_two_by_two_pixels_start_a_change_object():
 
 
 def test_sentinel2_search_needs_both_scenes():
-    before, after = _scene(_port(), 1, 1), _scene(_port(ship=True), 11, 2)
+    before, after = blurred_s2(_port(), 1, 1), blurred_s2(_port(ship=True), 11, 2)
     water = water_mask(before) | water_mask(after)
     change = s2_change(before, after, strata=water)
     none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)

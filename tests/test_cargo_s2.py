@@ -4,11 +4,9 @@ yards, grey in the visible and too small for a cloud mask, is a veil (no SCL her
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import numpy as np
-from rasterio.transform import from_origin
-from scipy import ndimage
+from s2_scenes import blurred_s2
 
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
@@ -23,21 +21,6 @@ STACK = (slice(50, 58), slice(100, 106))  # 80 m x 60 m
 PUFF_CENTRE = (140, 120)
 PUFF_SIGMA_PX = 4.0  # a puff about 150 m across with a soft edge
 PUFF_PEAK = 0.18  # added to every band: cloud is white
-
-
-def _scene(reflectance: np.ndarray, day: int, seed: int) -> Raster:
-    rng = np.random.default_rng(seed)
-    data = np.stack([ndimage.gaussian_filter(b, 0.6) for b in reflectance])
-    data = np.clip(data + rng.normal(0.0, 0.003, data.shape), 0.0, None).astype(np.float32)
-    return Raster(
-        data=data,
-        transform=from_origin(500_000.0, 4_700_000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        nodata=float("nan"),
-        time=datetime(2024, 6, day, 2, 0, tzinfo=UTC),
-        sensor="s2",
-        band_names=("B02", "B03", "B04", "B08"),
-    )
 
 
 def _ground() -> np.ndarray:
@@ -57,7 +40,7 @@ def _pair() -> tuple[Raster, Raster]:
     before, after = _ground(), _ground()
     after[:, STACK[0], STACK[1]] = np.array(RED_CONTAINERS)[:, None, None]
     after += _puff()[None]
-    return _scene(before, 1, 1), _scene(after, 11, 2)
+    return blurred_s2(before, 1, 1), blurred_s2(after, 11, 2)
 
 
 def _cargo_at(params: DetectParams) -> tuple[bool, bool]:
