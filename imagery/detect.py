@@ -401,7 +401,8 @@ def berth_changes(
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
     vessels of the after date (``others``). A new row of containers laid along the
     first metres of apron looks the same at this resolution and is flagged as a vessel.
-    ``distance`` (S1: :func:`shore_distance_m` of ``water``) saves computing it again.
+    ``distance``, the distance across the shore to the side searched (S1:
+    :func:`shore_distance_m` of ``water``; S2: of ``~water``), saves computing it again.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if params.berth_change_reach_m <= 0 or not water.any() or water.all():
@@ -417,7 +418,8 @@ def berth_changes(
     else:
         # At 10 m the ship lies on the water beside the quay (the mask is the union of
         # both dates' water, or the AOI's): the strip of water along the shore.
-        distance = shore_distance_m(~water, pixel_m)
+        if distance is None:
+            distance = shore_distance_m(~water, pixel_m)
         near = water & (distance <= params.berth_change_reach_m)
         step = scenes[1].band("B08") - scenes[0].band("B08")
         strong = sign * np.nan_to_num(step) >= params.vessel.s2_min_contrast
@@ -931,6 +933,8 @@ def detect_aligned(
     flags = {"sign": +1.0, "other_water": berths, "usable": seen, "scene": aligned}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
     distance = shore_distance_m(water, before.res[0])
+    # S2's berth search runs on the water: its distance is to the land.
+    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, before.res[0])
     moored = berth_changes(
         change,
         before,
@@ -939,7 +943,7 @@ def detect_aligned(
         vessels_before,
         new_vessels,
         params,
-        distance=distance,
+        distance=berth_distance,
         scenes=(before, aligned),
     )
     flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before}
@@ -953,7 +957,7 @@ def detect_aligned(
         gone,
         params,
         sign=-1.0,
-        distance=distance,
+        distance=berth_distance,
         scenes=(before, aligned),
     )
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)

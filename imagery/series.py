@@ -209,6 +209,8 @@ def detect_series(
         ]
     )
     distance = shore_distance_m(water, reference.res[0])
+    # S2's berth search runs on the water: its distance is to the land.
+    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, reference.res[0])
     found, gone = [], []
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
@@ -235,7 +237,7 @@ def detect_series(
             usable=usable,
             scene=before,
         )
-        pair = {"distance": distance, "scenes": (before, after)}
+        pair = {"distance": berth_distance, "scenes": (before, after)}
         moored = berth_changes(
             change, reference, water, usable, vessels[j - 1], new, params, **pair
         )
