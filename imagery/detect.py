@@ -42,7 +42,7 @@ from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
 from imagery.vessels import VesselParams, detect_vessels
 from imagery.vessels.common import ship_sized_rows
-from imagery.water import water_mask
+from imagery.water import S1_STABLE_DB, series_water, water_mask
 
 __all__ = [
     "DetectParams",
@@ -137,6 +137,10 @@ class DetectParams:
     min_score : float
         Flags whose calibrated score (the probability they are right,
         ``imagery.calibration``) is below this are not reported. 0 reports all.
+    water_stable_db : float
+        S1: a pixel that is water on one date only is the pair's water when it is at
+        least this much brighter on its land date, dB (see
+        :func:`imagery.water.series_water`); ``inf`` takes the union of the masks.
     """
 
     vessel: VesselParams = dataclasses.field(default_factory=VesselParams)
@@ -168,6 +172,7 @@ class DetectParams:
     max_shift_px: float = 5.0
     coreg_window_px: tuple[int, ...] = (128, 64)
     min_score: float = 0.3
+    water_stable_db: float = S1_STABLE_DB
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -904,7 +909,9 @@ def detect_aligned(
         if water_before is None:
             water_before = water_mask(before)
         water_after = water_mask(aligned)
-        water = water_before | water_after
+        water = series_water(
+            [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
+        )
     usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water)
     if sensor == "s2":
         usable &= ~change_veils(before, aligned, buffer_m=params.cloud_buffer_m)

@@ -43,7 +43,7 @@ from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare
 from imagery.vessels import detect_vessels
-from imagery.water import water_mask
+from imagery.water import series_water, water_mask
 
 __all__ = ["SeriesResult", "detect_series", "to_series"]
 
@@ -198,7 +198,7 @@ def detect_series(
         waters = [water_mask(reference, aoi=aoi)] * len(scenes)
     else:
         waters = [water_mask(s) for s in scenes]
-    water = np.logical_or.reduce(waters)
+    water = series_water(scenes, waters, stable_db=params.water_stable_db)
     vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
     steps = (
         _s1_steps(scenes, params)
