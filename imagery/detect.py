@@ -137,6 +137,10 @@ class DetectParams:
     min_score : float
         Flags whose calibrated score (the probability they are right,
         ``imagery.calibration``) is below this are not reported. 0 reports all.
+    swing_length_tolerance : float
+        A vessel afloat touching one of the other date's, with a length within this
+        share of it, is the same ship swung at anchor (:func:`_swung`); 0 turns the
+        test off.
     water_stable_db : float
         S1: a pixel that is water on one date only is the pair's water when it is at
         least this much brighter on its land date, dB (see
@@ -173,6 +177,7 @@ class DetectParams:
     coreg_window_px: tuple[int, ...] = (128, 64)
     min_score: float = 0.3
     water_stable_db: float = S1_STABLE_DB
+    swing_length_tolerance: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -310,7 +315,8 @@ def vessel_flags(
     ship apart from the quay it touches, never flags a structure that is there on both
     dates, and needs no luck in matching whole objects. Pieces that are not ship-sized,
     or lie within ``params.match_m / 3`` of a vessel of the other date (a ship that
-    swung at anchor or shifted along its berth), are dropped. The score is the
+    swung at anchor or shifted along its berth), or belong to a vessel that is the other
+    date's ship swung at anchor (:func:`_swung`), are dropped. The score is the
     vessel's detection score times the probability that the change is real.
     """
     if vessels.empty:
@@ -351,6 +357,7 @@ def vessel_flags(
         near = others.geometry.union_all()
         centres = gpd.GeoSeries(gpd.points_from_xy(pieces["x"], pieces["y"]), crs=grid.crs)
         keep &= ~centres.within(near).to_numpy()
+        keep &= ~_swung(vessels, others, ~other_water, grid, params)[parent]
     pieces = gpd.GeoDataFrame(pieces.loc[keep].copy(), geometry="geometry", crs=grid.crs)
     if pieces.empty:
         return pieces
@@ -365,6 +372,46 @@ def vessel_flags(
     pieces["score"] = pieces["score"].to_numpy() * changed
     pieces["kind"] = "vessel"
     return pieces
+
+
+def _swung(
+    vessels: gpd.GeoDataFrame,
+    others: gpd.GeoDataFrame,
+    land: np.ndarray,
+    grid: Raster,
+    params: DetectParams,
+) -> np.ndarray:
+    """Per vessel: the same ship as one of ``others`` (the other date's vessels), swung
+    at anchor.
+
+    A ship at anchor swings about its anchor with wind and tide, through a circle of
+    about its length plus the scope of its chain, so on a later pass it lies across its
+    earlier footprint at another heading; the piece of it that was open water is no
+    new ship. Two ships at anchor do not touch (anchorages space them by their swing
+    circles), so a vessel is the same ship when its footprint touches one of the other
+    date's, their lengths agree within ``swing_length_tolerance`` (of the longer), and
+    both lie afloat: no ``land`` within ``berth_reach_m`` plus a pixel of either hull.
+    Alongside a quay a ship is replaced by another of any length in the same berth, so
+    berthed ships are left to the change test.
+    """
+    found = np.zeros(len(vessels), dtype=bool)
+    if vessels.empty or others.empty or params.swing_length_tolerance <= 0:
+        return found
+    reach = params.berth_reach_m + grid.res[0]
+
+    def afloat(frame: gpd.GeoDataFrame) -> np.ndarray:
+        hulls = gpd.GeoDataFrame(geometry=frame.geometry.buffer(reach).to_numpy(), crs=grid.crs)
+        return np.nan_to_num(_footprint_means(hulls, {"land": land}, grid)["land"]) == 0
+
+    mine, theirs = others.sindex.query(vessels.geometry, predicate="intersects")
+    if mine.size == 0:
+        return found
+    la = vessels["length_m"].to_numpy()[mine]
+    lb = others["length_m"].to_numpy()[theirs]
+    similar = np.abs(la - lb) <= params.swing_length_tolerance * np.maximum(la, lb)
+    same = similar & afloat(vessels)[mine] & afloat(others)[theirs]
+    found[mine[same]] = True
+    return found
 
 
 def berth_changes(
