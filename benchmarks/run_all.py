@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
             *(["--seeds", "9000-9003"] if args.quick else []),
         ],
         ["sen2ships.py", "--json", str(results / "sen2ships.json")],
+        [
+            "water.py",
+            "--json",
+            str(results / "water.json"),
+            *(["--seeds", "100-107"] if args.quick else []),
+        ],
     ]
     if (HERE / "tile.py").exists():
         jobs.append(["tile.py", *(["--quick"] if args.quick else [])])

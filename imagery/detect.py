@@ -397,20 +397,21 @@ def _swung(
     found = np.zeros(len(vessels), dtype=bool)
     if vessels.empty or others.empty or params.swing_length_tolerance <= 0:
         return found
-    reach = params.berth_reach_m + grid.res[0]
-
-    def afloat(frame: gpd.GeoDataFrame) -> np.ndarray:
-        hulls = gpd.GeoDataFrame(geometry=frame.geometry.buffer(reach).to_numpy(), crs=grid.crs)
-        return np.nan_to_num(_footprint_means(hulls, {"land": land}, grid)["land"]) == 0
-
     mine, theirs = others.sindex.query(vessels.geometry, predicate="intersects")
-    if mine.size == 0:
-        return found
     la = vessels["length_m"].to_numpy()[mine]
     lb = others["length_m"].to_numpy()[theirs]
     similar = np.abs(la - lb) <= params.swing_length_tolerance * np.maximum(la, lb)
-    same = similar & afloat(vessels)[mine] & afloat(others)[theirs]
-    found[mine[same]] = True
+    mine, theirs = mine[similar], theirs[similar]
+    if mine.size == 0:
+        return found
+    # Only the few touching pairs are tested for land nearby.
+    hulls = pd.concat([vessels.geometry.iloc[mine], others.geometry.iloc[theirs]])
+    hulls = gpd.GeoDataFrame(
+        geometry=hulls.buffer(params.berth_reach_m + grid.res[0]).to_numpy(), crs=grid.crs
+    )
+    near_land = np.nan_to_num(_footprint_means(hulls, {"land": land}, grid)["land"]) > 0
+    afloat = ~(near_land[: mine.size] | near_land[mine.size :])
+    found[mine[afloat]] = True
     return found
 
 
