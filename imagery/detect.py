@@ -3,8 +3,10 @@
 1. Prepare both scenes (band order, units, NaN for invalid; ``imagery.sensors``).
 2. Co-register the after scene onto the before grid (``imagery.coregister``); a pair
    that cannot be co-registered is refused, not flagged.
-3. Water: the AOI's water polygon, else the union of both dates' water masks, so a
-   berth that is empty on either date counts as water.
+3. Water: the AOI's water polygon, else the water of either date, so a berth that is
+   empty on either date counts as water (S1: only where the other date is brighter
+   by ``water_stable_db``, since pavement as dark as a windy sea is stable;
+   :func:`imagery.water.series_water`).
 4. Vessels in each scene (``imagery.vessels``). A vessel of the after scene with no
    vessel near it in the before scene, whose footprint also brightened significantly
    between the dates, is a new ``vessel``; the reverse is ``departed``. Persistent
@@ -13,7 +15,7 @@
    grey deck meets a grey quay), are also found from the change they brought: a
    ship-shaped strip along the shore, brighter (darker when they left;
    :func:`berth_changes`).
-5. Cargo: on land (water on neither date), pixels whose change test is significant
+5. Cargo: on land (not water of the pair), pixels whose change test is significant
    (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale.
 
 Everything returned is on the before scene's grid and CRS.
@@ -469,8 +471,8 @@ def berth_changes(
         near = (distance > 0) & (distance <= params.berth_change_reach_m)
         strong = sign * np.nan_to_num(change.magnitude) > params.berth_min_increase_db
     else:
-        # At 10 m the ship lies on the water beside the quay (the mask is the union of
-        # both dates' water, or the AOI's): the strip of water along the shore.
+        # At 10 m the ship lies on the water beside the quay (the mask is the water of
+        # both dates, or the AOI's): the strip of water along the shore.
         if distance is None:
             distance = shore_distance_m(~water, pixel_m)
         near = water & (distance <= params.berth_change_reach_m)

@@ -20,7 +20,9 @@ Sentinel-2
 Both then drop specks (a majority filter), remove small "water" patches inland and,
 so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
 the size of the largest vessel. A ship berthed against a quay is not a hole; callers
-that need those (vessel detection over a pair) union the water of both dates.
+that need those (vessel detection over a pair) take the water of every date, through
+:func:`series_water`, which for Sentinel-1 keeps out land that only a windy pass's split
+called water.
 
 References
 ----------

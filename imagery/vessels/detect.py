@@ -61,8 +61,8 @@ def detect_vessels(
     water : ndarray of bool, optional
         Water mask on the scene grid, (row, col); computed with
         :func:`imagery.water.water_mask` (and the AOI's water polygon) when not given.
-        A pair pipeline passes the union of both dates' water, under which a ship of
-        one date is afloat.
+        A pair pipeline passes the water of both dates
+        (:func:`imagery.water.series_water`), under which a ship of one date is afloat.
     aoi : imagery.aoi.AOI, optional
     params : VesselParams, optional
 
