@@ -307,6 +307,7 @@ def vessel_flags(
     other_water: np.ndarray,
     usable: np.ndarray,
     scene: Raster | None = None,
+    water: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """The part of each vessel of one date that was open water on the other date.
 
@@ -318,7 +319,8 @@ def vessel_flags(
     dates, and needs no luck in matching whole objects. Pieces that are not ship-sized,
     or lie within ``params.match_m / 3`` of a vessel of the other date (a ship that
     swung at anchor or shifted along its berth), or belong to a vessel that is the other
-    date's ship swung at anchor (:func:`_swung`), are dropped. The score is the
+    date's ship swung at anchor (:func:`_swung`; ``water``, the pair's, tells it where
+    land is, else the land beyond ``other_water``), are dropped. The score is the
     vessel's detection score times the probability that the change is real.
     """
     if vessels.empty:
@@ -359,7 +361,8 @@ def vessel_flags(
         near = others.geometry.union_all()
         centres = gpd.GeoSeries(gpd.points_from_xy(pieces["x"], pieces["y"]), crs=grid.crs)
         keep &= ~centres.within(near).to_numpy()
-        keep &= ~_swung(vessels, others, ~other_water, grid, params)[parent]
+        land = ~other_water if water is None else ~water
+        keep &= ~_swung(vessels, others, land, grid, params)[parent]
     pieces = gpd.GeoDataFrame(pieces.loc[keep].copy(), geometry="geometry", crs=grid.crs)
     if pieces.empty:
         return pieces
@@ -392,7 +395,8 @@ def _swung(
     new ship. Two ships at anchor do not touch (anchorages space them by their swing
     circles), so a vessel is the same ship when its footprint touches one of the other
     date's, their lengths agree within ``swing_length_tolerance`` (of the longer), and
-    both lie afloat: no ``land`` within ``berth_reach_m`` plus a pixel of either hull.
+    both lie afloat: no ``land`` within ``berth_reach_m`` plus a pixel of either hull
+    (``land``: not water of the pair).
     Alongside a quay a ship is replaced by another of any length in the same berth, so
     berthed ships are left to the change test.
     """
@@ -406,13 +410,18 @@ def _swung(
     mine, theirs = mine[similar], theirs[similar]
     if mine.size == 0:
         return found
-    # Only the few touching pairs are tested for land nearby.
-    hulls = pd.concat([vessels.geometry.iloc[mine], others.geometry.iloc[theirs]])
-    hulls = gpd.GeoDataFrame(
-        geometry=hulls.buffer(params.berth_reach_m + grid.res[0]).to_numpy(), crs=grid.crs
-    )
-    near_land = np.nan_to_num(_footprint_means(hulls, {"land": land}, grid)["land"]) > 0
-    afloat = ~(near_land[: mine.size] | near_land[mine.size :])
+    # Only the few touching pairs are tested, each date's hulls apart (they overlap
+    # across the dates, never within one).
+    reach_px = max(1, int(np.ceil(params.berth_reach_m / grid.res[0])) + 1)
+    near_land = ndimage.binary_dilation(land, structure=np.ones((3, 3), bool), iterations=reach_px)
+
+    def ashore(frame: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray:
+        unique, back = np.unique(rows, return_inverse=True)
+        hulls = gpd.GeoDataFrame(geometry=frame.geometry.iloc[unique].to_numpy(), crs=grid.crs)
+        share = _footprint_means(hulls, {"land": near_land}, grid)["land"]
+        return (np.nan_to_num(share) > 0)[back]
+
+    afloat = ~(ashore(vessels, mine) | ashore(others, theirs))
     found[mine[afloat]] = True
     return found
 
@@ -987,7 +996,7 @@ def detect_aligned(
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
-    flags = {"sign": +1.0, "other_water": berths, "usable": seen, "scene": aligned}
+    flags = {"sign": +1.0, "other_water": berths, "usable": seen, "scene": aligned, "water": water}
     new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
     distance = shore_distance_m(water, before.res[0])
     # S2's berth search runs on the water: its distance is to the land.
@@ -1003,7 +1012,7 @@ def detect_aligned(
         distance=berth_distance,
         scenes=(before, aligned),
     )
-    flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before}
+    flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before, "water": water}
     gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
     unmoored = berth_changes(
         change,

@@ -225,6 +225,7 @@ def detect_series(
             other_water=waters[j - 1],
             usable=usable,
             scene=after,
+            water=water,
         )
         left = vessel_flags(
             vessels[j - 1],
@@ -236,6 +237,7 @@ def detect_series(
             other_water=waters[j],
             usable=usable,
             scene=before,
+            water=water,
         )
         pair = {"distance": berth_distance, "scenes": (before, after)}
         moored = berth_changes(

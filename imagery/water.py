@@ -267,8 +267,9 @@ def series_water(
     passes; a vessel arriving or leaving, or the wind over the water, changes it. A
     pixel that is water on some dates is water of the series only when, on every date
     it is land, it is at least ``stable_db`` brighter than on every date it is water,
-    after removing the scenes' overall calibration difference (the median on land of
-    all dates). Temporal variability as the mark of water in a SAR series: Santoro, M.
+    after removing each scene's overall calibration difference from the first (the
+    median over land of all dates, where both have data); a date without data at a
+    pixel gives no evidence there. Temporal variability as the mark of water in a SAR series: Santoro, M.
     and Wegmuller, U. (2014), Multi-temporal synthetic aperture radar metrics applied to
     map open water bodies, IEEE JSTARS 7(8), 3225-3238.
 
@@ -295,16 +296,25 @@ def series_water(
     partly = union & ~every
     if not partly.any():
         return union
-    levels = np.stack([_smoothed_db(s, smooth_m) for s in scenes])
-    land = ~union & np.isfinite(levels).all(axis=0)
-    if land.any():
-        offsets = np.median(levels[:, land] - levels[0, land], axis=1)
-        levels -= offsets[:, None, None]
-    mask = np.stack(waters)
+    # Date by date, so that memory does not grow with the length of a series. A date
+    # without data at a pixel gives no evidence there.
+    darkest_land = np.full(union.shape, np.inf, dtype=np.float32)
+    brightest_water = np.full(union.shape, -np.inf, dtype=np.float32)
+    reference = None
+    for scene, water in zip(scenes, waters, strict=True):
+        level = _smoothed_db(scene, smooth_m).astype(np.float32)
+        if reference is None:
+            reference = level
+        else:
+            common = ~union & np.isfinite(level) & np.isfinite(reference)
+            if common.any():
+                level -= np.float32(np.median(level[common] - reference[common]))
+        seen = np.isfinite(level)
+        np.minimum(darkest_land, level, out=darkest_land, where=seen & ~water)
+        np.maximum(brightest_water, level, out=brightest_water, where=seen & water)
     with np.errstate(invalid="ignore"):
-        darkest_land = np.where(mask, np.inf, levels).min(axis=0)
-        brightest_water = np.where(mask, levels, -np.inf).max(axis=0)
-        moved = np.nan_to_num(darkest_land - brightest_water, nan=np.inf) >= stable_db
+        # No evidence on either side (inf - x, x - -inf) keeps the union's answer.
+        moved = (darkest_land - brightest_water) >= stable_db
     pixel_area = scenes[0].res[0] * scenes[0].res[1]
     return _clean(every | (partly & moved), pixel_area)
 

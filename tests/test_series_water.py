@@ -76,3 +76,22 @@ def test_the_stack_on_the_yard_is_flagged_as_cargo():
     assert not near_stack(
         cargo_rows_cols(dataclasses.replace(DetectParams(), water_stable_db=np.inf))
     )
+
+
+def test_an_overall_calibration_difference_is_not_change():
+    before, after = _pair()
+    brighter = after.replace(data=after.data * np.float32(10 ** (4.0 / 10)))  # +4 dB
+    waters = [water_mask(before), water_mask(brighter)]
+    yard = (slice(20, 220), slice(SHORE_COL + 8, YARD_END_COL - 8))
+    assert waters[0][yard].mean() > 0.5 and waters[1][yard].mean() < 0.1
+    assert series_water([before, brighter], waters)[yard].mean() < 0.05
+
+
+def test_a_date_without_data_gives_no_evidence():
+    before, after = _pair()
+    third = after.data.copy()
+    third[:, : SIZE // 2] = np.nan  # half the scene missing, the yard's west half too
+    gap = after.replace(data=third)
+    waters = [water_mask(s) for s in (before, after, gap)]
+    yard = (slice(20, 220), slice(SHORE_COL + 8, YARD_END_COL - 8))
+    assert series_water([before, after, gap], waters)[yard].mean() < 0.05
