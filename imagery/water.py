@@ -154,13 +154,22 @@ def _clean(mask: np.ndarray, pixel_area_m2: float) -> np.ndarray:
     return fill_small_holes(mask, MAX_VESSEL_AREA_M2 / pixel_area_m2)
 
 
+def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
+    """VV averaged over about ``smooth_m`` (linear, valid pixels only), in dB; NaN where
+    the window holds no valid pixel."""
+    vv = raster.band("VV")
+    size = odd_window_px(smooth_m, raster.res[0], minimum=3)
+    mean, _ = masked_box_mean(vv, np.isfinite(vv), size)
+    db = to_db(mean)
+    db[~np.isfinite(mean)] = np.nan
+    return db
+
+
 def _s1_water(raster: Raster, smooth_m: float) -> np.ndarray:
     vv = raster.band("VV")
     valid = np.isfinite(vv)
     size = odd_window_px(smooth_m, raster.res[0], minimum=3)
-    mean, _ = masked_box_mean(vv, valid, size)
-    db = to_db(mean)
-    db[~np.isfinite(mean)] = np.nan
+    db = _smoothed_db(raster, smooth_m)
     split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
     log.debug("S1 water split at %.2f dB", split)
     coarse = np.where(np.isfinite(db), db < split, False)
@@ -242,14 +251,6 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
     return _clean(raw, pixel_area)
 
 
-def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
-    vv = raster.band("VV")
-    mean, _ = masked_box_mean(
-        vv, np.isfinite(vv), odd_window_px(smooth_m, raster.res[0], minimum=3)
-    )
-    return to_db(mean)
-
-
 def series_water(
     scenes: list[Raster],
     waters: list[np.ndarray],
@@ -269,9 +270,9 @@ def series_water(
     it is land, it is at least ``stable_db`` brighter than on every date it is water,
     after removing each scene's overall calibration difference from the first (the
     median over land of all dates, where both have data); a date without data at a
-    pixel gives no evidence there. Temporal variability as the mark of water in a SAR series: Santoro, M.
-    and Wegmuller, U. (2014), Multi-temporal synthetic aperture radar metrics applied to
-    map open water bodies, IEEE JSTARS 7(8), 3225-3238.
+    pixel gives no evidence there. Temporal variability as the mark of water in a SAR
+    series: Santoro, M. and Wegmuller, U. (2014), Multi-temporal synthetic aperture
+    radar metrics applied to map open water bodies, IEEE JSTARS 7(8), 3225-3238.
 
     Parameters
     ----------
