@@ -45,7 +45,12 @@ from imagery.filters import masked_box_mean, tabulated
 from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
 
-__all__ = ["ChangeMap", "effective_looks", "s1_change", "s2_change"]
+__all__ = [
+    "ChangeMap",
+    "effective_looks",
+    "s1_change",
+    "s2_change",
+]
 
 _MAD_TO_SIGMA = 1.4826  # normal sigma per median absolute deviation
 
@@ -208,10 +213,11 @@ def s2_change(
     window_px : int, default 3
         Side of the local averaging window.
     strata : ndarray of bool, optional
-        Surfaces with their own noise level (e.g. the water mask): the radiometric
-        match and the noise scale are estimated separately inside and outside it, since
-        water varies far less between dates than land and would otherwise make every
-        land pixel look changed.
+        Surfaces with their own noise level (e.g. the water mask): the local means, the
+        radiometric match and the noise scale are computed separately inside and
+        outside it, since water varies far less between dates than land and would
+        otherwise make every land pixel look changed, and a water pixel's window over
+        the shoreline would carry the land's change along every quay.
 
     usable : ndarray of bool, optional
         Pixels clear on both dates (e.g. with ``imagery.clouds.s2_clouds`` excluded);
@@ -244,25 +250,30 @@ def s2_change(
     groups = [everywhere] if strata is None else [strata, ~strata]
     chi2 = np.zeros(before.shape)
     brightness = np.zeros(before.shape)
+    measured = np.zeros(before.shape, dtype=bool)
     gains = []
     for name in S2_BANDS:
-        x, _ = masked_box_mean(before.band(name), tested, window_px, min_count=window_px)
-        y, _ = masked_box_mean(after.band(name), tested, window_px, min_count=window_px)
-        ok = tested & np.isfinite(x) & np.isfinite(y)
         for group in groups:
-            use = ok & group & fit
+            # Each surface is averaged over itself only: a water pixel's mean taking in
+            # the quay beside it would carry the land's date-to-date change, scaled by
+            # the water's far smaller noise, along every shoreline.
+            inside = tested & group
+            x, _ = masked_box_mean(before.band(name), inside, window_px, min_count=window_px)
+            y, _ = masked_box_mean(after.band(name), inside, window_px, min_count=window_px)
+            ok = inside & np.isfinite(x) & np.isfinite(y)
+            use = ok & fit
             if use.sum() < 100:
                 continue
             gain, offset = _robust_match(x, y, use)
             diff = gain * y + offset - x
             sample = diff[use][:: max(1, int(use.sum()) // 1_000_000)]
             sigma = max(_MAD_TO_SIGMA * np.median(np.abs(sample - np.median(sample))), 1e-4)
-            into = ok & group
-            chi2 += np.where(into, (diff / sigma) ** 2, 0.0)
-            brightness += np.where(into, diff / sigma, 0.0)
+            measured |= ok
+            chi2 += np.where(ok, (diff / sigma) ** 2, 0.0)
+            brightness += np.where(ok, diff / sigma, 0.0)
             if group is groups[-1]:
                 gains.append(gain)
-    valid = tested
+    valid = tested & measured
     chi2[~valid] = np.nan
     z = np.full(chi2.shape, np.nan)
     z[valid] = _chi2_z_table(len(S2_BANDS))(np.log1p(chi2[valid]))

@@ -19,6 +19,12 @@
    (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale.
 
 Everything returned is on the before scene's grid and CRS.
+
+References
+----------
+Dai, X., & Khorram, S. (1998). The effects of image misregistration on the accuracy of
+remotely sensed change detection. IEEE TGRS, 36(5), 1566-1577.
+https://doi.org/10.1109/36.718860
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from scipy import ndimage, stats
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.calibration import calibrate
-from imagery.change import ChangeMap, s1_change, s2_change
+from imagery.change import _MAD_TO_SIGMA, ChangeMap, s1_change, s2_change
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
@@ -43,7 +49,7 @@ from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
 from imagery.vessels import VesselParams, detect_vessels
-from imagery.vessels.common import ship_sized_rows
+from imagery.vessels.common import line_opening, ship_sized_rows
 from imagery.water import S1_STABLE_DB, series_water, water_mask
 
 __all__ = [
@@ -128,6 +134,10 @@ class DetectParams:
         shore, on the water), seeded by increases above this many dB (S1; S2: a B08
         rise of ``vessel.s2_min_contrast``), at least this elongated, and lying within
         this angle of the shoreline. ``berth_change_reach_m`` 0 turns the search off.
+    berth_registration_px : float
+        S2: an arrival at a quay whose B08 step is, on at least half its pixels, no more
+        than this many pixels of residual misregistration would make of the edges there
+        (present on both dates) is the quay's edge, not a ship.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -174,6 +184,7 @@ class DetectParams:
     berth_min_increase_db: float = 4.0
     berth_min_elongation: float = 2.0
     berth_max_angle_deg: float = 40.0
+    berth_registration_px: float = 0.4
     change_window_px: int = 3
     max_shift_px: float = 5.0
     coreg_window_px: tuple[int, ...] = (128, 64)
@@ -457,10 +468,14 @@ def berth_changes(
     S2 (``scenes``, the before and after scenes, required): at 10 m a grey deck
     alongside a grey quay merges with it in a single scene, yet the ship lies on what
     was water. The search runs on the water within ``berth_change_reach_m`` of the
-    shore, seeded where the change test's brightening (``signed_z``) exceeds
-    ``cargo_z`` and B08 rose by at least ``vessel.s2_min_contrast``; ships are at least
-    ``vessel.s2_min_length_m`` long, and the decrease that marks a ship moved along
-    its berth is sought on the water.
+    shore. There the evidence is per pixel, not averaged: a hull 10-20 m wide is one or
+    two pixels across, so the score is the B08 step in units of its spread over the
+    water (median and MAD), and seeds are lines of at least three pixels in any of four
+    directions where it exceeds ``cargo_z`` and B08 rose by at least
+    ``vessel.s2_min_contrast``. Ships are at least ``vessel.s2_min_length_m`` long, an
+    object that a residual misregistration of ``berth_registration_px`` explains (the
+    bright first pixel of water along a quay face; Dai & Khorram 1998) is dropped, and
+    the decrease that marks a ship moved along its berth is sought on the water.
 
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
     vessels of the after date (``others``). A new row of containers laid along the
@@ -485,23 +500,43 @@ def berth_changes(
         if distance is None:
             distance = shore_distance_m(~water, pixel_m)
         near = water & (distance <= params.berth_change_reach_m)
-        step = scenes[1].band("B08") - scenes[0].band("B08")
-        strong = sign * np.nan_to_num(step) >= params.vessel.s2_min_contrast
+        step = np.nan_to_num(scenes[1].band("B08") - scenes[0].band("B08"))
+        strong = sign * step >= params.vessel.s2_min_contrast
     if not others.empty:
         near &= ~_near_vessels([others], grid, params.match_m / 3)
-    z = sign * signed_z(change, grid.sensor)
+    if grid.sensor == "s2":
+        sea = step[water & usable & change.valid]
+        sea = sea[:: max(1, sea.size // 500_000)]
+        level = float(np.median(sea)) if sea.size else 0.0
+        spread = _MAD_TO_SIGMA * float(np.median(np.abs(sea - level))) if sea.size else 0.0
+        z = sign * (step - level) / max(spread, 1e-4)
+    else:
+        z = sign * signed_z(change, grid.sensor)
     frame, _ = change_objects(
         np.where(strong, z, np.minimum(z, params.cargo_z)),  # seeds must also be strong
         change.valid & usable & near,
         grid,
         seed_z=params.cargo_z,
         grow_z=params.cargo_grow_z,
+        thin_seeds=grid.sensor == "s2",
     )
     if frame.empty:
         return empty
     vp = params.vessel
     shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
-    seeded = _footprint_means(frame, {"strong": strong.astype(np.float32)}, grid)["strong"]
+    measures = {"strong": strong.astype(np.float32)}
+    if grid.sensor == "s2":
+        # A residual misregistration of d pixels (d < 1) moves a pixel's value at most
+        # d times its largest difference to a neighbour along each axis (bilinear
+        # interpolation; Dai & Khorram 1998): the first pixel of water along a quay face
+        # brightens the whole length of the quay. The edge is in both dates (a ship's
+        # own edges are in one only), and a ship steps more than that.
+        contrast = np.minimum(*(_neighbour_contrast(scene.band("B08")) for scene in scenes))
+        measures["edge"] = (np.abs(step - level) <= params.berth_registration_px * contrast).astype(
+            np.float32
+        )
+    means = _footprint_means(frame, measures, grid)
+    seeded = means["strong"]
     ok = (
         (frame["length_m"] >= shortest)
         & (frame["length_m"] <= vp.max_length_m)
@@ -510,6 +545,8 @@ def berth_changes(
         & (frame["length_m"] >= params.berth_min_elongation * frame["width_m"])
         & (seeded >= 0.5)
     ).to_numpy(copy=True)
+    if "edge" in means:
+        ok &= ~(means["edge"] >= 0.5)
     if ok.any():
         # Direction of the shore at each object: across the gradient of the distance
         # to the water, smoothed over about a ship's beam.
@@ -546,6 +583,24 @@ def berth_changes(
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
 
 
+def _neighbour_contrast(image: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest absolute difference to a row neighbour plus the largest
+    to a column neighbour (NaN as 0)."""
+    image = np.nan_to_num(image)
+    out = np.zeros(image.shape, dtype=np.float32)
+    for axis in (0, 1):
+        step = np.abs(np.diff(image, axis=axis))
+        largest = np.zeros(image.shape, dtype=np.float32)
+        head = [slice(None)] * 2
+        tail = [slice(None)] * 2
+        head[axis] = slice(None, -1)
+        tail[axis] = slice(1, None)
+        largest[tuple(head)] = step
+        largest[tuple(tail)] = np.maximum(largest[tuple(tail)], step)
+        out += largest
+    return out
+
+
 def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
     """Change score signed by direction: large positive where the later date is brighter.
 
@@ -559,15 +614,25 @@ def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
 
 
 def change_objects(
-    z: np.ndarray, domain: np.ndarray, grid: Raster, *, seed_z: float, grow_z: float
+    z: np.ndarray,
+    domain: np.ndarray,
+    grid: Raster,
+    *,
+    seed_z: float,
+    grow_z: float,
+    thin_seeds: bool = False,
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Objects of significant change: seeds above ``seed_z`` (at least 2 x 2 pixels)
-    grown by hysteresis over pixels above ``grow_z``, inside ``domain``.
+    """Objects of significant change: seeds above ``seed_z`` (at least 2 x 2 pixels;
+    with ``thin_seeds``, lines of three in any of four directions) grown by hysteresis
+    over pixels above ``grow_z``, inside ``domain``.
 
     Returns the measured objects (with ``z_mean``/``z_max``) and the grown mask.
     """
     z = np.where(domain, z, 0.0)
-    seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
+    if thin_seeds:
+        seeds = line_opening(z > seed_z, length_px=3)
+    else:
+        seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
     if not seeds.any():
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs), seeds
     # Only the opened seeds may start an object: a line of single pixels above seed_z

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from s2_scenes import blurred_s2
+from scipy import ndimage
 
 from imagery.change import s2_change
 from imagery.detect import DetectParams, berth_changes, change_objects, detect_aligned
@@ -97,3 +98,45 @@ def test_sentinel2_search_needs_both_scenes():
     none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
     with pytest.raises(InputError, match="scenes"):
         berth_changes(change, before, water, before.valid_mask(), none, none, DetectParams())
+
+
+def test_a_ship_one_pixel_wide_is_an_arrival():
+    # A 10 m wide hull alongside the quay is one column of pixels at 10 m: the seeds of
+    # its change are a line, which a square opening would remove.
+    ground = _port()
+    ground[:, 120:128, SHORE_COL - 1] = np.array(DECK)[:, None]
+    before, after = blurred_s2(_port(), 1, 1), blurred_s2(ground, 11, 2)
+    points, found = _search(before, after)
+    assert [(round(c), round(r)) for c, r in points if 116 <= r <= 132] and len(points) == 1
+    assert 50 <= found.iloc[0].length_m <= 110
+
+
+def _jetty(shift_px: float = 0.0) -> np.ndarray:
+    """The port with a 250 m jetty, the image moved ``shift_px`` pixels east."""
+    ground = _port()
+    ground[:, 90:115, SHORE_COL - 20 : SHORE_COL] = np.array(QUAY)[:, None, None]
+    return ndimage.shift(ground, (0.0, 0.0, shift_px), order=1, mode="nearest")
+
+
+def test_a_quay_face_left_misregistered_by_0_3_pixel_is_not_a_ship():
+    # Its first pixel of water brightens along the jetty's whole face (250 m, one pixel
+    # wide): as long as a ship and as thin as a narrow one, explained by the shift.
+    before = blurred_s2(_jetty(), 1, 1, blur_px=0.3)
+    after = blurred_s2(_jetty(-0.3), 11, 2, blur_px=0.3)
+    assert _search(before, after)[0] == []
+    points = _search(before, after, berth_registration_px=0.0)[0]
+    assert any(88 <= r <= 117 and SHORE_COL - 24 <= c <= SHORE_COL - 18 for c, r in points)
+
+
+def test_water_beside_a_quay_is_averaged_over_water_only():
+    # The yards brightened 30 % between the passes (the sun, the season); the water did
+    # not change. A window over the shoreline must not carry the land's change into the
+    # water's far smaller noise scale (sharp images: no light crosses the shoreline).
+    brighter = _port()
+    brighter[:, :, SHORE_COL:] *= 1.3
+    before = blurred_s2(_port(), 1, 1, blur_px=0)
+    after = blurred_s2(brighter, 11, 2, blur_px=0)
+    water = np.zeros(before.shape, dtype=bool)
+    water[:, :SHORE_COL] = True
+    change = s2_change(before, after, strata=water)
+    assert np.nanmedian(change.z[5:-5, SHORE_COL - 1]) < 1.0
