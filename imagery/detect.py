@@ -40,7 +40,7 @@ from scipy import ndimage, stats
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.calibration import calibrate
-from imagery.change import _MAD_TO_SIGMA, ChangeMap, s1_change, s2_change
+from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
@@ -319,6 +319,7 @@ def vessel_flags(
     usable: np.ndarray,
     scene: Raster | None = None,
     water: np.ndarray | None = None,
+    pixel: PixelStep | None = None,
 ) -> gpd.GeoDataFrame:
     """The part of each vessel of one date that was open water on the other date.
 
@@ -333,13 +334,22 @@ def vessel_flags(
     date's ship swung at anchor (:func:`_swung`; ``water``, the pair's, tells it where
     land is, else the land beyond ``other_water``), are dropped. The score is the
     vessel's detection score times the probability that the change is real.
+
+    With ``pixel`` (S2, :func:`imagery.change.s2_pixel_step`) the change is judged per
+    pixel, not on the change test's local means, since a hull 10-20 m wide is one or two
+    pixels across: pieces are lines of at least three pixels in any of four directions,
+    and those that a residual misregistration explains on half their pixels (a quay's
+    edge) are dropped.
     """
     if vessels.empty:
         return vessels.iloc[0:0]
     owner = _numbered(vessels, grid, all_touched=False)
-    z = sign * signed_z(change, grid.sensor)
+    z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     appeared = (owner > 0) & other_water & usable & (z > params.vessel_change_z)
-    appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
+    if pixel is None:
+        appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
+    else:
+        appeared = line_opening(appeared, length_px=3)
     labels, n = label_objects(appeared)
     if n == 0:
         return vessels.iloc[0:0]
@@ -366,6 +376,9 @@ def vessel_flags(
     vp = params.vessel
     shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
     keep = ship_sized_rows(pieces, vp, shortest)
+    if pixel is not None:
+        explained = ndimage.mean(pixel.explained, labels, np.arange(1, n + 1))
+        keep &= np.asarray(explained) < 0.5
     if not others.empty and keep.any():
         # The same ship, swung at anchor or shifted along its berth: the other date's
         # vessel covers the piece's centre.
@@ -378,12 +391,10 @@ def vessel_flags(
     if pieces.empty:
         return pieces
     pixel_area = grid.res[0] * grid.res[1]
-    n_tests = max(1.0, float(change.valid.sum()) / params.change_window_px**2)
+    window = params.change_window_px if pixel is None else 1  # per-pixel z: no shared window
+    n_tests = max(1.0, float(change.valid.sum()) / window**2)
     changed = _change_probability(
-        pieces["z_mean"].to_numpy(),
-        pieces["area_m2"].to_numpy() / pixel_area,
-        params.change_window_px,
-        n_tests,
+        pieces["z_mean"].to_numpy(), pieces["area_m2"].to_numpy() / pixel_area, window, n_tests
     )
     pieces["score"] = pieces["score"].to_numpy() * changed
     pieces["kind"] = "vessel"
@@ -449,6 +460,7 @@ def berth_changes(
     sign: float = 1.0,
     distance: np.ndarray | None = None,
     scenes: tuple[Raster, Raster] | None = None,
+    pixel: PixelStep | None = None,
 ) -> gpd.GeoDataFrame:
     """Ships that moored against a quay, found from the change they brought.
 
@@ -481,7 +493,8 @@ def berth_changes(
     vessels of the after date (``others``). A new row of containers laid along the
     first metres of apron looks the same at this resolution and is flagged as a vessel.
     ``distance``, the distance across the shore to the side searched (S1:
-    :func:`shore_distance_m` of ``water``; S2: of ``~water``), saves computing it again.
+    :func:`shore_distance_m` of ``water``; S2: of ``~water``), and ``pixel`` (S2:
+    :func:`imagery.change.s2_pixel_step` of ``scenes``) save computing them again.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if params.berth_change_reach_m <= 0 or not water.any() or water.all():
@@ -500,41 +513,33 @@ def berth_changes(
         if distance is None:
             distance = shore_distance_m(~water, pixel_m)
         near = water & (distance <= params.berth_change_reach_m)
-        step = np.nan_to_num(scenes[1].band("B08") - scenes[0].band("B08"))
-        strong = sign * step >= params.vessel.s2_min_contrast
+        if pixel is None:
+            pixel = s2_pixel_step(
+                *scenes,
+                water & usable & change.valid,
+                registration_px=params.berth_registration_px,
+            )
+        strong = sign * pixel.step >= params.vessel.s2_min_contrast
     if not others.empty:
         near &= ~_near_vessels([others], grid, params.match_m / 3)
-    if grid.sensor == "s2":
-        sea = step[water & usable & change.valid]
-        sea = sea[:: max(1, sea.size // 500_000)]
-        level = float(np.median(sea)) if sea.size else 0.0
-        spread = _MAD_TO_SIGMA * float(np.median(np.abs(sea - level))) if sea.size else 0.0
-        z = sign * (step - level) / max(spread, 1e-4)
-    else:
-        z = sign * signed_z(change, grid.sensor)
+    z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     frame, _ = change_objects(
         np.where(strong, z, np.minimum(z, params.cargo_z)),  # seeds must also be strong
         change.valid & usable & near,
         grid,
         seed_z=params.cargo_z,
         grow_z=params.cargo_grow_z,
-        thin_seeds=grid.sensor == "s2",
+        thin_seeds=pixel is not None,
     )
     if frame.empty:
         return empty
     vp = params.vessel
     shortest = vp.s2_min_length_m if grid.sensor == "s2" else vp.min_length_m
     measures = {"strong": strong.astype(np.float32)}
-    if grid.sensor == "s2":
-        # A residual misregistration of d pixels (d < 1) moves a pixel's value at most
-        # d times its largest difference to a neighbour along each axis (bilinear
-        # interpolation; Dai & Khorram 1998): the first pixel of water along a quay face
-        # brightens the whole length of the quay. The edge is in both dates (a ship's
-        # own edges are in one only), and a ship steps more than that.
-        contrast = np.minimum(*(_neighbour_contrast(scene.band("B08")) for scene in scenes))
-        measures["edge"] = (np.abs(step - level) <= params.berth_registration_px * contrast).astype(
-            np.float32
-        )
+    if pixel is not None:
+        # The bright first pixel of water along a quay face misregistered by a fraction
+        # of a pixel, as long as the quay.
+        measures["edge"] = pixel.explained.astype(np.float32)
     means = _footprint_means(frame, measures, grid)
     seeded = means["strong"]
     ok = (
@@ -572,33 +577,16 @@ def berth_changes(
     if frame.empty:
         return empty
     frame = frame.copy()
-    n_tests = max(1.0, float(change.valid.sum()) / params.change_window_px**2)
+    window = params.change_window_px if pixel is None else 1  # per-pixel z: no shared window
+    n_tests = max(1.0, float(change.valid.sum()) / window**2)
     frame["score"] = _change_probability(
         frame["z_mean"].to_numpy(),
         frame["area_m2"].to_numpy() / (pixel_m * pixel_m),
-        params.change_window_px,
+        window,
         n_tests,
     )
     frame["kind"] = "vessel"
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
-
-
-def _neighbour_contrast(image: np.ndarray) -> np.ndarray:
-    """Per pixel, the largest absolute difference to a row neighbour plus the largest
-    to a column neighbour (NaN as 0)."""
-    image = np.nan_to_num(image)
-    out = np.zeros(image.shape, dtype=np.float32)
-    for axis in (0, 1):
-        step = np.abs(np.diff(image, axis=axis))
-        largest = np.zeros(image.shape, dtype=np.float32)
-        head = [slice(None)] * 2
-        tail = [slice(None)] * 2
-        head[axis] = slice(None, -1)
-        tail[axis] = slice(1, None)
-        largest[tuple(head)] = step
-        largest[tuple(tail)] = np.maximum(largest[tuple(tail)], step)
-        out += largest
-    return out
 
 
 def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
@@ -1061,8 +1049,20 @@ def detect_aligned(
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
-    flags = {"sign": +1.0, "other_water": berths, "usable": seen, "scene": aligned, "water": water}
-    new_vessels = vessel_flags(vessels_after, vessels_before, change, before, params, **flags)
+    pixel = (
+        s2_pixel_step(
+            before,
+            aligned,
+            water & usable & change.valid,
+            registration_px=params.berth_registration_px,
+        )
+        if sensor == "s2"
+        else None
+    )
+    flags = {"other_water": berths, "usable": seen, "water": water, "pixel": pixel}
+    new_vessels = vessel_flags(
+        vessels_after, vessels_before, change, before, params, sign=+1.0, scene=aligned, **flags
+    )
     distance = shore_distance_m(water, before.res[0])
     # S2's berth search runs on the water: its distance is to the land.
     berth_distance = distance if sensor == "s1" else shore_distance_m(~water, before.res[0])
@@ -1076,9 +1076,11 @@ def detect_aligned(
         params,
         distance=berth_distance,
         scenes=(before, aligned),
+        pixel=pixel,
     )
-    flags = {"sign": -1.0, "other_water": berths, "usable": seen, "scene": before, "water": water}
-    gone = vessel_flags(vessels_before, vessels_after, change, before, params, **flags)
+    gone = vessel_flags(
+        vessels_before, vessels_after, change, before, params, sign=-1.0, scene=before, **flags
+    )
     unmoored = berth_changes(
         change,
         before,
@@ -1090,6 +1092,7 @@ def detect_aligned(
         sign=-1.0,
         distance=berth_distance,
         scenes=(before, aligned),
+        pixel=pixel,
     )
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)
     cargo = cargo_flags(

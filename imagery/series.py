@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from imagery.change import ChangeMap, effective_looks, s2_change
+from imagery.change import ChangeMap, effective_looks, s2_change, s2_pixel_step
 from imagery.detect import (
     DetectParams,
     berth_changes,
@@ -215,6 +215,16 @@ def detect_series(
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
         usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
+        pixel = (
+            s2_pixel_step(
+                before,
+                after,
+                water & usable & change.valid,
+                registration_px=params.berth_registration_px,
+            )
+            if sensor == "s2"
+            else None
+        )
         new = vessel_flags(
             vessels[j],
             vessels[j - 1],
@@ -226,6 +236,7 @@ def detect_series(
             usable=usable,
             scene=after,
             water=water,
+            pixel=pixel,
         )
         left = vessel_flags(
             vessels[j - 1],
@@ -238,8 +249,9 @@ def detect_series(
             usable=usable,
             scene=before,
             water=water,
+            pixel=pixel,
         )
-        pair = {"distance": berth_distance, "scenes": (before, after)}
+        pair = {"distance": berth_distance, "scenes": (before, after), "pixel": pixel}
         moored = berth_changes(
             change, reference, water, usable, vessels[j - 1], new, params, **pair
         )
