@@ -209,6 +209,9 @@ class PixelStep:
     ----------
     step : ndarray, float32, (row, col)
         After minus before reflectance (NaN as 0).
+    level : float
+        Median ``step`` over the sea: the water's own change between the dates (haze,
+        sun), the zero of a hull's step.
     z : ndarray, float32, (row, col)
         ``step`` less its median over the sea, in units of its robust spread there.
     explained : ndarray of bool, (row, col)
@@ -217,17 +220,17 @@ class PixelStep:
     """
 
     step: np.ndarray
+    level: float
     z: np.ndarray
     explained: np.ndarray
 
 
 def _neighbour_contrast(image: np.ndarray) -> np.ndarray:
     """Per pixel, the largest absolute difference to a row neighbour plus the largest
-    to a column neighbour (NaN as 0)."""
-    image = np.nan_to_num(image)
+    to a column neighbour; a missing (NaN) neighbour differs by nothing."""
     out = np.zeros(image.shape, dtype=np.float32)
     for axis in (0, 1):
-        step = np.abs(np.diff(image, axis=axis))
+        step = np.nan_to_num(np.abs(np.diff(image, axis=axis)))
         largest = np.zeros(image.shape, dtype=np.float32)
         head = [slice(None)] * 2
         tail = [slice(None)] * 2
@@ -244,20 +247,27 @@ def s2_pixel_step(
     after: Raster,
     sea: np.ndarray,
     *,
-    registration_px: float = 0.4,
+    registration_px: float = 0.3,
     band: str = "B08",
-) -> PixelStep:
+    min_sea_px: int = 100,
+) -> PixelStep | None:
     """The per-pixel step of ``band`` between two S2 scenes on one grid, scored against
     the water ``sea`` (pixels clear on both dates), with the steps a residual
-    misregistration explains.
+    misregistration explains. None when ``sea`` has fewer than ``min_sea_px`` pixels:
+    there is no noise scale to score against.
 
     A misregistration of d pixels (d < 1) moves a pixel's value by at most d times its
     largest difference to a neighbour along each axis (bilinear interpolation; Dai &
     Khorram 1998): the first pixel of water along a quay face brightens (or darkens)
     the whole length of the quay, one pixel wide, the shape of a narrow ship. Such an
-    edge is in both dates, a ship's own edges in one only: a pixel is ``explained``
-    when its step is within ``registration_px`` times the smaller of the two dates'
-    neighbour contrasts.
+    edge is in both dates, a ship's own edges in one only. A shift d moves the edge
+    pixel by d C (C the edge's contrast) and leaves it (1 - d) C from its neighbour on
+    the date it moved on, so a pixel is ``explained`` when its step less the water's
+    (``|step - level|``) is at most ``r / (1 - r)`` times the smaller of the two dates'
+    neighbour contrasts, ``r`` = ``registration_px``: any shift up to ``r`` is
+    explained. A hull darker than the quay it lies against, one pixel wide, steps no
+    more than such a shift would and is explained too: at 10 m the two cannot be told
+    apart by the step.
 
     References
     ----------
@@ -266,18 +276,23 @@ def s2_pixel_step(
     https://doi.org/10.1109/36.718860
     """
     _same_grid(before, after)
+    if not 0.0 <= registration_px < 1.0:
+        raise ValueError(f"registration_px must be in [0, 1) pixels, got {registration_px}")
+    if int(np.count_nonzero(sea)) < min_sea_px:
+        return None
     step = np.nan_to_num(after.band(band) - before.band(band)).astype(np.float32)
     sample = step[sea]
     sample = sample[:: max(1, sample.size // 500_000)]
-    level = float(np.median(sample)) if sample.size else 0.0
-    spread = _MAD_TO_SIGMA * float(np.median(np.abs(sample - level))) if sample.size else 0.0
+    level = float(np.median(sample))
+    spread = _MAD_TO_SIGMA * float(np.median(np.abs(sample - level)))
     contrast = np.minimum(
         _neighbour_contrast(before.band(band)), _neighbour_contrast(after.band(band))
     )
     return PixelStep(
         step=step,
+        level=level,
         z=((step - level) / max(spread, 1e-4)).astype(np.float32),
-        explained=np.abs(step - level) <= registration_px * contrast,
+        explained=np.abs(step - level) <= registration_px / (1.0 - registration_px) * contrast,
     )
 
 
@@ -303,7 +318,9 @@ def s2_change(
         radiometric match and the noise scale are computed separately inside and
         outside it, since water varies far less between dates than land and would
         otherwise make every land pixel look changed, and a water pixel's window over
-        the shoreline would carry the land's change along every quay.
+        the shoreline would carry the land's change along every quay. A pixel with
+        fewer than ``window_px`` pixels of its own stratum in its window, or in a
+        stratum with fewer than 100 clear pixels, is not tested.
 
     usable : ndarray of bool, optional
         Pixels clear on both dates (e.g. with ``imagery.clouds.s2_clouds`` excluded);

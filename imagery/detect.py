@@ -9,7 +9,9 @@
    :func:`imagery.water.series_water`).
 4. Vessels in each scene (``imagery.vessels``). A vessel of the after scene with no
    vessel near it in the before scene, whose footprint also brightened significantly
-   between the dates, is a new ``vessel``; the reverse is ``departed``. Persistent
+   between the dates, is a new ``vessel``; the reverse is ``departed``. S2 judges that
+   per pixel (a 10-20 m hull is one or two pixels across; :func:`pixel_step`), less
+   what a residual misregistration of the edges explains. Persistent
    bright structures are in both scenes and so never new. Ships that moored against
    a quay, which merge with it in a single scene (S1 at 20 m resolution; S2 where a
    grey deck meets a grey quay), are also found from the change they brought: a
@@ -77,10 +79,13 @@ class DetectParams:
         A vessel with a vessel of the other date within this distance (or half its
         length, if larger) is the same vessel, metres.
     vessel_change_z : float
-        A new (departed) vessel's footprint must have brightened (darkened) with a mean
-        normal score of the change test above this.
+        A new (departed) vessel is made of the pixels of its footprint that brightened
+        (darkened) with a normal score above this: of the change test (S1), of the
+        per-pixel B08 step against the water's spread (S2, :func:`pixel_step`).
     cargo_z, cargo_grow_z : float
-        Pixel normal scores that seed and grow a cargo object (seed 4.5: p ~ 3e-6).
+        Pixel normal scores that seed and grow a cargo object (seed 4.5: p ~ 3e-6), and
+        an arrival at (departure from) a quay (:func:`berth_changes`; S2 on the
+        per-pixel B08 score).
     cargo_min_area_m2, cargo_max_area_m2, cargo_max_length_m : float
         Stack scale: a block of containers up to a yard section. The minimum, 1000 m2,
         is about two S1 IW resolution cells (20 m x 22 m): smaller change cannot be
@@ -135,9 +140,10 @@ class DetectParams:
         rise of ``vessel.s2_min_contrast``), at least this elongated, and lying within
         this angle of the shoreline. ``berth_change_reach_m`` 0 turns the search off.
     berth_registration_px : float
-        S2: an arrival at a quay whose B08 step is, on at least half its pixels, no more
-        than this many pixels of residual misregistration would make of the edges there
-        (present on both dates) is the quay's edge, not a ship.
+        S2: a new or departed vessel, or an arrival at (departure from) a quay, whose B08
+        step is, on at least half its pixels, no more than a residual misregistration
+        of up to this many pixels would make of the edges there (present on both dates;
+        :func:`imagery.change.s2_pixel_step`) is a quay's edge, not a ship.
     change_window_px : int
         Local averaging window of the change test.
     max_shift_px : float
@@ -184,7 +190,7 @@ class DetectParams:
     berth_min_increase_db: float = 4.0
     berth_min_elongation: float = 2.0
     berth_max_angle_deg: float = 40.0
-    berth_registration_px: float = 0.4
+    berth_registration_px: float = 0.3
     change_window_px: int = 3
     max_shift_px: float = 5.0
     coreg_window_px: tuple[int, ...] = (128, 64)
@@ -307,6 +313,40 @@ def _change_probability(
     return 1.0 / (1.0 + n_tests * p)
 
 
+def pixel_step(
+    before: Raster,
+    after: Raster,
+    water: np.ndarray,
+    usable: np.ndarray,
+    change: ChangeMap,
+    params: DetectParams,
+) -> PixelStep | None:
+    """S2's per-pixel near-infrared evidence for a pair (:func:`imagery.change.s2_pixel_step`),
+    scored on the water clear and tested on both dates; None for S1, or with too little
+    such water."""
+    if before.sensor != "s2":
+        return None
+    return s2_pixel_step(
+        before, after, water & usable & change.valid, registration_px=params.berth_registration_px
+    )
+
+
+def _object_evidence(
+    frame: pd.DataFrame,
+    change: ChangeMap,
+    grid: Raster,
+    params: DetectParams,
+    *,
+    per_pixel: bool,
+) -> np.ndarray:
+    """:func:`_change_probability` of change objects, counting the tests per averaging
+    window of the change map, or per pixel for per-pixel evidence."""
+    window = 1 if per_pixel else params.change_window_px
+    n_tests = max(1.0, float(change.valid.sum()) / window**2)
+    area_px = frame["area_m2"].to_numpy() / (grid.res[0] * grid.res[1])
+    return _change_probability(frame["z_mean"].to_numpy(), area_px, window, n_tests)
+
+
 def vessel_flags(
     vessels: gpd.GeoDataFrame,
     others: gpd.GeoDataFrame,
@@ -325,8 +365,9 @@ def vessel_flags(
 
     A new vessel (``sign`` +1; departed: -1, with the dates' roles swapped) is made of
     the pixels of a vessel footprint that are water on either date, or berths beside it
-    (``other_water``), brightened significantly (S1: the increase score; S2: any
-    change) and are usable (valid, cloud-free on both dates). This keeps a berthed
+    (``other_water``), brightened significantly (S1: the increase score; S2: the
+    per-pixel B08 score of ``pixel``, else the signed change test) and are usable
+    (valid, cloud-free on both dates). This keeps a berthed
     ship apart from the quay it touches, never flags a structure that is there on both
     dates, and needs no luck in matching whole objects. Pieces that are not ship-sized,
     or lie within ``params.match_m / 3`` of a vessel of the other date (a ship that
@@ -345,7 +386,7 @@ def vessel_flags(
         return vessels.iloc[0:0]
     owner = _numbered(vessels, grid, all_touched=False)
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
-    appeared = (owner > 0) & other_water & usable & (z > params.vessel_change_z)
+    appeared = (owner > 0) & other_water & usable & change.valid & (z > params.vessel_change_z)
     if pixel is None:
         appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
     else:
@@ -390,12 +431,7 @@ def vessel_flags(
     pieces = gpd.GeoDataFrame(pieces.loc[keep].copy(), geometry="geometry", crs=grid.crs)
     if pieces.empty:
         return pieces
-    pixel_area = grid.res[0] * grid.res[1]
-    window = params.change_window_px if pixel is None else 1  # per-pixel z: no shared window
-    n_tests = max(1.0, float(change.valid.sum()) / window**2)
-    changed = _change_probability(
-        pieces["z_mean"].to_numpy(), pieces["area_m2"].to_numpy() / pixel_area, window, n_tests
-    )
+    changed = _object_evidence(pieces, change, grid, params, per_pixel=pixel is not None)
     pieces["score"] = pieces["score"].to_numpy() * changed
     pieces["kind"] = "vessel"
     return pieces
@@ -499,7 +535,7 @@ def berth_changes(
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if params.berth_change_reach_m <= 0 or not water.any() or water.all():
         return empty
-    if grid.sensor == "s2" and scenes is None:
+    if grid.sensor == "s2" and scenes is None and pixel is None:
         raise InputError("berth_changes on Sentinel-2 needs scenes=(before, after) for B08")
     pixel_m = grid.res[0]
     if grid.sensor == "s1":
@@ -514,12 +550,12 @@ def berth_changes(
             distance = shore_distance_m(~water, pixel_m)
         near = water & (distance <= params.berth_change_reach_m)
         if pixel is None:
-            pixel = s2_pixel_step(
-                *scenes,
-                water & usable & change.valid,
-                registration_px=params.berth_registration_px,
-            )
-        strong = sign * pixel.step >= params.vessel.s2_min_contrast
+            pixel = pixel_step(*scenes, water, usable, change, params)
+        if pixel is None:  # no clear water to score against: the change test's means
+            step = np.nan_to_num(scenes[1].band("B08") - scenes[0].band("B08"))
+        else:
+            step = pixel.step - pixel.level
+        strong = sign * step >= params.vessel.s2_min_contrast
     if not others.empty:
         near &= ~_near_vessels([others], grid, params.match_m / 3)
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
@@ -577,14 +613,7 @@ def berth_changes(
     if frame.empty:
         return empty
     frame = frame.copy()
-    window = params.change_window_px if pixel is None else 1  # per-pixel z: no shared window
-    n_tests = max(1.0, float(change.valid.sum()) / window**2)
-    frame["score"] = _change_probability(
-        frame["z_mean"].to_numpy(),
-        frame["area_m2"].to_numpy() / (pixel_m * pixel_m),
-        window,
-        n_tests,
-    )
+    frame["score"] = _object_evidence(frame, change, grid, params, per_pixel=pixel is not None)
     frame["kind"] = "vessel"
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
 
@@ -1049,16 +1078,7 @@ def detect_aligned(
     berths = ndimage.binary_dilation(
         water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
     )
-    pixel = (
-        s2_pixel_step(
-            before,
-            aligned,
-            water & usable & change.valid,
-            registration_px=params.berth_registration_px,
-        )
-        if sensor == "s2"
-        else None
-    )
+    pixel = pixel_step(before, aligned, water, usable, change, params)
     flags = {"other_water": berths, "usable": seen, "water": water, "pixel": pixel}
     new_vessels = vessel_flags(
         vessels_after, vessels_before, change, before, params, sign=+1.0, scene=aligned, **flags

@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from imagery.change import ChangeMap, effective_looks, s2_change, s2_pixel_step
+from imagery.change import ChangeMap, effective_looks, s2_change
 from imagery.detect import (
     DetectParams,
     berth_changes,
     cargo_flags,
     cargo_land,
     empty_detections,
+    pixel_step,
     shore_distance_m,
     to_schema,
     usable_mask,
@@ -215,16 +216,7 @@ def detect_series(
     for j, change in enumerate(steps, start=1):
         before, after = scenes[j - 1], scenes[j]
         usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
-        pixel = (
-            s2_pixel_step(
-                before,
-                after,
-                water & usable & change.valid,
-                registration_px=params.berth_registration_px,
-            )
-            if sensor == "s2"
-            else None
-        )
+        pixel = pixel_step(before, after, water, usable, change, params)
         new = vessel_flags(
             vessels[j],
             vessels[j - 1],
