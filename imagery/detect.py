@@ -914,6 +914,29 @@ def to_schema(
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
 
 
+def pair_masks(
+    before: Raster, after: Raster, water: np.ndarray, params: DetectParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """What a pair's change may be judged on: ``usable``, valid and clear on both dates
+    (:func:`usable_mask`; S2 also off the veils of haze or thin cloud that came or went,
+    ``imagery.clouds.change_veils``), and ``seen``, where a ship still shows (S2: also
+    in a cloud's shadow or under cirrus, which the ground's change is not judged in)."""
+    usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
+    if before.sensor != "s2":
+        return usable, usable
+    usable &= ~change_veils(before, after, buffer_m=params.cloud_buffer_m)
+    seen = usable_mask(
+        before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True
+    )
+    return usable, seen
+
+
+def berth_water(water: np.ndarray, params: DetectParams, pixel_m: float) -> np.ndarray:
+    """The water and the berths beside it (``params.berth_reach_m``): where a vessel of
+    one date may have been open water on the other."""
+    return ndimage.binary_dilation(water, iterations=max(1, round(params.berth_reach_m / pixel_m)))
+
+
 def usable_mask(
     *scenes: Raster,
     cloud_buffer_m: float,
@@ -1053,15 +1076,7 @@ def detect_aligned(
         water = series_water(
             [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
         )
-    usable = usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water)
-    if sensor == "s2":
-        usable &= ~change_veils(before, aligned, buffer_m=params.cloud_buffer_m)
-    # A ship keeps its contrast in a cloud's shadow or under cirrus; the ground does not.
-    seen = (
-        usable_mask(before, aligned, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True)
-        if sensor == "s2"
-        else usable
-    )
+    usable, seen = pair_masks(before, aligned, water, params)
     vessels_before = detect_vessels(before, water=water, params=params.vessel)
     vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
     if sensor == "s1":
@@ -1075,9 +1090,7 @@ def detect_aligned(
             usable=usable,
             extent=seen,
         )
-    berths = ndimage.binary_dilation(
-        water, iterations=max(1, round(params.berth_reach_m / before.res[0]))
-    )
+    berths = berth_water(water, params, before.res[0])
     pixel = pixel_step(before, aligned, water, usable, change, params)
     flags = {"other_water": berths, "usable": seen, "water": water, "pixel": pixel}
     new_vessels = vessel_flags(

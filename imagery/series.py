@@ -15,7 +15,6 @@ transform written the way rioxarray writes them.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -29,13 +28,14 @@ from imagery.change import ChangeMap, effective_looks, s2_change
 from imagery.detect import (
     DetectParams,
     berth_changes,
+    berth_water,
     cargo_flags,
     cargo_land,
     empty_detections,
+    pair_masks,
     pixel_step,
     shore_distance_m,
     to_schema,
-    usable_mask,
     vessel_flags,
 )
 from imagery.errors import CoregistrationError, DetectionError, InputError
@@ -201,21 +201,28 @@ def detect_series(
         waters = [water_mask(s) for s in scenes]
     water = series_water(scenes, waters, stable_db=params.water_stable_db)
     vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
-    steps = (
-        _s1_steps(scenes, params)
-        if sensor == "s1"
-        else [
-            s2_change(a, b, window_px=params.change_window_px, strata=water)
-            for a, b in itertools.pairwise(scenes)
-        ]
-    )
+    s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
     distance = shore_distance_m(water, reference.res[0])
     # S2's berth search runs on the water: its distance is to the land.
     berth_distance = distance if sensor == "s1" else shore_distance_m(~water, reference.res[0])
-    found, gone = [], []
-    for j, change in enumerate(steps, start=1):
+    berths = berth_water(water, params, reference.res[0])
+    found, gone, steps = [], [], []
+    for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]
-        usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
+        # Each step is judged on the same masks as a pair (imagery.detect.detect_aligned).
+        usable, seen = pair_masks(before, after, water, params)
+        if s1_steps is not None:
+            change = s1_steps[j - 1]
+        else:
+            change = s2_change(
+                before,
+                after,
+                window_px=params.change_window_px,
+                strata=water,
+                usable=usable,
+                extent=seen,
+            )
+        steps.append(change)
         pixel = pixel_step(before, after, water, usable, change, params)
         new = vessel_flags(
             vessels[j],
@@ -224,8 +231,8 @@ def detect_series(
             reference,
             params,
             sign=+1.0,
-            other_water=waters[j - 1],
-            usable=usable,
+            other_water=berths,
+            usable=seen,
             scene=after,
             water=water,
             pixel=pixel,
@@ -237,8 +244,8 @@ def detect_series(
             reference,
             params,
             sign=-1.0,
-            other_water=waters[j],
-            usable=usable,
+            other_water=berths,
+            usable=seen,
             scene=before,
             water=water,
             pixel=pixel,
