@@ -159,6 +159,10 @@ class DetectParams:
         A vessel afloat touching one of the other date's, with a length within this
         share of it, is the same ship swung at anchor (:func:`_swung`); 0 turns the
         test off.
+    moved_length_tolerance : float
+        An arrival at a quay beside a departure is one ship shifted along its berth (no
+        flag) only when their change objects' lengths agree within this share of the
+        longer; otherwise one ship left and another arrived. 1 or more: any length.
     water_stable_db : float
         S1: a pixel that is water on one date only is the pair's water when it is at
         least this much brighter on its land date, dB (see
@@ -197,6 +201,7 @@ class DetectParams:
     min_score: float = 0.3
     water_stable_db: float = S1_STABLE_DB
     swing_length_tolerance: float = 0.3
+    moved_length_tolerance: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -510,8 +515,9 @@ def berth_changes(
     persistent ship reloading is not an arrival), ship-sized, at least
     ``berth_min_elongation`` times longer than wide and lying along the shore (within
     ``berth_max_angle_deg`` of the shoreline's direction; a crane's boom or a gangway
-    stands across it), with no comparable decrease beside it (something that moved),
-    and not already flagged (``found``).
+    stands across it), with no comparable decrease beside it (something that moved: a
+    decrease of at least half its area, whose change object is of about its length,
+    ``moved_length_tolerance``), and not already flagged (``found``).
 
     S2 (``scenes``, the before and after scenes, required): at 10 m a grey deck
     alongside a grey quay merges with it in a single scene, yet the ship lies on what
@@ -607,7 +613,20 @@ def berth_changes(
         return empty
     nowhere = np.zeros(grid.shape, dtype=bool)
     side = ~water if grid.sensor == "s1" else water
-    frame = frame.loc[~_moved(frame, change, side, nowhere, grid, params, sign=sign)]
+    moved = _moved(frame, change, side, nowhere, grid, params, sign=sign)
+    if moved.any() and params.moved_length_tolerance < 1:
+        # One ship leaving and another of another length arriving at the same berth is
+        # two flags; only a ship of about the same length can have shifted along it.
+        gone, _ = change_objects(
+            -z,
+            change.valid & side,
+            grid,
+            seed_z=params.cargo_z,
+            grow_z=params.cargo_grow_z,
+            thin_seeds=pixel is not None,
+        )
+        moved &= _same_ship_nearby(frame, gone, params)
+    frame = frame.loc[~moved]
     if not found.empty and not frame.empty:
         frame = frame.loc[_unmatched(frame, found, params.match_m)]
     if frame.empty:
@@ -848,6 +867,29 @@ def _near_vessels(vessels: list[gpd.GeoDataFrame], grid: Raster, distance_m: flo
         fill=0,
         dtype="uint8",
     ).astype(bool)
+
+
+def _same_ship_nearby(
+    frame: gpd.GeoDataFrame, others: gpd.GeoDataFrame, params: DetectParams
+) -> np.ndarray:
+    """Per object of ``frame``: is there an object of ``others`` within
+    ``cargo_moved_m`` of at least half its area and a length within
+    ``moved_length_tolerance`` of the longer of the two?"""
+    out = np.zeros(len(frame), dtype=bool)
+    if frame.empty or others.empty:
+        return out
+    pairs = others.sindex.query(frame.geometry, predicate="dwithin", distance=params.cargo_moved_m)
+    if pairs.shape[1] == 0:
+        return out
+    mine, theirs = pairs
+    length = frame["length_m"].to_numpy()[mine]
+    other_length = others["length_m"].to_numpy()[theirs]
+    similar = np.abs(length - other_length) <= params.moved_length_tolerance * np.maximum(
+        length, other_length
+    )
+    big = others["area_m2"].to_numpy()[theirs] >= 0.5 * frame["area_m2"].to_numpy()[mine]
+    np.logical_or.at(out, mine, similar & big)
+    return out
 
 
 def _moved(

@@ -69,6 +69,34 @@ def test_the_same_ship_leaving_is_a_departure():
     assert len(gone) == 1
 
 
+def _berth_rows(*ships: tuple[int, int]) -> np.ndarray:
+    mean = _port()
+    for first, last in ships:
+        mean[first:last, QUAY_COL : QUAY_COL + 3] *= 8.0
+    return mean
+
+
+def _arrival_rows(before: Raster, after: Raster, **options) -> list[float]:
+    water = water_mask(before) | water_mask(after)
+    change = s1_change(before, after, stable=~water)
+    usable = before.valid_mask() & after.valid_mask()
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
+    found = berth_changes(change, before, water, usable, none, none, DetectParams(**options))
+    return [(~before.transform * (p.x, p.y))[1] for p in found.geometry.centroid]
+
+
+def test_another_ship_at_the_berth_is_an_arrival_the_same_ship_shifted_is_not():
+    # A 200 m ship leaves and a 90 m one moors just astern of where it lay: two ships,
+    # not one that shifted along the quay, since their lengths differ.
+    left = _scene(_berth_rows((40, 60)), 1, 1)
+    swap = _scene(_berth_rows((61, 70)), 13, 2)
+    assert [r for r in _arrival_rows(left, swap) if 60 <= r <= 71]
+    assert _arrival_rows(left, swap, moved_length_tolerance=1.0) == []  # any length: moved
+    # A 90 m ship warped its own length along the quay: nothing arrived.
+    shifted = _scene(_berth_rows((51, 60)), 1, 1)
+    assert _arrival_rows(shifted, swap) == []
+
+
 def _vessel_rows(result, grid) -> list[float]:
     vessels = result.detections[result.detections["kind"] == "vessel"]
     return [(~grid.transform * (p.x, p.y))[1] for p in vessels.geometry.centroid]
