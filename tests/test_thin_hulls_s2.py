@@ -43,16 +43,24 @@ def _footprint(scene: Raster) -> gpd.GeoDataFrame:
     return frame
 
 
-def _flags(before: Raster, after: Raster, *, per_pixel: bool):
+def _flags(
+    before: Raster,
+    after: Raster,
+    vessels: gpd.GeoDataFrame,
+    *,
+    water_cols: int = 200,
+    registration_px: float = 0.3,
+):
+    """``vessels`` of the after date judged new per pixel, with water west of ``water_cols``."""
     water = np.zeros(before.shape, dtype=bool)
-    water[:, :200] = True
+    water[:, :water_cols] = True
     usable = before.valid_mask() & after.valid_mask()
     change = s2_change(before, after, strata=water, usable=usable)
-    pixel = s2_pixel_step(before, after, water & usable & change.valid) if per_pixel else None
-    none = _footprint(before).iloc[0:0]
+    sea = water & usable & change.valid
+    pixel = s2_pixel_step(before, after, sea, registration_px=registration_px)
     return vessel_flags(
-        _footprint(after),
-        none,
+        vessels,
+        vessels.iloc[0:0],
         change,
         before,
         DetectParams(),
@@ -68,7 +76,7 @@ def _flags(before: Raster, after: Raster, *, per_pixel: bool):
 def test_a_hull_one_pixel_wide_at_anchor_is_one_new_vessel():
     before = blurred_s2(_ground(hull=False), 1, 1, blur_px=0.4)
     after = blurred_s2(_ground(hull=True), 11, 2, blur_px=0.4)
-    flags = _flags(before, after, per_pixel=True)
+    flags = _flags(before, after, _footprint(after))
     assert len(flags) == 1 and 110 <= flags.iloc[0].length_m <= 180
 
 
@@ -116,23 +124,6 @@ def test_a_vessel_on_a_misregistered_quay_face_is_not_new():
         geometry=[LineString([t * (199.5, 40.0), t * (199.5, 70.0)]).buffer(6.0, cap_style="flat")],
         crs=after.crs,
     )
-    water = np.zeros(before.shape, dtype=bool)
-    water[:, :201] = True
-    usable = before.valid_mask() & after.valid_mask()
-    change = s2_change(before, after, strata=water, usable=usable)
     for registration_px, expected in ((0.3, 0), (0.0, 1)):
-        pixel = s2_pixel_step(before, after, _sea(before), registration_px=registration_px)
-        flags = vessel_flags(
-            strip,
-            strip.iloc[0:0],
-            change,
-            before,
-            DetectParams(),
-            sign=+1.0,
-            other_water=water,
-            usable=usable,
-            scene=after,
-            water=water,
-            pixel=pixel,
-        )
+        flags = _flags(before, after, strip, water_cols=201, registration_px=registration_px)
         assert len(flags) == expected
