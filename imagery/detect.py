@@ -60,6 +60,7 @@ __all__ = [
     "cargo_flags",
     "detect_pair",
     "empty_detections",
+    "one_flag_per_ship",
     "to_schema",
     "vessel_flags",
 ]
@@ -290,12 +291,9 @@ def _footprint_means(
     return out
 
 
-def _unmatched(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float) -> np.ndarray:
-    """Boolean per row of ``frame``: no object of ``other`` near it."""
-    if frame.empty:
-        return np.zeros(0, dtype=bool)
-    if other.empty:
-        return np.ones(len(frame), dtype=bool)
+def _close(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float) -> np.ndarray:
+    """(len(frame), len(other)) booleans: centres within ``match_m`` or half the longer
+    object's length of each other."""
     a = np.column_stack([frame["x"], frame["y"]])
     b = np.column_stack([other["x"], other["y"]])
     distance = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
@@ -304,7 +302,49 @@ def _unmatched(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float)
         0.5
         * np.maximum(frame["length_m"].to_numpy()[:, None], other["length_m"].to_numpy()[None, :]),
     )
-    return ~(distance <= reach).any(axis=1)
+    return distance <= reach
+
+
+def _unmatched(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float) -> np.ndarray:
+    """Boolean per row of ``frame``: no object of ``other`` near it."""
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    if other.empty:
+        return np.ones(len(frame), dtype=bool)
+    return ~_close(frame, other, match_m).any(axis=1)
+
+
+def one_flag_per_ship(
+    first: gpd.GeoDataFrame,
+    second: gpd.GeoDataFrame,
+    sensor: str,
+    params: DetectParams,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """One flag per ship found by two searches: the one with the higher calibrated score.
+
+    The vessel pieces (:func:`vessel_flags`) and the berth change search
+    (:func:`berth_changes`) often both find a ship moored at a quay, from different
+    evidence, with centres up to tens of metres apart. Two flags are one ship when their
+    centres lie within ``params.match_m`` or half the longer one's length. Keeping the
+    first search's flag whatever its score let a weak or mislocated piece hide a strong
+    berth flag; the better-scored one is kept now, ``first`` on a tie.
+
+    Returns
+    -------
+    first, second : GeoDataFrame
+        The rows kept of each.
+    """
+    if first.empty or second.empty:
+        return first, second
+
+    def calibrated(frame: gpd.GeoDataFrame) -> np.ndarray:
+        return calibrate(frame.assign(evidence=frame["score"].clip(0.0, 1.0)), sensor)
+
+    a, b = calibrated(first), calibrated(second)
+    close = _close(first, second, params.match_m)
+    drop_second = (close & (a[:, None] >= b[None, :])).any(axis=0)
+    drop_first = (close & (b[None, :] > a[:, None])).any(axis=1)
+    return first.loc[~drop_first], second.loc[~drop_second]
 
 
 def _change_probability(
@@ -495,7 +535,7 @@ def berth_changes(
     water: np.ndarray,
     usable: np.ndarray,
     others: gpd.GeoDataFrame,
-    found: gpd.GeoDataFrame,
+    found: gpd.GeoDataFrame | None,
     params: DetectParams,
     *,
     sign: float = 1.0,
@@ -517,7 +557,9 @@ def berth_changes(
     ``berth_max_angle_deg`` of the shoreline's direction; a crane's boom or a gangway
     stands across it), with no comparable decrease beside it (something that moved: a
     decrease of at least half its area, whose change object is of about its length,
-    ``moved_length_tolerance``), and not already flagged (``found``).
+    ``moved_length_tolerance``), and, when ``found`` is given, not already flagged there
+    (the pair pipeline passes None and keeps the better of two flags of one ship,
+    :func:`one_flag_per_ship`).
 
     S2 (``scenes``, the before and after scenes, required): at 10 m a grey deck
     alongside a grey quay merges with it in a single scene, yet the ship lies on what
@@ -627,7 +669,7 @@ def berth_changes(
         )
         moved &= _same_ship_nearby(frame, gone, params)
     frame = frame.loc[~moved]
-    if not found.empty and not frame.empty:
+    if found is not None and not found.empty and not frame.empty:
         frame = frame.loc[_unmatched(frame, found, params.match_m)]
     if frame.empty:
         return empty
@@ -1147,7 +1189,7 @@ def detect_aligned(
         water,
         usable,
         vessels_before,
-        new_vessels,
+        None,
         params,
         distance=berth_distance,
         scenes=(before, aligned),
@@ -1162,13 +1204,15 @@ def detect_aligned(
         water,
         usable,
         vessels_after,
-        gone,
+        None,
         params,
         sign=-1.0,
         distance=berth_distance,
         scenes=(before, aligned),
         pixel=pixel,
     )
+    new_vessels, moored = one_flag_per_ship(new_vessels, moored, sensor, params)
+    gone, unmoored = one_flag_per_ship(gone, unmoored, sensor, params)
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)
     cargo = cargo_flags(
         change, before, land, [vessels_before, vessels_after], params, scenes=(before, aligned)

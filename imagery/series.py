@@ -32,6 +32,7 @@ from imagery.detect import (
     cargo_flags,
     cargo_land,
     empty_detections,
+    one_flag_per_ship,
     pair_masks,
     pixel_step,
     shore_distance_m,
@@ -252,11 +253,13 @@ def detect_series(
         )
         pair = {"distance": berth_distance, "scenes": (before, after), "pixel": pixel}
         moored = berth_changes(
-            change, reference, water, usable, vessels[j - 1], new, params, **pair
+            change, reference, water, usable, vessels[j - 1], None, params, **pair
         )
         unmoored = berth_changes(
-            change, reference, water, usable, vessels[j], left, params, sign=-1.0, **pair
+            change, reference, water, usable, vessels[j], None, params, sign=-1.0, **pair
         )
+        new, moored = one_flag_per_ship(new, moored, sensor, params)
+        left, unmoored = one_flag_per_ship(left, unmoored, sensor, params)
         land = cargo_land(water, usable, [before, after], params, distance=distance)
         cargo = cargo_flags(
             change, reference, land, [vessels[j - 1], vessels[j]], params, scenes=(before, after)
