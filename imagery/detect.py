@@ -415,8 +415,8 @@ def vessel_flags(
     (valid, cloud-free on both dates). This keeps a berthed
     ship apart from the quay it touches, never flags a structure that is there on both
     dates, and needs no luck in matching whole objects. Pieces that are not ship-sized,
-    or lie within ``params.match_m / 3`` of a vessel of the other date (a ship that
-    swung at anchor or shifted along its berth), or belong to a vessel that is the other
+    or whose centre lies on a vessel of the other date (a ship that swung at anchor or
+    shifted along its berth), or belong to a vessel that is the other
     date's ship swung at anchor (:func:`_swung`; ``water``, the pair's, tells it where
     land is, else the land beyond ``other_water``), are dropped. The score is the
     vessel's detection score times the probability that the change is real.
@@ -605,7 +605,9 @@ def berth_changes(
             step = pixel.step - pixel.level
         strong = sign * step >= params.vessel.s2_min_contrast
     if not others.empty:
-        near &= ~_near_vessels([others], grid, params.match_m / 3)
+        # On the footprint itself (already as wide as the blurred hull): a margin also hid
+        # ships that moored beside one that stayed.
+        near &= ~_near_vessels([others], grid, 0.0)
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     frame, _ = change_objects(
         np.where(strong, z, np.minimum(z, params.cargo_z)),  # seeds must also be strong

@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 from s1_scenes import june, speckled_s1
 from scipy import ndimage
+from shapely.geometry import box
 
 from imagery.change import s1_change
 from imagery.detect import DetectParams, berth_changes, detect_aligned
@@ -132,3 +133,21 @@ def test_a_series_dates_the_mooring():
 
     assert flagged() == [2]
     assert flagged(berth_change_reach_m=0.0) == [], "merged with the wall, the CFAR misses it"
+
+
+def test_a_ship_moored_astern_of_one_that_stayed_is_an_arrival():
+    # A 170 m ship lies at the quay on both dates; a 90 m one moors 10 m astern of it.
+    # The ship that stayed hides only its own footprint from the search.
+    stayed = (40, 57)
+    before = _scene(_berth_rows(stayed), 1, 1)
+    after = _scene(_berth_rows(stayed, (58, 67)), 13, 2)
+    x0, y0 = before.transform * (QUAY_COL - 1, stayed[0])
+    x1, y1 = before.transform * (QUAY_COL + 3, stayed[1])
+    staying = gpd.GeoDataFrame(geometry=[box(x0, y1, x1, y0)], crs=before.crs)
+    water = water_mask(before) | water_mask(after)
+    change = s1_change(before, after, stable=~water)
+    usable = before.valid_mask() & after.valid_mask()
+    found = berth_changes(change, before, water, usable, staying, None, DetectParams())
+    rows = [(~before.transform * (p.x, p.y))[1] for p in found.geometry.centroid]
+    assert [r for r in rows if 56 <= r <= 69]
+    assert not [r for r in rows if r < 54], "the ship that stayed is not an arrival"
