@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
             str(results / "detection.json"),
             *(["--seeds", "9000-9003"] if args.quick else []),
         ],
+        [
+            "vessels.py",
+            "--json",
+            str(results / "vessels.json"),
+            *(["--seeds", "9100-9103"] if args.quick else []),
+        ],
         ["sen2ships.py", "--json", str(results / "sen2ships.json")],
         [
             "water.py",

@@ -1,0 +1,144 @@
+"""Vessels in one scene on simulated ports: precision, recall and F1 per sensor and setting.
+
+    .venv/bin/python benchmarks/vessels.py [--seeds 9100-9119] [--size 512] [--aoi] [--json OUT]
+
+What ``portwatch vessels SCENE`` finds: ``imagery.vessels.detect_vessels`` on the first
+scene of each simulated pair (``imagery.simulate``, cycling through the catalogue's
+ports; the first is on the nominal grid, the second is misregistered by a few pixels),
+against every vessel the simulator put in that scene. As in
+``benchmarks/detection.py``, a detection matches a vessel when its centre lies within
+20 m of its footprint, one to one. Vessels under cloud (S2) are left out of the truth,
+and detections matching them are neither right nor wrong. Small craft the simulator
+draws as clutter (10-30 m, never truth) count as false alarms when detected.
+
+Without ``--aoi`` the water comes from the imagery alone, as for a scene without a
+port polygon; with it, from the port's water polygon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from imagery.aoi import load_catalogue  # noqa: E402
+from imagery.evaluation import Score, match_points_to_polygons  # noqa: E402
+from imagery.sensors import prepare  # noqa: E402
+from imagery.simulate import simulate_pair  # noqa: E402
+from imagery.vessels import detect_vessels  # noqa: E402
+
+TOLERANCE_M = 20.0
+SETTINGS = ("berth", "anchor")
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        lo, hi = text.split("-")
+        return list(range(int(lo), int(hi) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def _centres(frame) -> np.ndarray:
+    if frame.empty:
+        return np.empty((0, 2))
+    return np.column_stack([frame.geometry.centroid.x, frame.geometry.centroid.y])
+
+
+def score_scene(found, vessels) -> dict[str, Score]:
+    """Scores of one scene's detections against its vessels, overall and per setting.
+
+    Detections matching a vessel under cloud are dropped first; per setting, the
+    false alarms are those left over after matching every visible vessel (the same
+    for each setting's row, which counts its own true and missed vessels).
+    """
+    centres = _centres(found)
+    hidden = vessels[vessels["occluded"]]
+    visible = vessels[~vessels["occluded"]]
+    if len(hidden) and len(centres):
+        points = gpd.GeoSeries(gpd.points_from_xy(centres[:, 0], centres[:, 1]), crs=vessels.crs)
+        centres = centres[~(points.distance(hidden.geometry.union_all()) <= TOLERANCE_M).to_numpy()]
+    scores = {
+        "all": match_points_to_polygons(centres, list(visible.geometry), tolerance=TOLERANCE_M)
+    }
+    for setting in SETTINGS:
+        part = visible[visible["setting"] == setting]
+        own = match_points_to_polygons(centres, list(part.geometry), tolerance=TOLERANCE_M)
+        scores[setting] = Score(own.tp, 0, own.fn)
+    return scores
+
+
+def run(seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool) -> dict:
+    ports = sorted(load_catalogue().values(), key=lambda a: a.id)
+    totals: dict[str, Score] = {}
+    seconds: dict[str, list[float]] = {s: [] for s in sensors}
+    for sensor in sensors:
+        for i, seed in enumerate(seeds):
+            aoi = ports[i % len(ports)]
+            sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
+            scene = prepare(sim.scenes[0], sensor, source=f"{aoi.id} seed {seed}")
+            started = time.perf_counter()
+            found = detect_vessels(scene, aoi=aoi if with_aoi else None)
+            seconds[sensor].append(time.perf_counter() - started)
+            objects = sim.objects[0]
+            vessels = objects[objects["kind"] == "vessel"].to_crs(found.crs or objects.crs)
+            for key, score in score_scene(found, vessels).items():
+                name = f"{sensor}/{key}"
+                totals[name] = totals.get(name, Score(0, 0, 0)) + score
+    report: dict = {
+        "machine": f"{platform.machine()} python {platform.python_version()}",
+        "size_px": size,
+        "seeds": seeds,
+        "water": "aoi polygon" if with_aoi else "from the imagery",
+    }
+    for name, score in sorted(totals.items()):
+        report[name] = score.to_dict()
+    for sensor in sensors:
+        times = sorted(seconds[sensor])
+        report[f"{sensor}/median_seconds"] = round(times[len(times) // 2], 2) if times else None
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="9100-9119")
+    parser.add_argument("--sensors", default="s1,s2")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--aoi", action="store_true", help="water from the port's polygon")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    report = run(_seeds(args.seeds), args.sensors.split(","), args.size, with_aoi=args.aoi)
+    print(
+        f"machine: {report['machine']}, {len(report['seeds'])} scenes per sensor at {args.size} px"
+    )
+    print(f"water: {report['water']}")
+    print(f"{'sensor/setting':<16} {'tp':>4} {'fp':>4} {'fn':>4} {'P':>6} {'R':>6} {'F1':>6}")
+    for key, value in report.items():
+        if isinstance(value, dict):
+            if key.endswith(SETTINGS):
+                print(
+                    f"{key:<16} {value['tp']:>4} {'':>4} {value['fn']:>4} {'':>6} {value['recall']:>6.3f}"
+                )
+            else:
+                print(
+                    f"{key:<16} {value['tp']:>4} {value['fp']:>4} {value['fn']:>4} "
+                    f"{value['precision']:>6.3f} {value['recall']:>6.3f} {value['f1']:>6.3f}"
+                )
+    for sensor in args.sensors.split(","):
+        print(f"{sensor}: median {report[f'{sensor}/median_seconds']} s per scene")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

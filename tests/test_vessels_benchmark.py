@@ -1,0 +1,51 @@
+"""The single-scene benchmark's scoring: hidden vessels are neither found nor missed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+ROOT = Path(__file__).resolve().parent.parent
+CRS = "EPSG:32652"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "vessels_bench", ROOT / "benchmarks" / "vessels.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scores_per_setting_and_leaves_hidden_vessels_out(bench):
+    vessels = gpd.GeoDataFrame(
+        {
+            "setting": ["anchor", "berth", "berth", "anchor"],
+            "occluded": [False, False, True, False],
+        },
+        geometry=[
+            box(0, 0, 100, 20),
+            box(500, 0, 600, 20),
+            box(1000, 0, 1100, 20),
+            box(0, 900, 90, 915),
+        ],
+        crs=CRS,
+    )
+    found = gpd.GeoDataFrame(
+        geometry=[
+            box(20, 0, 80, 20),  # the first anchored ship
+            box(1010, 0, 1090, 20),  # the ship under cloud: neither right nor wrong
+            box(3000, 3000, 3050, 3010),  # nothing there
+        ],
+        crs=CRS,
+    )
+    scores = bench.score_scene(found, vessels)
+    assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (1, 1, 2)
+    assert (scores["anchor"].tp, scores["anchor"].fn) == (1, 1)
+    assert (scores["berth"].tp, scores["berth"].fn) == (0, 1)
