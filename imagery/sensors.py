@@ -31,6 +31,7 @@ import numpy as np
 
 from imagery.errors import BandError, InputError
 from imagery.raster import Raster
+from imagery.reproject import to_metric
 
 __all__ = [
     "S1_BANDS",
@@ -265,12 +266,19 @@ def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -
 
 
 def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:
-    """Dispatch to :func:`prepare_s1` or :func:`prepare_s2` by ``sensor``."""
+    """:func:`prepare_s1` or :func:`prepare_s2` by ``sensor``, on a metric grid.
+
+    A scene on a geographic grid (degrees) is warped onto its UTM zone
+    (:func:`imagery.reproject.to_metric`), since every window and size downstream is
+    in metres.
+    """
     if sensor == "s1":
-        return prepare_s1(raster, source=source)
-    if sensor == "s2":
-        return prepare_s2(raster, source=source)
-    raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
+        prepared = prepare_s1(raster, source=source)
+    elif sensor == "s2":
+        prepared = prepare_s2(raster, source=source)
+    else:
+        raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
+    return to_metric(prepared, source=source)
 
 
 def cloud_mask(raster: Raster, classes: Sequence[int] = SCL_CLOUD_CLASSES) -> np.ndarray:

@@ -46,7 +46,7 @@ from rasterio.windows import Window, from_bounds
 
 from imagery.atomic import atomic_path
 from imagery.detect import DetectParams, detect_aligned, empty_detections
-from imagery.errors import EmptyRasterError, NoOverlapError
+from imagery.errors import EmptyRasterError, InputError, NoOverlapError
 from imagery.io import overview_count, raster_info, read_raster
 from imagery.raster import Raster
 from imagery.sensors import prepare
@@ -257,6 +257,14 @@ def detect_pair_files(
     retain_freed_memory()
     info = raster_info(before_path)
     other = raster_info(after_path)
+    for path, grid in ((before_path, info), (after_path, other)):
+        if grid.crs.is_geographic:
+            # Windows are cut on the file's grid and sized in metres.
+            raise InputError(
+                f"{path}: on a geographic grid ({grid.crs}); tiled processing needs a "
+                "projected grid in metres: warp the file first (e.g. gdalwarp -t_srs "
+                "EPSG:326NN -tr 10 10), or use detect_pair, which warps a scene itself"
+            )
     b = info.bounds
     a = transform_bounds(other.crs, info.crs, *other.bounds)
     if min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]):

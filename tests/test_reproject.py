@@ -1,0 +1,123 @@
+"""Scenes on a geographic grid (EPSG:4326) are warped onto UTM before anything is measured."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+from s1_scenes import june, speckled_s1
+from scipy import ndimage
+
+from imagery.detect import detect_pair
+from imagery.errors import InputError
+from imagery.grid import to_lonlat
+from imagery.io import read_raster, write_raster
+from imagery.raster import Raster
+from imagery.reproject import to_metric, utm_crs_for
+from imagery.sensors import prepare
+from imagery.tiled import detect_pair_files
+from imagery.vessels import detect_vessels
+
+SIZE = 320
+SHIP = (slice(150, 166), slice(60, 63))  # 160 m x 30 m at anchor, north-south
+
+
+def _means(ship: bool) -> np.ndarray:
+    texture = ndimage.gaussian_filter(np.random.default_rng(0).normal(size=(SIZE, SIZE)), 3.0)
+    mean = np.full((SIZE, SIZE), 0.01, dtype=np.float32)
+    land = np.s_[:, SIZE // 2 :]
+    mean[land] = 0.1 * np.exp(texture[land] * 4.0)
+    if ship:
+        mean[SHIP] = 2.0
+    return mean
+
+
+def _geographic(scene: Raster) -> Raster:
+    """``scene`` warped onto EPSG:4326 at about its own pixel size."""
+    transform, width, height = calculate_default_transform(
+        scene.crs, "EPSG:4326", scene.width, scene.height, *scene.bounds
+    )
+    out = np.full((scene.count, height, width), np.nan, dtype=np.float32)
+    for band in range(scene.count):
+        reproject(
+            scene.data[band],
+            out[band],
+            src_transform=scene.transform,
+            src_crs=scene.crs,
+            src_nodata=np.nan,
+            dst_transform=transform,
+            dst_crs="EPSG:4326",
+            dst_nodata=np.nan,
+            resampling=Resampling.nearest,
+        )
+    return scene.replace(data=out, transform=transform, crs="EPSG:4326")
+
+
+def _ship_lonlat(scene: Raster) -> tuple[float, float]:
+    lon, lat = to_lonlat(*(scene.transform * (61.5, 158.0)), scene.crs)
+    return float(lon), float(lat)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    before = speckled_s1(_means(False), june(1), 1)
+    after = speckled_s1(_means(True), june(13), 2)
+    return before, after
+
+
+def test_a_projected_scene_passes_untouched(scenes):
+    before, _ = scenes
+    assert to_metric(before) is before
+
+
+def test_the_utm_zone_is_the_centres():
+    assert utm_crs_for(130.6, 42.3).to_epsg() == 32652
+    assert utm_crs_for(31.0, -29.9).to_epsg() == 32736
+
+
+def test_a_geographic_scene_is_warped_onto_square_metres(scenes):
+    _, after = scenes
+    prepared = prepare(_geographic(after), "s1")
+    assert prepared.crs.to_epsg() == 32652
+    assert prepared.res[0] == prepared.res[1]
+    assert 9.5 <= prepared.res[0] <= 10.5
+    assert np.isnan(prepared.data).any() and np.isfinite(prepared.data).mean() > 0.8
+
+
+def test_vessels_and_new_vessels_on_geographic_files(scenes, tmp_path):
+    before, after = scenes
+    paths = []
+    for name, scene in (("before", before), ("after", after)):
+        path = tmp_path / f"{name}.tif"
+        write_raster(_geographic(scene), path)
+        paths.append(str(path))
+    lon, lat = _ship_lonlat(after)
+
+    found = detect_vessels(prepare(read_raster(paths[1]), "s1"))
+    ship = _nearest(found, lon, lat)
+    assert 120 <= ship.length_m <= 200, "sizes are in metres on the ground"
+    assert _metres_apart(ship, lon, lat) < 20
+
+    result = detect_pair(read_raster(paths[0]), read_raster(paths[1]), sensor="s1")
+    new = result.detections[result.detections["kind"] == "vessel"]
+    assert _metres_apart(_nearest(new, lon, lat), lon, lat) < 20
+    assert result.detections.crs.to_epsg() == 32652
+
+
+def _nearest(frame, lon: float, lat: float):
+    assert len(frame), "nothing found"
+    return frame.iloc[int(np.argmin(np.hypot(frame["lon"] - lon, frame["lat"] - lat)))]
+
+
+def _metres_apart(row, lon: float, lat: float) -> float:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84").inv(row.lon, row.lat, lon, lat)[2]
+
+
+def test_tiles_refuse_a_geographic_file_by_name(scenes, tmp_path):
+    before, after = scenes
+    write_raster(_geographic(before), tmp_path / "before.tif")
+    write_raster(after, tmp_path / "after.tif")
+    with pytest.raises(InputError, match=r"before\.tif.*geographic"):
+        detect_pair_files(tmp_path / "before.tif", tmp_path / "after.tif", sensor="s1")
