@@ -388,7 +388,7 @@ def _object_evidence(
     window of the change map, or per pixel for per-pixel evidence."""
     window = 1 if per_pixel else params.change_window_px
     n_tests = max(1.0, float(change.valid.sum()) / window**2)
-    area_px = frame["area_m2"].to_numpy() / (grid.res[0] * grid.res[1])
+    area_px = frame["area_m2"].to_numpy() / grid.pixel_m**2
     return _change_probability(frame["z_mean"].to_numpy(), area_px, window, n_tests)
 
 
@@ -515,7 +515,7 @@ def _swung(
         return found
     # Only the few touching pairs are tested, each date's hulls apart (they overlap
     # across the dates, never within one).
-    reach_px = max(1, int(np.ceil(params.berth_reach_m / grid.res[0])) + 1)
+    reach_px = max(1, int(np.ceil(params.berth_reach_m / grid.pixel_m)) + 1)
     near_land = ndimage.binary_dilation(land, structure=np.ones((3, 3), bool), iterations=reach_px)
 
     def ashore(frame: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray:
@@ -585,7 +585,7 @@ def berth_changes(
         return empty
     if grid.sensor == "s2" and scenes is None and pixel is None:
         raise InputError("berth_changes on Sentinel-2 needs scenes=(before, after) for B08")
-    pixel_m = grid.res[0]
+    pixel_m = grid.pixel_m
     if grid.sensor == "s1":
         if distance is None:
             distance = shore_distance_m(water, pixel_m)
@@ -764,7 +764,7 @@ def cargo_flags(
     cargo only where it appeared on empty ground (see :func:`_on_empty_ground`).
     """
 
-    pixel_m = grid.res[0]
+    pixel_m = grid.pixel_m
     keep_out = _near_vessels(vessels, grid, params.vessel_buffer_m)
     z = signed_z(change, grid.sensor) if grid.sensor == "s1" else np.nan_to_num(change.z)
     frame, _ = change_objects(
@@ -795,7 +795,7 @@ def cargo_flags(
     n_tests = max(1.0, float((land & change.valid).sum()) / params.change_window_px**2)
     frame["score"] = _change_probability(
         frame["z_mean"].to_numpy(),
-        frame["area_m2"].to_numpy() / (pixel_m * grid.res[1]),
+        frame["area_m2"].to_numpy() / pixel_m**2,
         params.change_window_px,
         n_tests,
     )
@@ -827,7 +827,7 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
     labels = _numbered(frame, grid, all_touched=False)
     index = np.arange(1, len(frame) + 1)
     total = ndimage.sum_labels(added, labels, index)
-    cell = odd_window_px(SCATTERER_CELL_M, grid.res[0])
+    cell = odd_window_px(SCATTERER_CELL_M, grid.pixel_m)
     peak = ndimage.maximum(box_sum(added, cell), labels, index)
     return np.asarray(peak) / np.maximum(total, 1e-30)
 
@@ -962,7 +962,7 @@ def _moved(
         fill=0,
         dtype="int32",
     )
-    pixel_area = grid.res[0] * grid.res[1]
+    pixel_area = grid.pixel_m**2
     lost = ndimage.sum_labels(decrease, zones, np.arange(1, len(frame) + 1)) * pixel_area
     return lost >= 0.5 * frame["area_m2"].to_numpy()
 
@@ -1051,7 +1051,7 @@ def cargo_land(
     the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation (S2).
     ``distance`` (:func:`shore_distance_m` of ``water``) saves computing it again."""
     if distance is None:
-        distance = shore_distance_m(water, scenes[0].res[0])
+        distance = shore_distance_m(water, scenes[0].pixel_m)
     land = (distance > params.cargo_shore_gap_m) & (distance <= params.cargo_max_inland_m) & usable
     for scene in scenes:
         if scene.sensor == "s2":
@@ -1176,15 +1176,16 @@ def detect_aligned(
             usable=usable,
             extent=seen,
         )
-    berths = berth_water(water, params, before.res[0])
+    pixel_m = before.pixel_m
+    berths = berth_water(water, params, pixel_m)
     pixel = pixel_step(before, aligned, water, usable, change, params)
     flags = {"other_water": berths, "usable": seen, "water": water, "pixel": pixel}
     new_vessels = vessel_flags(
         vessels_after, vessels_before, change, before, params, sign=+1.0, scene=aligned, **flags
     )
-    distance = shore_distance_m(water, before.res[0])
+    distance = shore_distance_m(water, pixel_m)
     # S2's berth search runs on the water: its distance is to the land.
-    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, before.res[0])
+    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, pixel_m)
     moored = berth_changes(
         change,
         before,

@@ -8,7 +8,11 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Geod, Transformer
 
-__all__ = ["ground_pixel_size", "pixel_centres", "to_lonlat"]
+__all__ = ["SCALE_TOLERANCE", "ground_pixel_size", "pixel_centres", "pixel_size_m", "to_lonlat"]
+
+#: A projected grid whose pixels are within this fraction of their nominal size on the
+#: ground is taken at its nominal size (UTM's scale error is at most 0.1 % in a zone).
+SCALE_TOLERANCE = 0.01
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -40,6 +44,18 @@ def ground_pixel_size(transform: Affine, crs, shape: tuple[int, int]) -> tuple[f
     _, _, dx = _GEOD.inv(lon[0], lat[0], lon[1], lat[1])
     _, _, dy = _GEOD.inv(lon[0], lat[0], lon[2], lat[2])
     return float(dx), float(dy)
+
+
+def pixel_size_m(transform: Affine, crs, shape: tuple[int, int]) -> float:
+    """Side of one pixel on the ground, metres: the nominal resolution, unless the
+    projection's scale at the grid centre departs from it by more than
+    :data:`SCALE_TOLERANCE` (Web Mercator: 10 units are 10 cos(latitude) m), then the
+    mean of :func:`ground_pixel_size`."""
+    nominal = abs(transform.a)
+    ground = ground_pixel_size(transform, crs, shape)
+    if all(abs(g / nominal - 1.0) <= SCALE_TOLERANCE for g in ground):
+        return nominal
+    return (ground[0] + ground[1]) / 2.0
 
 
 def pixel_centres(

@@ -118,6 +118,14 @@ class Raster:
         return abs(self.transform.a), abs(self.transform.e)
 
     @property
+    def pixel_m(self) -> float:
+        """Side of a pixel on the ground, metres (:func:`imagery.grid.pixel_size_m`):
+        the nominal resolution on UTM, 10 cos(latitude) m for 10 Web Mercator units."""
+        from imagery.grid import pixel_size_m
+
+        return pixel_size_m(self.transform, self.crs, self.shape)
+
+    @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
         west, south, east, north = array_bounds(self.height, self.width, self.transform)

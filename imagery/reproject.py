@@ -23,10 +23,10 @@ from pyproj.database import query_utm_crs_info
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from imagery.errors import InputError
-from imagery.grid import ground_pixel_size, to_lonlat
+from imagery.grid import SCALE_TOLERANCE, ground_pixel_size, to_lonlat
 from imagery.raster import Raster
 
-__all__ = ["to_metric", "utm_crs_for"]
+__all__ = ["needs_metric_grid", "to_metric", "utm_crs_for"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,16 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     if not zones:
         raise InputError(f"no UTM zone for lon {lon:.4f}, lat {lat:.4f}")
     return CRS.from_epsg(zones[0].code)
+
+
+def needs_metric_grid(transform, crs, shape: tuple[int, int]) -> bool:
+    """Whether a grid's pixels are not squares on the ground (to :data:`SCALE_TOLERANCE`):
+    a geographic CRS. Conformal projections (UTM, Web Mercator) have square pixels whose
+    ground side :func:`imagery.grid.pixel_size_m` gives."""
+    if CRS.from_user_input(crs).is_geographic:
+        return True
+    ground_x, ground_y = ground_pixel_size(transform, crs, shape)
+    return abs(ground_x / ground_y - 1.0) > SCALE_TOLERANCE
 
 
 def to_metric(raster: Raster, *, source: str = "input") -> Raster:
@@ -61,7 +71,7 @@ def to_metric(raster: Raster, *, source: str = "input") -> Raster:
         statistics (the looks the CFAR and change tests estimate) and SCL class codes
         survive.
     """
-    if not raster.crs.is_geographic:
+    if not needs_metric_grid(raster.transform, raster.crs, raster.shape):
         return raster
     rows, cols = raster.shape
     centre_x, centre_y = raster.transform * (cols / 2.0, rows / 2.0)

@@ -203,10 +203,11 @@ def detect_series(
     water = series_water(scenes, waters, stable_db=params.water_stable_db)
     vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
     s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
-    distance = shore_distance_m(water, reference.res[0])
+    pixel_m = reference.pixel_m
+    distance = shore_distance_m(water, pixel_m)
     # S2's berth search runs on the water: its distance is to the land.
-    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, reference.res[0])
-    berths = berth_water(water, params, reference.res[0])
+    berth_distance = distance if sensor == "s1" else shore_distance_m(~water, pixel_m)
+    berths = berth_water(water, params, pixel_m)
     found, gone, steps = [], [], []
     for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]

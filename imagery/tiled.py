@@ -47,8 +47,10 @@ from rasterio.windows import Window, from_bounds
 from imagery.atomic import atomic_path
 from imagery.detect import DetectParams, detect_aligned, empty_detections
 from imagery.errors import EmptyRasterError, InputError, NoOverlapError
+from imagery.grid import pixel_size_m
 from imagery.io import overview_count, raster_info, read_raster
 from imagery.raster import Raster
+from imagery.reproject import needs_metric_grid
 from imagery.sensors import prepare
 from imagery.water import water_mask_file
 
@@ -258,7 +260,7 @@ def detect_pair_files(
     info = raster_info(before_path)
     other = raster_info(after_path)
     for path, grid in ((before_path, info), (after_path, other)):
-        if grid.crs.is_geographic:
+        if needs_metric_grid(grid.transform, grid.crs, (grid.height, grid.width)):
             # Windows are cut on the file's grid and sized in metres.
             raise InputError(
                 f"{path}: on a geographic grid ({grid.crs}); tiled processing needs a "
@@ -271,7 +273,7 @@ def detect_pair_files(
         raise NoOverlapError(
             f"{after_path}: does not overlap {before_path} (no common ground between the pair)"
         )
-    pixel_m = info.res[0]
+    pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
     if halo_px is None:
         halo_px = math.ceil((params.vessel.background_m + params.vessel.max_length_m) / pixel_m)
     seconds: dict[str, float] = {}

@@ -158,7 +158,7 @@ def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
     """VV averaged over about ``smooth_m`` (linear, valid pixels only), in dB; NaN where
     the window holds no valid pixel."""
     vv = raster.band("VV")
-    size = odd_window_px(smooth_m, raster.res[0], minimum=3)
+    size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
     mean, _ = masked_box_mean(vv, np.isfinite(vv), size)
     db = to_db(mean)
     db[~np.isfinite(mean)] = np.nan
@@ -168,7 +168,7 @@ def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
 def _s1_water(raster: Raster, smooth_m: float) -> np.ndarray:
     vv = raster.band("VV")
     valid = np.isfinite(vv)
-    size = odd_window_px(smooth_m, raster.res[0], minimum=3)
+    size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
     db = _smoothed_db(raster, smooth_m)
     split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
     log.debug("S1 water split at %.2f dB", split)
@@ -205,7 +205,7 @@ def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
         # only add, and only where NDWI is not clearly land.
         water |= usable & (scl == SCL_WATER) & (index > split - 0.15)
     if cloudy.any():
-        size = odd_window_px(4 * smooth_m, raster.res[0], minimum=5)
+        size = odd_window_px(4 * smooth_m, raster.pixel_m, minimum=5)
         share, count = masked_box_mean(water.astype(np.float32), usable, size)
         water |= cloudy & (np.nan_to_num(share) > 0.5) & (count > 0)
     return water
@@ -247,7 +247,7 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
         raise InputError(
             f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}"
         )
-    pixel_area = raster.res[0] * raster.res[1]
+    pixel_area = raster.pixel_m**2
     return _clean(raw, pixel_area)
 
 
@@ -316,7 +316,7 @@ def series_water(
     with np.errstate(invalid="ignore"):
         # No evidence on either side (inf - x, x - -inf) keeps the union's answer.
         moved = (darkest_land - brightest_water) >= stable_db
-    pixel_area = scenes[0].res[0] * scenes[0].res[1]
+    pixel_area = scenes[0].pixel_m ** 2
     return _clean(every | (partly & moved), pixel_area)
 
 
@@ -346,7 +346,7 @@ def water_mask_file(
     coarse = prepare(coarse, sensor, source=str(path))
     water = water_mask(coarse, aoi=aoi)
     # Mixed pixels at the coarse scale widen a ship by about a pixel on every side.
-    side_m = np.sqrt(MAX_VESSEL_AREA_M2) + 2 * coarse.res[0]
-    water = fill_small_holes(water, side_m**2 / (coarse.res[0] * coarse.res[1]))
+    side_m = np.sqrt(MAX_VESSEL_AREA_M2) + 2 * coarse.pixel_m
+    water = fill_small_holes(water, side_m**2 / coarse.pixel_m**2)
     full = np.repeat(np.repeat(water, decimation, axis=0), decimation, axis=1)
     return np.ascontiguousarray(full[: info.height, : info.width])

@@ -13,7 +13,7 @@ from imagery.errors import InputError
 from imagery.grid import to_lonlat
 from imagery.io import read_raster, write_raster
 from imagery.raster import Raster
-from imagery.reproject import to_metric, utm_crs_for
+from imagery.reproject import needs_metric_grid, to_metric, utm_crs_for
 from imagery.sensors import prepare
 from imagery.tiled import detect_pair_files
 from imagery.vessels import detect_vessels
@@ -121,3 +121,21 @@ def test_tiles_refuse_a_geographic_file_by_name(scenes, tmp_path):
     write_raster(after, tmp_path / "after.tif")
     with pytest.raises(InputError, match=r"before\.tif.*geographic"):
         detect_pair_files(tmp_path / "before.tif", tmp_path / "after.tif", sensor="s1")
+
+
+def test_web_mercator_is_kept_and_measured_on_the_ground():
+    # 10 Web Mercator units at 42.25 N are 10 cos(42.25) = 7.40 m on the ground.
+    from rasterio.transform import from_origin
+
+    mercator = Raster(
+        data=np.ones((1, 100, 100), dtype=np.float32),
+        transform=from_origin(14_537_000.0, 5_200_000.0, 10.0, 10.0),
+        crs="EPSG:3857",
+    )
+    assert not needs_metric_grid(mercator.transform, mercator.crs, mercator.shape)
+    assert to_metric(mercator) is mercator
+    assert mercator.pixel_m == pytest.approx(7.40, abs=0.02)
+    utm = speckled_s1(np.ones((50, 50), dtype=np.float32), june(1), 0)
+    assert utm.pixel_m == 10.0, "UTM's scale error is not a different pixel"
+    geographic = _geographic(utm)
+    assert needs_metric_grid(geographic.transform, geographic.crs, geographic.shape)
