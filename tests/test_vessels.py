@@ -435,6 +435,46 @@ def test_shore_protrusions_fill_a_short_bump_and_thin_moles_not_the_quay():
     assert not short[9:21, 88:102].any() and short[5, 80]
 
 
+def _protrusions_by_walking(water: np.ndarray, length_px: int, angles: int) -> np.ndarray:
+    """shore_protrusions by its definition: from each land pixel, walk both ways along
+    each direction's digital line to the first non-land pixel."""
+    rows, cols = water.shape
+    out = np.zeros_like(water)
+    for angle in np.radians(np.arange(angles) * 180.0 / angles):
+        steep = abs(np.sin(angle)) >= abs(np.cos(angle))
+        slope = np.cos(angle) / np.sin(angle) if steep else np.sin(angle) / np.cos(angle)
+        for r, c in zip(*np.nonzero(~water), strict=True):
+            major, minor = (r, c) if steep else (c, r)
+            base = minor - round(slope * major)
+            ends = []
+            for step in (-1, 1):
+                k = major + step
+                while True:
+                    m = base + round(slope * k)
+                    rr, cc = (k, m) if steep else (m, k)
+                    if not (0 <= rr < rows and 0 <= cc < cols):
+                        ends.append(None)  # the image border: unbounded
+                        break
+                    if water[rr, cc]:
+                        ends.append(k)
+                        break
+                    k += step
+            if None not in ends and ends[1] - ends[0] - 1 < length_px / np.hypot(1.0, slope):
+                out[r, c] = True
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), length_px=st.integers(2, 12), angles=st.integers(1, 16))
+def test_shore_protrusions_match_walking_each_line(seed, length_px, angles):
+    rng = np.random.default_rng(seed)
+    water = rng.random((int(rng.integers(2, 24)), int(rng.integers(2, 24)))) < 0.4
+    expected = _protrusions_by_walking(water, length_px, angles)
+    np.testing.assert_array_equal(
+        shore_protrusions(water, length_px=length_px, angles=angles), expected
+    )
+
+
 # -- Sentinel-1 ---------------------------------------------------------------------------------
 
 
