@@ -42,7 +42,13 @@ import numpy as np
 from scipy import special, stats
 
 from imagery.errors import InputError
-from imagery.filters import odd_window_px, ring_stats_blocks, tabulated, upsample_blocks
+from imagery.filters import (
+    RingSumsAt,
+    odd_window_px,
+    ring_stats_blocks,
+    tabulated,
+    upsample_blocks,
+)
 
 __all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
@@ -217,14 +223,43 @@ def cfar_detect(
     detected = np.zeros(x.shape, dtype=bool)
     significance = np.zeros(x.shape, dtype=np.float32)
     mean = np.zeros(x.shape)
+    # Per-pixel rings wanted at the search pixels only: formed and tested there alone.
+    where = None if background_everywhere or _block_factor(inner) > 1 else np.flatnonzero(search)
     for _ in range(max(1, passes)):
         mask = clean & ~_grow(detected)
-        at = None if background_everywhere else search
-        background = _background(x, mask, outer, inner, min_background_px, at=at)
-        detected, significance, mean = _test(
-            x, background, search, model=model, pfa=pfa, looks=looks
+        if where is None:
+            background = _background(x, mask, outer, inner, min_background_px)
+            detected, significance, mean = _test(
+                x, background, search, model=model, pfa=pfa, looks=looks
+            )
+            continue
+        background = _background_at(x, mask, where, outer, inner, min_background_px)
+        tested = _test(
+            x.ravel()[where],
+            background,
+            np.ones(where.size, dtype=bool),
+            model=model,
+            pfa=pfa,
+            looks=looks,
+        )
+        detected, significance, mean = (
+            _scatter(values, where, x.shape, fill)
+            for values, fill in zip(tested, (False, 0.0, np.nan), strict=True)
         )
     return CfarResult(detected, significance.astype(np.float32), mean.astype(np.float32))
+
+
+def _scatter(values: np.ndarray, where: np.ndarray, shape: tuple[int, int], fill) -> np.ndarray:
+    """An image of ``fill`` with ``values`` at the flat indices ``where``."""
+    full = np.full(shape, fill, dtype=values.dtype)
+    full.ravel()[where] = values
+    return full
+
+
+def _block_factor(inner: int) -> int:
+    """Side of the blocks ring statistics are accumulated on (1: per pixel): guard
+    windows tens of pixels wide, a tenth of the guard."""
+    return max(1, inner // 10)
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
@@ -246,26 +281,19 @@ class _Background:
 
 
 def _background(
-    x: np.ndarray,
-    mask: np.ndarray,
-    outer: int,
-    inner: int,
-    min_px: int,
-    *,
-    at: np.ndarray | None = None,
+    x: np.ndarray, mask: np.ndarray, outer: int, inner: int, min_px: int
 ) -> _Background:
-    # Guard windows tens of pixels wide: accumulate on blocks a tenth of the guard.
-    # Per-pixel statistics (narrow windows) are formed only where targets are sought.
-    factor = max(1, inner // 10)
+    """Ring statistics on the block grid of :func:`_block_factor` (per pixel: 1), with
+    a window twice as large where the ring holds under ``min_px`` clutter pixels, and
+    the whole image's clutter statistics where that one does too."""
+    factor = _block_factor(inner)
     mean, std, count = ring_stats_blocks(
-        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px, at=at
+        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px
     )
     sparse = count < min_px
-    if factor == 1 and at is not None:
-        sparse &= at
     if sparse.any():
         wide_mean, wide_std, wide_count = ring_stats_blocks(
-            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px, at=at
+            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px
         )
         mean = np.where(sparse, wide_mean, mean)
         std = np.where(sparse, wide_std, std)
@@ -275,6 +303,25 @@ def _background(
             mean = np.where(still, values.mean(), mean)
             std = np.where(still, values.std(), std)
     return _Background(mean, std, factor)
+
+
+def _background_at(
+    x: np.ndarray, mask: np.ndarray, where: np.ndarray, outer: int, inner: int, min_px: int
+) -> _Background:
+    """:func:`_background` per pixel at the flat indices ``where`` only (1-D values):
+    both ring sizes from one set of summed-area tables."""
+    sums = RingSumsAt(x, mask, where)
+    mean, std, count = sums.stats(outer, inner, min_px)
+    sparse = count < min_px
+    if sparse.any():
+        wide_mean, wide_std, wide_count = sums.stats(2 * outer + 1, inner, min_px, pick=sparse)
+        mean[sparse], std[sparse] = wide_mean, wide_std
+        still = np.zeros_like(sparse)
+        still[sparse] = wide_count < min_px
+        if still.any() and mask.sum() >= min_px:
+            values = x[mask]
+            mean[still], std[still] = values.mean(), values.std()
+    return _Background(mean, std, 1)
 
 
 def _test(x, background: _Background, search, *, model, pfa, looks):
