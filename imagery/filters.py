@@ -16,11 +16,13 @@ __all__ = [
     "RingSumsAt",
     "block_sums",
     "box_sum",
+    "masked_block_sums",
     "masked_box_mean",
     "masked_ring_stats",
     "masked_ring_stats_coarse",
     "odd_window_px",
     "ring_stats_blocks",
+    "ring_stats_from_block_sums",
     "summed_area",
     "tabulated",
     "upsample_blocks",
@@ -240,8 +242,47 @@ def block_sums(image: np.ndarray, factor: int) -> np.ndarray:
     rows, cols = image.shape
     pad_r, pad_c = (-rows) % factor, (-cols) % factor
     padded = np.pad(image, ((0, pad_r), (0, pad_c))) if pad_r or pad_c else image
+    return _sum_blocks(padded, factor)
+
+
+def _sum_blocks(padded: np.ndarray, factor: int) -> np.ndarray:
+    """Block sums of an image of whole blocks.
+
+    Floating point: ``factor - 1`` strided additions along each axis, the additions
+    ``reshape(...).sum(axis=(1, 3))`` makes, in its order (a sum of so few terms is
+    sequential), so the same values, about 2.5 times faster (numpy reduces a short
+    axis one output at a time). Bit for bit the same when the image is more than one
+    block wide (one block wide, numpy sums the merged axes in another order).
+    """
     r, c = padded.shape
-    return padded.reshape(r // factor, factor, c // factor, factor).sum(axis=(1, 3))
+    if factor <= 1 or not np.issubdtype(padded.dtype, np.floating):
+        return padded.reshape(r // factor, factor, c // factor, factor).sum(axis=(1, 3))
+    pieces = padded.reshape(r, c // factor, factor)
+    across = pieces[..., 0] + pieces[..., 1]
+    for j in range(2, factor):
+        across += pieces[..., j]
+    pieces = across.reshape(r // factor, factor, c // factor)
+    out = pieces[:, 0] + pieces[:, 1]
+    for i in range(2, factor):
+        out += pieces[:, i]
+    return out
+
+
+def masked_block_sums(
+    image: np.ndarray, mask: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block sums (:func:`block_sums`) of ``mask``, of ``image`` on the mask (0 off it)
+    and of its square, in float64: the counts and moments ring statistics are made of.
+    One padded image serves all three, squared in place for the last."""
+    rows, cols = image.shape
+    shape = (-(-rows // factor) * factor, -(-cols // factor) * factor)
+    counts = np.zeros(shape)
+    counts[:rows, :cols] = mask
+    values = np.zeros(shape)
+    np.copyto(values[:rows, :cols], image, where=mask)
+    s0, s1 = _sum_blocks(counts, factor), _sum_blocks(values, factor)
+    values *= values
+    return s0, s1, _sum_blocks(values, factor)
 
 
 def upsample_blocks(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
@@ -293,14 +334,27 @@ def ring_stats_blocks(
     """
     if factor <= 1:
         return masked_ring_stats(image, mask, outer=outer, inner=inner, min_count=min_count, at=at)
-    m = mask.astype(np.float64)
-    x = np.where(mask, image, 0.0).astype(np.float64)
-    s0, s1, s2 = block_sums(m, factor), block_sums(x, factor), block_sums(x * x, factor)
+    sums = masked_block_sums(image, mask, factor)
+    return ring_stats_from_block_sums(
+        sums, outer=outer, inner=inner, factor=factor, min_count=min_count
+    )
+
+
+def ring_stats_from_block_sums(
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    outer: int,
+    inner: int,
+    factor: int,
+    min_count: float = 10.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ring_stats_blocks` from :func:`masked_block_sums` already formed: rings of
+    several sizes share them."""
     outer_c = max(3, round(outer / factor)) | 1
     inner_c = max(1, round(inner / factor)) | 1
     if inner_c >= outer_c:
         inner_c = outer_c - 2
-    count, t1, t2 = (box_sum(s, outer_c) - box_sum(s, inner_c) for s in (s0, s1, s2))
+    count, t1, t2 = (box_sum(s, outer_c) - box_sum(s, inner_c) for s in sums)
     mean, std = _moments_from_sums(count, t1, t2, min_count)
     return mean, std, count
 
