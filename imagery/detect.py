@@ -50,8 +50,8 @@ from imagery.objects import label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
-from imagery.vessels import VesselParams, detect_vessels
-from imagery.vessels.common import line_opening, ship_sized_rows
+from imagery.vessels import VesselParams, detect_vessels_each
+from imagery.vessels.common import line_opening, opening, ship_sized_rows
 from imagery.water import S1_STABLE_DB, series_water, water_mask
 
 __all__ = [
@@ -393,7 +393,7 @@ def vessel_flags(
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     appeared = (owner > 0) & other_water & usable & change.valid & (z > params.vessel_change_z)
     if pixel is None:
-        appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
+        appeared = opening(appeared, np.ones((2, 2), dtype=bool))
     else:
         appeared = line_opening(appeared, length_px=3)
     labels, n = label_objects(appeared)
@@ -668,7 +668,7 @@ def change_objects(
     if thin_seeds:
         seeds = line_opening(z > seed_z, length_px=3)
     else:
-        seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
+        seeds = opening(z > seed_z, np.ones((2, 2), dtype=bool))
     if not seeds.any():
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs), seeds
     # Only the opened seeds may start an object: a line of single pixels above seed_z
@@ -1119,8 +1119,9 @@ def detect_aligned(
             [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
         )
     usable, seen = pair_masks(before, aligned, water, params)
-    vessels_before = detect_vessels(before, water=water, params=params.vessel)
-    vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
+    vessels_before, vessels_after = detect_vessels_each(
+        [before, aligned], water=water, params=params.vessel
+    )
     if sensor == "s1":
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
 
 
 def _offsets(rows: int, slope: float) -> tuple[np.ndarray, int, int]:
@@ -224,3 +225,37 @@ def shore_protrusions(water: np.ndarray, *, length_px: int, angles: int = 12) ->
         filled |= _shorter(water, water_t, angle, length_px)
     filled &= ~water
     return filled
+
+
+class ShoreGeometry:
+    """The shoreline geometry of one water mask, each piece worked out once.
+
+    The scenes of a pair (or a series) are searched on one water mask: the shore band
+    and the protrusions are the same for every date, and cost as much as a date's
+    CFAR statistics.
+
+    Parameters
+    ----------
+    water : ndarray of bool, (row, col)
+    """
+
+    def __init__(self, water: np.ndarray):
+        self.water = np.asarray(water, dtype=bool)
+        self._bands: dict[int, np.ndarray] = {}
+        self._protrusions: dict[int, np.ndarray] = {}
+
+    def band(self, width_px: int) -> np.ndarray:
+        """Land within ``width_px`` steps (4-connected) of the water."""
+        if width_px not in self._bands:
+            if width_px < 1 or not self.water.any():
+                self._bands[width_px] = np.zeros_like(self.water)
+            else:
+                near = ndimage.binary_dilation(self.water, iterations=width_px)
+                self._bands[width_px] = near & ~self.water
+        return self._bands[width_px]
+
+    def protrusions(self, length_px: int) -> np.ndarray:
+        """:func:`shore_protrusions` of the water, with lines of ``length_px``."""
+        if length_px not in self._protrusions:
+            self._protrusions[length_px] = shore_protrusions(self.water, length_px=length_px)
+        return self._protrusions[length_px]
