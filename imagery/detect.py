@@ -39,14 +39,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
-from skimage.filters import apply_hysteresis_threshold
 
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import (
+    hysteresis_threshold,
+    label_maxima,
+    label_objects,
+    label_sums,
+    measure_objects,
+)
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
@@ -278,13 +283,17 @@ def _footprint_means(
     if frame.empty:
         return {name: np.array([]) for name in images}
     labels = _numbered(frame, raster, all_touched=True)
-    index = np.arange(1, len(frame) + 1)
+    n = len(frame)
+    # The footprints' pixels only (ndimage.sum_labels bincounts the whole image).
+    where = np.flatnonzero(labels)
+    owner = labels.ravel()[where]
     out = {}
     for name, image in images.items():
-        image = image.astype(np.float64, copy=False)
-        finite = np.isfinite(image)
-        counts = ndimage.sum_labels(finite, labels, index)
-        sums = ndimage.sum_labels(np.where(finite, image, 0.0), labels, index)
+        values = image.ravel()[where].astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        counts = np.bincount(owner, weights=finite, minlength=n + 1)[1 : n + 1]
+        sums = np.bincount(owner, weights=np.where(finite, values, 0.0), minlength=n + 1)
+        sums = sums[1 : n + 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(counts > 0, sums / counts, np.nan)
     return out
@@ -674,7 +683,7 @@ def change_objects(
     # Only the opened seeds may start an object: a line of single pixels above seed_z
     # (a shoreline's mixed pixels, a speckle streak) only grows one that is.
     image = np.where(seeds, np.maximum(z, seed_z + 1.0), np.minimum(z, seed_z))
-    grown = apply_hysteresis_threshold(image, grow_z, seed_z)
+    grown = hysteresis_threshold(image, grow_z, seed_z)
     labels, n = label_objects(grown)
     frame = measure_objects(
         labels, n, transform=grid.transform, crs=grid.crs, values={"z": np.where(grown, z, 0.0)}
@@ -781,11 +790,10 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
         step = after.band(name).astype(np.float64) - before.band(name)
         added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
     labels = _numbered(frame, grid, all_touched=False)
-    index = np.arange(1, len(frame) + 1)
-    total = ndimage.sum_labels(added, labels, index)
+    total = label_sums(added, labels, len(frame))
     cell = odd_window_px(SCATTERER_CELL_M, grid.res[0])
-    peak = ndimage.maximum(box_sum(added, cell), labels, index)
-    return np.asarray(peak) / np.maximum(total, 1e-30)
+    peak = label_maxima(box_sum(added, cell), labels, len(frame))
+    return peak / np.maximum(total, 1e-30)
 
 
 def _texture_and_chroma(scene: Raster) -> tuple[np.ndarray, np.ndarray]:
@@ -919,7 +927,7 @@ def _moved(
         dtype="int32",
     )
     pixel_area = grid.res[0] * grid.res[1]
-    lost = ndimage.sum_labels(decrease, zones, np.arange(1, len(frame) + 1)) * pixel_area
+    lost = label_sums(decrease, zones, len(frame)) * pixel_area
     return lost >= 0.5 * frame["area_m2"].to_numpy()
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 from scipy import ndimage
-from skimage.filters import apply_hysteresis_threshold
 
 from imagery.grid import ground_pixel_size
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import hysteresis_threshold, label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.vessels.params import VesselParams
 
@@ -117,7 +116,7 @@ def _grow(
     near = ndimage.binary_dilation(core, iterations=params.grow_px)
     image = np.where(allowed & near, significance, 0.0)
     image = np.where(core, np.maximum(image, strong + 1.0), image)
-    grown = apply_hysteresis_threshold(image, weak, strong)
+    grown = hysteresis_threshold(image, weak, strong)
     # Ships break into pieces at 10 m; join fragments one pixel apart.
     return ndimage.binary_closing(grown, iterations=1) | grown
 
