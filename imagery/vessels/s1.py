@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import geopandas as gpd
 import numpy as np
 
@@ -88,6 +91,51 @@ def _ship_shaped(labels: np.ndarray, n: int, scene: Raster, params) -> np.ndarra
     return keep
 
 
+@dataclasses.dataclass(frozen=True)
+class _Bumps:
+    """Berth candidates of one water mask on one valid mask: the protrusions on valid
+    pixels (``raw``), and opened, labelled, with each label's pixels, the pixels of its
+    2-pixel ring, its size and whether it is ship-shaped. The same for both dates of a
+    pair; only the brightness differs."""
+
+    raw: np.ndarray
+    labels: np.ndarray
+    n: int
+    own: _PerLabel
+    ring: _PerLabel
+    size: np.ndarray
+    shaped: np.ndarray
+
+
+def _berth_bumps(
+    scene: Raster, geometry: ShoreGeometry, valid: np.ndarray, params: VesselParams
+) -> _Bumps:
+    """:class:`_Bumps` of the scene, from ``geometry``'s memory when a scene with the
+    same valid pixels (and pixel size and parameters) was searched on the same water."""
+    pixel_m = _pixel_m(scene)
+
+    def make() -> _Bumps:
+        raw = geometry.protrusions(max(3, round(params.berth_line_m / pixel_m))) & valid
+        labels, n = label_objects(_open(raw, params.min_width_px))
+        own = _PerLabel.of(labels, n)
+        return _Bumps(
+            raw,
+            labels,
+            n,
+            own,
+            own.ring(labels.shape, 0, 2),
+            np.bincount(labels.ravel(), minlength=n + 1),
+            _ship_shaped(labels, n, scene, params),
+        )
+
+    key = ("s1 berth bumps", params, pixel_m, _digest(valid))
+    return geometry.derived(key, make)
+
+
+def _digest(mask: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
 def _s1_berthed(
     scene: Raster, geometry: ShoreGeometry, significance: np.ndarray, params
 ) -> np.ndarray:
@@ -98,23 +146,18 @@ def _s1_berthed(
     alone are ship-shaped; and whole protrusions that are ship-shaped and lit (see
     ``S1_BERTH_BRIGHT_SHARE``), with the bright pixels next to them.
     """
-    pixel_m = _pixel_m(scene)
-    water = geometry.water
-    bumps = geometry.protrusions(max(3, round(params.berth_line_m / pixel_m))) & scene.valid_mask()
-    bright = scene.valid_mask() & ~water & (significance >= -np.log10(params.pfa))
-    lit_bumps = _open(bumps & bright, params.min_width_px)
+    valid = scene.valid_mask()
+    bumps = _berth_bumps(scene, geometry, valid, params)
+    bright = valid & ~geometry.water & (significance >= -np.log10(params.pfa))
+    lit_bumps = _open(bumps.raw & bright, params.min_width_px)
     labels, n = label_objects(lit_bumps)
     mask = _ship_shaped(labels, n, scene, params)[labels] if n else lit_bumps
-    bumps = _open(bumps, params.min_width_px)
-    labels, n = label_objects(bumps)
-    if n == 0:
+    if bumps.n == 0:
         return mask
-    own = _PerLabel.of(labels, n)
-    near = own.ring(labels.shape, 0, 2).subset(bright)
-    lit = own.count(bright) + np.bincount(near.owner, minlength=n + 1)
-    size = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = _ship_shaped(labels, n, scene, params) & (lit >= S1_BERTH_BRIGHT_SHARE * size)
-    mask |= keep[labels]
+    near = bumps.ring.subset(bright)
+    lit = bumps.own.count(bright) + np.bincount(near.owner, minlength=bumps.n + 1)
+    keep = bumps.shaped & (lit >= S1_BERTH_BRIGHT_SHARE * bumps.size)
+    mask |= keep[bumps.labels]
     mask.ravel()[near.where[keep[near.owner]]] = True
     return mask
 

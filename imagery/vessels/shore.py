@@ -243,6 +243,7 @@ class ShoreGeometry:
         self.water = np.asarray(water, dtype=bool)
         self._bands: dict[int, np.ndarray] = {}
         self._protrusions: dict[int, np.ndarray] = {}
+        self._derived: dict = {}
 
     def band(self, width_px: int) -> np.ndarray:
         """Land within ``width_px`` steps (4-connected) of the water."""
@@ -259,3 +260,10 @@ class ShoreGeometry:
         if length_px not in self._protrusions:
             self._protrusions[length_px] = shore_protrusions(self.water, length_px=length_px)
         return self._protrusions[length_px]
+
+    def derived(self, key, make):
+        """``make()``, once per ``key``: anything else the scenes on this water share
+        (the key names everything besides the water that the result depends on)."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
