@@ -42,7 +42,15 @@ import numpy as np
 from scipy import special, stats
 
 from imagery.errors import InputError
-from imagery.filters import odd_window_px, ring_stats_blocks, tabulated, upsample_blocks
+from imagery.filters import (
+    RingSumsAt,
+    masked_block_sums,
+    masked_ring_stats,
+    odd_window_px,
+    ring_stats_from_block_sums,
+    tabulated,
+    upsample_blocks,
+)
 
 __all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
@@ -217,14 +225,47 @@ def cfar_detect(
     detected = np.zeros(x.shape, dtype=bool)
     significance = np.zeros(x.shape, dtype=np.float32)
     mean = np.zeros(x.shape)
-    for _ in range(max(1, passes)):
+    # Per-pixel rings wanted at the search pixels only: formed and tested there alone.
+    where = None if background_everywhere or _block_factor(inner) > 1 else np.flatnonzero(search)
+    passes = max(1, passes)
+    for done in range(1, passes + 1):
         mask = clean & ~_grow(detected)
-        at = None if background_everywhere else search
-        background = _background(x, mask, outer, inner, min_background_px, at=at)
-        detected, significance, mean = _test(
-            x, background, search, model=model, pfa=pfa, looks=looks
+        # Earlier passes only say which pixels leave the background.
+        last = done == passes
+        if where is None:
+            background = _background(x, mask, outer, inner, min_background_px)
+            detected, significance, mean = _test(
+                x, background, search, model=model, pfa=pfa, looks=looks, with_significance=last
+            )
+            continue
+        background = _background_at(x, mask, where, outer, inner, min_background_px)
+        tested = _test(
+            x.ravel()[where],
+            background,
+            np.ones(where.size, dtype=bool),
+            model=model,
+            pfa=pfa,
+            looks=looks,
+            with_significance=last,
+        )
+        detected, significance, mean = (
+            _scatter(values, where, x.shape, fill)
+            for values, fill in zip(tested, (False, 0.0, np.nan), strict=True)
         )
     return CfarResult(detected, significance.astype(np.float32), mean.astype(np.float32))
+
+
+def _scatter(values: np.ndarray, where: np.ndarray, shape: tuple[int, int], fill) -> np.ndarray:
+    """An image of ``fill`` with ``values`` at the flat indices ``where``."""
+    full = np.full(shape, fill, dtype=values.dtype)
+    full.ravel()[where] = values
+    return full
+
+
+def _block_factor(inner: int) -> int:
+    """Side of the blocks ring statistics are accumulated on (1: per pixel): guard
+    windows tens of pixels wide, a tenth of the guard."""
+    return max(1, inner // 10)
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
@@ -246,27 +287,17 @@ class _Background:
 
 
 def _background(
-    x: np.ndarray,
-    mask: np.ndarray,
-    outer: int,
-    inner: int,
-    min_px: int,
-    *,
-    at: np.ndarray | None = None,
+    x: np.ndarray, mask: np.ndarray, outer: int, inner: int, min_px: int
 ) -> _Background:
-    # Guard windows tens of pixels wide: accumulate on blocks a tenth of the guard.
-    # Per-pixel statistics (narrow windows) are formed only where targets are sought.
-    factor = max(1, inner // 10)
-    mean, std, count = ring_stats_blocks(
-        x, mask, outer=outer, inner=inner, factor=factor, min_count=min_px, at=at
-    )
+    """Ring statistics on the block grid of :func:`_block_factor` (per pixel: 1), with
+    a window twice as large where the ring holds under ``min_px`` clutter pixels, and
+    the whole image's clutter statistics where that one does too."""
+    factor = _block_factor(inner)
+    ring = _rings(x, mask, inner, factor, min_px)
+    mean, std, count = ring(outer)
     sparse = count < min_px
-    if factor == 1 and at is not None:
-        sparse &= at
     if sparse.any():
-        wide_mean, wide_std, wide_count = ring_stats_blocks(
-            x, mask, outer=2 * outer + 1, inner=inner, factor=factor, min_count=min_px, at=at
-        )
+        wide_mean, wide_std, wide_count = ring(2 * outer + 1)
         mean = np.where(sparse, wide_mean, mean)
         std = np.where(sparse, wide_std, std)
         still = sparse & (wide_count < min_px)
@@ -277,11 +308,42 @@ def _background(
     return _Background(mean, std, factor)
 
 
-def _test(x, background: _Background, search, *, model, pfa, looks):
+def _rings(x: np.ndarray, mask: np.ndarray, inner: int, factor: int, min_px: int):
+    """Ring statistics around a guard of ``inner`` pixels as a function of the outer
+    side; on blocks (``factor`` > 1), one set of block sums serves every side."""
+    if factor <= 1:
+        return lambda side: masked_ring_stats(x, mask, outer=side, inner=inner, min_count=min_px)
+    sums = masked_block_sums(x, mask, factor)
+    return lambda side: ring_stats_from_block_sums(
+        sums, outer=side, inner=inner, factor=factor, min_count=min_px
+    )
+
+
+def _background_at(
+    x: np.ndarray, mask: np.ndarray, where: np.ndarray, outer: int, inner: int, min_px: int
+) -> _Background:
+    """:func:`_background` per pixel at the flat indices ``where`` only (1-D values):
+    both ring sizes from one set of summed-area tables."""
+    sums = RingSumsAt(x, mask, where)
+    mean, std, count = sums.stats(outer, inner, min_px)
+    sparse = count < min_px
+    if sparse.any():
+        wide_mean, wide_std, wide_count = sums.stats(2 * outer + 1, inner, min_px, pick=sparse)
+        mean[sparse], std[sparse] = wide_mean, wide_std
+        still = np.zeros_like(sparse)
+        still[sparse] = wide_count < min_px
+        if still.any() and mask.sum() >= min_px:
+            values = x[mask]
+            mean[still], std[still] = values.mean(), values.std()
+    return _Background(mean, std, 1)
+
+
+def _test(x, background: _Background, search, *, model, pfa, looks, with_significance=True):
     """Detections, significance (-log10 of the tail probability) and the clutter mean
     per pixel. Functions of the ring statistics alone (the K threshold factor) are
     evaluated per block, before interpolation onto pixels: they are as smooth as the
-    statistics."""
+    statistics. With ``with_significance`` False it is left at 0 (a pass whose detections
+    only shape the next pass's background)."""
     mean = background.on_pixels(background.mean, x.shape)
     ok = search & np.isfinite(mean) & (mean > 0)
     significance = np.zeros(x.shape)
@@ -291,13 +353,15 @@ def _test(x, background: _Background, search, *, model, pfa, looks):
             z = (x - mean) / np.maximum(std, 1e-12)
         threshold = stats.norm.isf(pfa)
         detected = ok & (z > threshold)
-        significance[ok] = -stats.norm.logsf(z[ok]) / np.log(10)
+        if with_significance:
+            significance[ok] = -stats.norm.logsf(z[ok]) / np.log(10)
         return detected, significance, mean
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = x / mean
     if model == "gamma":
         detected = ok & (ratio > gamma_threshold_factor(pfa, looks))
-        significance[ok] = _significance_gamma(ratio[ok], looks)
+        if with_significance:
+            significance[ok] = _significance_gamma(ratio[ok], looks)
         return detected, significance, mean
     # K: texture order from the ring's normalised second moment,
     # E[I^2]/E[I]^2 = (1 + 1/L)(1 + 1/nu) for K-distributed intensity.
@@ -308,6 +372,8 @@ def _test(x, background: _Background, search, *, model, pfa, looks):
         nu = np.where(excess > 1e-3, 1.0 / excess, np.inf)
     factor = background.on_pixels(k_threshold_factor(nu, pfa, looks), x.shape)
     detected = ok & (ratio > factor)
+    if not with_significance:
+        return detected, significance, mean
     # Significance on the K scale: the PFA the pixel would pass, interpolated between
     # the gamma tail (log-linear in the ratio) rescaled by the K/gamma threshold ratio.
     gamma_factor = gamma_threshold_factor(pfa, looks)

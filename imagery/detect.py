@@ -39,19 +39,24 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
-from skimage.filters import apply_hysteresis_threshold
 
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import (
+    hysteresis_threshold,
+    label_maxima,
+    label_objects,
+    label_sums,
+    measure_objects,
+)
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
-from imagery.vessels import VesselParams, detect_vessels
-from imagery.vessels.common import line_opening, ship_sized_rows
+from imagery.vessels import VesselParams, detect_vessels_each
+from imagery.vessels.common import line_opening, opening, ship_sized_rows
 from imagery.water import S1_STABLE_DB, series_water, water_mask
 
 __all__ = [
@@ -279,13 +284,17 @@ def _footprint_means(
     if frame.empty:
         return {name: np.array([]) for name in images}
     labels = _numbered(frame, raster, all_touched=True)
-    index = np.arange(1, len(frame) + 1)
+    n = len(frame)
+    # The footprints' pixels only (ndimage.sum_labels bincounts the whole image).
+    where = np.flatnonzero(labels)
+    owner = labels.ravel()[where]
     out = {}
     for name, image in images.items():
-        image = image.astype(np.float64, copy=False)
-        finite = np.isfinite(image)
-        counts = ndimage.sum_labels(finite, labels, index)
-        sums = ndimage.sum_labels(np.where(finite, image, 0.0), labels, index)
+        values = image.ravel()[where].astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        counts = np.bincount(owner, weights=finite, minlength=n + 1)[1 : n + 1]
+        sums = np.bincount(owner, weights=np.where(finite, values, 0.0), minlength=n + 1)
+        sums = sums[1 : n + 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(counts > 0, sums / counts, np.nan)
     return out
@@ -433,7 +442,7 @@ def vessel_flags(
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     appeared = (owner > 0) & other_water & usable & change.valid & (z > params.vessel_change_z)
     if pixel is None:
-        appeared = ndimage.binary_opening(appeared, structure=np.ones((2, 2), dtype=bool))
+        appeared = opening(appeared, np.ones((2, 2), dtype=bool))
     else:
         appeared = line_opening(appeared, length_px=3)
     labels, n = label_objects(appeared)
@@ -712,13 +721,13 @@ def change_objects(
     if thin_seeds:
         seeds = line_opening(z > seed_z, length_px=3)
     else:
-        seeds = ndimage.binary_opening(z > seed_z, structure=np.ones((2, 2), dtype=bool))
+        seeds = opening(z > seed_z, np.ones((2, 2), dtype=bool))
     if not seeds.any():
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs), seeds
     # Only the opened seeds may start an object: a line of single pixels above seed_z
     # (a shoreline's mixed pixels, a speckle streak) only grows one that is.
     image = np.where(seeds, np.maximum(z, seed_z + 1.0), np.minimum(z, seed_z))
-    grown = apply_hysteresis_threshold(image, grow_z, seed_z)
+    grown = hysteresis_threshold(image, grow_z, seed_z)
     labels, n = label_objects(grown)
     frame = measure_objects(
         labels, n, transform=grid.transform, crs=grid.crs, values={"z": np.where(grown, z, 0.0)}
@@ -825,11 +834,10 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
         step = after.band(name).astype(np.float64) - before.band(name)
         added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
     labels = _numbered(frame, grid, all_touched=False)
-    index = np.arange(1, len(frame) + 1)
-    total = ndimage.sum_labels(added, labels, index)
+    total = label_sums(added, labels, len(frame))
     cell = odd_window_px(SCATTERER_CELL_M, grid.pixel_m)
-    peak = ndimage.maximum(box_sum(added, cell), labels, index)
-    return np.asarray(peak) / np.maximum(total, 1e-30)
+    peak = label_maxima(box_sum(added, cell), labels, len(frame))
+    return peak / np.maximum(total, 1e-30)
 
 
 def _texture_and_chroma(scene: Raster) -> tuple[np.ndarray, np.ndarray]:
@@ -963,7 +971,7 @@ def _moved(
         dtype="int32",
     )
     pixel_area = grid.pixel_m**2
-    lost = ndimage.sum_labels(decrease, zones, np.arange(1, len(frame) + 1)) * pixel_area
+    lost = label_sums(decrease, zones, len(frame)) * pixel_area
     return lost >= 0.5 * frame["area_m2"].to_numpy()
 
 
@@ -1163,8 +1171,9 @@ def detect_aligned(
             [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
         )
     usable, seen = pair_masks(before, aligned, water, params)
-    vessels_before = detect_vessels(before, water=water, params=params.vessel)
-    vessels_after = detect_vessels(aligned, water=water, params=params.vessel)
+    vessels_before, vessels_after = detect_vessels_each(
+        [before, aligned], water=water, params=params.vessel
+    )
     if sensor == "s1":
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)
     else:

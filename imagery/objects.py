@@ -16,7 +16,14 @@ from shapely.ops import unary_union
 
 from imagery.grid import ground_pixel_size, to_lonlat
 
-__all__ = ["axis_shape", "label_objects", "measure_objects"]
+__all__ = [
+    "axis_shape",
+    "hysteresis_threshold",
+    "label_maxima",
+    "label_objects",
+    "label_sums",
+    "measure_objects",
+]
 
 
 def label_objects(mask: np.ndarray, *, connectivity: int = 2) -> tuple[np.ndarray, int]:
@@ -24,6 +31,42 @@ def label_objects(mask: np.ndarray, *, connectivity: int = 2) -> tuple[np.ndarra
     structure = ndimage.generate_binary_structure(2, connectivity)
     labels, n = ndimage.label(mask, structure=structure)
     return labels.astype(np.int32), int(n)
+
+
+def hysteresis_threshold(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` connected (4-neighbours) to a pixel above ``high``: the mask
+    of ``skimage.filters.apply_hysteresis_threshold``.
+
+    The components holding a strong pixel are marked by indexing the labels at the
+    strong pixels; skimage sums the strong mask per label over the whole image.
+    """
+    low = min(low, high)
+    labels, n = ndimage.label(image > low)
+    connected = np.zeros(n + 1, dtype=bool)
+    connected[labels[image > high]] = True
+    connected[0] = False
+    return connected[labels]
+
+
+def label_sums(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Sum of ``values`` over each label 1..n: ``scipy.ndimage.sum_labels(values, labels,
+    1..n)``, the same sums (a bincount, in the same order) over the labelled pixels only,
+    where scipy counts every pixel of the image."""
+    where = np.flatnonzero(labels)
+    owner = labels.ravel()[where]
+    weights = values.ravel()[where].astype(np.float64, copy=False)
+    return np.bincount(owner, weights=weights, minlength=n + 1)[1 : n + 1]
+
+
+def label_maxima(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Maximum of ``values`` over each label 1..n (0 for a label with no pixel):
+    ``scipy.ndimage.maximum(values, labels, 1..n)`` without sorting the whole image."""
+    where = np.flatnonzero(labels)
+    owner = labels.ravel()[where]
+    out = np.full(n + 1, -np.inf)
+    np.maximum.at(out, owner, values.ravel()[where])
+    out[np.bincount(owner, minlength=n + 1) == 0] = 0.0
+    return out[1 : n + 1]
 
 
 def axis_shape(labels: np.ndarray, n: int, pixel_m: float) -> dict[str, np.ndarray]:

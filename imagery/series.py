@@ -44,7 +44,7 @@ from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare
-from imagery.vessels import detect_vessels
+from imagery.vessels import detect_vessels_each
 from imagery.water import series_water, water_mask
 
 __all__ = ["SeriesResult", "detect_series", "to_series"]
@@ -201,7 +201,7 @@ def detect_series(
     else:
         waters = [water_mask(s) for s in scenes]
     water = series_water(scenes, waters, stable_db=params.water_stable_db)
-    vessels = [detect_vessels(s, water=water, params=params.vessel) for s in scenes]
+    vessels = detect_vessels_each(scenes, water=water, params=params.vessel)
     s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
     pixel_m = reference.pixel_m
     distance = shore_distance_m(water, pixel_m)

@@ -340,8 +340,9 @@ def water_mask_file(
     if sensor == "s1":  # the S1 mask needs only VV: half the reading
         names = [(n or "").upper() for n in info.band_names]
         bands = [names.index("VV") + 1 if "VV" in names else 1]
-    # GDAL's block cache (5 % of RAM by default) would keep the whole file resident.
-    with rasterio.Env(GDAL_CACHEMAX=64):
+    # GDAL's block cache (5 % of RAM by default) would keep the whole file resident; 64 MB
+    # (rasterio passes the size to GDAL in bytes).
+    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
         coarse = read_raster(path, sensor=sensor, decimation=decimation, bands=bands)
     coarse = prepare(coarse, sensor, source=str(path))
     water = water_mask(coarse, aoi=aoi)

@@ -114,3 +114,29 @@ def test_background_at_the_search_band_only_finds_the_same_targets():
     np.testing.assert_array_equal(banded.detected, everywhere.detected)
     np.testing.assert_allclose(banded.significance[band], everywhere.significance[band])
     assert np.isnan(banded.background_mean[~band]).all()
+
+
+def test_background_at_the_band_falls_back_like_everywhere():
+    # Land a few pixels wide: most rings hold too few land pixels and widen, some
+    # still do and take the whole image's land statistics; two passes. The threshold
+    # is between whole counts: the box filters of the everywhere path can read 60
+    # ring pixels as 59.99999999999997, where the band's summed areas count exactly.
+    rng = np.random.default_rng(8)
+    image = _sea(seed=7)
+    land = np.zeros(image.shape, dtype=bool)
+    land[:, 95:100] = True
+    land[150:, 60:100] = True
+    land[20:28, 20:28] = True  # an islet: too few pixels in either ring
+    image[land] = 0.2 * rng.gamma(4.4, 1 / 4.4, int(land.sum()))
+    band = land.copy()
+    image[40:43, 97:100] = 3.0
+    kw = {"pixel_m": 10.0, "pfa": 1e-3, "guard_m": 50, "background_m": 150, "passes": 2}
+    everywhere = cfar_detect(image, band, land, min_background_px=59.5, **kw)
+    banded = cfar_detect(
+        image, band, land, min_background_px=59.5, background_everywhere=False, **kw
+    )
+    np.testing.assert_array_equal(banded.detected, everywhere.detected)
+    np.testing.assert_allclose(banded.significance, everywhere.significance, rtol=1e-6)
+    np.testing.assert_allclose(
+        banded.background_mean[band], everywhere.background_mean[band], rtol=1e-6
+    )

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imagery.filters import (
+    block_sums,
     box_sum,
+    masked_block_sums,
     masked_box_mean,
     masked_ring_stats,
     masked_ring_stats_coarse,
@@ -94,3 +96,25 @@ def test_tabulated_matches_the_function_and_keeps_nan():
 )
 def test_odd_window(metres, pixel, expected):
     assert odd_window_px(metres, pixel) == expected
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), factor=st.integers(1, 7))
+def test_block_sums_are_numpys_block_reduction_to_the_bit(rows, cols, factor):
+    # One block wide, numpy merges the block's axes and sums it in another order.
+    cols = max(cols, factor + 1)
+    rng = np.random.default_rng(rows * 1000 + cols * 10 + factor)
+    image = rng.gamma(0.5, 3.0, (rows, cols)) ** 3
+    mask = rng.random((rows, cols)) < 0.6
+    pad = ((0, (-rows) % factor), (0, (-cols) % factor))
+
+    def reference(values):
+        padded = np.pad(values, pad)
+        r, c = padded.shape
+        return padded.reshape(r // factor, factor, c // factor, factor).sum(axis=(1, 3))
+
+    assert np.array_equal(block_sums(image, factor), reference(image))
+    on_mask = np.where(mask, image, 0.0)
+    expected = (reference(mask.astype(float)), reference(on_mask), reference(on_mask * on_mask))
+    for got, want in zip(masked_block_sums(image, mask, factor), expected, strict=True):
+        assert np.array_equal(got, want)

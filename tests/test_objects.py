@@ -2,10 +2,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio.transform import from_origin
+from scipy import ndimage
 from skimage.draw import polygon as draw_polygon
+from skimage.filters import apply_hysteresis_threshold
 
-from imagery.objects import label_objects, measure_objects
+from imagery.objects import (
+    hysteresis_threshold,
+    label_maxima,
+    label_objects,
+    label_sums,
+    measure_objects,
+)
 
 TRANSFORM = from_origin(600000.0, 4700000.0, 10.0, 10.0)
 
@@ -72,3 +82,22 @@ def test_weighted_moments_undo_the_point_spread():
     assert plain.width_m > 60  # bloomed
     assert weighted.length_m == pytest.approx(200, rel=0.08)
     assert weighted.width_m == pytest.approx(40, rel=0.25)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), rows=st.integers(1, 40), cols=st.integers(1, 40))
+def test_label_reductions_and_hysteresis_are_scipys_and_skimages(seed, rows, cols):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(rows, cols))
+    image[rng.random(image.shape) < 0.05] = np.nan
+    low, high = rng.normal(size=2)  # in either order: skimage clips low to high
+    np.testing.assert_array_equal(
+        hysteresis_threshold(image, low, high), apply_hysteresis_threshold(image, low, high)
+    )
+    labels = np.where(rng.random(image.shape) < 0.5, 0, rng.integers(1, 6, image.shape))
+    labels = labels.astype(np.int32)
+    index = np.arange(1, 8)  # labels 6 and 7 have no pixel
+    values = rng.gamma(1.0, 1.0, image.shape) - 0.5
+    for v in (values, values.astype(np.float32), values > 0):
+        assert np.array_equal(label_sums(v, labels, 7), ndimage.sum_labels(v, labels, index))
+    assert np.array_equal(label_maxima(values, labels, 7), ndimage.maximum(values, labels, index))

@@ -78,3 +78,22 @@ def test_tiled_matches_whole_scene(tmp_path):
 )
 def test_freed_buffers_are_retained_on_glibc():
     assert retain_freed_memory() is True
+
+
+def test_windows_run_with_a_block_cache_of_megabytes(tmp_path, monkeypatch):
+    # rasterio hands GDAL_CACHEMAX to GDAL in bytes: a bare 128 was a 128-byte cache,
+    # with which every rasterize of a window ran three times slower.
+    import imagery.tiled as tiled
+
+    seen = []
+    detect = tiled.detect_aligned
+
+    def recording(*args, **kwargs):
+        seen.append(rasterio.env.get_gdal_config("GDAL_CACHEMAX"))
+        return detect(*args, **kwargs)
+
+    monkeypatch.setattr(tiled, "detect_aligned", recording)
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s1", seed=3, size_px=256)
+    paths = write_simulation(sim, tmp_path / "pair")
+    detect_pair_files(paths["before"], paths["after"], sensor="s1", chunk_px=256, workers=1)
+    assert seen and all(int(v) == tiled.GDAL_CACHE_MB * 2**20 for v in seen)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,11 +33,14 @@ from imagery.sensors import prepare_s2
 from imagery.vessels import (
     VesselParams,
     detect_vessels,
+    detect_vessels_each,
     directional_runs,
     s2_berths,
     s2_surf,
     shore_protrusions,
 )
+from imagery.vessels.common import opening
+from imagery.water import water_mask
 
 SEN2SHIPS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "sen2ships"
 
@@ -388,6 +392,32 @@ def test_s2_berth_search_is_the_same_in_tiles(monkeypatch):
     np.testing.assert_allclose(rows_cols(tiled, scene), rows_cols(whole, scene), atol=0.5)
 
 
+# -- morphology -------------------------------------------------------------------------------
+
+OPENING_ELEMENTS = (
+    np.ones((2, 2), dtype=bool),
+    np.ones((3, 3), dtype=bool),
+    np.ones((1, 3), dtype=bool),
+    np.ones((3, 1), dtype=bool),
+    np.eye(3, dtype=bool),
+    np.fliplr(np.eye(3, dtype=bool)),
+    np.eye(4, dtype=bool),
+    np.ones((1, 1), dtype=bool),
+    np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]], dtype=bool),  # off-centre: scipy's own
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), rows=st.integers(1, 30), cols=st.integers(1, 30))
+def test_opening_by_shifts_is_scipys(seed, rows, cols):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((rows, cols)) < rng.uniform(0.3, 0.95)
+    for structure in OPENING_ELEMENTS:
+        np.testing.assert_array_equal(
+            opening(mask, structure), ndimage.binary_opening(mask, structure=structure)
+        )
+
+
 # -- directional runs and protrusions -------------------------------------------------------
 
 
@@ -435,6 +465,46 @@ def test_shore_protrusions_fill_a_short_bump_and_thin_moles_not_the_quay():
     assert not short[9:21, 88:102].any() and short[5, 80]
 
 
+def _protrusions_by_walking(water: np.ndarray, length_px: int, angles: int) -> np.ndarray:
+    """shore_protrusions by its definition: from each land pixel, walk both ways along
+    each direction's digital line to the first non-land pixel."""
+    rows, cols = water.shape
+    out = np.zeros_like(water)
+    for angle in np.radians(np.arange(angles) * 180.0 / angles):
+        steep = abs(np.sin(angle)) >= abs(np.cos(angle))
+        slope = np.cos(angle) / np.sin(angle) if steep else np.sin(angle) / np.cos(angle)
+        for r, c in zip(*np.nonzero(~water), strict=True):
+            major, minor = (r, c) if steep else (c, r)
+            base = minor - round(slope * major)
+            ends = []
+            for step in (-1, 1):
+                k = major + step
+                while True:
+                    m = base + round(slope * k)
+                    rr, cc = (k, m) if steep else (m, k)
+                    if not (0 <= rr < rows and 0 <= cc < cols):
+                        ends.append(None)  # the image border: unbounded
+                        break
+                    if water[rr, cc]:
+                        ends.append(k)
+                        break
+                    k += step
+            if None not in ends and ends[1] - ends[0] - 1 < length_px / np.hypot(1.0, slope):
+                out[r, c] = True
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), length_px=st.integers(2, 12), angles=st.integers(1, 16))
+def test_shore_protrusions_match_walking_each_line(seed, length_px, angles):
+    rng = np.random.default_rng(seed)
+    water = rng.random((int(rng.integers(2, 24)), int(rng.integers(2, 24)))) < 0.4
+    expected = _protrusions_by_walking(water, length_px, angles)
+    np.testing.assert_array_equal(
+        shore_protrusions(water, length_px=length_px, angles=angles), expected
+    )
+
+
 # -- Sentinel-1 ---------------------------------------------------------------------------------
 
 
@@ -460,6 +530,16 @@ def test_s1_ship_at_anchor_and_ship_berthed_beside_a_bright_quay(seed):
     assert len(found) == 2  # the bright quay edge is not a ship
     ship = found[anchored].iloc[0]
     assert 140 < ship["length_m"] < 170 and ship["score"] > 0.99
+
+
+def test_scenes_on_one_water_mask_share_its_geometry_and_find_the_same():
+    scenes = [s1_scene(0), s1_scene(1)]
+    water = water_mask(scenes[0])
+    each = detect_vessels_each(scenes, water=water)
+    for scene, frame in zip(scenes, each, strict=True):
+        alone = detect_vessels(scene, water=water)
+        assert len(alone) == 2
+        pd.testing.assert_frame_equal(frame, alone)
 
 
 def test_bad_inputs_get_clear_errors():

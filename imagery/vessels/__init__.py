@@ -61,7 +61,8 @@ berthed S2 object has no clutter model and its evidence score is at most 0.9.
 Modules, one job each:
 
 ``detect``
-    The entry points: :func:`detect_vessels` and :func:`vessel_candidates`.
+    The entry points: :func:`detect_vessels`, :func:`detect_vessels_each` (the scenes
+    of a pair or a series on one water mask) and :func:`vessel_candidates`.
 ``params``
     :class:`VesselParams` and the fixed constants of the method.
 ``s1``
@@ -94,7 +95,7 @@ Koepke, P. (1984). Effective reflectance of oceanic whitecaps. Applied Optics, 2
 
 from imagery.vessels.common import line_opening as line_opening
 from imagery.vessels.common import objects_from_mask as objects_from_mask
-from imagery.vessels.detect import detect_vessels, vessel_candidates
+from imagery.vessels.detect import detect_vessels, detect_vessels_each, vessel_candidates
 from imagery.vessels.params import S1_PSF_SIGMA_M as S1_PSF_SIGMA_M
 from imagery.vessels.params import VesselParams
 from imagery.vessels.s2 import s2_surf
@@ -103,6 +104,7 @@ from imagery.vessels.shore import directional_runs, shore_protrusions
 __all__ = [
     "VesselParams",
     "detect_vessels",
+    "detect_vessels_each",
     "directional_runs",
     "s2_surf",
     "shore_protrusions",

@@ -14,6 +14,7 @@ from imagery.vessels.common import _pixel_m
 from imagery.vessels.params import VesselParams
 from imagery.vessels.s1 import _s1_candidates, _s1_frame
 from imagery.vessels.s2 import _s2_cores, _s2_frame
+from imagery.vessels.shore import ShoreGeometry
 from imagery.water import water_mask
 
 log = logging.getLogger(__name__)
@@ -74,20 +75,45 @@ def detect_vessels(
         ``area_m2``, ``x``, ``y`` and the peak significance ``sig_max``; S2 adds
         ``kind`` ("afloat" or "berthed") and the evidence behind the score.
     """
+    if water is None:
+        _check_sensor(scene)
+        water = water_mask(scene, aoi=aoi)
+    water = np.asarray(water, dtype=bool)
+    return _detect(scene, water, params or VesselParams(), ShoreGeometry(water))
+
+
+def detect_vessels_each(
+    scenes: list[Raster], *, water: np.ndarray, params: VesselParams | None = None
+) -> list[gpd.GeoDataFrame]:
+    """:func:`detect_vessels` on each of ``scenes``, all searched on one ``water`` mask
+    (a pair's or a series', :func:`imagery.water.series_water`).
+
+    The same frames as one call per scene; the shoreline geometry of the water (the
+    shore band, the protrusions that may be berthed ships) is worked out once.
+    """
+    water = np.asarray(water, dtype=bool)
+    geometry = ShoreGeometry(water)
     params = params or VesselParams()
+    return [_detect(scene, water, params, geometry) for scene in scenes]
+
+
+def _check_sensor(scene: Raster) -> None:
     if scene.sensor not in ("s1", "s2"):
         raise InputError(
             f"vessel detection needs a prepared s1 or s2 scene, got sensor {scene.sensor!r}"
         )
-    if water is None:
-        water = water_mask(scene, aoi=aoi)
-    water = np.asarray(water, dtype=bool)
+
+
+def _detect(
+    scene: Raster, water: np.ndarray, params: VesselParams, geometry: ShoreGeometry
+) -> gpd.GeoDataFrame:
+    _check_sensor(scene)
     if water.shape != scene.shape:
         raise InputError(
             f"water mask of shape {water.shape} does not match the scene's {scene.shape}"
         )
     if scene.sensor == "s1":
-        frame = _s1_frame(scene, water, params)
+        frame = _s1_frame(scene, water, params, geometry)
     else:
         frame = _s2_frame(scene, water, params)
     frame.insert(0, "id", np.arange(1, len(frame) + 1))

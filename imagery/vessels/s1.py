@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import geopandas as gpd
 import numpy as np
-from scipy import ndimage
 
 from imagery.cfar import cfar_detect
 from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
 from imagery.vessels.common import (
     _grow,
+    _open,
     _PerLabel,
     _pixel_m,
     _size_filter,
-    _square,
     objects_from_mask,
 )
 from imagery.vessels.params import S1_BERTH_BRIGHT_SHARE, S1_PSF_SIGMA_M, VesselParams
-from imagery.vessels.shore import shore_protrusions
+from imagery.vessels.shore import ShoreGeometry
 
 
-def _shore_band(water: np.ndarray, width_px: int) -> np.ndarray:
-    if width_px < 1 or not water.any():
-        return np.zeros_like(water)
-    near = ndimage.binary_dilation(water, iterations=width_px)
-    return near & ~water
-
-
-def _s1_candidates(scene: Raster, water: np.ndarray, params: VesselParams, pixel_m: float):
-    shore = _shore_band(water, round(params.shore_m / pixel_m))
+def _s1_candidates(
+    scene: Raster,
+    water: np.ndarray,
+    params: VesselParams,
+    pixel_m: float,
+    geometry: ShoreGeometry | None = None,
+):
+    """CFAR targets of each polarisation on the water and the shore band (``geometry``:
+    of ``water``, shared by the scenes searched on it)."""
+    geometry = geometry or ShoreGeometry(water)
+    shore = geometry.band(round(params.shore_m / pixel_m))
     land = ~water & np.isfinite(scene.data[0])
     detected = np.zeros(scene.shape, dtype=bool)
     significance = np.zeros(scene.shape, dtype=np.float32)
@@ -87,7 +91,54 @@ def _ship_shaped(labels: np.ndarray, n: int, scene: Raster, params) -> np.ndarra
     return keep
 
 
-def _s1_berthed(scene: Raster, water: np.ndarray, significance: np.ndarray, params) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _Bumps:
+    """Berth candidates of one water mask on one valid mask: the protrusions on valid
+    pixels (``raw``), and opened, labelled, with each label's pixels, the pixels of its
+    2-pixel ring, its size and whether it is ship-shaped. The same for both dates of a
+    pair; only the brightness differs."""
+
+    raw: np.ndarray
+    labels: np.ndarray
+    n: int
+    own: _PerLabel
+    ring: _PerLabel
+    size: np.ndarray
+    shaped: np.ndarray
+
+
+def _berth_bumps(
+    scene: Raster, geometry: ShoreGeometry, valid: np.ndarray, params: VesselParams
+) -> _Bumps:
+    """:class:`_Bumps` of the scene, from ``geometry``'s memory when a scene with the
+    same valid pixels (and pixel size and parameters) was searched on the same water."""
+    pixel_m = _pixel_m(scene)
+
+    def make() -> _Bumps:
+        raw = geometry.protrusions(max(3, round(params.berth_line_m / pixel_m))) & valid
+        labels, n = label_objects(_open(raw, params.min_width_px))
+        own = _PerLabel.of(labels, n)
+        return _Bumps(
+            raw,
+            labels,
+            n,
+            own,
+            own.ring(labels.shape, 0, 2),
+            np.bincount(labels.ravel(), minlength=n + 1),
+            _ship_shaped(labels, n, scene, params),
+        )
+
+    key = ("s1 berth bumps", params, pixel_m, _digest(valid))
+    return geometry.derived(key, make)
+
+
+def _digest(mask: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
+def _s1_berthed(
+    scene: Raster, geometry: ShoreGeometry, significance: np.ndarray, params
+) -> np.ndarray:
     """S1 berthed-ship mask: thin, elongated shoreline protrusions that are
     significantly bright against the water.
 
@@ -95,34 +146,34 @@ def _s1_berthed(scene: Raster, water: np.ndarray, significance: np.ndarray, para
     alone are ship-shaped; and whole protrusions that are ship-shaped and lit (see
     ``S1_BERTH_BRIGHT_SHARE``), with the bright pixels next to them.
     """
-    pixel_m = _pixel_m(scene)
-    bumps = shore_protrusions(water, length_px=max(3, round(params.berth_line_m / pixel_m)))
-    bumps &= scene.valid_mask()
-    bright = scene.valid_mask() & ~water & (significance >= -np.log10(params.pfa))
-    lit_bumps = ndimage.binary_opening(bumps & bright, structure=_square(params))
+    valid = scene.valid_mask()
+    bumps = _berth_bumps(scene, geometry, valid, params)
+    bright = valid & ~geometry.water & (significance >= -np.log10(params.pfa))
+    lit_bumps = _open(bumps.raw & bright, params.min_width_px)
     labels, n = label_objects(lit_bumps)
     mask = _ship_shaped(labels, n, scene, params)[labels] if n else lit_bumps
-    bumps = ndimage.binary_opening(bumps, structure=_square(params))
-    labels, n = label_objects(bumps)
-    if n == 0:
+    if bumps.n == 0:
         return mask
-    own = _PerLabel.of(labels, n)
-    near = own.ring(labels.shape, 0, 2).subset(bright)
-    lit = own.count(bright) + np.bincount(near.owner, minlength=n + 1)
-    size = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = _ship_shaped(labels, n, scene, params) & (lit >= S1_BERTH_BRIGHT_SHARE * size)
-    mask |= keep[labels]
+    near = bumps.ring.subset(bright)
+    lit = bumps.own.count(bright) + np.bincount(near.owner, minlength=bumps.n + 1)
+    keep = bumps.shaped & (lit >= S1_BERTH_BRIGHT_SHARE * bumps.size)
+    mask |= keep[bumps.labels]
     mask.ravel()[near.where[keep[near.owner]]] = True
     return mask
 
 
-def _s1_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
-    detected, significance, searched, excess = _s1_candidates(scene, water, params, _pixel_m(scene))
+def _s1_frame(
+    scene: Raster, water: np.ndarray, params: VesselParams, geometry: ShoreGeometry | None = None
+) -> gpd.GeoDataFrame:
+    geometry = geometry or ShoreGeometry(water)
+    detected, significance, searched, excess = _s1_candidates(
+        scene, water, params, _pixel_m(scene), geometry
+    )
     if params.min_width_px > 1:
-        detected = ndimage.binary_opening(detected, structure=_square(params))
+        detected = _open(detected, params.min_width_px)
     mask = _grow(detected, significance, water | detected, params, params.pfa)
     if params.berths:
-        mask |= _s1_berthed(scene, water, significance, params)
+        mask |= _s1_berthed(scene, geometry, significance, params)
     frame = objects_from_mask(
         mask,
         significance,
