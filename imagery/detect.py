@@ -1,6 +1,8 @@
 """What is new between two passes: the detection pipeline for one pair of scenes.
 
-1. Prepare both scenes (band order, units, NaN for invalid; ``imagery.sensors``).
+1. Prepare both scenes (band order, units, NaN for invalid; ``imagery.sensors``); a
+   scene whose map unit is not a ground metre (EPSG:4326, Web Mercator) is warped
+   onto its UTM zone first (``imagery.reproject``).
 2. Co-register the after scene onto the before grid (``imagery.coregister``); a pair
    that cannot be co-registered is refused, not flagged.
 3. Water: the AOI's water polygon, else the water of either date, so a berth that is
@@ -20,7 +22,7 @@
 5. Cargo: on land (not water of the pair), pixels whose change test is significant
    (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale.
 
-Everything returned is on the before scene's grid and CRS.
+Everything returned is on the (prepared) before scene's grid and CRS.
 
 References
 ----------
@@ -336,7 +338,8 @@ def one_flag_per_ship(
     evidence, with centres up to tens of metres apart. Two flags are one ship when their
     centres lie within ``params.match_m`` or half the longer one's length. Keeping the
     first search's flag whatever its score let a weak or mislocated piece hide a strong
-    berth flag; the better-scored one is kept now, ``first`` on a tie.
+    berth flag. Flags are taken best first (calibrated score; ``first`` on a tie) and
+    one is kept unless a flag of the other search already kept is one ship with it.
 
     Returns
     -------
@@ -349,11 +352,18 @@ def one_flag_per_ship(
     def calibrated(frame: gpd.GeoDataFrame) -> np.ndarray:
         return calibrate(frame.assign(evidence=frame["score"].clip(0.0, 1.0)), sensor)
 
-    a, b = calibrated(first), calibrated(second)
+    scores = np.concatenate([calibrated(first), calibrated(second)])
     close = _close(first, second, params.match_m)
-    drop_second = (close & (a[:, None] >= b[None, :])).any(axis=0)
-    drop_first = (close & (b[None, :] > a[:, None])).any(axis=1)
-    return first.loc[~drop_first], second.loc[~drop_second]
+    n_first = len(first)
+    kept = np.zeros(len(scores), dtype=bool)
+    # Best first, the first search on a tie; a flag already dropped hides nothing, so a
+    # flag between two ships moored end to end cannot take the second one with it.
+    for k in np.lexsort((np.arange(len(scores)), -scores)):
+        if k < n_first:
+            kept[k] = not (close[k] & kept[n_first:]).any()
+        else:
+            kept[k] = not (close[:, k - n_first] & kept[:n_first]).any()
+    return first.loc[kept[:n_first]], second.loc[kept[n_first:]]
 
 
 def _change_probability(

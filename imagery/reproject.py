@@ -1,10 +1,20 @@
-"""Scenes on a geographic grid (degrees), warped onto their local UTM zone.
+"""Scenes whose pixels are not metres on the ground, warped onto their local UTM zone.
 
-Every window, buffer and size in portwatch is in metres, and a pixel is assumed square
-on the ground. Exports in EPSG:4326 (Copernicus Browser's default, many Sentinel Hub
-requests) break both: a pixel of 0.0001 degree is 11 m north-south and 11 cos(latitude)
-m east-west. :func:`to_metric` puts such a scene on the UTM grid of its centre, at its
-pixels' ground size, before anything is measured. Projected grids pass untouched.
+Every window, buffer, reach and size in portwatch is in metres, and the pair pipeline
+measures distances between objects in map units. Exports in EPSG:4326 (Copernicus
+Browser's default, many Sentinel Hub requests) break both: a pixel of 0.0001 degree is
+11 m north-south and 11 cos(latitude) m east-west. Web Mercator (EPSG:3857, EO
+Browser's exports) keeps pixels square but a map unit is cos(latitude) m. A scene is
+put on the UTM grid of its centre before anything is measured:
+
+``"metric"``
+    whenever a map unit is not a ground metre to :data:`imagery.grid.SCALE_TOLERANCE`
+    (the pair and series pipelines, which measure distances in map units);
+``"square"``
+    only when pixels are not square on the ground, i.e. a geographic CRS (single-scene
+    vessels, which take every size from :func:`imagery.grid.ground_pixel_size`);
+``"native"``
+    never (masks that must stay on their file's grid).
 
 References
 ----------
@@ -26,7 +36,9 @@ from imagery.errors import InputError
 from imagery.grid import SCALE_TOLERANCE, ground_pixel_size, to_lonlat
 from imagery.raster import Raster
 
-__all__ = ["needs_metric_grid", "to_metric", "utm_crs_for"]
+__all__ = ["GRID_MODES", "needs_metric_grid", "to_metric", "utm_crs_for"]
+
+GRID_MODES = ("metric", "square", "native")
 
 log = logging.getLogger(__name__)
 
@@ -42,43 +54,55 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     return CRS.from_epsg(zones[0].code)
 
 
-def needs_metric_grid(transform, crs, shape: tuple[int, int]) -> bool:
-    """Whether a grid's pixels are not squares on the ground (to :data:`SCALE_TOLERANCE`):
-    a geographic CRS. Conformal projections (UTM, Web Mercator) have square pixels whose
-    ground side :func:`imagery.grid.pixel_size_m` gives."""
+def needs_metric_grid(transform, crs, shape: tuple[int, int], mode: str = "metric") -> bool:
+    """Whether a grid must be warped onto UTM under ``mode`` (see the module's doc)."""
+    if mode not in GRID_MODES:
+        raise InputError(f"grid mode must be one of {GRID_MODES}, got {mode!r}")
+    if mode == "native":
+        return False
     if CRS.from_user_input(crs).is_geographic:
         return True
     ground_x, ground_y = ground_pixel_size(transform, crs, shape)
-    return abs(ground_x / ground_y - 1.0) > SCALE_TOLERANCE
+    if mode == "square":
+        return abs(ground_x / ground_y - 1.0) > SCALE_TOLERANCE
+    nominal = (abs(transform.a), abs(transform.e))
+    return any(
+        abs(g / n - 1.0) > SCALE_TOLERANCE
+        for g, n in zip((ground_x, ground_y), nominal, strict=True)
+    )
 
 
-def to_metric(raster: Raster, *, source: str = "input") -> Raster:
-    """``raster`` on a metric grid: unchanged when projected, else warped onto UTM.
+def to_metric(raster: Raster, *, mode: str = "metric", source: str = "input") -> Raster:
+    """``raster`` on a metric grid: unchanged when ``mode`` allows its grid, else warped
+    onto the UTM zone of its centre.
 
     Parameters
     ----------
     raster : Raster
-        Any scene; a geographic CRS (degrees) is warped.
+        Any scene.
+    mode : {"metric", "square", "native"}
+        Which grids are kept (module doc).
     source : str
         Name used in the log and in errors.
 
     Returns
     -------
     Raster
-        On the UTM zone of the scene's centre with square pixels of the input pixels'
-        ground area (the geometric mean of their sides, in 0.1 m steps), float32, NaN
-        outside the input. Nearest-neighbour resampling: it creates no values, so speckle
-        statistics (the looks the CFAR and change tests estimate) and SCL class codes
-        survive.
+        ``raster`` itself, or on UTM with square pixels as fine as the finer ground side
+        of the input's (0.1 m steps; a coarser pixel would skip source columns and
+        break hulls one pixel wide), float32, NaN outside the input, ``time``,
+        ``sensor`` and band names kept. Nearest-neighbour resampling: it creates no
+        values, so speckle statistics (the looks the CFAR and change tests estimate)
+        and SCL class codes survive.
     """
-    if not needs_metric_grid(raster.transform, raster.crs, raster.shape):
+    if not needs_metric_grid(raster.transform, raster.crs, raster.shape, mode):
         return raster
     rows, cols = raster.shape
     centre_x, centre_y = raster.transform * (cols / 2.0, rows / 2.0)
     lon, lat = to_lonlat([centre_x], [centre_y], raster.crs)
     target = utm_crs_for(float(lon[0]), float(lat[0]))
     ground = ground_pixel_size(raster.transform, raster.crs, raster.shape)
-    resolution = max(0.1, round(float(np.sqrt(ground[0] * ground[1])) * 10.0) / 10.0)
+    resolution = max(0.1, round(min(ground) * 10.0) / 10.0)
     transform, width, height = calculate_default_transform(
         raster.crs, target, cols, rows, *raster.bounds, resolution=resolution
     )

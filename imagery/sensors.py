@@ -265,12 +265,12 @@ def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -
     ]
 
 
-def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:
+def prepare(raster: Raster, sensor: str, *, source: str = "input", grid: str = "metric") -> Raster:
     """:func:`prepare_s1` or :func:`prepare_s2` by ``sensor``, on a metric grid.
 
-    A scene on a geographic grid (degrees) is warped onto its UTM zone
-    (:func:`imagery.reproject.to_metric`), since every window and size downstream is
-    in metres.
+    ``grid`` says which grids are warped onto UTM (:func:`imagery.reproject.to_metric`):
+    ``"metric"`` any whose map unit is not a ground metre (geographic, Web Mercator),
+    ``"square"`` only geographic ones, ``"native"`` none.
     """
     if sensor == "s1":
         prepared = prepare_s1(raster, source=source)
@@ -278,7 +278,7 @@ def prepare(raster: Raster, sensor: str, *, source: str = "input") -> Raster:
         prepared = prepare_s2(raster, source=source)
     else:
         raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
-    return to_metric(prepared, source=source)
+    return to_metric(prepared, mode=grid, source=source)
 
 
 def cloud_mask(raster: Raster, classes: Sequence[int] = SCL_CLOUD_CLASSES) -> np.ndarray:

@@ -145,7 +145,10 @@ def _aligned_window(
             window.height + 2 * margin_px,
         )
     moving = prepare(
-        read_raster(after_path, window=window, require_valid=False), sensor, source=str(after_path)
+        read_raster(after_path, window=window, require_valid=False),
+        sensor,
+        source=str(after_path),
+        grid="native",
     )
     out = np.full((moving.count, *grid.shape), np.nan, dtype=np.float32)
     src_transform = corrected_transform(registration, moving.transform, moving.crs)
@@ -191,7 +194,9 @@ def _run_window(
     margin_px: int,
 ):
     try:
-        before = prepare(read_raster(before_path, window=padded), sensor, source=str(before_path))
+        before = prepare(
+            read_raster(before_path, window=padded), sensor, source=str(before_path), grid="native"
+        )
     except EmptyRasterError:
         return core, None, None, None
     after = _aligned_window(after_path, registration, before, sensor, margin_px)
@@ -265,11 +270,12 @@ def detect_pair_files(
     other = raster_info(after_path)
     for path, grid in ((before_path, info), (after_path, other)):
         if needs_metric_grid(grid.transform, grid.crs, (grid.height, grid.width)):
-            # Windows are cut on the file's grid and sized in metres.
+            # Windows are cut on the file's grid, and flags are compared in map units.
             raise InputError(
-                f"{path}: on a geographic grid ({grid.crs}); tiled processing needs a "
-                "projected grid in metres: warp the file first (e.g. gdalwarp -t_srs "
-                "EPSG:326NN -tr 10 10), or use detect_pair, which warps a scene itself"
+                f"{path}: its map unit is not a metre on the ground ({grid.crs}); tiled "
+                "processing needs a grid in metres such as UTM: warp the file first (e.g. "
+                "gdalwarp -t_srs EPSG:326NN -tr 10 10), or use detect_pair, which warps a "
+                "scene itself"
             )
     b = info.bounds
     a = transform_bounds(other.crs, info.crs, *other.bounds)

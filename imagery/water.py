@@ -344,7 +344,8 @@ def water_mask_file(
     # (rasterio passes the size to GDAL in bytes).
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
         coarse = read_raster(path, sensor=sensor, decimation=decimation, bands=bands)
-    coarse = prepare(coarse, sensor, source=str(path))
+    # On the file's own grid, whatever its CRS: the mask is expanded onto that grid.
+    coarse = prepare(coarse, sensor, source=str(path), grid="native")
     water = water_mask(coarse, aoi=aoi)
     # Mixed pixels at the coarse scale widen a ship by about a pixel on every side.
     side_m = np.sqrt(MAX_VESSEL_AREA_M2) + 2 * coarse.pixel_m

@@ -61,3 +61,16 @@ def test_a_tie_keeps_the_first_search_and_an_empty_side_changes_nothing():
     kept_first, kept_second = one_flag_per_ship(first, second.iloc[0:0], "s1", DetectParams())
     assert len(kept_first) == 1 and kept_second.empty
     assert np.isclose(kept_first["score"].iloc[0], 0.8)
+
+
+def test_a_flag_between_two_ships_end_to_end_takes_neither_with_it():
+    # Two 80 m ships 10 m apart along a quay: a piece on each, and a weaker berth flag
+    # between them that is one ship with either piece.
+    pieces = flags((1000.0, 2045.0, 0.999), (1000.0, 1955.0, 0.6))
+    berth = flags((1000.0, 1990.0, 0.8))
+    pieces["length_m"] = berth["length_m"] = 80.0
+    a, c = calibrated(pieces)
+    (b,) = calibrated(berth)
+    assert a > b > c
+    kept_pieces, kept_berth = one_flag_per_ship(pieces, berth, "s1", DetectParams())
+    assert len(kept_pieces) == 2 and kept_berth.empty

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from s1_scenes import june, speckled_s1
 from scipy import ndimage
@@ -80,7 +81,7 @@ def test_a_geographic_scene_is_warped_onto_square_metres(scenes):
     prepared = prepare(_geographic(after), "s1")
     assert prepared.crs.to_epsg() == 32652
     assert prepared.res[0] == prepared.res[1]
-    assert 9.5 <= prepared.res[0] <= 10.5
+    assert 8.5 <= prepared.res[0] <= 10.0  # the finer ground side of 0.0001 degree at 42 N
     assert np.isnan(prepared.data).any() and np.isfinite(prepared.data).mean() > 0.8
 
 
@@ -119,11 +120,11 @@ def test_tiles_refuse_a_geographic_file_by_name(scenes, tmp_path):
     before, after = scenes
     write_raster(_geographic(before), tmp_path / "before.tif")
     write_raster(after, tmp_path / "after.tif")
-    with pytest.raises(InputError, match=r"before\.tif.*geographic"):
+    with pytest.raises(InputError, match=r"before\.tif.*not a metre"):
         detect_pair_files(tmp_path / "before.tif", tmp_path / "after.tif", sensor="s1")
 
 
-def test_web_mercator_is_kept_and_measured_on_the_ground():
+def test_web_mercator_is_warped_for_pairs_and_kept_for_single_scenes():
     # 10 Web Mercator units at 42.25 N are 10 cos(42.25) = 7.40 m on the ground.
     from rasterio.transform import from_origin
 
@@ -132,10 +133,41 @@ def test_web_mercator_is_kept_and_measured_on_the_ground():
         transform=from_origin(14_537_000.0, 5_200_000.0, 10.0, 10.0),
         crs="EPSG:3857",
     )
-    assert not needs_metric_grid(mercator.transform, mercator.crs, mercator.shape)
-    assert to_metric(mercator) is mercator
     assert mercator.pixel_m == pytest.approx(7.40, abs=0.02)
+    # Pairs compare centres and buffers in map units: they need metres.
+    assert needs_metric_grid(mercator.transform, mercator.crs, mercator.shape)
+    warped = to_metric(mercator)
+    assert warped.crs.to_epsg() == 32652 and warped.res[0] == pytest.approx(7.4, abs=0.05)
+    # Single-scene vessels measure every size on the ground: square pixels are kept.
+    assert to_metric(mercator, mode="square") is mercator
+    assert to_metric(mercator, mode="native") is mercator
     utm = speckled_s1(np.ones((50, 50), dtype=np.float32), june(1), 0)
     assert utm.pixel_m == 10.0, "UTM's scale error is not a different pixel"
+    assert to_metric(utm) is utm
     geographic = _geographic(utm)
-    assert needs_metric_grid(geographic.transform, geographic.crs, geographic.shape)
+    assert needs_metric_grid(geographic.transform, geographic.crs, geographic.shape, "square")
+    with pytest.raises(InputError, match="grid mode"):
+        to_metric(utm, mode="utm")
+
+
+def test_a_warped_scene_keeps_its_time_sensor_bands_and_numeric_nodata(scenes):
+    _, after = scenes
+    data = np.where(np.isnan(after.data), -9999.0, after.data).astype(np.float32)
+    data[:, :5, :5] = -9999.0
+    numeric = after.replace(data=data, nodata=-9999.0)
+    warped = to_metric(_geographic(numeric).replace(nodata=-9999.0))
+    assert (warped.time, warped.sensor, warped.band_names) == (after.time, "s1", ("VV", "VH"))
+    assert not (warped.data == -9999.0).any()
+
+
+def test_the_coregistration_water_mask_stays_on_a_geographic_files_grid(scenes, tmp_path):
+    from imagery.water import water_mask_file
+
+    before, _ = scenes
+    path = tmp_path / "before.tif"
+    write_raster(_geographic(before), path)
+    with rasterio.open(path) as src:
+        shape = (src.height, src.width)
+    water = water_mask_file(path, sensor="s1")
+    assert water.shape == shape
+    assert 0.3 < water.mean() < 0.7  # the western half is sea

@@ -49,3 +49,17 @@ def test_scores_per_setting_and_leaves_hidden_vessels_out(bench):
     assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (1, 1, 2)
     assert (scores["anchor"].tp, scores["anchor"].fn) == (1, 1)
     assert (scores["berth"].tp, scores["berth"].fn) == (0, 1)
+
+
+def test_a_detection_is_assigned_once_between_a_hidden_and_a_visible_vessel(bench):
+    # Two ships 30 m apart, one under cloud; one detection between them, nearer the
+    # visible one: it finds the visible ship, and the hidden one is not a miss.
+    vessels = gpd.GeoDataFrame(
+        {"setting": ["berth", "berth"], "occluded": [False, True]},
+        geometry=[box(0, 0, 100, 20), box(0, 50, 100, 70)],
+        crs=CRS,
+    )
+    found = gpd.GeoDataFrame(geometry=[box(40, 28, 60, 38)], crs=CRS)  # 13 m and 17 m off
+    scores = bench.score_scene(found, vessels)
+    assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (1, 0, 0)
+    assert (scores["berth"].tp, scores["berth"].fn) == (1, 0)

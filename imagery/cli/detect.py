@@ -43,7 +43,8 @@ def vessels(
     params = VesselParams()
     if pfa is not None:
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
-    raster = prepare(read_raster(scene), sensor, source=scene)
+    # Single-scene vessels measure every size on the ground: only degrees are warped.
+    raster = prepare(read_raster(scene), sensor, source=scene, grid="square")
     found = detect_vessels(raster, aoi=_aoi(aoi_id), params=params)
     path = write_vessels(found, out_dir)
     if as_json:

@@ -56,7 +56,7 @@ def grid_to_true_north_deg(crs: CRS, x: float, y: float) -> float:
 
 
 def ground_m_per_unit(crs: CRS, x: float, y: float) -> float:
-    """Metres on the ground per CRS unit eastward at (x, y): 1 in UTM, 1/cos(lat) in Web Mercator."""
+    """Metres on the ground per CRS unit eastward at (x, y): 1 in UTM, cos(lat) in Web Mercator."""
     crs = CRS.from_user_input(crs)
     step = 0.0001 if crs.is_geographic else 10.0
     to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
