@@ -75,6 +75,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+#: The pair's single-scene vessels are evidence, not flags: their footprints keep cargo
+#: off ships and tell each date's ships from the other's, and a structure there on both
+#: dates is never flagged. So every S1 berthed candidate is kept (no end-contrast test,
+#: ``VesselParams.berth_min_end_contrast_db``), which the standalone vessels output drops
+#: for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
+#: more false cargo flag; check seeds 200-239: vessel 100 -> 98 true, cargo +1 true +2 false.
+PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None)
+
+
 @dataclasses.dataclass(frozen=True)
 class DetectParams:
     """Parameters of pair detection; defaults suit S1 IW GRD and S2 L2A at 10 m.
@@ -82,7 +91,7 @@ class DetectParams:
     Attributes
     ----------
     vessel : VesselParams
-        Single-scene vessel detection.
+        Single-scene vessel detection: :data:`PAIR_VESSEL_PARAMS` by default.
     match_m : float
         A vessel with a vessel of the other date within this distance (or half its
         length, if larger) is the same vessel, metres.
@@ -177,7 +186,7 @@ class DetectParams:
         :func:`imagery.water.series_water`); ``inf`` takes the union of the masks.
     """
 
-    vessel: VesselParams = dataclasses.field(default_factory=VesselParams)
+    vessel: VesselParams = dataclasses.field(default_factory=lambda: PAIR_VESSEL_PARAMS)
     match_m: float = 60.0
     vessel_change_z: float = 2.0
     cargo_z: float = 4.5

@@ -69,6 +69,11 @@ class VesselParams:
         Deepest protrusion that may be a ship (its beam), metres.
     berth_min_elongation : float
         Smallest length/width of a berthed ship.
+    berth_min_end_contrast_db : float
+        S1: a berthed candidate's median VV must exceed, by this many dB, the shore
+        continuing along its axis beyond its ends (median of the 3 x 3 maxima 20-120 m
+        past each end): a hull is a bright interruption of the quay line, a piece of a
+        uniformly bright quay face, breakwater or pier is not. None turns it off.
     berth_min_backing : float
         The quay behind an S2 berthed candidate must run this many times longer than
         the candidate along the same direction.
@@ -110,6 +115,7 @@ class VesselParams:
     berth_line_m: float = 400.0
     berth_max_width_m: float = 60.0
     berth_min_elongation: float = 2.5
+    berth_min_end_contrast_db: float | None = 1.0
     berth_min_backing: float = 2.0
     berth_min_score: float = 0.55
     berth_angles: int = 16

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 
 import geopandas as gpd
 import numpy as np
 
 from imagery.cfar import cfar_detect
-from imagery.objects import axis_shape, label_objects
+from imagery.objects import axis_shape, label_objects, label_sums
 from imagery.raster import Raster
 from imagery.vessels.common import (
     _grow,
@@ -172,8 +173,9 @@ def _s1_frame(
     if params.min_width_px > 1:
         detected = _open(detected, params.min_width_px)
     mask = _grow(detected, significance, water | detected, params, params.pfa)
+    afloat = mask
     if params.berths:
-        mask |= _s1_berthed(scene, geometry, significance, params)
+        mask = mask | _s1_berthed(scene, geometry, significance, params)
     frame = objects_from_mask(
         mask,
         significance,
@@ -182,4 +184,56 @@ def _s1_frame(
         weights=excess,
         psf_sigma_m=S1_PSF_SIGMA_M,
     )
-    return _size_filter(frame, params, params.min_length_m)
+    frame = _size_filter(frame, params, params.min_length_m)
+    if params.berths and params.berth_min_end_contrast_db is not None and len(frame):
+        frame = frame.loc[_keeps_end_contrast(frame, mask, afloat, scene, params)]
+    return frame
+
+
+def _keeps_end_contrast(
+    frame: gpd.GeoDataFrame,
+    mask: np.ndarray,
+    afloat: np.ndarray,
+    scene: Raster,
+    params: VesselParams,
+) -> np.ndarray:
+    """Boolean per row: afloat (mostly CFAR pixels), or a berthed candidate brighter
+    than the shore continuing along its axis (``berth_min_end_contrast_db``)."""
+    band = scene.band("VV")
+    labels, n = label_objects(mask)
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    share_afloat = label_sums(afloat.astype(np.float32), labels, n) / np.maximum(size, 1)
+    rows_of = frame["label"].to_numpy() - 1
+    berthed = share_afloat[rows_of] < 0.5
+    keep = np.ones(len(frame), dtype=bool)
+    if not berthed.any():
+        return keep
+    # Median VV of each berthed object's pixels, from one sort of the labelled pixels.
+    flat = np.flatnonzero(labels)
+    owner = labels.ravel()[flat]
+    order = np.argsort(owner, kind="stable")
+    values = band.ravel()[flat][order]
+    starts = np.searchsorted(owner[order], np.arange(1, n + 2))
+    pixel_m = _pixel_m(scene)
+    beyond = np.arange(20.0, 121.0, pixel_m)
+    height, width = band.shape
+    for k in np.flatnonzero(berthed):
+        label = rows_of[k]
+        inside = np.nanmedian(values[starts[label] : starts[label + 1]])
+        row = frame.iloc[k]
+        heading = np.radians(row["heading_deg"])
+        reach = 0.5 * row["length_m"] + beyond
+        along = np.concatenate([reach, -reach])
+        xs = row["x"] + along * np.sin(heading)
+        ys = row["y"] + along * np.cos(heading)
+        cols, rows = ~scene.transform * (xs, ys)
+        r = np.floor(rows).astype(int)[:, None] + np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1])
+        c = np.floor(cols).astype(int)[:, None] + np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1])
+        on = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        samples = np.where(on, band[np.clip(r, 0, height - 1), np.clip(c, 0, width - 1)], np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN samples off the image
+            ends = np.nanmedian(np.nanmax(samples, axis=1))
+        if np.isfinite(ends) and np.isfinite(inside) and ends > 0:
+            keep[k] = 10.0 * np.log10(inside / ends) >= params.berth_min_end_contrast_db
+    return keep

@@ -1,0 +1,38 @@
+"""A Sentinel-1 berthed candidate must interrupt the quay line: pieces of uniformly bright
+quay faces, breakwaters and piers are not vessels (VesselParams.berth_min_end_contrast_db)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from imagery.aoi import get_aoi
+from imagery.detect import DetectParams
+from imagery.sensors import prepare
+from imagery.simulate import simulate_pair
+from imagery.vessels import VesselParams, detect_vessels
+
+
+def _found_and_false(aoi_id: str, seed: int, params: VesselParams) -> tuple[int, int]:
+    """Detections within 20 m of a simulated vessel, and more than 60 m from any."""
+    sim = simulate_pair(get_aoi(aoi_id), sensor="s1", seed=seed, size_px=512)
+    vessels = sim.objects[0][sim.objects[0]["kind"] == "vessel"]
+    found = detect_vessels(prepare(sim.scenes[0], "s1"), params=params)
+    distance = np.array([vessels.geometry.distance(c).min() for c in found.geometry.centroid])
+    return int((distance <= 20).sum()), int((distance > 60).sum())
+
+
+@pytest.mark.parametrize(("aoi_id", "seed"), [("chongjin", 100), ("rajin", 104)])
+def test_quay_fittings_go_and_the_ships_stay(aoi_id, seed):
+    without = dataclasses.replace(VesselParams(), berth_min_end_contrast_db=None)
+    true_with, false_with = _found_and_false(aoi_id, seed, VesselParams())
+    true_without, false_without = _found_and_false(aoi_id, seed, without)
+    assert true_with == true_without >= 1
+    assert false_with <= 2 < false_without
+
+
+def test_the_pair_keeps_every_berthed_candidate_as_evidence():
+    assert DetectParams().vessel.berth_min_end_contrast_db is None
+    assert VesselParams().berth_min_end_contrast_db == 1.0
