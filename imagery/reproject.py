@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from affine import Affine
 from pyproj import CRS
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -36,11 +37,84 @@ from imagery.errors import InputError
 from imagery.grid import SCALE_TOLERANCE, ground_pixel_size, to_lonlat
 from imagery.raster import Raster
 
-__all__ = ["GRID_MODES", "needs_metric_grid", "to_metric", "utm_crs_for"]
+__all__ = [
+    "CODE_BANDS",
+    "GRID_MODES",
+    "float_with_nan",
+    "needs_metric_grid",
+    "to_metric",
+    "utm_crs_for",
+    "warp_bands",
+    "warp_to",
+]
 
 GRID_MODES = ("metric", "square", "native")
+#: Bands of class codes, never blended: always resampled nearest neighbour.
+CODE_BANDS = ("SCL",)
 
 log = logging.getLogger(__name__)
+
+
+def float_with_nan(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """``data`` as float32 with ``nodata`` (when a number) replaced by NaN; a copy."""
+    out = data.astype(np.float32, copy=True)
+    if nodata is not None and not np.isnan(nodata):
+        out[data == nodata] = np.nan
+    return out
+
+
+def warp_bands(
+    source: np.ndarray,
+    destination: np.ndarray,
+    *,
+    names: tuple[str, ...],
+    src_transform: Affine,
+    src_crs,
+    dst_transform: Affine,
+    dst_crs,
+    resampling: Resampling,
+) -> None:
+    """Reproject float32 bands (NaN nodata) into ``destination``; class-code bands
+    (:data:`CODE_BANDS`) with nearest neighbour."""
+    for i in range(source.shape[0]):
+        code = bool(names) and names[i].upper() in CODE_BANDS
+        reproject(
+            source=source[i],
+            destination=destination[i],
+            src_transform=src_transform,
+            src_crs=src_crs,
+            src_nodata=np.nan,
+            dst_transform=dst_transform,
+            dst_crs=dst_crs,
+            dst_nodata=np.nan,
+            resampling=Resampling.nearest if code else resampling,
+        )
+
+
+def warp_to(
+    raster: Raster,
+    crs,
+    *,
+    resolution: float | None = None,
+    resampling: Resampling = Resampling.nearest,
+) -> Raster:
+    """``raster`` reprojected onto ``crs`` over its whole extent (rasterio's default
+    grid, at ``resolution`` in the target's units when given); float32, NaN nodata."""
+    transform, width, height = calculate_default_transform(
+        raster.crs, crs, raster.width, raster.height, *raster.bounds, resolution=resolution
+    )
+    out = np.full((raster.count, height, width), np.nan, dtype=np.float32)
+    warp_bands(
+        float_with_nan(raster.data, raster.nodata),
+        out,
+        names=raster.band_names,
+        src_transform=raster.transform,
+        src_crs=raster.crs,
+        dst_transform=transform,
+        dst_crs=crs,
+        resampling=resampling,
+    )
+    return raster.replace(data=out, transform=transform, crs=crs, nodata=float("nan"))
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -103,31 +177,14 @@ def to_metric(raster: Raster, *, mode: str = "metric", source: str = "input") ->
     target = utm_crs_for(float(lon[0]), float(lat[0]))
     ground = ground_pixel_size(raster.transform, raster.crs, raster.shape)
     resolution = max(0.1, round(min(ground) * 10.0) / 10.0)
-    transform, width, height = calculate_default_transform(
-        raster.crs, target, cols, rows, *raster.bounds, resolution=resolution
-    )
-    source_data = raster.data.astype(np.float32)
-    if raster.nodata is not None and not np.isnan(raster.nodata):
-        source_data = np.where(source_data == raster.nodata, np.nan, source_data)
-    out = np.full((raster.count, height, width), np.nan, dtype=np.float32)
-    for band in range(raster.count):
-        reproject(
-            source_data[band],
-            out[band],
-            src_transform=raster.transform,
-            src_crs=raster.crs,
-            src_nodata=np.nan,
-            dst_transform=transform,
-            dst_crs=target,
-            dst_nodata=np.nan,
-            resampling=Resampling.nearest,
-        )
+    warped = warp_to(raster, target, resolution=resolution)
     log.info(
-        "%s: geographic grid warped onto %s at %.1f m (%d x %d px)",
+        "%s: %s grid warped onto %s at %.1f m (%d x %d px)",
         source,
+        raster.crs.to_string(),
         target.to_string(),
         resolution,
-        width,
-        height,
+        warped.width,
+        warped.height,
     )
-    return raster.replace(data=out, transform=transform, crs=target, nodata=float("nan"))
+    return warped

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from rasterio.warp import Resampling, calculate_default_transform, reproject
 from s1_scenes import june, speckled_s1
 from scipy import ndimage
 
@@ -14,7 +13,7 @@ from imagery.errors import InputError
 from imagery.grid import to_lonlat
 from imagery.io import read_raster, write_raster
 from imagery.raster import Raster
-from imagery.reproject import needs_metric_grid, to_metric, utm_crs_for
+from imagery.reproject import needs_metric_grid, to_metric, utm_crs_for, warp_to
 from imagery.sensors import prepare
 from imagery.tiled import detect_pair_files
 from imagery.vessels import detect_vessels
@@ -35,23 +34,7 @@ def _means(ship: bool) -> np.ndarray:
 
 def _geographic(scene: Raster) -> Raster:
     """``scene`` warped onto EPSG:4326 at about its own pixel size."""
-    transform, width, height = calculate_default_transform(
-        scene.crs, "EPSG:4326", scene.width, scene.height, *scene.bounds
-    )
-    out = np.full((scene.count, height, width), np.nan, dtype=np.float32)
-    for band in range(scene.count):
-        reproject(
-            scene.data[band],
-            out[band],
-            src_transform=scene.transform,
-            src_crs=scene.crs,
-            src_nodata=np.nan,
-            dst_transform=transform,
-            dst_crs="EPSG:4326",
-            dst_nodata=np.nan,
-            resampling=Resampling.nearest,
-        )
-    return scene.replace(data=out, transform=transform, crs="EPSG:4326")
+    return warp_to(scene, "EPSG:4326")
 
 
 def _ship_lonlat(scene: Raster) -> tuple[float, float]:

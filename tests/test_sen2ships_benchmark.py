@@ -8,11 +8,11 @@ scored, and B11 read when it is there.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 SEN2SHIPS = ROOT.parent / "shared" / "data" / "sen2ships"
@@ -25,12 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "sen2ships_bench", ROOT / "benchmarks" / "sen2ships.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("sen2ships")
 
 
 def published_layout(target: Path) -> Path:

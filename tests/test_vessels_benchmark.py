@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import geopandas as gpd
 import pytest
+from conftest import load_benchmark
 from shapely.geometry import box
 
-ROOT = Path(__file__).resolve().parent.parent
 CRS = "EPSG:32652"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "vessels_bench", ROOT / "benchmarks" / "vessels.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vessels")
 
 
 def test_scores_per_setting_and_leaves_hidden_vessels_out(bench):

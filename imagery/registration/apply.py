@@ -20,7 +20,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.warp import reproject, transform, transform_bounds
+from rasterio.warp import transform, transform_bounds
 from rasterio.windows import Window
 
 from imagery.atomic import atomic_path
@@ -28,13 +28,13 @@ from imagery.errors import InputError, RasterIOError
 from imagery.io import TIME_TAG, overview_count, raster_info
 from imagery.raster import Raster
 from imagery.registration.model import Registration
+from imagery.reproject import float_with_nan, warp_bands
 
 __all__ = ["apply_registration", "apply_registration_files", "corrected_transform"]
 
 log = logging.getLogger(__name__)
 
 #: Bands holding class codes, resampled with nearest neighbour whatever is asked.
-_CODE_BANDS = ("SCL",)
 
 
 def _resampling(name: str) -> Resampling:
@@ -86,40 +86,6 @@ def _check_grid(reg: Registration, reference: Raster) -> None:
         )
 
 
-def _as_float(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    out = data.astype(np.float32, copy=True)
-    if nodata is not None and not np.isnan(nodata):
-        out[data == nodata] = np.nan
-    return out
-
-
-def _warp_bands(
-    source: np.ndarray,
-    destination: np.ndarray,
-    *,
-    names: tuple[str, ...],
-    src_transform: Affine,
-    src_crs,
-    dst_transform: Affine,
-    dst_crs,
-    resampling: Resampling,
-) -> None:
-    """Reproject float32 bands (NaN nodata); class-code bands with nearest neighbour."""
-    for i in range(source.shape[0]):
-        code = bool(names) and names[i].upper() in _CODE_BANDS
-        reproject(
-            source=source[i],
-            destination=destination[i],
-            src_transform=src_transform,
-            src_crs=src_crs,
-            src_nodata=np.nan,
-            dst_transform=dst_transform,
-            dst_crs=dst_crs,
-            dst_nodata=np.nan,
-            resampling=Resampling.nearest if code else resampling,
-        )
-
-
 def apply_registration(
     moving: Raster, reg: Registration, reference: Raster, *, resampling: str = "bilinear"
 ) -> Raster:
@@ -145,8 +111,8 @@ def apply_registration(
     _check_grid(reg, reference)
     method = _resampling(resampling)
     out = np.full((moving.count, *reference.shape), np.nan, dtype=np.float32)
-    _warp_bands(
-        _as_float(moving.data, moving.nodata),
+    warp_bands(
+        float_with_nan(moving.data, moving.nodata),
         out,
         names=moving.band_names,
         src_transform=corrected_transform(reg, moving.transform, moving.crs),
@@ -252,8 +218,8 @@ def apply_registration_files(
                     out = np.full((info.count, rows, width), np.nan, dtype=np.float32)
                     window = _source_window(src, src_t, dst.window_bounds(block), dst_crs, pad=4)
                     if window is not None:
-                        data = _as_float(src.read(window=window), nodata)
-                        _warp_bands(
+                        data = float_with_nan(src.read(window=window), nodata)
+                        warp_bands(
                             data,
                             out,
                             names=names,
