@@ -216,6 +216,7 @@ def _keeps_end_contrast(
     starts = np.searchsorted(owner[order], np.arange(1, n + 2))
     pixel_m = _pixel_m(scene)
     beyond = np.arange(20.0, 121.0, pixel_m)
+    units_per_m = scene.res[0] / pixel_m  # map units are not metres in Web Mercator
     height, width = band.shape
     for k in np.flatnonzero(berthed):
         label = rows_of[k]
@@ -223,7 +224,7 @@ def _keeps_end_contrast(
         row = frame.iloc[k]
         heading = np.radians(row["heading_deg"])
         reach = 0.5 * row["length_m"] + beyond
-        along = np.concatenate([reach, -reach])
+        along = np.concatenate([reach, -reach]) * units_per_m
         xs = row["x"] + along * np.sin(heading)
         ys = row["y"] + along * np.cos(heading)
         cols, rows = ~scene.transform * (xs, ys)
