@@ -573,3 +573,30 @@ def test_real_honolulu_ships_are_found_with_a_modest_floor():
     assert score.recall >= 0.6
     assert score.precision >= 0.25
     assert dataclasses.asdict(VesselParams())["berth_min_score"] > 0
+
+
+#: Surface reflectance B02 B03 B04 B08 of a vegetated bank (mangrove, lawn): NDVI ~0.8.
+VEGETATION = (0.03, 0.06, 0.035, 0.30)
+
+
+def _bank_scene(vegetated_from_col: int) -> Raster:
+    """The synthetic port with its land vegetated west of ``vegetated_from_col``."""
+    reflectance = s2_layout()
+    reflectance[:, :, :vegetated_from_col] = np.array(VEGETATION, dtype=np.float32)[:, None, None]
+    return s2_scene(reflectance)
+
+
+def test_s2_hull_shaped_bump_of_a_vegetated_bank_is_not_berthed():
+    """Ships moor at built quays: a hull-coloured bump on a bank of vegetation is none,
+    and is found as one when the bank test is off (the candidate's own NDVI passes)."""
+    scene = _bank_scene(QUAY_COL)
+    assert not inside(detect_vessels(scene), scene, BERTHED).any()
+    lenient = dataclasses.replace(VesselParams(), s2_max_ndvi=1.0)
+    assert inside(detect_vessels(scene, params=lenient), scene, BERTHED).sum() == 1
+
+
+def test_s2_ship_at_a_quay_with_a_park_behind_it_is_found():
+    """Vegetation more than 50 m behind the quay face does not hide the ship."""
+    scene = _bank_scene(QUAY_COL - px(80))
+    found = detect_vessels(scene)
+    assert inside(found, scene, BERTHED).sum() == 1

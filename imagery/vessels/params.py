@@ -43,7 +43,8 @@ class VesselParams:
         hull's own B11/B08 ratio is 0.5-1; B11's 20 m pixels halve it on a narrow hull.
         0 turns the test off.
     s2_max_ndvi : float
-        S2 candidates whose median NDVI exceeds this are vegetation.
+        S2 candidates whose median NDVI exceeds this are vegetation; a berthed candidate
+        whose land within ``BERTH_BANK_M`` mostly exceeds it lies on a vegetated bank.
     s2_max_ndwi : float
         S2 cores must have NDWI below the water's median NDWI plus this (a hull is less
         water-like than the water around it; a bright patch of turbid water is not).
@@ -155,5 +156,10 @@ BERTH_SCALES = (1.0, 0.63, 0.4)
 #: bend or a corner, whose runs grow smoothly up to the line, not a hull, whose runs
 #: stop at its own length and jump to the quay's behind it.
 BERTH_FILL = 0.85
+#: Ships moor at built quays, piers and pontoons, not along vegetated banks: a berthed
+#: candidate is dropped when most of the land within this distance of it, metres, is
+#: vegetation (NDVI above ``s2_max_ndvi``). A quay apron is paved for tens of metres;
+#: a park or a tree line further back does not count.
+BERTH_BANK_M = 50.0
 #: The protrusion search runs in tiles of this many pixels (plus a halo of two lines).
 BERTH_TILE_PX = 2048

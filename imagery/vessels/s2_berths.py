@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from imagery.objects import axis_shape, label_objects
 from imagery.vessels.common import _open, _PerLabel, _ship_sized
-from imagery.vessels.params import BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
+from imagery.vessels.params import BERTH_BANK_M, BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
 from imagery.vessels.s2_candidates import _Candidates
 from imagery.vessels.shore import _angles, _runs
 
@@ -139,12 +139,16 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     # A hull alongside a quay faces the water along its outer side; a strip across a
     # pier or a mole touches water only at its two ends.
     facing = mine.count(shore.facing_water) * pixel_m
+    # A vegetated bank (mangrove, lawn) is no quay; NaN (no land near) passes.
+    banks = mine.ring(labels.shape, 0, max(2, round(BERTH_BANK_M / pixel_m))).subset(shore.land)
+    bare_banks = ~(banks.median(shore.ndvi) > params.s2_max_ndvi)
     solid = mine.median(shore.step_nir) >= params.s2_foam_ratio * mine.median(shore.step_green)
     keep &= (
         (own_run <= BERTH_FILL * line_m)
         & (backing >= params.berth_min_backing)
         & (facing >= 0.6 * shape["length_m"])
         & (mine.median(shore.ndvi) <= params.s2_max_ndvi)
+        & bare_banks
         & solid
     )
     keep[0] = False
