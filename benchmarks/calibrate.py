@@ -30,14 +30,9 @@ from imagery import calibration  # noqa: E402
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.detect import DetectParams, detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
-from imagery.simulate import simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, simulate_pair  # noqa: E402
 
 TOLERANCE_M = 20.0
-
-
-def _seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
 
 
 def collect(seeds: list[int], sensor: str, size: int) -> pd.DataFrame:
@@ -105,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models, report = {}, {}
     for sensor in ("s1", "s2"):
-        fit = collect(_seeds(args.fit_seeds), sensor, args.size)
-        check = collect(_seeds(args.check_seeds), sensor, args.size)
+        fit = collect(seed_list(args.fit_seeds), sensor, args.size)
+        check = collect(seed_list(args.check_seeds), sensor, args.size)
         for kind in ("vessel", "cargo"):
             train = fit[fit["kind"] == kind] if len(fit) else fit
             test = check[check["kind"] == kind] if len(check) else check

@@ -33,16 +33,9 @@ from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.detect import detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.evaluation import Score, score_detections  # noqa: E402
-from imagery.simulate import simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, simulate_pair  # noqa: E402
 
 TOLERANCE_M = 20.0
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def naive_flags(sim) -> gpd.GeoDataFrame:
@@ -146,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scl", action="store_true", help="drop SCL from the S2 scenes")
     args = parser.parse_args(argv)
     report = run(
-        _seeds(args.seeds), args.sensors.split(","), args.size, args.verbose, no_scl=args.no_scl
+        seed_list(args.seeds), args.sensors.split(","), args.size, args.verbose, no_scl=args.no_scl
     )
     print(
         f"machine: {report['machine']}, {len(report['seeds'])} pairs per sensor at {args.size} px"

@@ -34,18 +34,11 @@ sys.path.insert(0, str(ROOT))
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.evaluation import Score  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
-from imagery.simulate import simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, simulate_pair  # noqa: E402
 from imagery.vessels import detect_vessels  # noqa: E402
 
 TOLERANCE_M = 20.0
 SETTINGS = ("berth", "anchor")
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        lo, hi = text.split("-")
-        return list(range(int(lo), int(hi) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def _centres(frame) -> np.ndarray:
@@ -128,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aoi", action="store_true", help="water from the port's polygon")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    report = run(_seeds(args.seeds), args.sensors.split(","), args.size, with_aoi=args.aoi)
+    report = run(seed_list(args.seeds), args.sensors.split(","), args.size, with_aoi=args.aoi)
     print(
         f"machine: {report['machine']}, {len(report['seeds'])} scenes per sensor at {args.size} px"
     )

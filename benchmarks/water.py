@@ -23,13 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
-from imagery.simulate import simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, simulate_pair  # noqa: E402
 from imagery.water import series_water, water_mask  # noqa: E402
-
-
-def _seeds(text: str) -> list[int]:
-    low, _, high = text.partition("-")
-    return list(range(int(low), int(high or low) + 1))
 
 
 def confusion(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -63,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    report = run(_seeds(args.seeds), args.size)
+    report = run(seed_list(args.seeds), args.size)
     print(f"{len(report['seeds'])} S1 pairs at {args.size} px: mean share of")
     print(f"{'mask':<14} {'land as water':>14} {'water as land':>14}")
     for name, (land, water) in report["mean"].items():

@@ -18,7 +18,7 @@ from imagery.aoi import get_aoi
 from imagery.errors import InputError
 from imagery.io import read_raster
 from imagery.sensors import prepare_s1, prepare_s2
-from imagery.simulate import simulate_pair, simulate_series, write_simulation
+from imagery.simulate import seed_list, simulate_pair, simulate_series, write_simulation
 from imagery.simulate.acquisition import plan_acquisitions
 from imagery.simulate.grid import coverage, render_transform
 from imagery.simulate.layout import generate_layout
@@ -399,3 +399,12 @@ def test_write_series_files(rajin, tmp_path):
     assert [p["new_vessels"] + p["new_cargo"] for p in record["pairs"]] == [
         len(t) for t in sim.truth
     ]
+
+
+def test_seed_list_reads_ranges_single_seeds_and_lists():
+    assert seed_list("100-103") == [100, 101, 102, 103]
+    assert seed_list("7") == [7]
+    assert seed_list("1,5,9") == [1, 5, 9]
+    for bad in ("a-b", "9-3", "", "1,x"):
+        with pytest.raises(InputError, match="seeds"):
+            seed_list(bad)

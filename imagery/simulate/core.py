@@ -422,3 +422,21 @@ def _concat(frames: list[gpd.GeoDataFrame], crs: CRS) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(frames, ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
+
+
+def seed_list(text: str) -> list[int]:
+    """Seeds written as a range ``"100-131"`` (inclusive), one ``"7"`` or a list ``"1,5,9"``,
+    as the benchmarks take them."""
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",")]
+        else:
+            low, _, high = text.partition("-")
+            seeds = list(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise InputError(
+            f"seeds {text!r}: expected a range such as 100-131 or a list 1,5,9"
+        ) from None
+    if not seeds or min(seeds) < 0:
+        raise InputError(f"seeds {text!r}: expected non-negative seeds, low-high with low <= high")
+    return seeds
