@@ -18,7 +18,6 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.filters import masked_box_mean, odd_window_px
-from imagery.grid import ground_pixel_size
 from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
@@ -119,7 +118,7 @@ def change_veils(
     a port's yards.
     """
     if pixel_m is None:
-        pixel_m = float(np.mean(ground_pixel_size(before.transform, before.crs, before.shape)))
+        pixel_m = before.pixel_m
     step = after.band("B02") - before.band("B02")
     valid = np.isfinite(step)
     size = odd_window_px(S2_VEIL_SMOOTH_M, pixel_m, minimum=3)
@@ -158,7 +157,7 @@ def s2_clouds(
     would otherwise pass for hulls.
     """
     if pixel_m is None:
-        pixel_m = float(np.mean(ground_pixel_size(scene.transform, scene.crs, scene.shape)))
+        pixel_m = scene.pixel_m
     blue = np.nan_to_num(scene.band("B02"))
     nir = np.nan_to_num(scene.band("B08"))
     thick = (blue > S2_CLOUD_B02) & (nir < 1.5 * blue) & (nir > 0.5 * blue)

@@ -6,14 +6,14 @@ import geopandas as gpd
 import numpy as np
 from scipy import ndimage
 
-from imagery.grid import ground_pixel_size
 from imagery.objects import hysteresis_threshold, label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.vessels.params import VesselParams
 
 
 def _pixel_m(scene: Raster) -> float:
-    return float(np.mean(ground_pixel_size(scene.transform, scene.crs, scene.shape)))
+    """The scene's pixel side on the ground, metres (:attr:`Raster.pixel_m`)."""
+    return scene.pixel_m
 
 
 def _square(params: VesselParams) -> np.ndarray:
