@@ -95,3 +95,26 @@ def test_b11_on_one_date_only_is_left_out_of_the_pair():
     assert plain.detections.drop(columns="geometry").equals(
         mixed.detections.drop(columns="geometry")
     )
+
+
+#: A block of painted containers a little brighter than the pavement in the visible.
+PAINTED_BLOCK = (0.08, 0.09, 0.22, 0.28)
+
+
+def _removal_pair() -> tuple[Raster, Raster]:
+    """A stack taken away: containers before, pavement after."""
+    before, after = _ground(), _ground()
+    before[:, STACK[0], STACK[1]] = np.array(PAINTED_BLOCK)[:, None, None]
+    return blurred_s2(before, 1, 1), blurred_s2(after, 11, 2)
+
+
+def test_a_stack_taken_away_is_not_new_cargo():
+    """The optical change test has no direction: the removal changes the yard as much as
+    the stack's arrival did. At 10 m the block is as smooth as pavement, so only the
+    loss of its colour and edges tells that it left."""
+    before, after = _removal_pair()
+    found = detect_aligned(before, after, params=ALL).detections
+    assert not (found["kind"] == "cargo").any()
+    # The same change read the other way round (the stack set down) is cargo.
+    reverse = detect_aligned(after, before, params=ALL).detections
+    assert (reverse["kind"] == "cargo").sum() == 1
