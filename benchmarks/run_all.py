@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         ],
         ["sen2ships.py", "--json", str(results / "sen2ships.json")],
         [
+            "second_opinion.py",
+            "--json",
+            str(results / "second_opinion.json"),
+            *(["--seeds", "1-4"] if args.quick else []),
+        ],
+        [
             "water.py",
             "--json",
             str(results / "water.json"),

@@ -405,6 +405,7 @@ def test_seed_list_reads_ranges_single_seeds_and_lists():
     assert seed_list("100-103") == [100, 101, 102, 103]
     assert seed_list("7") == [7]
     assert seed_list("1,5,9") == [1, 5, 9]
-    for bad in ("a-b", "9-3", "", "1,x"):
+    assert seed_list("1-3,9") == [1, 2, 3, 9]
+    for bad in ("a-b", "9-3", "", "1,x", "-2"):
         with pytest.raises(InputError, match="seeds"):
             seed_list(bad)

@@ -425,18 +425,19 @@ def _concat(frames: list[gpd.GeoDataFrame], crs: CRS) -> gpd.GeoDataFrame:
 
 
 def seed_list(text: str) -> list[int]:
-    """Seeds written as a range ``"100-131"`` (inclusive), one ``"7"`` or a list ``"1,5,9"``,
-    as the benchmarks take them."""
+    """Seeds written as ranges and single seeds, comma-separated: ``"100-131"``
+    (inclusive), ``"7"``, ``"1,5,9"`` or ``"1-5,9"``, as the benchmarks take them."""
+    seeds: list[int] = []
     try:
-        if "," in text:
-            seeds = [int(part) for part in text.split(",")]
-        else:
-            low, _, high = text.partition("-")
-            seeds = list(range(int(low), int(high or low) + 1))
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            first, last = int(low), int(high or low)
+            if first < 0 or last < first:
+                raise ValueError(part)
+            seeds.extend(range(first, last + 1))
     except ValueError:
         raise InputError(
-            f"seeds {text!r}: expected a range such as 100-131 or a list 1,5,9"
+            f"seeds {text!r}: expected non-negative seeds and ranges low-high, "
+            "comma-separated (100-131, 1,5,9 or 1-5,9)"
         ) from None
-    if not seeds or min(seeds) < 0:
-        raise InputError(f"seeds {text!r}: expected non-negative seeds, low-high with low <= high")
     return seeds
