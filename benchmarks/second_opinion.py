@@ -209,7 +209,8 @@ def run_pair(seed: int, sensor: str, size: int) -> dict:
         scores["departed"], details["departed"] = evaluate(
             result.departed, pair.departed, "departed", pair
         )
-    # One scene: the after scene as delivered, against its vessels where it shows them.
+    # One scene: the after scene as delivered, against all its vessels (under cloud too:
+    # unlike benchmarks/vessels.py, a vessel under S2 cloud counts as missed).
     after = prepare(pair.after, sensor)
     found = detect_vessels(after)
     truth = pair.vessels_after.copy()

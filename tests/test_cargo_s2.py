@@ -118,3 +118,10 @@ def test_a_stack_taken_away_is_not_new_cargo():
     # The same change read the other way round (the stack set down) is cargo.
     reverse = detect_aligned(after, before, params=ALL).detections
     assert (reverse["kind"] == "cargo").sum() == 1
+
+
+def test_without_the_gain_test_a_stack_taken_away_is_flagged():
+    before, after = _removal_pair()
+    off = dataclasses.replace(ALL, cargo_min_texture_gain=None)
+    found = detect_aligned(before, after, params=off).detections
+    assert (found["kind"] == "cargo").sum() == 1

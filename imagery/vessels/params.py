@@ -44,7 +44,7 @@ class VesselParams:
         0 turns the test off.
     s2_max_ndvi : float
         S2 candidates whose median NDVI exceeds this are vegetation; a berthed candidate
-        whose land within ``BERTH_BANK_M`` mostly exceeds it lies on a vegetated bank.
+        whose land within ``berth_bank_m`` mostly exceeds it lies on a vegetated bank.
     s2_max_ndwi : float
         S2 cores must have NDWI below the water's median NDWI plus this (a hull is less
         water-like than the water around it; a bright patch of turbid water is not).
@@ -78,6 +78,12 @@ class VesselParams:
     berth_min_backing : float
         The quay behind an S2 berthed candidate must run this many times longer than
         the candidate along the same direction.
+    berth_bank_m : float
+        Ships moor at built quays, piers and pontoons, not along vegetated banks: an S2
+        berthed candidate is dropped when most of the clear land within this distance
+        of it, metres (a Chebyshev ring of pixels), has NDVI above ``s2_max_ndvi``
+        (mangrove, scrub, lawn). A quay apron is paved for tens of metres; a park or a
+        tree line further back does not count. 0 turns the test off.
     berth_min_score : float
         S2 berthed objects scoring below this (:func:`_berth_score`, 0-0.9) are dropped.
     berth_angles : int
@@ -118,6 +124,7 @@ class VesselParams:
     berth_min_elongation: float = 2.5
     berth_min_end_contrast_db: float | None = 1.0
     berth_min_backing: float = 2.0
+    berth_bank_m: float = 50.0
     berth_min_score: float = 0.55
     berth_angles: int = 16
     min_width_px: int = 2
@@ -156,10 +163,5 @@ BERTH_SCALES = (1.0, 0.63, 0.4)
 #: bend or a corner, whose runs grow smoothly up to the line, not a hull, whose runs
 #: stop at its own length and jump to the quay's behind it.
 BERTH_FILL = 0.85
-#: Ships moor at built quays, piers and pontoons, not along vegetated banks: a berthed
-#: candidate is dropped when most of the land within this distance of it, metres, is
-#: vegetation (NDVI above ``s2_max_ndvi``). A quay apron is paved for tens of metres;
-#: a park or a tree line further back does not count.
-BERTH_BANK_M = 50.0
 #: The protrusion search runs in tiles of this many pixels (plus a halo of two lines).
 BERTH_TILE_PX = 2048

@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from imagery.objects import axis_shape, label_objects
 from imagery.vessels.common import _open, _PerLabel, _ship_sized
-from imagery.vessels.params import BERTH_BANK_M, BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
+from imagery.vessels.params import BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
 from imagery.vessels.s2_candidates import _Candidates
 from imagery.vessels.shore import _angles, _runs
 
@@ -139,9 +139,7 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     # A hull alongside a quay faces the water along its outer side; a strip across a
     # pier or a mole touches water only at its two ends.
     facing = mine.count(shore.facing_water) * pixel_m
-    # A vegetated bank (mangrove, lawn) is no quay; NaN (no land near) passes.
-    banks = mine.ring(labels.shape, 0, max(2, round(BERTH_BANK_M / pixel_m))).subset(shore.land)
-    bare_banks = ~(banks.median(shore.ndvi) > params.s2_max_ndvi)
+    bare_banks = _bare_banks(shore, mine, labels.shape, params, pixel_m)
     solid = mine.median(shore.step_nir) >= params.s2_foam_ratio * mine.median(shore.step_green)
     keep &= (
         (own_run <= BERTH_FILL * line_m)
@@ -167,6 +165,16 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
             "quay_contrast": contrast[keep],
         },
     )
+
+
+def _bare_banks(shore: _Shore, mine: _PerLabel, shape, params, pixel_m: float) -> np.ndarray:
+    """Per label 0..n: not on a vegetated bank (``params.berth_bank_m``). Only clear land
+    counts (no-data pixels carry NDVI 1 here); with none near, the candidate passes."""
+    if params.berth_bank_m <= 0:
+        return np.ones(mine.n + 1, dtype=bool)
+    reach = max(1, round(params.berth_bank_m / pixel_m))
+    banks = mine.ring(shape, 0, reach).subset(shore.land & shore.usable)
+    return ~(banks.median(shore.ndvi) > params.s2_max_ndvi)
 
 
 def _quay_contrast(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]) -> np.ndarray:
