@@ -119,16 +119,31 @@ HAZE = np.array([0.050, 0.035, 0.025, 0.012, 0.004], dtype=np.float32)
 #: Share of each band's reflectance left in a sun shadow (the diffuse sky light).
 SHADOW_KEEP = np.array([0.40, 0.33, 0.28, 0.22, 0.20], dtype=np.float32)
 
-VESSEL_TYPES = ("container", "tanker", "bulk", "general", "roro", "supply")
-VESSEL_TYPE_P = (0.28, 0.2, 0.2, 0.16, 0.08, 0.08)
-VESSEL_LENGTHS = {
-    "container": (120, 300),
-    "tanker": (80, 280),
-    "bulk": (100, 260),
-    "general": (60, 160),
-    "roro": (120, 220),
-    "supply": (40, 90),
+
+@dataclasses.dataclass(frozen=True)
+class VesselClass:
+    """How often a type of ship comes, its length range and freeboard (m), its deck
+    paints (names of ``PAINTS``) and its extra hull backscatter (dB)."""
+
+    share: float
+    lengths: tuple[float, float]
+    freeboard: tuple[float, float]
+    decks: tuple[str, ...]
+    hull_db: float = 0.0
+
+
+VESSEL_CLASSES: dict[str, VesselClass] = {
+    "container": VesselClass(
+        0.28, (120, 300), (8, 14), ("grey", "blue", "red", "green", "dark_grey"), 1.0
+    ),
+    "tanker": VesselClass(0.2, (80, 280), (4, 12), ("red", "green", "grey", "rust"), -2.0),
+    "bulk": VesselClass(0.2, (100, 260), (4, 12), ("rust", "grey", "red", "black", "dark_grey")),
+    "general": VesselClass(0.16, (60, 160), (5, 9), tuple(PAINTS)),
+    "roro": VesselClass(0.08, (120, 220), (20, 30), ("white", "white", "grey"), 3.0),
+    "supply": VesselClass(0.08, (40, 90), (3, 6), ("red", "blue", "white", "black")),
 }
+VESSEL_TYPES = tuple(VESSEL_CLASSES)
+VESSEL_TYPE_P = tuple(c.share for c in VESSEL_CLASSES.values())
 
 
 # -- grids and rasterising ----------------------------------------------------------
@@ -646,30 +661,15 @@ def _draw_vessel(
     length: float | None = None,
 ) -> Vessel:
     vtype = str(rng.choice(VESSEL_TYPES, p=VESSEL_TYPE_P))
-    lo, hi = VESSEL_LENGTHS[vtype]
+    kind = VESSEL_CLASSES[vtype]
+    lo, hi = kind.lengths
     if length is None:
         length = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
     beam = length / rng.uniform(5.0, 8.0)
-    freeboard = {
-        "container": (8, 14),
-        "tanker": (4, 12),
-        "bulk": (4, 12),
-        "general": (5, 9),
-        "roro": (20, 30),
-        "supply": (3, 6),
-    }[vtype]
-    deck_choices = {
-        "container": ["grey", "blue", "red", "green", "dark_grey"],
-        "tanker": ["red", "green", "grey", "rust"],
-        "bulk": ["rust", "grey", "red", "black", "dark_grey"],
-        "general": list(PAINTS),
-        "roro": ["white", "white", "grey"],
-        "supply": ["red", "blue", "white", "black"],
-    }[vtype]
-    deck = str(rng.choice(deck_choices))
+    freeboard = kind.freeboard
+    deck = str(rng.choice(list(kind.decks)))
     bridge_paint = "white" if rng.random() < 0.75 else deck
-    hull_db = rng.uniform(-2, 8) + 12 * math.log10(length / 120)
-    hull_db += {"roro": 3.0, "tanker": -2.0, "container": 1.0}.get(vtype, 0.0)
+    hull_db = rng.uniform(-2, 8) + 12 * math.log10(length / 120) + kind.hull_db
     n_points = 2 + int(length // 40)
     points = np.column_stack(
         [
