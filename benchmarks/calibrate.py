@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/calibrate.py [--fit-seeds 200-259] [--check-seeds 9000-9013] [--write]
 
 Runs the pair pipeline on simulated pairs (imagery.simulate), labels every flag right
-or wrong against the truth (its centre within 20 m of a true new object of its kind),
+or wrong against the truth (its centre within 20 m of a true new object of its kind;
+a departure, within 20 m of a vessel that left),
 fits one logistic model per sensor and kind (imagery.calibration) on the fit seeds,
 and reports on the check seeds, which the fit never saw: the Brier score of the
 calibrated score against that of the raw evidence, and a reliability table (mean score
@@ -35,6 +36,10 @@ from imagery.simulate import seed_list, simulate_pair  # noqa: E402
 TOLERANCE_M = 20.0
 
 
+def _geoms(truth: pd.DataFrame, kind: str) -> np.ndarray:
+    return np.asarray(list(truth[truth["kind"] == kind].geometry), dtype=object)
+
+
 def collect(seeds: list[int], sensor: str, size: int) -> pd.DataFrame:
     ports = sorted(load_catalogue().values(), key=lambda a: a.id)
     rows = []
@@ -54,9 +59,14 @@ def collect(seeds: list[int], sensor: str, size: int) -> pd.DataFrame:
             continue
         truth = sim.truth[0]
         flags = result.detections
-        for kind in ("vessel", "cargo"):
-            mine = flags[flags["kind"] == kind]
-            true = np.asarray(list(truth[truth["kind"] == kind].geometry), dtype=object)
+        # A departure is a vessel flag too, scored by the same model: it is fitted on
+        # both, each against its own truth.
+        gone = np.asarray(list(sim.departed[0].geometry), dtype=object)
+        for mine, true in (
+            (flags[flags["kind"] == "vessel"], _geoms(truth, "vessel")),
+            (result.departed.assign(kind="vessel"), gone),
+            (flags[flags["kind"] == "cargo"], _geoms(truth, "cargo")),
+        ):
             if mine.empty:
                 continue
             centres = shapely.points(

@@ -125,15 +125,19 @@ def _moments(
     sxx = per_object(x * x) - mx * mx
     syy = per_object(y * y) - my * my
     sxy = per_object(x * y) - mx * my
-    # Each pixel is a square, not a point: add its own variance (side^2 / 12). A blurred
-    # image's second moments are the object's plus the point spread function's (the
-    # variances of convolved distributions add), so the PSF's is taken off.
-    sxx = np.maximum(sxx + sx * sx / 12.0 - psf_sigma_m**2, sx * sx / 12.0)
-    syy = np.maximum(syy + sy * sy / 12.0 - psf_sigma_m**2, sy * sy / 12.0)
+    # Each pixel is a square, not a point: add its own variance (side^2 / 12).
+    sxx = sxx + sx * sx / 12.0
+    syy = syy + sy * sy / 12.0
     half_trace = (sxx + syy) / 2.0
     root = np.sqrt(np.maximum(((sxx - syy) / 2.0) ** 2 + sxy * sxy, 0.0))
-    major = half_trace + root
-    minor = np.maximum(half_trace - root, 0.0)
+    # A blurred image's second moments are the object's plus the point spread
+    # function's (the variances of convolved distributions add); an isotropic PSF adds
+    # its variance to both principal axes, so it is taken off each. No axis ends
+    # narrower than one pixel: a hull thinner than the blur still spans a pixel, and
+    # taking the PSF off the x and y moments instead left diagonal hulls 0 m wide.
+    floor = sx * sy / 12.0
+    major = np.maximum(half_trace + root - psf_sigma_m**2, floor)
+    minor = np.maximum(half_trace - root - psf_sigma_m**2, floor)
     angle = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)  # major axis, radians from east, CCW
     heading = np.mod(90.0 - np.degrees(angle), 180.0)  # clockwise from north, 0-180
     return {

@@ -84,6 +84,21 @@ def test_weighted_moments_undo_the_point_spread():
     assert weighted.width_m == pytest.approx(40, rel=0.25)
 
 
+@pytest.mark.parametrize("heading", [0, 30, 45, 60, 90, 135])
+def test_a_hull_thinner_than_the_blur_is_a_pixel_wide_at_any_heading(heading):
+    # 150 m x 10 m under a 15 m PSF: its blurred width is all PSF. Taking the PSF off
+    # the x and y moments left diagonal hulls 0 m wide (and dropped by the size filter)
+    # while axis-aligned ones kept a pixel; the principal axes treat all headings alike.
+    ship = _ship((200, 200), (100, 100), 15, 1, heading).astype(float)
+    blurred = ndimage.gaussian_filter(ship * 100.0, sigma=1.5)
+    labels, n = label_objects(blurred > 1.0)
+    row = measure_objects(
+        labels, n, transform=TRANSFORM, crs="EPSG:32652", weights=blurred, psf_sigma_m=15.0
+    ).iloc[0]
+    assert row.width_m == pytest.approx(10.0, abs=0.5)
+    assert row.length_m == pytest.approx(150, rel=0.12)
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**16), rows=st.integers(1, 40), cols=st.integers(1, 40))
 def test_label_reductions_and_hysteresis_are_scipys_and_skimages(seed, rows, cols):
