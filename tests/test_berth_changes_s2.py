@@ -4,6 +4,8 @@ deck alongside a grey quay merges with it in a single scene, but it was water be
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -11,7 +13,13 @@ from s2_scenes import blurred_s2
 from scipy import ndimage
 
 from imagery.change import s2_change
-from imagery.detect import DetectParams, berth_changes, change_objects, detect_aligned
+from imagery.detect import (
+    PAIR_VESSEL_PARAMS,
+    DetectParams,
+    berth_changes,
+    change_objects,
+    detect_aligned,
+)
 from imagery.errors import InputError
 from imagery.raster import Raster
 from imagery.water import water_mask
@@ -140,3 +148,19 @@ def test_water_beside_a_quay_is_averaged_over_water_only():
     water[:, :SHORE_COL] = True
     change = s2_change(before, after, strata=water)
     assert np.nanmedian(change.z[5:-5, SHORE_COL - 1]) < 1.0
+
+
+#: Whitewater: bright in the visible, less so in the near infrared, which the water
+#: within the foam absorbs.
+FOAM = (0.30, 0.30, 0.28, 0.15)
+
+
+def test_surf_along_the_shore_gone_by_the_second_pass_is_not_a_departure():
+    surf = _port()
+    surf[:, SHIP[0], SHIP[1]] = np.array(FOAM)[:, None, None]
+    before, after = blurred_s2(surf, 1, 1), blurred_s2(_port(), 11, 2)
+    assert _search(before, after, sign=-1.0)[0] == []
+    assert _at_the_berth(_vessels(before, after, "departed")) == 0
+    # The same strip, read without the single-scene foam test: a departure.
+    no_foam_test = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=0.0)
+    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=no_foam_test)[0]) == 1
