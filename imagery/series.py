@@ -32,6 +32,7 @@ from imagery.detect import (
     cargo_flags,
     cargo_land,
     empty_detections,
+    evidence_hulls,
     one_flag_per_ship,
     pair_masks,
     pixel_step,
@@ -202,6 +203,7 @@ def detect_series(
         waters = [water_mask(s) for s in scenes]
     water = series_water(scenes, waters, stable_db=params.water_stable_db)
     vessels = detect_vessels_each(scenes, water=water, params=params.vessel)
+    hulls = [evidence_hulls(v, sensor, params) for v in vessels]
     s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
     pixel_m = reference.pixel_m
     distance = shore_distance_m(water, pixel_m)
@@ -228,7 +230,7 @@ def detect_series(
         pixel = pixel_step(before, after, water, usable, change, params)
         new = vessel_flags(
             vessels[j],
-            vessels[j - 1],
+            hulls[j - 1],
             change,
             reference,
             params,
@@ -241,7 +243,7 @@ def detect_series(
         )
         left = vessel_flags(
             vessels[j - 1],
-            vessels[j],
+            hulls[j],
             change,
             reference,
             params,
@@ -253,17 +255,15 @@ def detect_series(
             pixel=pixel,
         )
         pair = {"distance": berth_distance, "scenes": (before, after), "pixel": pixel}
-        moored = berth_changes(
-            change, reference, water, usable, vessels[j - 1], None, params, **pair
-        )
+        moored = berth_changes(change, reference, water, usable, hulls[j - 1], None, params, **pair)
         unmoored = berth_changes(
-            change, reference, water, usable, vessels[j], None, params, sign=-1.0, **pair
+            change, reference, water, usable, hulls[j], None, params, sign=-1.0, **pair
         )
         new, moored = one_flag_per_ship(new, moored, sensor, params)
         left, unmoored = one_flag_per_ship(left, unmoored, sensor, params)
         land = cargo_land(water, usable, [before, after], params, distance=distance)
         cargo = cargo_flags(
-            change, reference, land, [vessels[j - 1], vessels[j]], params, scenes=(before, after)
+            change, reference, land, [hulls[j - 1], hulls[j]], params, scenes=(before, after)
         )
         for frames, out in (([new, moored, cargo], found), ([left, unmoored], gone)):
             flags = to_schema(

@@ -271,3 +271,32 @@ def test_detect_from_store_on_named_dates_keeps_one_orbit(tmp_path, s1_pair):
     assert result.exit_code == 1
     assert "from orbit DSC054" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize(
+    ("aoi_id", "seed", "kind", "gained"),
+    [("vladivostok", 126, "departed", 2), ("chongjin", 107, "cargo", 1)],
+)
+def test_s1_lines_thinner_than_the_blur_are_not_ships_as_evidence(aoi_id, seed, kind, gained):
+    # Counted as ships, quay lines hid departures from their berths (seed 126) and kept
+    # cargo 80 m off (seed 107): development seeds where the flags differ.
+    sim = simulate_pair(get_aoi(aoi_id), sensor="s1", seed=seed, size_px=512)
+    truth = sim.departed[0] if kind == "departed" else sim.truth[0]
+    right = []
+    for width_m in (DetectParams().evidence_min_width_m, 0.0):
+        result = detect_pair(
+            sim.scenes[0],
+            sim.scenes[1],
+            sensor="s1",
+            aoi=get_aoi(aoi_id),
+            params=DetectParams(evidence_min_width_m=width_m),
+        )
+        if kind == "departed":
+            flags, truth_kind = result.departed.assign(kind="vessel"), truth.assign(kind="vessel")
+        else:
+            flags, truth_kind = result.detections, truth
+        label = "vessel" if kind == "departed" else "cargo"
+        score = score_detections(flags, truth_kind, kind=label)
+        right.append(score.tp)
+    assert DetectParams().evidence_min_width_m == 12.0
+    assert right[0] == right[1] + gained
