@@ -82,6 +82,8 @@ log = logging.getLogger(__name__)
 #: ``VesselParams.berth_min_end_contrast_db``), which the standalone vessels output drops
 #: for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
 #: more false cargo flag; check seeds 200-239: vessel 100 -> 98 true, cargo +1 true +2 false.
+#: Only S1 candidates at least ``DetectParams.evidence_min_width_m`` wide count as ships
+#: (:func:`evidence_hulls`); thinner ones are lines, and are kept as possible flags only.
 PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None)
 
 
@@ -681,7 +683,7 @@ def berth_changes(
     if "edge" in means:
         ok &= ~(means["edge"] >= 0.5)
     if scenes is not None and grid.sensor == "s2" and ok.any():
-        ok &= _solid_step(frame, *scenes, grid, vp, sign=sign)
+        ok &= _solid_step(frame, *scenes, grid, water & usable, vp, sign=sign)
     if ok.any():
         # Direction of the shore at each object: across the gradient of the distance
         # to the water, smoothed over about a ship's beam.
@@ -730,6 +732,7 @@ def _solid_step(
     before: Raster,
     after: Raster,
     grid: Raster,
+    clear_water: np.ndarray,
     vessel: VesselParams,
     *,
     sign: float,
@@ -742,29 +745,51 @@ def _solid_step(
     visible more than the near infrared (B08 step below ``vessel.s2_foam_ratio`` times
     the B03 step), and water that foams or shoals stays black at 1.6 um where a hull
     above the surface does not (B11 step below ``vessel.s2_min_swir_ratio`` times the
-    B08 step; only when both scenes have B11). An independent simulator's S2
-    departures: false 31 -> 19, none lost (``benchmarks/second_opinion.py``).
+    B08 step; only when both scenes have B11). Each band's step is taken relative to
+    the median step of ``clear_water`` (haze or sun on one date moves the visible bands
+    more than B08), and a band without a valid pixel under the object leaves its test
+    undecided (passed). An independent simulator's S2 departures: false 31 -> 19, none
+    lost (``benchmarks/second_opinion.py``).
     """
     present, absent = (after, before) if sign > 0 else (before, after)
     bands = ["B08", "B03"]
     swir = vessel.s2_min_swir_ratio > 0 and present.has_band("B11") and absent.has_band("B11")
     if swir:
         bands.append("B11")
-    means = _footprint_means(
-        frame, {name: present.band(name) - absent.band(name) for name in bands}, grid
-    )
-    nir = np.nan_to_num(means["B08"])
-    solid = nir >= vessel.s2_foam_ratio * np.nan_to_num(means["B03"])
-    if swir:
-        solid &= np.nan_to_num(means["B11"]) >= vessel.s2_min_swir_ratio * nir
+    steps = {}
+    for name in bands:
+        step = present.band(name) - absent.band(name)
+        water_step = step[clear_water & np.isfinite(step)]
+        level = float(np.median(water_step)) if water_step.size >= 100 else 0.0
+        steps[name] = step - level
+    means = _footprint_means(frame, steps, grid)
+    nir, green = means["B08"], means["B03"]
+    with np.errstate(invalid="ignore"):
+        solid = ~(nir < vessel.s2_foam_ratio * green)  # NaN on either side: undecided
+        if swir:
+            solid &= ~(means["B11"] < vessel.s2_min_swir_ratio * nir)
     return solid
 
 
 def evidence_hulls(
-    vessels: gpd.GeoDataFrame, sensor: str, params: DetectParams
+    vessels: gpd.GeoDataFrame, sensor: str, params: DetectParams, pixel_m: float = 10.0
 ) -> gpd.GeoDataFrame:
     """The vessels of one date that count as ships where they lie (S1: at least
     ``evidence_min_width_m`` wide; S2: all).
+
+    Parameters
+    ----------
+    vessels : geopandas.GeoDataFrame
+        One date's single-scene vessels, with ``width_m`` (S1: the blur taken off).
+    sensor : {"s1", "s2"}
+    params : DetectParams
+    pixel_m : float
+        Ground pixel size, metres: widths are floored at one pixel.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows of ``vessels`` that count as ships.
 
     A pair keeps every single-scene candidate, and on S1 many are lines thinner than the
     20 m blur: quay edges, walls, crane rails. Counted as ships, a line beside a berth
@@ -776,7 +801,10 @@ def evidence_hulls(
     """
     if sensor != "s1" or params.evidence_min_width_m <= 0 or vessels.empty:
         return vessels
-    return vessels.loc[vessels["width_m"] >= params.evidence_min_width_m]
+    # Widths are floored at one pixel: on a grid coarser than 10 m the floor alone would
+    # pass 12 m, so a hull must also measure more than a pixel and a fifth.
+    least = max(params.evidence_min_width_m, 1.2 * pixel_m)
+    return vessels.loc[vessels["width_m"] >= least]
 
 
 def signed_z(change: ChangeMap, sensor: str) -> np.ndarray:
@@ -1300,7 +1328,7 @@ def detect_aligned(
     pixel = pixel_step(before, aligned, water, usable, change, params)
     flags = {"other_water": berths, "usable": seen, "water": water, "pixel": pixel}
     hulls_before, hulls_after = (
-        evidence_hulls(v, sensor, params) for v in (vessels_before, vessels_after)
+        evidence_hulls(v, sensor, params, pixel_m) for v in (vessels_before, vessels_after)
     )
     new_vessels = vessel_flags(
         vessels_after, hulls_before, change, before, params, sign=+1.0, scene=aligned, **flags

@@ -196,8 +196,9 @@ def measure_objects(
         footprint, which grows with brightness when the image is blurred.
     psf_sigma_m : float, default 0
         Standard deviation of the sensor's point spread function, metres, removed from
-        the measured second moments (S1 IW GRD: about 9 m for its 20 x 22 m
-        resolution; S2: about 5 m).
+        each principal axis of the measured second moments, no axis ending narrower
+        than one pixel (S1 IW GRD: about 9 m for its 20 x 22 m resolution; S2: about
+        5 m).
 
     Returns
     -------

@@ -203,7 +203,7 @@ def detect_series(
         waters = [water_mask(s) for s in scenes]
     water = series_water(scenes, waters, stable_db=params.water_stable_db)
     vessels = detect_vessels_each(scenes, water=water, params=params.vessel)
-    hulls = [evidence_hulls(v, sensor, params) for v in vessels]
+    hulls = [evidence_hulls(v, sensor, params, reference.pixel_m) for v in vessels]
     s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
     pixel_m = reference.pixel_m
     distance = shore_distance_m(water, pixel_m)

@@ -164,3 +164,26 @@ def test_surf_along_the_shore_gone_by_the_second_pass_is_not_a_departure():
     # The same strip, read without the single-scene foam test: a departure.
     no_foam_test = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=0.0)
     assert _at_the_berth(_search(before, after, sign=-1.0, vessel=no_foam_test)[0]) == 1
+
+
+def _with_b11(scene: Raster, b11: np.ndarray, seed: int) -> Raster:
+    rng = np.random.default_rng(seed)
+    swir = ndimage.gaussian_filter(b11, 0.6) + rng.normal(0.0, 0.002, b11.shape)
+    return scene.replace(
+        data=np.concatenate([scene.data, swir[None].astype(np.float32)]),
+        band_names=(*scene.band_names, "B11"),
+    )
+
+
+def test_a_hull_step_dark_at_1_6_um_is_not_a_departure():
+    # A strip along the quay that brightened B08 like a grey deck on the first date but
+    # not B11 (a shoal or foam under the surface; water is black at 1.6 um) left by
+    # the second: not a ship. The same strip bright in B11 too is one.
+    b11_quay = np.full((SIZE, SIZE), 0.003)
+    b11_quay[:, SHORE_COL:] = 0.2
+    hull_b11 = b11_quay.copy()
+    hull_b11[SHIP] = 0.12
+    for strip_b11, departed in ((b11_quay, 0), (hull_b11, 1)):
+        before = _with_b11(blurred_s2(_port(ship=True), 1, 1), strip_b11, 1)
+        after = _with_b11(blurred_s2(_port(), 11, 2), b11_quay, 2)
+        assert _at_the_berth(_search(before, after, sign=-1.0)[0]) == departed
