@@ -31,7 +31,7 @@ from imagery import calibration  # noqa: E402
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.detect import DetectParams, detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
-from imagery.simulate import seed_list, simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 
 TOLERANCE_M = 20.0
 
@@ -103,8 +103,8 @@ def reliability(score: np.ndarray, right: np.ndarray) -> list[tuple[str, int, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fit-seeds", default="200-259")
-    parser.add_argument("--check-seeds", default="9000-9013")
+    parser.add_argument("--fit-seeds", default="200-259", type=seeds_argument)
+    parser.add_argument("--check-seeds", default="9000-9013", type=seeds_argument)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)

@@ -33,7 +33,7 @@ from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.detect import detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.evaluation import Score, score_detections  # noqa: E402
-from imagery.simulate import seed_list, simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 
 TOLERANCE_M = 20.0
 
@@ -131,7 +131,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="9000-9011")
+    parser.add_argument("--seeds", default="9000-9011", type=seeds_argument)
     parser.add_argument("--sensors", default="s1,s2")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--json", type=Path, default=None)

@@ -43,7 +43,7 @@ from imagery.detect import detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.evaluation import Score, score_detections  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
-from imagery.simulate import seed_list  # noqa: E402
+from imagery.simulate import seed_list, seeds_argument  # noqa: E402
 from imagery.vessels import detect_vessels  # noqa: E402
 
 TOLERANCE_M = 20.0
@@ -262,7 +262,7 @@ def summarise(records: list[dict], sensors: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="1-20")
+    parser.add_argument("--seeds", default="1-20", type=seeds_argument)
     parser.add_argument("--sensors", default="s1,s2")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--json", type=Path, default=None)

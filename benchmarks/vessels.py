@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.evaluation import Score  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
-from imagery.simulate import seed_list, simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 from imagery.vessels import detect_vessels  # noqa: E402
 
 TOLERANCE_M = 20.0
@@ -115,7 +115,7 @@ def run(seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="9100-9119")
+    parser.add_argument("--seeds", default="9100-9119", type=seeds_argument)
     parser.add_argument("--sensors", default="s1,s2")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--aoi", action="store_true", help="water from the port's polygon")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from imagery.aoi import load_catalogue  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
-from imagery.simulate import seed_list, simulate_pair  # noqa: E402
+from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 from imagery.water import series_water, water_mask  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def run(seeds: list[int], size: int = 512) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="100-131")
+    parser.add_argument("--seeds", default="100-131", type=seeds_argument)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

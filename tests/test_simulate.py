@@ -18,7 +18,13 @@ from imagery.aoi import get_aoi
 from imagery.errors import InputError
 from imagery.io import read_raster
 from imagery.sensors import prepare_s1, prepare_s2
-from imagery.simulate import seed_list, simulate_pair, simulate_series, write_simulation
+from imagery.simulate import (
+    seed_list,
+    seeds_argument,
+    simulate_pair,
+    simulate_series,
+    write_simulation,
+)
 from imagery.simulate.acquisition import plan_acquisitions
 from imagery.simulate.grid import coverage, render_transform
 from imagery.simulate.layout import generate_layout
@@ -409,3 +415,15 @@ def test_seed_list_reads_ranges_single_seeds_and_lists():
     for bad in ("a-b", "9-3", "", "1,x", "-2"):
         with pytest.raises(InputError, match="seeds"):
             seed_list(bad)
+
+
+def test_a_bad_seeds_option_is_a_usage_error_not_a_traceback(capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--seeds", default="1-3", type=seeds_argument)
+    assert parser.parse_args([]).seeds == "1-3"
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--seeds", "9-3"])
+    assert exit_info.value.code == 2
+    assert "--seeds: seeds '9-3': expected" in capsys.readouterr().err

@@ -17,7 +17,20 @@ changes between dates), ``acquisition`` (dates, orbit, sun, shifts, calibration)
 ``core`` (running it), ``write`` (files), ``grid``/``fields``/``materials`` (helpers).
 """
 
-from imagery.simulate.core import Simulation, seed_list, simulate_pair, simulate_series
+from imagery.simulate.core import (
+    Simulation,
+    seed_list,
+    seeds_argument,
+    simulate_pair,
+    simulate_series,
+)
 from imagery.simulate.write import write_simulation
 
-__all__ = ["Simulation", "seed_list", "simulate_pair", "simulate_series", "write_simulation"]
+__all__ = [
+    "Simulation",
+    "seed_list",
+    "seeds_argument",
+    "simulate_pair",
+    "simulate_series",
+    "write_simulation",
+]

@@ -441,3 +441,15 @@ def seed_list(text: str) -> list[int]:
             "comma-separated (100-131, 1,5,9 or 1-5,9)"
         ) from None
     return seeds
+
+
+def seeds_argument(text: str) -> str:
+    """``argparse`` type of a ``--seeds`` option: ``text`` unchanged once
+    :func:`seed_list` reads it, else a usage error that says why (not a traceback)."""
+    import argparse
+
+    try:
+        seed_list(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
