@@ -737,7 +737,9 @@ def _berth(
             v = dataclasses.replace(v, length=float(q.length - 16), beam=float((q.length - 16) / 6))
             if v.length < 40:
                 continue
-        s = rng.uniform(v.length / 2 + 8, q.length - v.length / 2 - 8)
+        low = v.length / 2 + 8
+        # A hull cut to the quay's length leaves no play; rounding may put high a hair under low.
+        s = rng.uniform(low, max(low, q.length - v.length / 2 - 8))
         gap = rng.uniform(0.5, 2.5)
         c = q.start + q.direction * s + q.normal * (v.beam / 2 + gap)
         theta = math.atan2(q.direction[1], q.direction[0]) + (0.0 if rng.random() < 0.5 else np.pi)

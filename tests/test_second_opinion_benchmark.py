@@ -3,6 +3,8 @@ the way the physics says, and the second-opinion benchmark scores a pair end to 
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import load_benchmark
@@ -44,3 +46,12 @@ def test_second_opinion_scores_a_pair_end_to_end(bench):
     # At least one of the two new ships, and at least half the after scene's ships.
     assert record["truth"]["vessel"] == 2 and record["scores"]["vessel"]["tp"] >= 1
     assert record["scores"]["single"]["tp"] >= record["truth"]["single"] // 2
+
+
+def test_other_simulator_berths_a_hull_cut_to_its_quay(bench):
+    # Seed 122 cuts a hull to its quay's length, leaving it no play along the quay:
+    # rounding put the upper end of its position a hair below the lower.
+    other = sys.modules[bench.simulate.__module__]
+    world = np.random.default_rng([122, 11])
+    layout = other.make_layout(world, 512 * other.PIXEL_M)
+    assert other.make_traffic(world, layout) is not None
