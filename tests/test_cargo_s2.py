@@ -124,4 +124,62 @@ def test_without_the_gain_test_a_stack_taken_away_is_flagged():
     before, after = _removal_pair()
     off = dataclasses.replace(ALL, cargo_min_texture_gain=None)
     found = detect_aligned(before, after, params=off).detections
-    assert (found["kind"] == "cargo").sum() == 1
+    centres = [
+        ~before.transform * (p.x, p.y) for p in found[found["kind"] == "cargo"].geometry.centroid
+    ]
+    # On the block (rows 50-57, columns 100-105). The rim of the change, two pixels out,
+    # where the change test's window reaches and the texture's does not, may come too.
+    assert any(abs(row - 53.5) <= 1.0 and abs(col - 102.5) <= 1.0 for col, row in centres)
+
+
+#: A yard of stacked containers beside open pavement: each 10 m pixel a mix of boxes.
+YARD = (slice(70, 90), slice(90, 150))
+NEW_STACK = (slice(92, 98), slice(112, 122))  # 60 m x 100 m, one pixel's lane from the yard
+
+
+def _churn_pair() -> tuple[Raster, Raster]:
+    """Between the dates the yard's stacks were raised and lowered (their shadows darken
+    it by a third, colours unchanged) and a stack of red containers was set down on the
+    pavement beside it."""
+    palette = np.array(
+        [
+            (0.24, 0.25, 0.26, 0.30),  # white boxes
+            (0.03, 0.035, 0.04, 0.06),  # the gaps between stacks, in shadow
+            RED_CONTAINERS,
+            (0.12, 0.09, 0.05, 0.14),  # blue boxes
+        ]
+    )
+    pick = np.random.default_rng(5).integers(0, len(palette), (20, 60))
+    before, after = _ground(), _ground()
+    before[:, YARD[0], YARD[1]] = np.moveaxis(palette[pick], -1, 0)
+    after[:, YARD[0], YARD[1]] = 0.67 * before[:, YARD[0], YARD[1]]
+    after[:, NEW_STACK[0], NEW_STACK[1]] = np.array(RED_CONTAINERS)[:, None, None]
+    return blurred_s2(before, 1, 1), blurred_s2(after, 11, 2)
+
+
+def _cargo_cells(params: DetectParams) -> list[tuple[float, float]]:
+    before, after = _churn_pair()
+    found = detect_aligned(before, after, params=params).detections
+    return [
+        (row, col)
+        for col, row in (
+            ~before.transform * (p.x, p.y)
+            for p in found[found["kind"] == "cargo"].geometry.centroid
+        )
+    ]
+
+
+def test_a_stack_set_down_beside_a_churning_yard_is_flagged_on_itself():
+    """The yard's churn and the new stack are one change object at 10 m, centred in the
+    yard; only the pixels that were open ground may form cargo, so the stack stands
+    alone and its flag lies on it."""
+    cells = _cargo_cells(ALL)
+    assert any(abs(r - 94.5) <= 1.5 and abs(c - 116.5) <= 1.5 for r, c in cells)
+    # The yard itself was not open ground: nothing is flagged inside it.
+    assert not any(70 <= r < 90 and 90 <= c < 150 for r, c in cells)
+
+
+def test_with_the_open_ground_test_off_the_flag_is_the_yard_and_the_stack_merged():
+    everything = dataclasses.replace(ALL, cargo_max_before_texture=float("inf"))
+    cells = _cargo_cells(everything)
+    assert not any(abs(r - 94.5) <= 1.5 and abs(c - 116.5) <= 1.5 for r, c in cells)
