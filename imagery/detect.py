@@ -908,7 +908,29 @@ def cargo_flags(
     if grid.sensor == "s2" and scenes is not None:
         ground = _Ground.of(*scenes, land)
         if ground is not None:
-            land = land & ground.open(params)
+            open_ground = ground.open(params)
+            # A change wider than any stack over ground mostly open (a cloud's shadow
+            # come or gone, a field ploughed) is one surface changing: it is not cut
+            # into stacks. A yard's churn lies on ground already stacked.
+            whole, grown = change_objects(
+                z,
+                change.valid & land & ~keep_out,
+                grid,
+                seed_z=params.cargo_z,
+                grow_z=params.cargo_grow_z,
+            )
+            if not whole.empty:
+                vast = (
+                    (whole["area_m2"] > params.cargo_max_area_m2)
+                    | (whole["length_m"] > params.cargo_max_length_m)
+                ).to_numpy()
+                if vast.any():
+                    wide = whole.loc[vast]
+                    share = _footprint_means(wide, {"open": open_ground}, grid)["open"]
+                    surface = wide.loc[np.nan_to_num(share) >= 0.5]
+                    if not surface.empty:
+                        land = land & ~(grown & (_numbered(surface, grid, all_touched=False) > 0))
+            land = land & open_ground
     frame, _ = change_objects(
         z, change.valid & land & ~keep_out, grid, seed_z=params.cargo_z, grow_z=params.cargo_grow_z
     )

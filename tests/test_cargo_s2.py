@@ -183,3 +183,21 @@ def test_with_the_open_ground_test_off_the_flag_is_the_yard_and_the_stack_merged
     everything = dataclasses.replace(ALL, cargo_max_before_texture=float("inf"))
     cells = _cargo_cells(everything)
     assert not any(abs(r - 94.5) <= 1.5 and abs(c - 116.5) <= 1.5 for r, c in cells)
+
+
+def test_a_cloud_shadow_gone_from_a_yard_is_not_cut_into_stacks():
+    """The before date had a cloud's shadow over 300 m x 400 m of yard crossed by busy
+    lanes (no SCL to mask it): the shadow's change is one object too wide for a stack.
+    Cut along the lanes, whose texture is not open ground, it would be strips of stack
+    size."""
+    region = (slice(100, 130), slice(60, 100))
+    before, after = _ground(), _ground()
+    lanes = np.zeros((SIZE, SIZE), dtype=bool)
+    lanes[region[0].start : region[0].stop : 8, region[1]] = True
+    traffic = np.where(np.indices((SIZE, SIZE)).sum(axis=0) % 2, 0.25, 0.04)
+    for ground in (before, after):
+        ground[:, lanes] = traffic[lanes]
+    # Shadow keeps the blue skylight and loses the direct sun.
+    before[:, region[0], region[1]] *= np.array([0.75, 0.55, 0.55, 0.55])[:, None, None]
+    found = detect_aligned(blurred_s2(before, 1, 1), blurred_s2(after, 11, 2), params=ALL)
+    assert not (found.detections["kind"] == "cargo").any()
