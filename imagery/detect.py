@@ -109,7 +109,9 @@ class DetectParams:
     cargo_min_area_m2, cargo_max_area_m2, cargo_max_length_m : float
         Stack scale: a block of containers up to a yard section. The minimum, 1000 m2,
         is about two S1 IW resolution cells (20 m x 22 m): smaller change cannot be
-        told from speckle and single moving scatterers.
+        told from speckle and single moving scatterers. S2: a change beyond the maximum
+        over ground mostly open is one surface changing, not cut into stacks
+        (:func:`_stack_ground`).
     vessel_buffer_m : float
         Cargo is not flagged within this distance of a vessel of either date: a ship's
         superstructure and cranes lay over by h / tan(incidence), 50-85 m for 50 m of
@@ -910,29 +912,7 @@ def cargo_flags(
     if grid.sensor == "s2" and scenes is not None:
         ground = _Ground.of(*scenes, land)
         if ground is not None:
-            open_ground = ground.open(params)
-            # A change wider than any stack over ground mostly open (a cloud's shadow
-            # come or gone, a field ploughed) is one surface changing: it is not cut
-            # into stacks. A yard's churn lies on ground already stacked.
-            whole, grown = change_objects(
-                z,
-                change.valid & land & ~keep_out,
-                grid,
-                seed_z=params.cargo_z,
-                grow_z=params.cargo_grow_z,
-            )
-            if not whole.empty:
-                vast = (
-                    (whole["area_m2"] > params.cargo_max_area_m2)
-                    | (whole["length_m"] > params.cargo_max_length_m)
-                ).to_numpy()
-                if vast.any():
-                    wide = whole.loc[vast]
-                    share = _footprint_means(wide, {"open": open_ground}, grid)["open"]
-                    surface = wide.loc[np.nan_to_num(share) >= 0.5]
-                    if not surface.empty:
-                        land = land & ~(grown & (_numbered(surface, grid, all_touched=False) > 0))
-            land = land & open_ground
+            land = land & _stack_ground(z, change.valid & land & ~keep_out, grid, params, ground)
     frame, _ = change_objects(
         z, change.valid & land & ~keep_out, grid, seed_z=params.cargo_z, grow_z=params.cargo_grow_z
     )
@@ -1024,7 +1004,11 @@ class _Ground:
 
     @classmethod
     def of(cls, before: Raster, after: Raster, land: np.ndarray) -> _Ground | None:
-        """None when fewer than 100 pixels of ``land`` have a texture: nothing to judge by."""
+        """None without the visible bands on both dates, or when fewer than 100 pixels of
+        ``land`` have a texture: nothing to judge by."""
+        visible = ("B02", "B03", "B04")
+        if not all(scene.has_band(name) for scene in (before, after) for name in visible):
+            return None
         texture_before, chroma_before = _texture_and_chroma(before)
         reference = land & np.isfinite(texture_before)
         if reference.sum() < 100:
@@ -1047,6 +1031,40 @@ class _Ground:
         gain, _ = masked_box_mean(np.where(valid, gain, 0.0), valid, 3)
         painted = np.nan_to_num(gain) >= params.cargo_min_chroma_gain
         return smooth | painted
+
+
+#: A change wider than any stack is one surface changing when at least this share of
+#: its footprint was open ground (:meth:`_Ground.open`): most of it, not a yard's churn.
+SURFACE_OPEN_SHARE = 0.5
+
+
+def _stack_ground(
+    z: np.ndarray, domain: np.ndarray, grid: Raster, params: DetectParams, ground: _Ground
+) -> np.ndarray:
+    """Where an S2 stack may be sought: the open ground (:meth:`_Ground.open`) of
+    ``domain``, less the changes wider than any stack (``cargo_max_area_m2``,
+    ``cargo_max_length_m``) over ground mostly open (``SURFACE_OPEN_SHARE``): a cloud's
+    shadow come or gone with no SCL to mask it, a field ploughed. Those are one surface
+    changing, not to be cut into stack-sized pieces; a yard's churn lies on ground
+    already stacked, and its open ground is searched."""
+    open_ground = ground.open(params)
+    whole, grown = change_objects(
+        z, domain, grid, seed_z=params.cargo_z, grow_z=params.cargo_grow_z
+    )
+    if whole.empty:
+        return open_ground
+    vast = (
+        (whole["area_m2"] > params.cargo_max_area_m2)
+        | (whole["length_m"] > params.cargo_max_length_m)
+    ).to_numpy()
+    if not vast.any():
+        return open_ground
+    wide = whole.loc[vast]
+    share = _footprint_means(wide, {"open": open_ground}, grid)["open"]
+    surface = wide.loc[np.nan_to_num(share) >= SURFACE_OPEN_SHARE]
+    if surface.empty:
+        return open_ground
+    return open_ground & ~(grown & (_numbered(surface, grid, all_touched=False) > 0))
 
 
 def _on_empty_ground(

@@ -134,7 +134,7 @@ def test_without_the_gain_test_a_stack_taken_away_is_flagged():
 
 #: A yard of stacked containers beside open pavement: each 10 m pixel a mix of boxes.
 YARD = (slice(70, 90), slice(90, 150))
-NEW_STACK = (slice(92, 98), slice(112, 122))  # 60 m x 100 m, one pixel's lane from the yard
+NEW_STACK = (slice(92, 98), slice(112, 122))  # 60 m x 100 m, a lane of two pixels from the yard
 
 
 def _churn_pair() -> tuple[Raster, Raster]:
@@ -180,9 +180,18 @@ def test_a_stack_set_down_beside_a_churning_yard_is_flagged_on_itself():
 
 
 def test_with_the_open_ground_test_off_the_flag_is_the_yard_and_the_stack_merged():
-    everything = dataclasses.replace(ALL, cargo_max_before_texture=float("inf"))
+    """Every pixel open and no size limit: one flag, the yard and the stack together,
+    centred in the yard."""
+    everything = dataclasses.replace(
+        ALL,
+        cargo_max_before_texture=float("inf"),
+        cargo_max_area_m2=float("inf"),
+        cargo_max_length_m=float("inf"),
+    )
     cells = _cargo_cells(everything)
+    assert cells
     assert not any(abs(r - 94.5) <= 1.5 and abs(c - 116.5) <= 1.5 for r, c in cells)
+    assert any(70 <= r < 90 and 90 <= c < 150 for r, c in cells)
 
 
 def test_a_cloud_shadow_gone_from_a_yard_is_not_cut_into_stacks():
