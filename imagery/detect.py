@@ -57,8 +57,9 @@ from imagery.objects import (
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
-from imagery.vessels import VesselParams, detect_vessels_each
+from imagery.vessels import VesselParams, detect_vessels_each, s2_surf
 from imagery.vessels.common import line_opening, opening, ship_sized_rows
+from imagery.vessels.params import S2_SURF_MAX_SHARE
 from imagery.water import S1_STABLE_DB, series_water, water_mask
 
 __all__ = [
@@ -775,6 +776,32 @@ def _solid_step(
     return solid
 
 
+def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselParams) -> np.ndarray:
+    """S2: the surf zone of either date (:func:`imagery.vessels.s2_surf` on each, with the
+    pair's water).
+
+    Waves break on beaches and rubble, more on one pass than the other, and foam come
+    or gone beside the shore is a ship-sized, shore-parallel change on the water: the
+    berth change search (:func:`berth_changes`) would take it for a ship moored or gone.
+    No ship lies in breaking waves on either date, which is the single-scene rule
+    (:mod:`imagery.vessels.s2`) applied to the pair. An independent simulator's S2
+    departures: false 20 -> 17, none lost (``benchmarks/second_opinion.py``).
+    """
+    kwargs = {"ratio": vessel.s2_foam_ratio, "buffer_m": vessel.s2_surf_buffer_m}
+    pixel_m = before.pixel_m
+    return s2_surf(before, water, pixel_m=pixel_m, **kwargs) | s2_surf(
+        after, water, pixel_m=pixel_m, **kwargs
+    )
+
+
+def _outside_zone(frame: gpd.GeoDataFrame, zone: np.ndarray, grid: Raster) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` with at most ``S2_SURF_MAX_SHARE`` of their footprint in ``zone``."""
+    if frame.empty or not zone.any():
+        return frame
+    share = _footprint_means(frame, {"zone": zone.astype(np.float32)}, grid)["zone"]
+    return frame.loc[~(np.nan_to_num(share) > S2_SURF_MAX_SHARE)]
+
+
 def evidence_hulls(
     vessels: gpd.GeoDataFrame, sensor: str, params: DetectParams, pixel_m: float = 10.0
 ) -> gpd.GeoDataFrame:
@@ -1463,6 +1490,12 @@ def detect_aligned(
         scenes=(before, aligned),
         pixel=pixel,
     )
+    if sensor == "s2":
+        # Before one flag per ship is chosen, so that foam does not hide a ship's flag.
+        surf = pair_surf(before, aligned, water, params.vessel)
+        new_vessels, moored, gone, unmoored = (
+            _outside_zone(frame, surf, before) for frame in (new_vessels, moored, gone, unmoored)
+        )
     new_vessels, moored = one_flag_per_ship(new_vessels, moored, sensor, params)
     gone, unmoored = one_flag_per_ship(gone, unmoored, sensor, params)
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)

@@ -155,6 +155,10 @@ S1_PSF_SIGMA_M = 9.0
 S2_FOAM_STEP = 0.05
 S2_FOAM_MIN_AREA_M2 = 1_000.0
 
+#: An S2 object with more than this share of its pixels in a surf zone is foam: a hull
+#: may touch the zone's edge (it is grown by ``s2_surf_buffer_m``), not lie in it.
+S2_SURF_MAX_SHARE = 0.3
+
 #: Line lengths searched, as fractions of ``berth_line_m``. A hull shows at every line
 #: longer than itself; the inside of a bend deepens as the square of the line, so
 #: short lines keep small ships clear of it.

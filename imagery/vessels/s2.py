@@ -20,7 +20,12 @@ from imagery.vessels.common import (
     _size_filter,
     line_opening,
 )
-from imagery.vessels.params import S2_FOAM_MIN_AREA_M2, S2_FOAM_STEP, VesselParams
+from imagery.vessels.params import (
+    S2_FOAM_MIN_AREA_M2,
+    S2_FOAM_STEP,
+    S2_SURF_MAX_SHARE,
+    VesselParams,
+)
 from imagery.vessels.s2_berths import _s2_berthed
 from imagery.vessels.s2_candidates import _Candidates, _suppress
 from imagery.water import S2_WATER_NIR_MARGIN, ndwi
@@ -164,7 +169,8 @@ def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.Geo
     cut = (ndimage.binary_dilation(clouds, iterations=2) & ~clouds).ravel()
     if candidates.pixels and (surf.any() or cut.any()):
         dropped = np.array(
-            [surf[p].mean() > 0.3 or cut[p].any() for p in candidates.pixels], dtype=bool
+            [surf[p].mean() > S2_SURF_MAX_SHARE or cut[p].any() for p in candidates.pixels],
+            dtype=bool,
         )
         candidates.score = np.where(dropped, -1.0, candidates.score)
     objects, source = _suppress(
