@@ -310,6 +310,23 @@ def test_s2_surf_zone_covers_whitewater_not_ships():
     assert not surf[ANCHORED].any() and not surf[BERTHED].any()
 
 
+def test_s2_thin_foam_at_a_surf_zone_edge_is_surf():
+    # A pixel a tenth under whitewater: B03 0.04 above the water, white, short of near
+    # infrared. Such thin foam fringes a surf zone and is part of it; a step of 0.02
+    # (a sediment plume's, a haze's) is not foam.
+    edge = (slice(px(2850), px(2880)), slice(QUAY_COL + px(60), QUAY_COL + px(130)))
+    water_level = np.array(WATER)
+    whitewater = np.array((0.35, 0.36, 0.34, 0.15))  # B08 0.45 of B03 above the water
+    for tenth, surf_expected in ((0.04, True), (0.02, False)):
+        reflectance = s2_layout()
+        foam = water_level + tenth / (whitewater[1] - WATER[1]) * (whitewater - water_level)
+        reflectance[:, edge[0], edge[1]] = foam.astype(np.float32)[:, None, None]
+        scene = s2_scene(reflectance)
+        water = reflectance[3] < 0.05
+        surf = s2_surf(scene, water, ratio=0.6, buffer_m=60.0, pixel_m=PIXEL_M)
+        assert surf[edge].mean() > 0.9 if surf_expected else not surf[edge].any()
+
+
 def test_s2_water_argument_is_honoured():
     """A pair pipeline passes the union of both dates' water: a ship berthed on one
     date lies on water then, and is found afloat."""
