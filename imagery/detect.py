@@ -786,7 +786,8 @@ def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselPa
     No ship lies in breaking waves on either date, which is the single-scene rule
     (:mod:`imagery.vessels.s2`) applied to the pair. An independent simulator's S2
     departures: false 20 -> 17, none lost; 13 with foam from a B03 step of 0.03
-    (``S2_FOAM_STEP``), one lost (``benchmarks/second_opinion.py``).
+    (``S2_FOAM_STEP``), one lost; 5 with ``s2_foam_ratio`` 0.8, two lost
+    (``benchmarks/second_opinion.py``).
     """
     kwargs = {"ratio": vessel.s2_foam_ratio, "buffer_m": vessel.s2_surf_buffer_m}
     pixel_m = before.pixel_m

@@ -166,6 +166,21 @@ def test_surf_along_the_shore_gone_by_the_second_pass_is_not_a_departure():
     assert _at_the_berth(_search(before, after, sign=-1.0, vessel=no_foam_test)[0]) == 1
 
 
+#: Thinner whitewater over stirred-up water: its B08 step 0.7 of its B03 step, within
+#: foam's measured 0.5-0.8 (Frouin et al. 1996), where a ship's is above 1.
+THIN_FOAM = (0.30, 0.30, 0.28, 0.19)
+
+
+def test_surf_with_b08_at_0_7_of_its_visible_step_is_not_a_departure():
+    surf = _port()
+    surf[:, SHIP[0], SHIP[1]] = np.array(THIN_FOAM)[:, None, None]
+    before, after = blurred_s2(surf, 1, 1), blurred_s2(_port(), 11, 2)
+    assert _search(before, after, sign=-1.0)[0] == []
+    # At the old ratio (0.6, the middle of foam's range) the strip was a departure.
+    at_06 = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=0.6)
+    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=at_06)[0]) == 1
+
+
 def _with_b11(scene: Raster, b11: np.ndarray, seed: int) -> Raster:
     rng = np.random.default_rng(seed)
     swir = ndimage.gaussian_filter(b11, 0.6) + rng.normal(0.0, 0.002, b11.shape)
