@@ -305,7 +305,7 @@ def test_s2_surf_zone_covers_whitewater_not_ships():
     )[:, None, None]
     scene = s2_scene(reflectance)
     water = reflectance[3] < 0.05
-    surf = s2_surf(scene, water, ratio=0.6, buffer_m=60.0, pixel_m=PIXEL_M)
+    surf = s2_surf(scene, water, ratio=VesselParams().s2_foam_ratio, buffer_m=60.0, pixel_m=PIXEL_M)
     assert surf[px(2850) : px(2880), QUAY_COL + px(60) : QUAY_COL + px(130)].all()
     assert not surf[ANCHORED].any() and not surf[BERTHED].any()
 
@@ -323,8 +323,27 @@ def test_s2_thin_foam_at_a_surf_zone_edge_is_surf():
         reflectance[:, edge[0], edge[1]] = foam.astype(np.float32)[:, None, None]
         scene = s2_scene(reflectance)
         water = reflectance[3] < 0.05
-        surf = s2_surf(scene, water, ratio=0.6, buffer_m=60.0, pixel_m=PIXEL_M)
+        surf = s2_surf(
+            scene, water, ratio=VesselParams().s2_foam_ratio, buffer_m=60.0, pixel_m=PIXEL_M
+        )
         assert surf[edge].mean() > 0.9 if surf_expected else not surf[edge].any()
+
+
+def test_s2_a_white_hull_is_not_in_the_surf_of_its_own_rim():
+    # A white ro-ro afloat, its visible bands a third of a pixel off its near infrared
+    # (Sentinel-2's bands are co-registered to a few tenths of a pixel): one side of
+    # its rim is bright in the visible and dark in B08, as whitewater is, in a line
+    # as long as the ship. The rim is not a surf zone, and the ship is found.
+    reflectance = s2_layout()
+    reflectance[:, ANCHORED[0], ANCHORED[1]] = np.array((0.6, 0.6, 0.6, 0.62))[:, None, None]
+    scene = s2_scene(reflectance)
+    visible = ndimage.shift(scene.data[:3], (0, 0.35, 0.35), order=1, mode="nearest")
+    scene = scene.replace(data=np.concatenate([visible, scene.data[3:]]))
+    water = water_mask(scene)  # a ship-sized hole in the water is water
+    assert water[ANCHORED].all()
+    surf = s2_surf(scene, water, ratio=VesselParams().s2_foam_ratio, buffer_m=60.0, pixel_m=PIXEL_M)
+    assert not surf[ANCHORED].any()
+    assert inside(detect_vessels(scene), scene, ANCHORED).sum() == 1
 
 
 def test_s2_water_argument_is_honoured():

@@ -53,6 +53,10 @@ def s2_surf(
     step_nir = nir - float(np.nanmedian(scene.band("B08")[reference]))
     white = vis.min(axis=0) >= 0.7 * vis.max(axis=0)
     foam = white & (step_green > S2_FOAM_STEP) & (step_nir < ratio * step_green)
+    # The rim of a bright hull afloat is not whitewater: the bands' blur and
+    # co-registration spread its visible light a little wider than its near infrared.
+    hull = water & (step_nir > S2_FOAM_STEP) & (step_nir >= ratio * step_green)
+    foam &= ~ndimage.binary_dilation(hull, iterations=2)
     patches = large_patches(
         ndimage.binary_closing(foam, iterations=1) | foam, S2_FOAM_MIN_AREA_M2, pixel_m
     )
