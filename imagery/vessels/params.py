@@ -162,7 +162,8 @@ S1_PSF_SIGMA_M = 9.0
 #: tenth under foam: the thin edges of a surf zone, not only its core. Swept on the real
 #: ports (``benchmarks/sen2ships.py``): 0.05 and 0.04 F1 0.534, 0.03 0.542 (Durban's
 #: false alarms in the surf 27 -> 23, no ship lost), 0.025 0.544, 0.02 0.530 (four of
-#: Durban's ships lost); an independent simulator's S2 departures 0.667 -> 0.682.
+#: Durban's ships lost); an independent simulator's S2 departures 0.667 -> 0.682 (both
+#: with ``s2_foam_ratio`` at 0.6, as it then was).
 S2_FOAM_STEP = 0.03
 S2_FOAM_MIN_AREA_M2 = 1_000.0
 
