@@ -777,17 +777,34 @@ def _solid_step(
 
 
 def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselParams) -> np.ndarray:
-    """S2: the surf zone of either date (:func:`imagery.vessels.s2_surf` on each, with the
-    pair's water).
+    """S2: the surf zone of either date.
 
     Waves break on beaches and rubble, more on one pass than the other, and foam come
     or gone beside the shore is a ship-sized, shore-parallel change on the water: the
     berth change search (:func:`berth_changes`) would take it for a ship moored or gone.
     No ship lies in breaking waves on either date, which is the single-scene rule
-    (:mod:`imagery.vessels.s2`) applied to the pair. An independent simulator's S2
-    departures: false 20 -> 17, none lost; 13 with foam from a B03 step of 0.03
-    (``S2_FOAM_STEP``), one lost; 5 with ``s2_foam_ratio`` 0.8, two lost
-    (``benchmarks/second_opinion.py``).
+    (:mod:`imagery.vessels.s2`) applied to the pair.
+
+    Parameters
+    ----------
+    before, after : Raster
+        Prepared S2 scenes on one grid.
+    water : ndarray of bool
+        The pair's water; each date's foam is measured against its median.
+    vessel : VesselParams
+        ``s2_foam_ratio`` and ``s2_surf_buffer_m`` (:func:`imagery.vessels.s2_surf`).
+
+    Returns
+    -------
+    ndarray of bool
+        The union of the two dates' surf zones.
+
+    Notes
+    -----
+    An independent simulator's S2 departures (``benchmarks/second_opinion.py``): false
+    20 -> 17 with the zone, none lost; with the session's foam changes
+    (``S2_FOAM_STEP`` 0.03, ``s2_foam_ratio`` 0.8, a hull's rim not foam) 20 -> 5 and
+    true 30 -> 29.
     """
     kwargs = {"ratio": vessel.s2_foam_ratio, "buffer_m": vessel.s2_surf_buffer_m}
     pixel_m = before.pixel_m

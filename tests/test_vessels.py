@@ -346,6 +346,25 @@ def test_s2_a_white_hull_is_not_in_the_surf_of_its_own_rim():
     assert inside(detect_vessels(scene), scene, ANCHORED).sum() == 1
 
 
+def test_s2_whitewater_whose_near_infrared_varies_is_still_surf():
+    # Foam's near infrared varies from pixel to pixel (0.6-0.9 of its visible here:
+    # thicker and thinner foam). Pixels near the top of that range step almost as much
+    # in B08 as in B03, yet none steps more, as a hull does: the patch stays surf, with
+    # the water mask the detector itself uses (foam is water to it).
+    reflectance = s2_layout()
+    patch = (slice(px(2800), px(2900)), slice(QUAY_COL + px(60), QUAY_COL + px(200)))
+    rng = np.random.default_rng(5)
+    share = rng.uniform(0.6, 0.9, reflectance[0][patch].shape)
+    for band, value in enumerate((0.35, 0.36, 0.34)):
+        reflectance[band][patch] = value
+    reflectance[3][patch] = 0.35 * share
+    scene = s2_scene(reflectance)
+    water = water_mask(scene)
+    assert water[patch].all()
+    surf = s2_surf(scene, water, ratio=VesselParams().s2_foam_ratio, buffer_m=60.0, pixel_m=PIXEL_M)
+    assert surf[patch].mean() > 0.9
+
+
 def test_s2_water_argument_is_honoured():
     """A pair pipeline passes the union of both dates' water: a ship berthed on one
     date lies on water then, and is found afloat."""

@@ -36,11 +36,13 @@ class VesselParams:
         An S2 object whose B08 step above the water is below this multiple of its B03
         step is foam, a whitecap or a plume, not a hull (Koepke 1984). The water in and
         under whitewater absorbs the near infrared: foam's B08 is 0.5-0.8 of its visible
-        reflectance (Frouin et al. 1996, Dierssen 2019). Hulls step more in B08 than in
-        B03 over water: of the 102 annotated ships of the real ports
-        (``benchmarks/sen2ships.py``) 5 % are below 1.14 and three below 0.8 (one of
-        them found, lost at 0.8). Was 0.6, the middle of foam's range, which let half of
-        the surf through (session 19).
+        reflectance (Frouin et al. 1996, Dierssen 2019). Over water, darker in B08 than in
+        B03, the ratio of the steps is a little higher than that of the reflectances
+        (foam at 0.8 of a visible 0.35 steps about 0.88), so 0.8 catches foam up to about
+        0.72. Hulls step more in B08 than in B03 over water: of the 102 annotated ships
+        of the real ports (``benchmarks/sen2ships.py``) 5 % are below 1.14 and three
+        below 0.8 (one of them found, lost at 0.8). Was 0.6, which let half of the surf
+        through (session 19). Also the foam test of :func:`imagery.vessels.s2_surf`.
     s2_min_swir_ratio : float
         When the S2 scene has B11 (SWIR 1.6 um): an object afloat whose B11 step above
         the water is below this multiple of its B08 step lies under the surface (a
