@@ -365,6 +365,19 @@ def test_s2_whitewater_whose_near_infrared_varies_is_still_surf():
     assert surf[patch].mean() > 0.9
 
 
+def test_s2_a_ship_underway_is_found_ahead_of_its_wake():
+    # The anchored hull now underway, 300 m of churned whitewater from 30 m astern. The
+    # ship's object grew into the wake, and the two together had foam's mean step.
+    reflectance = s2_layout()
+    wake = (slice(px(1500) - px(5), px(1500) + px(30)), slice(px(1950) + px(30), px(2300)))
+    reflectance[:, wake[0], wake[1]] = np.array(FOAM, dtype=np.float32)[:, None, None]
+    scene = s2_scene(reflectance)
+    found = detect_vessels(scene)
+    assert inside(found, scene, ANCHORED).sum() == 1
+    ship = found.loc[inside(found, scene, ANCHORED)].iloc[0]
+    assert ship.length_m < 220  # the hull's 150 m with the blur, not the wake's 300 m
+
+
 def test_s2_water_argument_is_honoured():
     """A pair pipeline passes the union of both dates' water: a ship berthed on one
     date lies on water then, and is found afloat."""

@@ -33,6 +33,24 @@ from imagery.water import S2_WATER_NIR_MARGIN, ndwi
 # -- surf and the per-pixel test ------------------------------------------------------------
 
 
+def _foam_pixels(
+    scene: Raster, water: np.ndarray, ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per pixel: whitewater (white in the visible, B03 at least ``S2_FOAM_STEP`` above the
+    water, B08 step below ``ratio`` times the B03 step), and the B03 and B08 steps above
+    the water's medians; None without water to measure against."""
+    reference = water & np.isfinite(scene.band("B08"))
+    if not reference.any():
+        return None
+    vis = np.stack([np.nan_to_num(scene.band(b)) for b in ("B02", "B03", "B04")])
+    step_green = vis[1] - float(np.nanmedian(scene.band("B03")[reference]))
+    nir = np.nan_to_num(scene.band("B08"))
+    step_nir = nir - float(np.nanmedian(scene.band("B08")[reference]))
+    white = vis.min(axis=0) >= 0.7 * vis.max(axis=0)
+    foam = white & (step_green > S2_FOAM_STEP) & (step_nir < ratio * step_green)
+    return foam, step_green, step_nir
+
+
 def s2_surf(
     scene: Raster, water: np.ndarray, *, ratio: float, buffer_m: float, pixel_m: float
 ) -> np.ndarray:
@@ -45,15 +63,10 @@ def s2_surf(
     zone of breaking waves. Foam within two pixels of a bright hull afloat (a B08 step
     at least its B03 step, off the shore) is the hull's rim, not whitewater.
     """
-    reference = water & np.isfinite(scene.band("B08"))
-    if not reference.any():
+    measured = _foam_pixels(scene, water, ratio)
+    if measured is None:
         return np.zeros(scene.shape, dtype=bool)
-    vis = np.stack([np.nan_to_num(scene.band(b)) for b in ("B02", "B03", "B04")])
-    step_green = vis[1] - float(np.nanmedian(scene.band("B03")[reference]))
-    nir = np.nan_to_num(scene.band("B08"))
-    step_nir = nir - float(np.nanmedian(scene.band("B08")[reference]))
-    white = vis.min(axis=0) >= 0.7 * vis.max(axis=0)
-    foam = white & (step_green > S2_FOAM_STEP) & (step_nir < ratio * step_green)
+    foam, step_green, step_nir = measured
     # The rim of a bright hull afloat is not whitewater: the bands' blur and
     # co-registration spread its visible light a little wider than its near infrared.
     # A hull steps at least as much in B08 as in B03 (over water; the real ports'
@@ -116,10 +129,17 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
         # A hull 8-15 m wide is one pixel wide at 10 m: keep lines, drop specks.
         cores = line_opening(cores, length_px=params.min_width_px + 1)
     mask = _grow(cores, significance, (water & usable) | cores, params, params.s2_pfa)
+    # A ship underway trails whitewater, as significant in B08 as its hull: grown
+    # together, their mean step is foam's and the foam test drops the ship. Foam pixels
+    # are no hull; without them the two come apart.
+    measured = _foam_pixels(scene, water, params.s2_foam_ratio)
+    grown = mask
+    if measured is not None:
+        mask = mask & ~measured[0]
     labels, n = label_objects(mask)
     if n == 0:
         return _Candidates.empty(), significance
-    clutter = water & usable & ~ndimage.binary_dilation(mask, iterations=2)
+    clutter = water & usable & ~ndimage.binary_dilation(grown, iterations=2)
     objects = _PerLabel.of(labels, n)
     index = np.arange(n + 1)
 
