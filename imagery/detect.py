@@ -803,7 +803,7 @@ def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselPa
     -----
     An independent simulator's S2 departures (``benchmarks/second_opinion.py``): false
     20 -> 17 with the zone, none lost; with the session's foam changes
-    (``S2_FOAM_STEP`` 0.03, ``s2_foam_ratio`` 0.8, a hull's rim not foam) 20 -> 6 and
+    (``S2_FOAM_STEP`` 0.03, ``s2_foam_ratio`` 0.8, a hull's rim not foam) 20 -> 5 and
     true 30 -> 29.
     """
     kwargs = {"ratio": vessel.s2_foam_ratio, "buffer_m": vessel.s2_surf_buffer_m}

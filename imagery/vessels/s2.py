@@ -36,7 +36,7 @@ from imagery.water import S2_WATER_NIR_MARGIN, ndwi
 def _foam_pixels(
     scene: Raster, water: np.ndarray, ratio: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Per pixel: whitewater (white in the visible, B03 at least ``S2_FOAM_STEP`` above the
+    """Per pixel: whitewater (white in the visible, B03 more than ``S2_FOAM_STEP`` above the
     water, B08 step below ``ratio`` times the B03 step), and the B03 and B08 steps above
     the water's medians; None without water to measure against."""
     reference = water & np.isfinite(scene.band("B08"))
@@ -130,12 +130,14 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
         cores = line_opening(cores, length_px=params.min_width_px + 1)
     mask = _grow(cores, significance, (water & usable) | cores, params, params.s2_pfa)
     # A ship underway trails whitewater, as significant in B08 as its hull: grown
-    # together, their mean step is foam's and the foam test drops the ship. Foam pixels
-    # are no hull; without them the two come apart.
+    # together, their mean step is foam's and the foam test drops the ship. Whitewater
+    # is no hull; without it the two come apart. Only foam at least a few pixels across
+    # (opened): a line of mixed pixels where a white superstructure meets a grey deck,
+    # its bands a fraction of a pixel apart, passes the foam test and would cut the hull.
     measured = _foam_pixels(scene, water, params.s2_foam_ratio)
     grown = mask
     if measured is not None:
-        mask = mask & ~measured[0]
+        mask = mask & ~ndimage.binary_opening(measured[0])
     labels, n = label_objects(mask)
     if n == 0:
         return _Candidates.empty(), significance
