@@ -153,32 +153,28 @@ def test_water_beside_a_quay_is_averaged_over_water_only():
 #: Whitewater: bright in the visible, less so in the near infrared, which the water
 #: within the foam absorbs.
 FOAM = (0.30, 0.30, 0.28, 0.15)
-
-
-def test_surf_along_the_shore_gone_by_the_second_pass_is_not_a_departure():
-    surf = _port()
-    surf[:, SHIP[0], SHIP[1]] = np.array(FOAM)[:, None, None]
-    before, after = blurred_s2(surf, 1, 1), blurred_s2(_port(), 11, 2)
-    assert _search(before, after, sign=-1.0)[0] == []
-    assert _at_the_berth(_vessels(before, after, "departed")) == 0
-    # The same strip, read without the single-scene foam test: a departure.
-    no_foam_test = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=0.0)
-    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=no_foam_test)[0]) == 1
-
-
 #: Thinner whitewater over stirred-up water: its B08 step 0.7 of its B03 step, within
 #: foam's measured 0.5-0.8 (Frouin et al. 1996), where a ship's is above 1.
 THIN_FOAM = (0.30, 0.30, 0.28, 0.19)
 
 
-def test_surf_with_b08_at_0_7_of_its_visible_step_is_not_a_departure():
+@pytest.mark.parametrize(
+    ("foam", "ratio_that_passes_it"),
+    [
+        (FOAM, 0.0),  # the same strip read without the foam test is a departure
+        (THIN_FOAM, 0.6),  # at the old ratio, the middle of foam's range, it was one
+    ],
+)
+def test_surf_along_the_shore_gone_by_the_second_pass_is_not_a_departure(
+    foam, ratio_that_passes_it
+):
     surf = _port()
-    surf[:, SHIP[0], SHIP[1]] = np.array(THIN_FOAM)[:, None, None]
+    surf[:, SHIP[0], SHIP[1]] = np.array(foam)[:, None, None]
     before, after = blurred_s2(surf, 1, 1), blurred_s2(_port(), 11, 2)
     assert _search(before, after, sign=-1.0)[0] == []
-    # At the old ratio (0.6, the middle of foam's range) the strip was a departure.
-    at_06 = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=0.6)
-    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=at_06)[0]) == 1
+    assert _at_the_berth(_vessels(before, after, "departed")) == 0
+    passes = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_foam_ratio=ratio_that_passes_it)
+    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=passes)[0]) == 1
 
 
 def _with_b11(scene: Raster, b11: np.ndarray, seed: int) -> Raster:
