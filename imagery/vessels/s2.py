@@ -63,10 +63,22 @@ def s2_surf(
     zone of breaking waves. Foam within two pixels of a bright hull afloat (a B08 step
     at least its B03 step, off the shore) is the hull's rim, not whitewater.
     """
-    measured = _foam_pixels(scene, water, ratio)
+    return _surf_zone(_foam_pixels(scene, water, ratio), scene, water, ratio, buffer_m, pixel_m)
+
+
+def _surf_zone(
+    measured: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    scene: Raster,
+    water: np.ndarray,
+    ratio: float,
+    buffer_m: float,
+    pixel_m: float,
+) -> np.ndarray:
+    """:func:`s2_surf` from the per-pixel foam test already made (:func:`_foam_pixels`)."""
     if measured is None:
         return np.zeros(scene.shape, dtype=bool)
     foam, step_green, step_nir = measured
+    foam = foam.copy()
     # The rim of a bright hull afloat is not whitewater: the bands' blur and
     # co-registration spread its visible light a little wider than its near infrared.
     # A hull steps at least as much in B08 as in B03 (over water; the real ports'
@@ -122,8 +134,13 @@ def _ndvi(scene: Raster) -> np.ndarray:
         return (nir - red) / (nir + red)
 
 
-def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.ndarray]:
-    """Hulls afloat: B08 cores grown by hysteresis, kept when solid and ship-sized."""
+def _s2_afloat(
+    scene, water, usable, params, pixel_m, measured=None
+) -> tuple[_Candidates, np.ndarray]:
+    """Hulls afloat: B08 cores grown by hysteresis, kept when solid and ship-sized.
+
+    ``measured``: :func:`_foam_pixels` of the scene, when the caller has it.
+    """
     cores, significance, nir_bg = _s2_cores(scene, water, usable, params, pixel_m)
     if params.min_width_px > 1:
         # A hull 8-15 m wide is one pixel wide at 10 m: keep lines, drop specks.
@@ -134,7 +151,8 @@ def _s2_afloat(scene, water, usable, params, pixel_m) -> tuple[_Candidates, np.n
     # is no hull; without it the two come apart. Only foam at least a few pixels across
     # (opened): a line of mixed pixels where a white superstructure meets a grey deck,
     # its bands a fraction of a pixel apart, passes the foam test and would cut the hull.
-    measured = _foam_pixels(scene, water, params.s2_foam_ratio)
+    if measured is None:
+        measured = _foam_pixels(scene, water, params.s2_foam_ratio)
     grown = mask
     if measured is not None:
         mask = mask & ~ndimage.binary_opening(measured[0])
@@ -190,11 +208,13 @@ def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.Geo
     pixel_m = _pixel_m(scene)
     clouds = s2_clouds(scene, water=water, pixel_m=pixel_m, opaque=True)
     usable = scene.valid_mask() & ~clouds
-    candidates, significance = _s2_afloat(scene, water, usable, params, pixel_m)
+    # One per-pixel foam test serves the hull/wake split and the surf zone.
+    measured = _foam_pixels(scene, water, params.s2_foam_ratio)
+    candidates, significance = _s2_afloat(scene, water, usable, params, pixel_m, measured)
     if params.berths:
         candidates.extend(_s2_berthed(scene, water, usable, params, pixel_m))
-    surf = s2_surf(
-        scene, water, ratio=params.s2_foam_ratio, buffer_m=params.s2_surf_buffer_m, pixel_m=pixel_m
+    surf = _surf_zone(
+        measured, scene, water, params.s2_foam_ratio, params.s2_surf_buffer_m, pixel_m
     ).ravel()
     # An object cut by the cloud mask is not a whole ship (a cloud fragment, or a ship
     # half hidden); an object in the surf is foam.
