@@ -56,6 +56,8 @@ S2_OPTIONAL_BANDS = ("B11",)
 #: SCL classes that hide the ground: 3 cloud shadow, 8/9 cloud medium/high probability,
 #: 10 thin cirrus. (ESA Sentinel-2 L2A Product Definition, scene classification.)
 SCL_CLOUD_CLASSES = (3, 8, 9, 10)
+#: SCL class 3: cloud shadow.
+SCL_CLOUD_SHADOW = 3
 #: The SCL classes a hull cannot be seen through: cloud of medium and high probability.
 #: A ship in a cloud's shadow or under thin cirrus keeps its contrast with the water
 #: around it, dimmed or hazed; land change there does not (it is the shadow or haze).

@@ -214,7 +214,8 @@ def detect_series(
     for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]
         # Each step is judged on the same masks as a pair (imagery.detect.detect_aligned).
-        usable, seen = pair_masks(before, after, water, params)
+        masks = pair_masks(before, after, water, params)
+        usable, seen = masks.usable, masks.seen
         if s1_steps is not None:
             change = s1_steps[j - 1]
         else:
@@ -236,7 +237,7 @@ def detect_series(
             params,
             sign=+1.0,
             other_water=berths,
-            usable=seen,
+            usable=masks.arrivals,
             scene=after,
             water=water,
             pixel=pixel,
@@ -249,7 +250,7 @@ def detect_series(
             params,
             sign=-1.0,
             other_water=berths,
-            usable=seen,
+            usable=masks.departures,
             scene=before,
             water=water,
             pixel=pixel,
