@@ -27,6 +27,7 @@ import xarray as xr
 from imagery.change import ChangeMap, effective_looks, s2_change
 from imagery.detect import (
     DetectParams,
+    _outside_zone,
     berth_changes,
     berth_water,
     cargo_flags,
@@ -45,7 +46,7 @@ from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare
-from imagery.vessels import detect_vessels_each
+from imagery.vessels import detect_vessels_each, s2_surf
 from imagery.water import series_water, water_mask
 
 __all__ = ["SeriesResult", "detect_series", "to_series"]
@@ -210,6 +211,18 @@ def detect_series(
     # S2's berth search runs on the water: its distance is to the land.
     berth_distance = distance if sensor == "s1" else shore_distance_m(~water, pixel_m)
     berths = berth_water(water, params, pixel_m)
+    if sensor == "s2":
+        # Each date's surf zone (imagery.detect.pair_surf), made once for both its steps.
+        surf = [
+            s2_surf(
+                s,
+                water,
+                ratio=params.vessel.s2_foam_ratio,
+                buffer_m=params.vessel.s2_surf_buffer_m,
+                pixel_m=pixel_m,
+            )
+            for s in scenes
+        ]
     found, gone, steps = [], [], []
     for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]
@@ -260,6 +273,11 @@ def detect_series(
         unmoored = berth_changes(
             change, reference, water, usable, hulls[j], None, params, sign=-1.0, **pair
         )
+        if sensor == "s2":
+            zone = surf[j - 1] | surf[j]
+            new, moored, left, unmoored = (
+                _outside_zone(frame, zone, reference) for frame in (new, moored, left, unmoored)
+            )
         new, moored = one_flag_per_ship(new, moored, sensor, params)
         left, unmoored = one_flag_per_ship(left, unmoored, sensor, params)
         land = cargo_land(water, usable, [before, after], params, distance=distance)

@@ -58,3 +58,32 @@ def test_each_step_of_a_series_flags_what_the_pair_flags():
     arrived = series.detections[series.detections["kind"] == "vessel"]
     assert list(arrived["change_index"]) == [1]
     assert list(series.departed["change_index"]) == [2]
+
+
+def _textured(ground: np.ndarray, shore_col: int) -> np.ndarray:
+    """``ground`` widened by as much land again to the east, with the same yard texture
+    east of ``shore_col`` on every date, so that the dates co-register."""
+    out = np.concatenate([ground, np.repeat(ground[:, :, -1:], ground.shape[2], axis=2)], axis=2)
+    shape = out.shape[1:]
+    texture = ndimage.gaussian_filter(np.random.default_rng(7).normal(size=shape), 2.0)
+    out[:, :, shore_col:] *= 1.0 + 4.0 * texture[None, :, shore_col:]
+    return np.clip(out, 0.0, None)
+
+
+def test_a_series_drops_flags_in_the_surf_as_the_pair_does():
+    # The band beside whitewater of tests/test_berth_changes_s2.py on the first of three
+    # dates: gone by the second, it is no departure, in the series as in the pair;
+    # without the whitewater beside it, it is one in both.
+    from test_berth_changes_s2 import SHORE_COL, _in_the_band, _port, _surf_port
+
+    params = DetectParams(min_score=0.0)
+    for whitewater, found in ((True, 0), (False, 1)):
+        first = _surf_port(whitewater=whitewater)
+        scenes = [
+            blurred_s2(_textured(ground, SHORE_COL), day, seed)
+            for ground, day, seed in ((first, 1, 1), (_port(), 11, 2), (_port(), 21, 3))
+        ]
+        series = detect_series(scenes, sensor="s2", params=params)
+        assert _in_the_band(_centres(series.departed, scenes[0])) == found
+        pair = detect_pair(scenes[0], scenes[1], sensor="s2", params=params)
+        assert _in_the_band(_centres(pair.departed, scenes[0])) == found
