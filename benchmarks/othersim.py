@@ -1874,8 +1874,18 @@ def simulate(seed: int, sensor: str, size_px: int = 512) -> OtherPair:
             "yards": len(layout.yards),
         }
     )
+    # What a Sentinel-1 file's metadata says of its viewing geometry.
+    viewing = {}
+    if sensor == "s1":
+        away = -cfg1.toward
+        viewing = {
+            "look_azimuth_deg": math.degrees(math.atan2(away[0], away[1])) % 360.0,
+            "incidence_deg": cfg1.incidence,
+        }
     rasters = [
-        Raster(img, transform, crs, nodata=nodata, time=t, sensor=sensor, band_names=names)
+        Raster(
+            img, transform, crs, nodata=nodata, time=t, sensor=sensor, band_names=names, **viewing
+        )
         for img, t in zip(images, (t0, t1), strict=True)
     ]
     origin = (x0, y0)

@@ -47,6 +47,7 @@ from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_
 from imagery.clouds import change_veils, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
+from imagery.layover import correct_layover
 from imagery.objects import (
     hysteresis_threshold,
     label_maxima,
@@ -826,6 +827,22 @@ def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselPa
     )
 
 
+def unlaid(
+    arrived: list[gpd.GeoDataFrame],
+    left: list[gpd.GeoDataFrame],
+    before: Raster,
+    after: Raster,
+    params: DetectParams,
+) -> list[gpd.GeoDataFrame]:
+    """S1 vessel flags moved from where their echoes lie back over the hulls
+    (:func:`imagery.layover.correct_layover`): the ``arrived`` frames by the after
+    scene's viewing geometry, the ``left`` ones by the before scene's."""
+    height = params.vessel.s1_layover_height_m
+    return [correct_layover(f, after, height) for f in arrived] + [
+        correct_layover(f, before, height) for f in left
+    ]
+
+
 def _outside_zone(frame: gpd.GeoDataFrame, zone: np.ndarray, grid: Raster) -> gpd.GeoDataFrame:
     """The rows of ``frame`` with at most ``S2_SURF_MAX_SHARE`` of their footprint in ``zone``."""
     if frame.empty or not zone.any():
@@ -1587,6 +1604,10 @@ def detect_aligned(
         )
     new_vessels, moored = one_flag_per_ship(new_vessels, moored, sensor, params)
     gone, unmoored = one_flag_per_ship(gone, unmoored, sensor, params)
+    if sensor == "s1":
+        new_vessels, moored, gone, unmoored = unlaid(
+            [new_vessels, moored], [gone, unmoored], before, aligned, params
+        )
     land = cargo_land(water, usable, [before, aligned], params, distance=distance)
     cargo = cargo_flags(
         change, before, land, [hulls_before, hulls_after], params, scenes=(before, aligned)

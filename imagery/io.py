@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 TIME_TAG = "ACQUISITION_TIME"
 SENSOR_TAG = "SENSOR"
+#: SAR viewing geometry (:class:`imagery.raster.Raster`), in degrees.
+LOOK_AZIMUTH_TAG = "LOOK_AZIMUTH_DEG"
+INCIDENCE_TAG = "INCIDENCE_DEG"
 
 _TIME_PATTERNS = (
     (re.compile(r"(?<!\d)(\d{8})T(\d{6})(?!\d)"), "%Y%m%d%H%M%S"),
@@ -60,6 +63,12 @@ class RasterInfo:
     time: datetime | None
     sensor: str | None
     block_shapes: tuple[tuple[int, int], ...]
+    look_azimuth_deg: float | None = None
+    incidence_deg: float | None = None
+
+    def geometry_tags(self) -> dict[str, str]:
+        """The SAR viewing geometry as dataset tags, for a file derived from this one."""
+        return viewing_tags(self.look_azimuth_deg, self.incidence_deg)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -121,6 +130,29 @@ def _open(path: Path):
         raise RasterIOError(f"{path}: not a raster GDAL can read ({reason})") from exc
 
 
+def viewing_tags(look_azimuth_deg: float | None, incidence_deg: float | None) -> dict[str, str]:
+    """Dataset tags of a SAR viewing geometry (none when unknown)."""
+    tags = {}
+    if look_azimuth_deg is not None:
+        tags[LOOK_AZIMUTH_TAG] = f"{look_azimuth_deg:.3f}"
+    if incidence_deg is not None:
+        tags[INCIDENCE_TAG] = f"{incidence_deg:.3f}"
+    return tags
+
+
+def _angle_tag(tags: dict, key: str, path: Path, lo: float, hi: float) -> float | None:
+    text = tags.get(key)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{path}: tag {key}={text!r} is not a number of degrees") from None
+    if not lo <= value < hi:
+        raise InputError(f"{path}: tag {key}={value} lies outside {lo}-{hi} degrees")
+    return value
+
+
 def _header(ds, path: Path) -> RasterInfo:
     if ds.width == 0 or ds.height == 0 or ds.count == 0:
         raise EmptyRasterError(
@@ -158,6 +190,8 @@ def _header(ds, path: Path) -> RasterInfo:
         time=when,
         sensor=sensor,
         block_shapes=tuple(ds.block_shapes),
+        look_azimuth_deg=_angle_tag(tags, LOOK_AZIMUTH_TAG, path, 0.0, 360.0),
+        incidence_deg=_angle_tag(tags, INCIDENCE_TAG, path, 0.0, 90.0),
     )
 
 
@@ -264,6 +298,8 @@ def read_raster(
         time=info.time,
         sensor=sensor or info.sensor,
         band_names=names if all(names) else (),
+        look_azimuth_deg=info.look_azimuth_deg,
+        incidence_deg=info.incidence_deg,
     )
     if require_valid and not raster.valid_mask().any():
         where = "the requested window" if window is not None else "the raster"
@@ -365,6 +401,7 @@ def write_raster(
         all_tags[TIME_TAG] = raster.time.isoformat().replace("+00:00", "Z")
     if raster.sensor is not None:
         all_tags[SENSOR_TAG] = raster.sensor
+    all_tags.update(viewing_tags(raster.look_azimuth_deg, raster.incidence_deg))
     try:
         with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             dst.write(data)

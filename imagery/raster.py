@@ -56,6 +56,12 @@ class Raster:
         The sensor the values come from.
     band_names : sequence of str, optional
         One name per band ("VV", "VH", "B02", ...). Empty when unknown.
+    look_azimuth_deg, incidence_deg : float, optional
+        SAR viewing geometry: the compass direction the radar looks across the ground
+        (degrees clockwise from north, from the sensor towards the scene; Sentinel-1 is
+        right-looking, so about 80 ascending and 280 descending) and the incidence angle
+        at the scene (degrees from the vertical). What stands above the ground lies
+        over towards the sensor in a ground-range image (:mod:`imagery.layover`).
     """
 
     data: np.ndarray
@@ -65,6 +71,8 @@ class Raster:
     time: datetime | None = None
     sensor: str | None = None
     band_names: tuple[str, ...] = ()
+    look_azimuth_deg: float | None = None
+    incidence_deg: float | None = None
 
     def __post_init__(self) -> None:
         data = np.asarray(self.data)
@@ -86,6 +94,12 @@ class Raster:
         if names and len(names) != data.shape[0]:
             raise InputError(f"{len(names)} band names given for {data.shape[0]} bands: {names}")
         object.__setattr__(self, "band_names", names)
+        if self.look_azimuth_deg is not None:
+            object.__setattr__(self, "look_azimuth_deg", float(self.look_azimuth_deg) % 360.0)
+        if self.incidence_deg is not None and not 0.0 < float(self.incidence_deg) < 90.0:
+            raise InputError(
+                f"incidence must lie between 0 and 90 degrees, got {self.incidence_deg}"
+            )
 
     # -- shape and grid ---------------------------------------------------------
     @property

@@ -39,6 +39,7 @@ from imagery.detect import (
     pixel_step,
     shore_distance_m,
     to_schema,
+    unlaid,
     vessel_flags,
 )
 from imagery.errors import CoregistrationError, DetectionError, InputError
@@ -280,6 +281,10 @@ def detect_series(
             )
         new, moored = one_flag_per_ship(new, moored, sensor, params)
         left, unmoored = one_flag_per_ship(left, unmoored, sensor, params)
+        if sensor == "s1":
+            new, moored, left, unmoored = unlaid(
+                [new, moored], [left, unmoored], before, after, params
+            )
         land = cargo_land(water, usable, [before, after], params, distance=distance)
         cargo = cargo_flags(
             change, reference, land, [hulls[j - 1], hulls[j]], params, scenes=(before, after)

@@ -199,6 +199,7 @@ def apply_registration_files(
         tags[TIME_TAG] = info.time.isoformat().replace("+00:00", "Z")
     if info.sensor is not None:
         tags["SENSOR"] = info.sensor
+    tags.update(info.geometry_tags())
     try:
         with (
             atomic_path(out_path) as final,

@@ -286,6 +286,8 @@ def _simulate(
                 time=acq.time,
                 sensor=sensor,
                 band_names=names,
+                look_azimuth_deg=None if math.isnan(acq.look_azimuth_deg) else acq.look_azimuth_deg,
+                incidence_deg=None if math.isnan(acq.incidence_deg) else acq.incidence_deg,
             )
         )
         conditions.append(cond)

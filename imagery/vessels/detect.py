@@ -9,6 +9,7 @@ import numpy as np
 
 from imagery.clouds import s2_clouds
 from imagery.errors import InputError
+from imagery.layover import correct_layover
 from imagery.raster import Raster
 from imagery.vessels.common import _pixel_m
 from imagery.vessels.params import VesselParams
@@ -73,13 +74,21 @@ def detect_vessels(
         One polygon per vessel in the scene's CRS, with ``id``, ``score``,
         ``length_m``, ``width_m``, ``heading_deg``, ``lon``, ``lat``, ``time``,
         ``area_m2``, ``x``, ``y`` and the peak significance ``sig_max``; S2 adds
-        ``kind`` ("afloat" or "berthed") and the evidence behind the score.
+        ``kind`` ("afloat" or "berthed") and the evidence behind the score. S1 ships
+        are moved from where their echoes lie back over their hulls
+        (``params.s1_layover_height_m``) when the scene records its look direction.
     """
     if water is None:
         _check_sensor(scene)
         water = water_mask(scene, aoi=aoi)
     water = np.asarray(water, dtype=bool)
-    return _detect(scene, water, params or VesselParams(), ShoreGeometry(water))
+    params = params or VesselParams()
+    frame = _detect(scene, water, params, ShoreGeometry(water))
+    if scene.sensor == "s1":
+        # Where the ships stand, not where their echoes lie (the pair pipeline keeps
+        # the echoes' outlines, :func:`detect_vessels_each`, as masks on the image).
+        frame = correct_layover(frame, scene, params.s1_layover_height_m)
+    return frame
 
 
 def detect_vessels_each(
