@@ -20,11 +20,47 @@ import shapely
 from imagery.grid import ground_pixel_size, to_lonlat
 from imagery.raster import Raster
 
-__all__ = ["S1_IW_INCIDENCE_DEG", "correct_layover", "layover_offset_m"]
+__all__ = [
+    "S1_IW_INCIDENCE_DEG",
+    "correct_layover",
+    "layover_offset_m",
+    "s1_look_azimuth",
+    "with_pass_direction",
+]
 
 #: Incidence at the middle of Sentinel-1's IW swath (29.1-46.0 degrees), for a scene
 #: whose file does not record its own.
 S1_IW_INCIDENCE_DEG = 37.5
+#: Sentinel-1's orbit: inclination (degrees) and ground speed of the sub-satellite point
+#: (km/s); the Earth's surface turns eastwards at 0.465 cos(latitude) km/s beneath it.
+S1_INCLINATION_DEG = 98.18
+S1_GROUND_SPEED_KM_S = 6.8
+EARTH_SURFACE_SPEED_KM_S = 0.465
+
+
+def s1_look_azimuth(orbit_direction: str, lat_deg: float) -> float:
+    """Compass direction (degrees) Sentinel-1 looks across the ground at ``lat_deg`` on an
+    ``"ASCENDING"`` or ``"DESCENDING"`` (``"asc"``, ``"dsc"``) pass: right-looking, 90 degrees clockwise from
+    the ground track's heading, about 76-80 ascending and 280-284 descending.
+
+    The heading follows from the orbit's inclination (``sin(a) = cos(i) / cos(lat)`` in
+    the inertial frame) and the Earth turning beneath it.
+    """
+    direction = {"ASC": "ASCENDING", "DSC": "DESCENDING", "DESC": "DESCENDING"}.get(
+        orbit_direction.strip().upper(), orbit_direction.strip().upper()
+    )
+    if direction not in ("ASCENDING", "DESCENDING"):
+        raise ValueError(
+            f"orbit direction must be ASCENDING or DESCENDING, got {orbit_direction!r}"
+        )
+    cos_lat = math.cos(math.radians(lat_deg))
+    sin_a = max(-1.0, min(1.0, math.cos(math.radians(S1_INCLINATION_DEG)) / max(cos_lat, 1e-6)))
+    east = S1_GROUND_SPEED_KM_S * sin_a - EARTH_SURFACE_SPEED_KM_S * cos_lat
+    north = S1_GROUND_SPEED_KM_S * math.sqrt(1.0 - sin_a * sin_a)
+    if direction == "DESCENDING":
+        north = -north
+    heading = math.degrees(math.atan2(east, north))
+    return (heading + 90.0) % 360.0
 
 
 def layover_offset_m(height_m: float, incidence_deg: float) -> float:
@@ -87,3 +123,13 @@ def correct_layover(frame: gpd.GeoDataFrame, scene: Raster, height_m: float) -> 
         centres = shapely.centroid(np.asarray(out.geometry))
         out["lon"], out["lat"] = to_lonlat(shapely.get_x(centres), shapely.get_y(centres), crs)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs)
+
+
+def with_pass_direction(raster: Raster, orbit_direction: str) -> Raster:
+    """``raster`` with the look of a Sentinel-1 pass in ``orbit_direction`` at its centre
+    (:func:`s1_look_azimuth`), unless it records its own."""
+    if raster.look_azimuth_deg is not None:
+        return raster
+    west, south, east, north = raster.bounds
+    _, lat = to_lonlat([(west + east) / 2.0], [(south + north) / 2.0], raster.crs)
+    return raster.replace(look_azimuth_deg=s1_look_azimuth(orbit_direction, float(lat[0])))

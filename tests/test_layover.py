@@ -18,7 +18,12 @@ from imagery.detect import DetectParams, detect_pair
 from imagery.errors import InputError
 from imagery.grid import to_lonlat
 from imagery.io import LOOK_AZIMUTH_TAG, read_raster, write_raster
-from imagery.layover import S1_IW_INCIDENCE_DEG, correct_layover, layover_offset_m
+from imagery.layover import (
+    S1_IW_INCIDENCE_DEG,
+    correct_layover,
+    layover_offset_m,
+    s1_look_azimuth,
+)
 from imagery.raster import Raster
 from imagery.simulate import simulate_pair
 
@@ -141,3 +146,50 @@ def test_pair_flags_lie_closer_to_the_hulls():
     without, with_ = distances(0.0), distances(10.0)
     assert len(with_) >= 3
     assert np.median(with_) < np.median(without) - 3.0
+
+
+def test_sentinel1_looks_right_of_its_ground_track():
+    # Ascending passes head north-north-west and look east-north-east; descending ones
+    # head south-south-west and look west-north-west; the track tilts further from the
+    # meridian towards the poles.
+    for lat in (0.0, 42.0, 60.0):
+        ascending = s1_look_azimuth("ASCENDING", lat)
+        descending = s1_look_azimuth("descending", lat)
+        assert 60.0 < ascending < 80.0 and 280.0 < descending < 300.0
+        assert ascending + descending == pytest.approx(360.0)
+    assert s1_look_azimuth("ASCENDING", 60.0) < s1_look_azimuth("ASCENDING", 0.0)
+    with pytest.raises(ValueError, match="orbit direction"):
+        s1_look_azimuth("sideways", 0.0)
+
+
+def test_the_vessels_command_places_ships_by_the_pass_direction(tmp_path):
+    # A file that records no viewing geometry: ``--direction asc`` says the radar looked
+    # east-north-east, and the ship at anchor is reported 13 m (10 m up at the middle
+    # of the swath) that way from where its echoes lie.
+    import json
+
+    from click.testing import CliRunner
+    from s1_scenes import june, speckled_s1
+
+    from imagery.cli.main import cli
+
+    mean = np.full((200, 200), 0.01)
+    mean[95:99, 60:75] = 1.0  # 150 m x 40 m of bright hull
+    path = write_raster(speckled_s1(mean, june(1), 3), tmp_path / "scene.tif")
+    runner = CliRunner()
+
+    def ships(*options: str) -> list[dict]:
+        args = ["vessels", str(path), "--sensor", "s1", "--out", str(tmp_path / "out"), "--json"]
+        result = runner.invoke(cli, [*args, *options])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    (plain,) = ships()
+    (ascending,) = ships("--direction", "asc")
+    expected = layover_offset_m(10.0, S1_IW_INCIDENCE_DEG)
+    moved_m = math.hypot(
+        (ascending["lon"] - plain["lon"]) * 111_320.0 * math.cos(math.radians(plain["lat"])),
+        (ascending["lat"] - plain["lat"]) * 110_574.0,
+    )
+    assert moved_m == pytest.approx(expected, rel=0.02)
+    assert ascending["lon"] > plain["lon"]

@@ -224,6 +224,8 @@ def test_fetch_s1_lands_on_the_utm_grid_with_named_bands(fake, aoi, tmp_path):
     assert raster.shape == (round((top - bottom) / 10), round((right - left) / 10))
     assert raster.band_names == ("VV", "VH") and raster.dtype == np.float32
     assert raster.sensor == "s1" and raster.time == T0
+    # An ascending pass looks east-north-east (imagery.layover); its incidence is not known.
+    assert 70.0 < raster.look_azimuth_deg < 85.0 and raster.incidence_deg is None
     assert np.isnan(raster.data[:, :, :20]).all() and np.isfinite(raster.data[:, :, 20:]).all()
     body = fake.requests("process")[0].body
     data = body["input"]["data"][0]

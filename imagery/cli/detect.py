@@ -10,6 +10,22 @@ import click
 SENSOR = click.Choice(["s1", "s2"])
 
 
+DIRECTION_HELP = (
+    "S1 scenes that do not record their viewing geometry are from passes in this "
+    "direction: ships are then placed over their hulls, not where layover draws "
+    "their echoes."
+)
+
+
+def _viewed(raster, sensor: str, direction: str | None):
+    """``raster`` with the look of an S1 pass in ``direction``, if it records none."""
+    if direction is None or sensor != "s1":
+        return raster
+    from imagery.layover import with_pass_direction
+
+    return with_pass_direction(raster, direction)
+
+
 def _aoi(aoi_id: str | None):
     if aoi_id is None:
         return None
@@ -28,9 +44,16 @@ def _aoi(aoi_id: str | None):
     "--aoi", "aoi_id", help="AOI id or GeoJSON file (supplies a water polygon if it has one)."
 )
 @click.option("--pfa", type=float, default=None, help="CFAR false alarm probability per pixel.")
+@click.option("--direction", type=click.Choice(["asc", "dsc"]), help=DIRECTION_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the vessels as JSON.")
 def vessels(
-    scene: str, sensor: str, out_dir: str, aoi_id: str | None, pfa: float | None, as_json: bool
+    scene: str,
+    sensor: str,
+    out_dir: str,
+    aoi_id: str | None,
+    pfa: float | None,
+    direction: str | None,
+    as_json: bool,
 ) -> None:
     """Detect every vessel in one SCENE; writes OUT/vessels.gpkg (layer vessels)."""
     import dataclasses
@@ -44,7 +67,9 @@ def vessels(
     if pfa is not None:
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
     # Single-scene vessels measure every size on the ground: only degrees are warped.
-    raster = prepare(read_raster(scene), sensor, source=scene, grid="square")
+    raster = prepare(
+        _viewed(read_raster(scene), sensor, direction), sensor, source=scene, grid="square"
+    )
     found = detect_vessels(raster, aoi=_aoi(aoi_id), params=params)
     path = write_vessels(found, out_dir)
     if as_json:
@@ -102,7 +127,9 @@ def _scenes_from_store(
 )
 @click.option("--orbit", help="With --store: relative orbit (e.g. 127 or ASC127).")
 @click.option(
-    "--direction", type=click.Choice(["asc", "dsc"]), help="With --store: orbit direction."
+    "--direction",
+    type=click.Choice(["asc", "dsc"]),
+    help="Orbit direction: with --store, the passes to pair. " + DIRECTION_HELP,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def detect(
@@ -149,7 +176,7 @@ def detect(
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
-    rasters = [read_raster(path) for path in scenes]
+    rasters = [_viewed(read_raster(path), sensor, direction) for path in scenes]
     if len(scenes) == 2:
         result = detect_pair(
             rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
