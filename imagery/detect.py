@@ -1365,8 +1365,15 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
     usable = valid & clear_before & clear_after
     usable &= ~change_veils(before, after, buffer_m=params.cloud_buffer_m)
     shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
-    if (shadow_before.any() or shadow_after.any()) and not water.all():
-        near_shore = ndimage.distance_transform_edt(water) * before.pixel_m <= params.shadow_shore_m
+    if shadow_before.any() or shadow_after.any():
+        # Land, not the edge of the swath: a window of open sea has no shore to dim.
+        land = ~water & valid
+        if land.any():
+            near_shore = (
+                ndimage.distance_transform_edt(~land) * before.pixel_m <= params.shadow_shore_m
+            )
+        else:
+            near_shore = np.zeros_like(land)
         shadow_before &= near_shore
         shadow_after &= near_shore
     lit_before, lit_after = ~shadow_before, ~shadow_after

@@ -38,6 +38,8 @@ SENSOR_TAG = "SENSOR"
 #: SAR viewing geometry (:class:`imagery.raster.Raster`), in degrees.
 LOOK_AZIMUTH_TAG = "LOOK_AZIMUTH_DEG"
 INCIDENCE_TAG = "INCIDENCE_DEG"
+#: Pass direction of a stored scene ("ASCENDING" or "DESCENDING", ``imagery.store``).
+ORBIT_DIRECTION_TAG = "ORBIT_DIRECTION"
 
 _TIME_PATTERNS = (
     (re.compile(r"(?<!\d)(\d{8})T(\d{6})(?!\d)"), "%Y%m%d%H%M%S"),
@@ -134,13 +136,16 @@ def viewing_tags(look_azimuth_deg: float | None, incidence_deg: float | None) ->
     """Dataset tags of a SAR viewing geometry (none when unknown)."""
     tags = {}
     if look_azimuth_deg is not None:
-        tags[LOOK_AZIMUTH_TAG] = f"{look_azimuth_deg:.3f}"
+        # Rounded before wrapping, so that 359.9996 is written as 0.000, not 360.000.
+        tags[LOOK_AZIMUTH_TAG] = f"{round(look_azimuth_deg, 3) % 360.0:.3f}"
     if incidence_deg is not None:
         tags[INCIDENCE_TAG] = f"{incidence_deg:.3f}"
     return tags
 
 
-def _angle_tag(tags: dict, key: str, path: Path, lo: float, hi: float) -> float | None:
+def _angle_tag(
+    tags: dict, key: str, path: Path, lo: float, hi: float, *, open_low: bool = False
+) -> float | None:
     text = tags.get(key)
     if not text:
         return None
@@ -148,9 +153,27 @@ def _angle_tag(tags: dict, key: str, path: Path, lo: float, hi: float) -> float 
         value = float(text)
     except ValueError:
         raise InputError(f"{path}: tag {key}={text!r} is not a number of degrees") from None
-    if not lo <= value < hi:
+    if not (lo < value if open_low else lo <= value) or not value < hi:
         raise InputError(f"{path}: tag {key}={value} lies outside {lo}-{hi} degrees")
     return value
+
+
+def _look_azimuth(
+    tags: dict, path: Path, sensor: str | None, crs, transform, shape
+) -> float | None:
+    """The look recorded in ``tags``, else, for an S1 file, the look of its pass direction
+    (the store's ``ORBIT_DIRECTION`` tag) at its centre."""
+    look = _angle_tag(tags, LOOK_AZIMUTH_TAG, path, 0.0, 360.0)
+    direction = tags.get(ORBIT_DIRECTION_TAG, "").strip().upper()
+    if look is not None or sensor != "s1" or direction not in ("ASCENDING", "DESCENDING"):
+        return look
+    from imagery.grid import to_lonlat
+    from imagery.layover import s1_look_azimuth
+
+    height, width = shape
+    x, y = transform * (width / 2.0, height / 2.0)
+    _, lat = to_lonlat([x], [y], crs)
+    return s1_look_azimuth(direction, float(lat[0]))
 
 
 def _header(ds, path: Path) -> RasterInfo:
@@ -190,8 +213,10 @@ def _header(ds, path: Path) -> RasterInfo:
         time=when,
         sensor=sensor,
         block_shapes=tuple(ds.block_shapes),
-        look_azimuth_deg=_angle_tag(tags, LOOK_AZIMUTH_TAG, path, 0.0, 360.0),
-        incidence_deg=_angle_tag(tags, INCIDENCE_TAG, path, 0.0, 90.0),
+        look_azimuth_deg=_look_azimuth(
+            tags, path, sensor, ds.crs, ds.transform, (ds.height, ds.width)
+        ),
+        incidence_deg=_angle_tag(tags, INCIDENCE_TAG, path, 0.0, 90.0, open_low=True),
     )
 
 

@@ -39,7 +39,7 @@ from imagery import __version__
 from imagery.aoi import safe_id
 from imagery.atomic import atomic_write_text
 from imagery.errors import InputError, StoreError
-from imagery.io import write_raster
+from imagery.io import ORBIT_DIRECTION_TAG, write_raster
 from imagery.raster import SENSORS, Raster
 
 __all__ = [
@@ -277,7 +277,7 @@ def write_scene(
         raise InputError(f"{path}: a stored scene needs the raster's time and sensor")
     tags = {"PLATFORM": platform, "AOI": aoi_id}
     if orbit_direction:
-        tags["ORBIT_DIRECTION"] = normalise_direction(orbit_direction)
+        tags[ORBIT_DIRECTION_TAG] = normalise_direction(orbit_direction)
     if relative_orbit is not None:
         tags["RELATIVE_ORBIT"] = str(relative_orbit)
     write_raster(raster, path, tags=tags)

@@ -193,3 +193,33 @@ def test_the_vessels_command_places_ships_by_the_pass_direction(tmp_path):
     )
     assert moved_m == pytest.approx(expected, rel=0.02)
     assert ascending["lon"] > plain["lon"]
+
+
+def test_a_look_of_almost_360_degrees_is_written_readably(tmp_path):
+    back = read_raster(write_raster(_scene(look_azimuth_deg=-0.0004), tmp_path / "north.tif"))
+    assert back.look_azimuth_deg == pytest.approx(0.0)
+
+
+def test_a_stored_scene_without_a_look_gets_that_of_its_pass(tmp_path):
+    # Scenes stored before the look was recorded carry the store's ORBIT_DIRECTION tag.
+    path = write_raster(_scene(), tmp_path / "old.tif", tags={"ORBIT_DIRECTION": "DESCENDING"})
+    assert 280.0 < read_raster(path).look_azimuth_deg < 290.0
+    path = write_raster(_scene(incidence_deg=1.0), tmp_path / "flat.tif")
+    with rasterio.open(path, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(INCIDENCE_DEG="0")
+    with pytest.raises(InputError, match=r"flat\.tif.*INCIDENCE_DEG"):
+        read_raster(path)
+
+
+def test_each_date_s_flags_move_by_that_date_s_look():
+    # A pair of an ascending and a descending pass: new vessels were seen on the after
+    # date (looking west), departures on the before date (looking east).
+    from imagery.detect import unlaid
+
+    before = _scene(look_azimuth_deg=80.0, incidence_deg=45.0)
+    after = _scene(look_azimuth_deg=280.0, incidence_deg=45.0)
+    ships = _ships(before)
+    arrived, left = unlaid([ships], [ships], before, after, DetectParams())
+    x = ships.geometry.iloc[0].centroid.x
+    assert arrived.geometry.iloc[0].centroid.x < x - 9.0
+    assert left.geometry.iloc[0].centroid.x > x + 9.0

@@ -100,3 +100,41 @@ def test_a_barge_dimmed_by_a_cloud_shadow_on_the_second_date_has_not_left():
         before, after, params=DetectParams(min_score=0.0, shadow_shore_m=0.0)
     ).departed
     assert _flagged(anywhere, before, BARGE) == 1
+
+
+def test_a_window_of_open_sea_has_no_shore_to_dim():
+    # All water (a tile's window far out at sea, or a swath edge of nodata beside it):
+    # a ship arriving under the shadow is still judged.
+    from imagery.detect import pair_masks
+
+    before, after = _pair(1, shadow_on="before")
+    water = np.ones(before.shape, dtype=bool)
+    masks = pair_masks(before, after, water, DetectParams())
+    assert masks.arrivals[SHADOW].all()
+    # The swath ends at the shore: nodata is not land.
+    water[:, SHORE_COL:] = False
+    nodata = before.data.copy()
+    nodata[:4, :, SHORE_COL:] = np.nan
+    masks = pair_masks(before.replace(data=nodata), after, water, DetectParams())
+    assert masks.arrivals[SHADOW][:, : SHORE_COL - SHADOW[1].start].all()
+
+
+def test_a_series_judges_shadow_as_a_pair_does():
+    from test_series_s2 import _textured
+
+    from imagery.series import detect_series
+
+    grounds = [_ground(ship=False), _ground(ship=True), _ground(ship=True)]
+    grounds[0][:, SHADOW[0], SHADOW[1]] *= SHADOW_FACTOR
+    scenes = [
+        _with_scl(blurred_s2(_textured(g, SHORE_COL), day, seed), shadow=i == 0)
+        for i, (g, day, seed) in enumerate(zip(grounds, (1, 11, 21), (2, 12, 22), strict=True))
+    ]
+
+    def barge_and_ship(params: DetectParams) -> tuple[int, int]:
+        found = detect_series(scenes, sensor="s2", params=params).detections
+        found = found[found["kind"] == "vessel"]
+        return _flagged(found, scenes[0], BARGE), _flagged(found, scenes[0], SHIP)
+
+    assert barge_and_ship(DetectParams(min_score=0.0)) == (0, 1)
+    assert barge_and_ship(DetectParams(min_score=0.0, shadow_shore_m=0.0))[0] == 1
