@@ -223,3 +223,35 @@ def test_each_date_s_flags_move_by_that_date_s_look():
     x = ships.geometry.iloc[0].centroid.x
     assert arrived.geometry.iloc[0].centroid.x < x - 9.0
     assert left.geometry.iloc[0].centroid.x > x + 9.0
+
+
+def test_series_flags_lie_closer_to_the_hulls():
+    # As the pair test, over a series of three S1 dates (each step's truth).
+    from imagery.series import detect_series
+    from imagery.simulate import simulate_series
+
+    sim = simulate_series(get_aoi("vostochny"), sensor="s1", seed=313, dates=3, size_px=384)
+
+    def distances(height_m: float) -> np.ndarray:
+        vessel = dataclasses.replace(DetectParams().vessel, s1_layover_height_m=height_m)
+        result = detect_series(
+            list(sim.scenes), sensor="s1", params=DetectParams(min_score=0.0, vessel=vessel)
+        )
+        out = []
+        for step in (1, 2):
+            truth = sim.truth[step - 1]
+            layers = (
+                (result.detections, truth[truth["kind"] == "vessel"]),
+                (result.departed, sim.departed[step - 1]),
+            )
+            for found, ships in layers:
+                found = found[(found["change_index"] == step) & (found["kind"] == "vessel")]
+                for centre in found.geometry.centroid:
+                    d = ships.geometry.centroid.distance(centre).min() if len(ships) else 1e9
+                    if d < 60.0:
+                        out.append(d)
+        return np.array(out)
+
+    without, with_ = distances(0.0), distances(10.0)
+    assert len(with_) >= 3
+    assert np.median(with_) < np.median(without) - 3.0
