@@ -1353,21 +1353,17 @@ class PairMasks:
 
 def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectParams) -> PairMasks:
     """What a pair's change may be judged on (:class:`PairMasks`)."""
-    valid = before.valid_mask() & after.valid_mask()
+    usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
     if before.sensor != "s2":
-        return PairMasks(valid, valid, valid, valid)
-
-    def clear(scene: Raster, opaque: bool) -> np.ndarray:
-        return ~s2_clouds(scene, water=water, buffer_m=params.cloud_buffer_m, opaque=opaque)
-
-    clear_before, clear_after = clear(before, False), clear(after, False)
-    seen_before, seen_after = clear(before, True), clear(after, True)
-    usable = valid & clear_before & clear_after
+        return PairMasks(usable, usable, usable, usable)
     usable &= ~change_veils(before, after, buffer_m=params.cloud_buffer_m)
+    seen = usable_mask(
+        before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True
+    )
     shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
     if shadow_before.any() or shadow_after.any():
         # Land, not the edge of the swath: a window of open sea has no shore to dim.
-        land = ~water & valid
+        land = ~water & before.valid_mask() & after.valid_mask()
         if land.any():
             near_shore = (
                 ndimage.distance_transform_edt(~land) * before.pixel_m <= params.shadow_shore_m
@@ -1376,12 +1372,8 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
             near_shore = np.zeros_like(land)
         shadow_before &= near_shore
         shadow_after &= near_shore
-    lit_before, lit_after = ~shadow_before, ~shadow_after
     return PairMasks(
-        usable=usable,
-        seen=valid & seen_before & seen_after,
-        arrivals=valid & seen_before & seen_after & lit_before,
-        departures=valid & seen_before & seen_after & lit_after,
+        usable=usable, seen=seen, arrivals=seen & ~shadow_before, departures=seen & ~shadow_after
     )
 
 
