@@ -820,10 +820,18 @@ def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselPa
     (``S2_FOAM_STEP`` 0.03, ``s2_foam_ratio`` 0.8, a hull's rim not foam) 20 -> 5 and
     true 30 -> 29.
     """
-    kwargs = {"ratio": vessel.s2_foam_ratio, "buffer_m": vessel.s2_surf_buffer_m}
-    pixel_m = before.pixel_m
-    return s2_surf(before, water, pixel_m=pixel_m, **kwargs) | s2_surf(
-        after, water, pixel_m=pixel_m, **kwargs
+    return scene_surf(before, water, vessel) | scene_surf(after, water, vessel)
+
+
+def scene_surf(scene: Raster, water: np.ndarray, vessel: VesselParams) -> np.ndarray:
+    """One date's surf zone for :func:`pair_surf` (:func:`imagery.vessels.s2_surf` with
+    ``vessel``'s foam ratio and buffer)."""
+    return s2_surf(
+        scene,
+        water,
+        ratio=vessel.s2_foam_ratio,
+        buffer_m=vessel.s2_surf_buffer_m,
+        pixel_m=scene.pixel_m,
     )
 
 

@@ -167,13 +167,9 @@ def _look_azimuth(
     direction = tags.get(ORBIT_DIRECTION_TAG, "").strip().upper()
     if look is not None or sensor != "s1" or direction not in ("ASCENDING", "DESCENDING"):
         return look
-    from imagery.grid import to_lonlat
-    from imagery.layover import s1_look_azimuth
+    from imagery.layover import s1_look_azimuth_over
 
-    height, width = shape
-    x, y = transform * (width / 2.0, height / 2.0)
-    _, lat = to_lonlat([x], [y], crs)
-    return s1_look_azimuth(direction, float(lat[0]))
+    return s1_look_azimuth_over(direction, transform, crs, shape)
 
 
 def _header(ds, path: Path) -> RasterInfo:

@@ -25,6 +25,7 @@ __all__ = [
     "correct_layover",
     "layover_offset_m",
     "s1_look_azimuth",
+    "s1_look_azimuth_over",
     "with_pass_direction",
 ]
 
@@ -125,11 +126,19 @@ def correct_layover(frame: gpd.GeoDataFrame, scene: Raster, height_m: float) -> 
     return gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs)
 
 
+def s1_look_azimuth_over(orbit_direction: str, transform, crs, shape: tuple[int, int]) -> float:
+    """:func:`s1_look_azimuth` at the centre of a grid (``transform``, ``crs``, ``shape`` as
+    (rows, cols))."""
+    rows, cols = shape
+    x, y = transform * (cols / 2.0, rows / 2.0)
+    _, lat = to_lonlat([x], [y], crs)
+    return s1_look_azimuth(orbit_direction, float(lat[0]))
+
+
 def with_pass_direction(raster: Raster, orbit_direction: str) -> Raster:
     """``raster`` with the look of a Sentinel-1 pass in ``orbit_direction`` at its centre
     (:func:`s1_look_azimuth`), unless it records its own."""
     if raster.look_azimuth_deg is not None:
         return raster
-    west, south, east, north = raster.bounds
-    _, lat = to_lonlat([(west + east) / 2.0], [(south + north) / 2.0], raster.crs)
-    return raster.replace(look_azimuth_deg=s1_look_azimuth(orbit_direction, float(lat[0])))
+    look = s1_look_azimuth_over(orbit_direction, raster.transform, raster.crs, raster.shape)
+    return raster.replace(look_azimuth_deg=look)

@@ -37,6 +37,7 @@ from imagery.detect import (
     one_flag_per_ship,
     pair_masks,
     pixel_step,
+    scene_surf,
     shore_distance_m,
     to_schema,
     unlaid,
@@ -47,7 +48,7 @@ from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare
-from imagery.vessels import detect_vessels_each, s2_surf
+from imagery.vessels import detect_vessels_each
 from imagery.water import series_water, water_mask
 
 __all__ = ["SeriesResult", "detect_series", "to_series"]
@@ -214,16 +215,7 @@ def detect_series(
     berths = berth_water(water, params, pixel_m)
     if sensor == "s2":
         # Each date's surf zone (imagery.detect.pair_surf), made once for both its steps.
-        surf = [
-            s2_surf(
-                s,
-                water,
-                ratio=params.vessel.s2_foam_ratio,
-                buffer_m=params.vessel.s2_surf_buffer_m,
-                pixel_m=pixel_m,
-            )
-            for s in scenes
-        ]
+        surf = [scene_surf(s, water, params.vessel) for s in scenes]
     found, gone, steps = [], [], []
     for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]

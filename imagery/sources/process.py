@@ -54,8 +54,7 @@ from sentinelhub import (
 from sentinelhub.exceptions import SHRateLimitWarning
 
 from imagery.aoi import AOI
-from imagery.grid import to_lonlat
-from imagery.layover import s1_look_azimuth
+from imagery.layover import with_pass_direction
 from imagery.raster import Raster
 from imagery.sources.catalog import Acquisition
 from imagery.sources.config import Settings
@@ -275,12 +274,6 @@ def fetch_raster(
         ] = tile
         log.debug("%s: %d x %d px", what, window.width, window.height)
     assert mosaic is not None
-    look = None
-    if acq.sensor == "s1" and acq.orbit_direction:
-        # The pass direction fixes the look (the incidence, 29-46 degrees across the
-        # swath, is not requested; imagery.layover takes mid-swath).
-        _, lat = to_lonlat([(left + right) / 2.0], [(bottom + top) / 2.0], CRS.from_epsg(epsg))
-        look = s1_look_azimuth(acq.orbit_direction, float(lat[0]))
     raster = Raster(
         data=_mask_to_nodata(mosaic, spec),
         transform=transform,
@@ -289,8 +282,11 @@ def fetch_raster(
         time=acq.start,
         sensor=acq.sensor,
         band_names=spec.bands,
-        look_azimuth_deg=look,
     )
+    if acq.sensor == "s1" and acq.orbit_direction:
+        # The pass direction fixes the look (the incidence, 29-46 degrees across the
+        # swath, is not requested; imagery.layover takes mid-swath).
+        raster = with_pass_direction(raster, acq.orbit_direction)
     data_spec = payload["input"]["data"][0]
     request_info = {
         "api": "process",
