@@ -1,0 +1,87 @@
+"""S2 cargo under a small cloud's shadow: the yard it darkens is not new cargo when SCL
+marks it, however small the patch; a stack of painted containers set down beside it is."""
+
+from __future__ import annotations
+
+import numpy as np
+from s2_scenes import blurred_s2
+
+from imagery.detect import DetectParams, detect_aligned
+from imagery.raster import Raster
+from imagery.sensors import SCL_CLOUD_SHADOW, SCL_WATER
+
+SIZE = 200
+SHORE_COL = 40  # water west of it, paved yards east
+#: Surface reflectance B02 B03 B04 B08.
+WATER = (0.05, 0.045, 0.025, 0.012)
+#: Neutral grey concrete: the bluish shadow makes it more colourful.
+PAVEMENT = (0.11, 0.11, 0.11, 0.14)
+RED_CONTAINERS = (0.06, 0.07, 0.20, 0.26)
+STACK = (slice(50, 58), slice(100, 106))  # 80 m x 60 m
+#: The shadow of a cloud puff some 60 m across, 0.36 ha: under SCL's 1 ha patch size
+#: and more than 300 m from any larger patch. In it the ground keeps the diffuse
+#: skylight only, which is bluer than the sun's direct beam.
+SHADOW = (slice(130, 136), slice(110, 116))
+SHADOW_FACTOR = (0.50, 0.42, 0.38, 0.30)
+LAND_SCL = 5
+
+
+def _with_scl(scene: Raster, shadow: tuple[slice, slice] | None) -> Raster:
+    scl = np.full(scene.shape, LAND_SCL, dtype=np.float32)
+    scl[:, :SHORE_COL] = SCL_WATER
+    if shadow is not None:
+        scl[shadow] = SCL_CLOUD_SHADOW
+    return scene.replace(
+        data=np.concatenate([scene.data, scl[None]]), band_names=(*scene.band_names, "SCL")
+    )
+
+
+def _pair(*, marked: bool) -> tuple[Raster, Raster]:
+    before = np.empty((4, SIZE, SIZE), dtype=np.float64)
+    before[:] = np.array(PAVEMENT)[:, None, None]
+    before[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
+    after = before.copy()
+    after[:, STACK[0], STACK[1]] = np.array(RED_CONTAINERS)[:, None, None]
+    after[:, SHADOW[0], SHADOW[1]] *= np.array(SHADOW_FACTOR)[:, None, None]
+    return (
+        _with_scl(blurred_s2(before, 1, 1), None),
+        _with_scl(blurred_s2(after, 11, 2), SHADOW if marked else None),
+    )
+
+
+def _cargo_near(frame, grid: Raster, where: tuple[slice, slice], margin: float = 4.0) -> int:
+    rows, cols = where
+    count = 0
+    for point in frame[frame["kind"] == "cargo"].geometry.centroid:
+        col, row = ~grid.transform * (point.x, point.y)
+        count += (rows.start - margin <= row <= rows.stop + margin) and (
+            cols.start - margin <= col <= cols.stop + margin
+        )
+    return count
+
+
+def test_a_small_cloud_shadow_marked_by_scl_is_not_cargo():
+    before, after = _pair(marked=True)
+    found = detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections
+    assert _cargo_near(found, before, SHADOW) == 0
+    assert _cargo_near(found, before, STACK) == 1
+
+
+def test_the_same_shadow_unmarked_passes_for_a_stack():
+    # What tells the shadow from painted containers here is SCL alone: darker in every
+    # band, bluer, on smooth ground, it passes the change test and the empty-ground test.
+    before, after = _pair(marked=False)
+    found = detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections
+    assert _cargo_near(found, before, SHADOW) == 1
+    assert _cargo_near(found, before, STACK) == 1
+
+
+def test_scl_shadow_counts_whatever_its_size_when_judging_change():
+    from imagery.clouds import s2_clouds
+
+    _, after = _pair(marked=True)
+    water = np.zeros(after.shape, dtype=bool)
+    water[:, :SHORE_COL] = True
+    assert s2_clouds(after, water=water, buffer_m=10.0)[SHADOW].all()
+    # What hides a ship (opaque cloud) leaves shadow out, as before.
+    assert not s2_clouds(after, water=water, buffer_m=10.0, opaque=True).any()
