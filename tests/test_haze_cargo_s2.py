@@ -1,0 +1,50 @@
+"""S2 cargo under haze: a patch of haze come over the yards brightens B02 most and B08
+least, and is not a stack; painted containers set down beside it are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from s2_scenes import blurred_s2
+from test_shadow_cargo_s2 import PAVEMENT, SHORE_COL, SIZE, STACK, WATER, _cargo_near
+
+from imagery.detect import DetectParams, detect_aligned
+
+#: A haze patch about 150 m across with a soft edge, well under a cloud mask's patch
+#: size. Its added reflectance falls off with wavelength (Angstrom exponent about 1.5).
+HAZE_CENTRE = (135, 110)
+HAZE_SIGMA_PX = 5.0
+HAZE_STEP = (0.030, 0.024, 0.018, 0.011)  # B02 B03 B04 B08 at the core
+HAZE = (slice(128, 143), slice(103, 118))
+RED_CONTAINERS = (0.06, 0.07, 0.20, 0.26)
+BLUE_CONTAINERS = (0.14, 0.10, 0.07, 0.30)  # blue pigments reflect the near infrared
+
+
+def _pair(containers) -> tuple:
+    before = np.empty((4, SIZE, SIZE), dtype=np.float64)
+    before[:] = np.array(PAVEMENT)[:, None, None]
+    before[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
+    after = before.copy()
+    after[:, STACK[0], STACK[1]] = np.array(containers)[:, None, None]
+    rows, cols = np.mgrid[:SIZE, :SIZE]
+    r2 = (rows - HAZE_CENTRE[0]) ** 2 + (cols - HAZE_CENTRE[1]) ** 2
+    core = np.minimum(2.0 * np.exp(-r2 / (2 * HAZE_SIGMA_PX**2)), 1.0)
+    land = cols >= SHORE_COL
+    after += np.array(HAZE_STEP)[:, None, None] * (core * land)[None]
+    return blurred_s2(before, 1, 3), blurred_s2(after, 11, 4)
+
+
+@pytest.mark.parametrize("containers", [RED_CONTAINERS, BLUE_CONTAINERS])
+def test_haze_is_not_cargo_and_painted_containers_are(containers):
+    before, after = _pair(containers)
+    found = detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections
+    assert _cargo_near(found, before, HAZE) == 0
+    assert _cargo_near(found, before, STACK) == 1
+
+
+def test_without_the_haze_test_the_haze_passes_for_a_stack():
+    before, after = _pair(RED_CONTAINERS)
+    params = DetectParams(min_score=0.0, cargo_haze_veil=False)
+    found = detect_aligned(before, after, params=params).detections
+    assert _cargo_near(found, before, HAZE) == 1
+    assert _cargo_near(found, before, STACK) == 1
