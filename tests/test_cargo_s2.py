@@ -69,15 +69,24 @@ def test_painted_stack_is_cargo_and_a_cloud_puff_is_not():
     assert stack and not puff
 
 
-def test_without_the_veil_test_the_puff_is_flagged():
-    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.0))
+def test_without_the_veil_tests_the_puff_is_flagged():
+    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.0, cargo_haze_veil=False))
     assert stack and puff
 
 
-def test_a_grey_step_under_the_veil_threshold_is_not_a_veil():
-    """The puff's grey step (0.18 at its core) is under a threshold of 0.25: then it is
-    flagged, as a stack of grey containers with a smaller step would be."""
-    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.25))
+def test_the_grey_veil_test_alone_takes_the_puff():
+    # The puff lifts every band alike (white), B08 no more than B02: the haze test
+    # takes it too; each test alone is enough.
+    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_haze_veil=False))
+    assert stack and not puff
+    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.0))
+    assert stack and not puff
+
+
+def test_a_grey_step_under_the_veil_threshold_is_not_a_grey_veil():
+    """The puff's grey step (0.18 at its core) is under a threshold of 0.25: without the
+    haze test it is flagged, as a stack of grey containers with a smaller step would be."""
+    stack, puff = _cargo_at(dataclasses.replace(ALL, cargo_veil_step=0.25, cargo_haze_veil=False))
     assert stack and puff
 
 
