@@ -20,7 +20,7 @@ from scipy import ndimage
 from imagery.filters import masked_box_mean, odd_window_px
 from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
-from imagery.sensors import SCL_CLOUD_CLASSES, SCL_CLOUD_SHADOW, SCL_OPAQUE_CLASSES, cloud_mask
+from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
 
 __all__ = ["change_veils", "large_patches", "s2_clouds", "ship_shaped"]
 
@@ -147,8 +147,7 @@ def s2_clouds(
     changes the ground's reflectance.
 
     The union of SCL's cloud, shadow and cirrus classes (when the scene has SCL; patches
-    smaller than ``S2_SCL_MIN_AREA_M2`` are bright roofs and stacks, not cloud; SCL's
-    shadow counts whatever its size) and of
+    smaller than ``S2_SCL_MIN_AREA_M2`` are bright roofs and stacks, not cloud) and of
     patches of spectrally flat brightening (B08 step within half to one and a half
     times the B02 step) that are larger than any deck: thick cloud (B02 above
     ``S2_CLOUD_B02``) in patches of ``S2_CLOUD_MIN_AREA_M2`` on land, or of
@@ -172,15 +171,6 @@ def s2_clouds(
         # small patches near large ones, drop the isolated ones.
         near = ndimage.binary_dilation(large, iterations=max(1, round(S2_SCL_FRAGMENT_M / pixel_m)))
         clouds |= large | (scl & near)
-        if not opaque:
-            # The size rule is for SCL's bright classes, which roofs and white stacks
-            # enter. Its shadow class holds dark ground: a small cloud's shadow, small
-            # and often more than S2_SCL_FRAGMENT_M from any large patch, darkens the
-            # yards bluish (skylight), which the change test takes for painted
-            # containers set down. Simulated pairs, S2 cargo false flags: development
-            # seeds 300-339 34 -> 22, 100-131 12 -> 11, an independent simulator's
-            # 32 -> 29, no stack lost (benchmarks/README.md, session 21).
-            clouds |= cloud_mask(scene, (SCL_CLOUD_SHADOW,))
         if water is not None:
             # Over water SCL has no roofs to mistake: its small patches are cloud, except
             # those on a hull (Sen2Cor calls a bright deck cloud). A small patch on the

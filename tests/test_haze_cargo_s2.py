@@ -53,3 +53,31 @@ def test_without_the_haze_test_the_haze_passes_for_a_stack(veil):
     found = detect_aligned(before, after, params=params).detections
     assert _cargo_near(found, before, HAZE) == 1
     assert _cargo_near(found, before, STACK) == 1
+
+
+def _stack_only(ground, containers) -> tuple:
+    before = np.empty((4, SIZE, SIZE), dtype=np.float64)
+    before[:] = np.array(ground)[:, None, None]
+    before[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
+    after = before.copy()
+    after[:, STACK[0], STACK[1]] = np.array(containers)[:, None, None]
+    return blurred_s2(before, 1, 5), blurred_s2(after, 11, 6)
+
+
+def test_a_stack_brightening_every_band_most_in_b08_is_cargo():
+    asphalt = (0.06, 0.06, 0.065, 0.08)
+    orange_containers = (0.08, 0.15, 0.30, 0.35)  # every band up, B08 most
+    before, after = _stack_only(asphalt, orange_containers)
+    found = detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections
+    assert _cargo_near(found, before, STACK) == 1
+
+
+def test_the_haze_test_alone_leaves_a_grey_darkening():
+    # Dark grey containers on concrete darken every band alike. With the grey veil
+    # test off (cargo_veil_step 0), the haze test, which takes only brightenings, keeps
+    # them: no flat change is vetoed for want of a threshold.
+    dark_grey_containers = (0.05, 0.05, 0.05, 0.06)
+    before, after = _stack_only(PAVEMENT, dark_grey_containers)
+    grey_off = DetectParams(min_score=0.0, cargo_veil_step=0.0)
+    found = detect_aligned(before, after, params=grey_off).detections
+    assert _cargo_near(found, before, STACK) == 1

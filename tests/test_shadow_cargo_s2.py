@@ -1,5 +1,6 @@
 """S2 cargo under a small cloud's shadow: the yard it darkens is not new cargo when SCL
-marks it, however small the patch; a stack of painted containers set down beside it is."""
+marks it on that date only, however small the patch; a stack of painted containers set
+down beside it is."""
 
 from __future__ import annotations
 
@@ -76,12 +77,20 @@ def test_the_same_shadow_unmarked_passes_for_a_stack():
     assert _cargo_near(found, before, STACK) == 1
 
 
-def test_scl_shadow_counts_whatever_its_size_when_judging_change():
-    from imagery.clouds import s2_clouds
+def test_only_scl_shadow_on_one_date_is_left_out_of_the_change():
+    # Sen2Cor also calls dark ground shadow, on every date: that is judged.
+    from imagery.detect import pair_masks
 
-    _, after = _pair(marked=True)
-    water = np.zeros(after.shape, dtype=bool)
+    dark_ground = (slice(20, 24), slice(150, 154))
+
+    def with_dark_ground(scene: Raster) -> Raster:
+        scl = scene.band("SCL").copy()
+        scl[dark_ground] = SCL_CLOUD_SHADOW
+        return scene.replace(data=np.concatenate([scene.data[:4], scl[None]]))
+
+    before, after = (with_dark_ground(s) for s in _pair(marked=True))
+    water = np.zeros(before.shape, dtype=bool)
     water[:, :SHORE_COL] = True
-    assert s2_clouds(after, water=water, buffer_m=10.0)[SHADOW].all()
-    # What hides a ship (opaque cloud) leaves shadow out, as before.
-    assert not s2_clouds(after, water=water, buffer_m=10.0, opaque=True).any()
+    usable = pair_masks(before, after, water, DetectParams(cloud_buffer_m=10.0)).usable
+    assert not usable[SHADOW].any()
+    assert usable[dark_ground].all()
