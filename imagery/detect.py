@@ -1256,19 +1256,20 @@ def _veiled(
     means = _footprint_means(
         frame, {name: after.band(name) - before.band(name) for name in names}, before
     )
-    bands = np.stack([np.nan_to_num(means[name]) for name in names])
+    bands = np.stack([means[name] for name in names])
+    # An object with no valid pixel on a band cannot be judged a veil: it stays a flag.
+    judged = np.isfinite(bands).all(axis=0)
+    bands = np.nan_to_num(bands)
     step = bands[:3]
     one_sign = (np.sign(step) == np.sign(step[:1])).all(axis=0)
     size = np.abs(step)
     flat = size.min(axis=0) >= params.cargo_veil_flatness * size.max(axis=0)
-    veiled = (
-        one_sign & flat & (size[0] >= params.cargo_veil_step)
-        if params.cargo_veil_step > 0
-        else np.zeros(len(frame), dtype=bool)
-    )
+    veiled = np.zeros(len(frame), dtype=bool)
+    if params.cargo_veil_step > 0:
+        veiled |= one_sign & flat & (size[0] >= params.cargo_veil_step)
     if params.cargo_haze_veil:
         veiled |= (bands > 0).all(axis=0) & (bands[-1] <= bands[0])
-    return veiled
+    return veiled & judged
 
 
 def _near_vessels(vessels: list[gpd.GeoDataFrame], grid: Raster, distance_m: float) -> np.ndarray:
