@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from s2_scenes import blurred_s2
-from test_shadow_cargo_s2 import PAVEMENT, SHORE_COL, SIZE, STACK, WATER, _cargo_near
+from test_cargo_s2 import RED_CONTAINERS, SHORE_COL, SIZE, STACK, WATER
+from test_shadow_cargo_s2 import PAVEMENT, _cargo_near
 
 from imagery.detect import DetectParams, detect_aligned
 
@@ -19,7 +20,6 @@ HAZE_STEP = (0.030, 0.024, 0.018, 0.011)  # B02 B03 B04 B08 at the core
 #: A thin cloud's fringe: about grey, too faint for the grey-veil test (0.04 in B02).
 FRINGE_STEP = (0.024, 0.026, 0.025, 0.022)
 HAZE = (slice(128, 143), slice(103, 118))
-RED_CONTAINERS = (0.06, 0.07, 0.20, 0.26)
 BLUE_CONTAINERS = (0.14, 0.10, 0.07, 0.30)  # blue pigments reflect the near infrared
 
 

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 from s2_scenes import blurred_s2
+from test_cargo_s2 import RED_CONTAINERS, SHORE_COL, SIZE, STACK, WATER
 
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_SHADOW, SCL_WATER
 
-SIZE = 200
-SHORE_COL = 40  # water west of it, paved yards east
-#: Surface reflectance B02 B03 B04 B08.
-WATER = (0.05, 0.045, 0.025, 0.012)
-#: Neutral grey concrete: the bluish shadow makes it more colourful.
+#: Neutral grey concrete (B02 B03 B04 B08): the bluish shadow makes it more colourful.
 PAVEMENT = (0.11, 0.11, 0.11, 0.14)
-RED_CONTAINERS = (0.06, 0.07, 0.20, 0.26)
-STACK = (slice(50, 58), slice(100, 106))  # 80 m x 60 m
 #: The shadow of a cloud puff some 60 m across, 0.36 ha: under SCL's 1 ha patch size
 #: and more than 300 m from any larger patch. In it the ground keeps the diffuse
 #: skylight only, which is bluer than the sun's direct beam.
