@@ -1411,14 +1411,15 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
     if before.sensor != "s2":
         return PairMasks(usable, usable, usable, usable)
     usable &= ~change_veils(before, after, buffer_m=params.cloud_buffer_m)
-    fleeting = fleeting_shadow(before, after)
-    if fleeting.any():
-        buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
-        usable &= ~ndimage.binary_dilation(fleeting, iterations=buffer_px)
+    shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
+    if before.has_band("SCL") and after.has_band("SCL"):
+        fleeting = fleeting_shadow(shadow_before, shadow_after)
+        if fleeting.any():
+            buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+            usable &= ~ndimage.binary_dilation(fleeting, iterations=buffer_px)
     seen = usable_mask(
         before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True
     )
-    shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
     if shadow_before.any() or shadow_after.any():
         # Land, not the edge of the swath: a window of open sea has no shore to dim.
         land = ~water & before.valid_mask() & after.valid_mask()
@@ -1435,8 +1436,12 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
     )
 
 
-def fleeting_shadow(before: Raster, after: Raster) -> np.ndarray:
+def fleeting_shadow(shadow_before: np.ndarray, shadow_after: np.ndarray) -> np.ndarray:
     """SCL's cloud shadow on one date and not the other, whatever its patch's size.
+
+    ``shadow_before`` and ``shadow_after`` are each date's SCL cloud shadow
+    (``cloud_mask(scene, (SCL_CLOUD_SHADOW,))``); both dates must carry SCL, since a
+    date without it has no shadow to compare.
 
     :func:`imagery.clouds.s2_clouds` drops SCL patches under 1 ha away from larger
     ones, a rule written for SCL's bright classes, which roofs and white stacks enter.
@@ -1452,11 +1457,7 @@ def fleeting_shadow(before: Raster, after: Raster) -> np.ndarray:
     Returns
     -------
     ndarray of bool, shape (row, col)
-        False everywhere when either date has no SCL band.
     """
-    if not (before.has_band("SCL") and after.has_band("SCL")):
-        return np.zeros(before.shape, dtype=bool)
-    shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
     return shadow_before ^ shadow_after
 
 

@@ -89,3 +89,16 @@ def test_only_scl_shadow_on_one_date_is_left_out_of_the_change():
     usable = pair_masks(before, after, water, DetectParams(cloud_buffer_m=10.0)).usable
     assert not usable[SHADOW].any()
     assert usable[dark_ground].all()
+
+
+def test_a_date_without_scl_has_no_shadow_to_compare():
+    # A scene stored without SCL, paired with one that has it: the other date's small
+    # shadow patches are not all taken for shadows come or gone.
+    from imagery.detect import pair_masks
+
+    before, after = _pair(marked=True)
+    before = before.replace(data=before.data[:4], band_names=before.band_names[:4])
+    water = np.zeros(after.shape, dtype=bool)
+    water[:, :SHORE_COL] = True
+    usable = pair_masks(before, after, water, DetectParams(cloud_buffer_m=10.0)).usable
+    assert usable[SHADOW].all()
