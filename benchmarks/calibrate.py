@@ -1,6 +1,7 @@
 """Fit the score calibration on simulated development pairs; check it on held-out pairs.
 
-    .venv/bin/python benchmarks/calibrate.py [--fit-seeds 200-259] [--check-seeds 9000-9013] [--write]
+    .venv/bin/python benchmarks/calibrate.py [--fit-seeds 200-259] [--check-seeds 9000-9013]
+        [--models s1/vessel,s1/cargo,s2/vessel,s2/cargo] [--write]
 
 Runs the pair pipeline on simulated pairs (imagery.simulate), labels every flag right
 or wrong against the truth (its centre within 20 m of a true new object of its kind;
@@ -9,7 +10,8 @@ fits one logistic model per sensor and kind (imagery.calibration) on the fit see
 and reports on the check seeds, which the fit never saw: the Brier score of the
 calibrated score against that of the raw evidence, and a reliability table (mean score
 against the share of right flags, per score bin). ``--write`` stores the models in
-imagery/calibration.json.
+imagery/calibration.json; with ``--models``, only the models named are refitted and the
+others are kept as stored.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 
 TOLERANCE_M = 20.0
+ALL_MODELS = ("s1/vessel", "s1/cargo", "s2/vessel", "s2/cargo")
 
 
 def _geoms(truth: pd.DataFrame, kind: str) -> np.ndarray:
@@ -106,13 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-seeds", default="200-259", type=seeds_argument)
     parser.add_argument("--check-seeds", default="9000-9013", type=seeds_argument)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument(
+        "--models",
+        default=",".join(ALL_MODELS),
+        help="sensor/kind models to refit, comma-separated",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
-    models, report = {}, {}
+    wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(wanted) - set(ALL_MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {list(ALL_MODELS)}")
+    models = dict(calibration.load_models()) if set(wanted) != set(ALL_MODELS) else {}
+    out = ROOT / "benchmarks" / "results" / "calibration.json"
+    report = json.loads(out.read_text()) if models and out.is_file() else {}
     for sensor in ("s1", "s2"):
+        kinds = [k for k in ("vessel", "cargo") if f"{sensor}/{k}" in wanted]
+        if not kinds:
+            continue
         fit = collect(seed_list(args.fit_seeds), sensor, args.size)
         check = collect(seed_list(args.check_seeds), sensor, args.size)
-        for kind in ("vessel", "cargo"):
+        for kind in kinds:
             train = fit[fit["kind"] == kind] if len(fit) else fit
             test = check[check["kind"] == kind] if len(check) else check
             if len(train) < 20 or train["right"].nunique() < 2:
@@ -148,11 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         doc = {
             "features": list(calibration.FEATURES),
             "fitted_on": f"imagery.simulate pairs, seeds {args.fit_seeds}, {args.size} px, both sensors",
-            "models": models,
+            "models": {m: models[m] for m in ALL_MODELS if m in models},
         }
         calibration.MODELS_PATH.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {calibration.MODELS_PATH}")
-    out = ROOT / "benchmarks" / "results" / "calibration.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     return 0
