@@ -20,6 +20,7 @@ import argparse
 import itertools
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from imagery import calibration  # noqa: E402
 from imagery.aoi import load_catalogue  # noqa: E402
+from imagery.atomic import atomic_write_text  # noqa: E402
 from imagery.detect import DetectParams, detect_pair  # noqa: E402
 from imagery.errors import CoregistrationError  # noqa: E402
 from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
@@ -115,14 +117,34 @@ def main(argv: list[str] | None = None) -> int:
         help="sensor/kind models to refit, comma-separated",
     )
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--report", type=Path, default=ROOT / "benchmarks" / "results" / "calibration.json"
+    )
     args = parser.parse_args(argv)
     wanted = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(wanted) - set(ALL_MODELS))
-    if unknown:
-        parser.error(f"unknown models {unknown}; choose from {list(ALL_MODELS)}")
-    models = dict(calibration.load_models()) if set(wanted) != set(ALL_MODELS) else {}
-    out = ROOT / "benchmarks" / "results" / "calibration.json"
-    report = json.loads(out.read_text()) if models and out.is_file() else {}
+    if unknown or not wanted:
+        parser.error(f"unknown models {unknown or args.models!r}; choose from {list(ALL_MODELS)}")
+    partial = set(wanted) != set(ALL_MODELS)
+    models: dict[str, list[float]] = {}
+    fitted_on = f"imagery.simulate pairs, seeds {args.fit_seeds}, {args.size} px, both sensors"
+    out = args.report
+    report: dict = {}
+    if partial:
+        # The models not named are kept as stored: they must all be there.
+        models = dict(calibration.load_models(str(calibration.MODELS_PATH)))
+        missing = sorted(set(ALL_MODELS) - set(wanted) - set(models))
+        if missing:
+            parser.error(
+                f"{calibration.MODELS_PATH} holds no usable {missing} to keep; refit all models"
+            )
+        stored = json.loads(calibration.MODELS_PATH.read_text()).get("fitted_on", "?")
+        fitted_on = (
+            f"{stored}; {', '.join(wanted)} refitted {date.today().isoformat()} on "
+            f"imagery.simulate pairs, seeds {args.fit_seeds}, {args.size} px"
+        )
+        report = json.loads(out.read_text()) if out.is_file() else {}
+    not_fitted = []
     for sensor in ("s1", "s2"):
         kinds = [k for k in ("vessel", "cargo") if f"{sensor}/{k}" in wanted]
         if not kinds:
@@ -132,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             train = fit[fit["kind"] == kind] if len(fit) else fit
             test = check[check["kind"] == kind] if len(check) else check
+            report.pop(f"{sensor}/{kind}", None)
             if len(train) < 20 or train["right"].nunique() < 2:
                 print(f"{sensor}/{kind}: too few flags to fit ({len(train)})")
+                not_fitted.append(f"{sensor}/{kind}")
                 continue
             coefficients = calibration.fit_logistic(
                 calibration.features(train), train["right"].to_numpy()
@@ -161,16 +185,19 @@ def main(argv: list[str] | None = None) -> int:
             print("  score bin   flags  mean score  share right")
             for name, count, mean, share in report[f"{sensor}/{kind}"]["reliability"]:
                 print(f"  {name:<10} {count:>6} {mean:>11.2f} {share:>12.2f}")
+    if not_fitted:
+        print(f"not fitted: {', '.join(not_fitted)}; nothing written")
+        return 1
     if args.write:
         doc = {
             "features": list(calibration.FEATURES),
-            "fitted_on": f"imagery.simulate pairs, seeds {args.fit_seeds}, {args.size} px, both sensors",
+            "fitted_on": fitted_on,
             "models": {m: models[m] for m in ALL_MODELS if m in models},
         }
-        calibration.MODELS_PATH.write_text(json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(calibration.MODELS_PATH, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {calibration.MODELS_PATH}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    atomic_write_text(out, json.dumps(report, indent=2))
     return 0
 
 

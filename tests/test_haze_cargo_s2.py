@@ -110,9 +110,20 @@ def test_blue_containers_bright_in_the_near_infrared_are_not_vegetation():
     before, after = _stack_only(PAVEMENT, BLUE_CONTAINERS)
     found = detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections
     cargo = found[found["kind"] == "cargo"]
-    centre = Point(*(before.transform * (102.5 + 0.5, 53.5 + 0.5)))
+    rows, cols = STACK
+    centre = Point(
+        *(before.transform * ((cols.start + cols.stop) / 2, (rows.start + rows.stop) / 2))
+    )
     assert cargo.geometry.contains(centre).sum() == 1
-    leaves = np.array([0.04, 0.08, 0.04, 0.40])[:, None, None] * np.ones((4, 3, 3))
-    paint = np.array(BLUE_CONTAINERS)[:, None, None] * np.ones((4, 3, 3))
-    scene = blurred_s2(np.concatenate([leaves, paint], axis=2), 1, 7, blur_px=0)
-    assert green_vegetation(scene, 0.4).tolist() == [[True] * 3 + [False] * 3] * 3
+
+
+def test_vegetation_is_high_ndvi_not_clearly_bluer_than_green():
+    spectra = [
+        (0.04, 0.08, 0.04, 0.40),  # leaves
+        (0.035, 0.03, 0.02, 0.25),  # dark canopy in shade, B02 lifted past B03 by skylight
+        BLUE_CONTAINERS,  # paint: NDVI 0.62, B02 0.04 over B03
+        (0.10, 0.11, 0.12, 0.15),  # pavement: NDVI 0.11
+    ]
+    exact = np.array(spectra, dtype=np.float32).T[:, None, :]  # band, one row, a column each
+    scene = blurred_s2(exact, 1, 7, blur_px=0).replace(data=exact)
+    assert green_vegetation(scene, 0.4).ravel().tolist() == [True, True, False, False]
