@@ -64,6 +64,7 @@ from imagery.sensors import (
     keep_shared,
     prepare,
 )
+from imagery.spectral import green_vegetation
 from imagery.vessels import VesselParams, detect_vessels_each, s2_surf
 from imagery.vessels.common import line_opening, opening, ship_sized_rows
 from imagery.vessels.params import S2_SURF_MAX_SHARE
@@ -139,7 +140,7 @@ class DetectParams:
         true, 31 -> 16 false (all 15 within 30 m of the land).
     cargo_max_ndvi : float
         S2: cargo stands on paved yards; vegetation on either date (NDVI above this, and
-        not clearly brighter in blue than in green: :func:`green_vegetation`) is not
+        not clearly brighter in blue than in green: :func:`imagery.spectral.green_vegetation`) is not
         searched for cargo.
     cargo_shore_gap_m : float
         Cargo is not flagged this close to water: the quay apron (30-60 m of crane
@@ -1510,37 +1511,6 @@ def cargo_land(
         if scene.sensor == "s2":
             land &= ~green_vegetation(scene, params.cargo_max_ndvi)
     return land
-
-
-#: Reflectance by which B02 must exceed B03 for a pixel of high NDVI to be paint, not
-#: leaves (:func:`green_vegetation`): about the blue aerosol residual of L2A.
-BLUE_MARGIN = 0.01
-
-
-def green_vegetation(scene: Raster, max_ndvi: float) -> np.ndarray:
-    """Per pixel of an S2 L2A scene: vegetation, i.e. NDVI above ``max_ndvi`` (Tucker 1979)
-    and B02 no more than ``BLUE_MARGIN`` above B03.
-
-    Chlorophyll absorbs blue and red light and reflects green, so in surface reflectance
-    leaves are brighter in B03 than in B02 (Gates et al. 1965). NDVI alone also takes
-    paint whose blue pigment reflects the near infrared, as copper phthalocyanine does
-    (Prussian blue does not): a stack of such containers would be cut out of its own
-    change (the blue stack of ``tests/test_haze_cargo_s2.py``, NDVI 0.62). The margin
-    allows for aerosol left after atmospheric correction and for the skylight in
-    shade, which lift B02 over dark canopy. A pixel with any band NaN is not vegetation.
-
-    References
-    ----------
-    Tucker, C. J. (1979). Red and photographic infrared linear combinations for
-    monitoring vegetation. Remote Sensing of Environment 8(2), 127-150.
-    Gates, D. M., Keegan, H. J., Schleter, J. C., Weidner, V. R. (1965). Spectral
-    properties of plants. Applied Optics 4(1), 11-20.
-    """
-    blue, green = scene.band("B02"), scene.band("B03")
-    red, nir = scene.band("B04"), scene.band("B08")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (nir - red) / (nir + red)
-    return (ndvi > max_ndvi) & (blue <= green + BLUE_MARGIN)
 
 
 def detect_pair(

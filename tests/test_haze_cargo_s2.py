@@ -11,7 +11,8 @@ from shapely.geometry import Point
 from test_cargo_s2 import RED_CONTAINERS, SHORE_COL, SIZE, STACK, WATER
 from test_shadow_cargo_s2 import PAVEMENT, _cargo_near
 
-from imagery.detect import DetectParams, detect_aligned, green_vegetation
+from imagery.detect import DetectParams, detect_aligned
+from imagery.spectral import green_vegetation
 
 #: A haze patch about 150 m across with a soft edge, well under a cloud mask's patch
 #: size. Its added reflectance falls off with wavelength (Angstrom exponent about 1.5).

@@ -685,3 +685,18 @@ def test_s2_ship_at_a_quay_with_a_park_behind_it_is_found():
     scene = _bank_scene(QUAY_COL - px(80))
     found = detect_vessels(scene)
     assert inside(found, scene, BERTHED).sum() == 1
+
+
+#: A hull painted with a blue pigment that reflects the near infrared (copper
+#: phthalocyanine): NDVI 0.62 like leaves, but brightest in B02.
+BLUE_HULL = (0.14, 0.10, 0.07, 0.30)
+
+
+def test_s2_blue_hulls_bright_in_the_near_infrared_are_not_vegetation():
+    reflectance = s2_layout()
+    for where in (BERTHED, ANCHORED):
+        reflectance[:, where[0], where[1]] = np.array(BLUE_HULL, dtype=np.float32)[:, None, None]
+    scene = s2_scene(reflectance)
+    found = detect_vessels(scene)
+    assert inside(found, scene, ANCHORED).sum() == 1
+    assert inside(found, scene, BERTHED).sum() == 1

@@ -53,6 +53,9 @@ class VesselParams:
     s2_max_ndvi : float
         S2 candidates whose median NDVI exceeds this are vegetation; a berthed candidate
         whose land within ``berth_bank_m`` mostly exceeds it lies on a vegetated bank.
+        Pixels clearly brighter in B02 than in B03 (blue paint, whose pigment may reflect
+        the near infrared as leaves do) count as not vegetation
+        (:func:`imagery.spectral.leaf_ndvi`).
     s2_max_ndwi : float
         S2 cores must have NDWI below the water's median NDWI plus this (a hull is less
         water-like than the water around it; a bright patch of turbid water is not).

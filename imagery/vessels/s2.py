@@ -11,6 +11,7 @@ from imagery.clouds import large_patches, s2_clouds
 from imagery.filters import masked_ring_stats, odd_window_px
 from imagery.objects import axis_shape, label_objects, measure_objects
 from imagery.raster import Raster
+from imagery.spectral import leaf_ndvi
 from imagery.vessels.common import (
     _grow,
     _PerLabel,
@@ -129,9 +130,7 @@ def _s2_cores(scene: Raster, water: np.ndarray, usable: np.ndarray, params, pixe
 
 
 def _ndvi(scene: Raster) -> np.ndarray:
-    nir, red = scene.band("B08"), scene.band("B04")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (nir - red) / (nir + red)
+    return leaf_ndvi(*(scene.band(name) for name in ("B02", "B03", "B04", "B08")))
 
 
 def _s2_afloat(

@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.objects import axis_shape, label_objects
+from imagery.spectral import leaf_ndvi
 from imagery.vessels.common import _open, _PerLabel, _ship_sized
 from imagery.vessels.params import BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
 from imagery.vessels.s2_candidates import _Candidates
@@ -29,8 +30,7 @@ class _Shore:
 
 def _shore(bands: np.ndarray, water: np.ndarray, usable: np.ndarray, reference) -> _Shore:
     land = ~water
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (bands[3] - bands[2]) / (bands[3] + bands[2])
+    ndvi = leaf_ndvi(*bands)
     return _Shore(
         land=land,
         usable=usable,
