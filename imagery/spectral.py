@@ -21,7 +21,8 @@ def leaf_ndvi(blue: np.ndarray, green: np.ndarray, red: np.ndarray, nir: np.ndar
     paint whose blue pigment reflects the near infrared, as copper phthalocyanine does
     (Prussian blue does not): a blue hull or stack of containers would pass for leaves.
     The margin allows for aerosol left after atmospheric correction and for the
-    skylight in shade, which lift B02 over dark canopy. NaN where B04 or B08 is NaN.
+    skylight in shade, which lift B02 over dark canopy. NaN where B04 or B08 is NaN or
+    both are 0 (no data), and left so.
 
     References
     ----------
@@ -33,8 +34,8 @@ def leaf_ndvi(blue: np.ndarray, green: np.ndarray, red: np.ndarray, nir: np.ndar
     with np.errstate(invalid="ignore", divide="ignore"):
         ndvi = (nir - red) / (nir + red)
     with np.errstate(invalid="ignore"):
-        paint = (blue > green + BLUE_MARGIN) & np.isfinite(ndvi)
-    return np.where(paint, -1.0, ndvi)
+        ndvi[(blue > green + BLUE_MARGIN) & ~np.isnan(ndvi)] = -1.0
+    return ndvi
 
 
 def green_vegetation(scene: Raster, max_ndvi: float) -> np.ndarray:
@@ -42,5 +43,4 @@ def green_vegetation(scene: Raster, max_ndvi: float) -> np.ndarray:
     A pixel with any band NaN is not vegetation."""
     bands = [scene.band(name) for name in ("B02", "B03", "B04", "B08")]
     finite = np.logical_and.reduce([np.isfinite(b) for b in bands])
-    with np.errstate(invalid="ignore"):
-        return finite & (leaf_ndvi(*bands) > max_ndvi)
+    return finite & (np.nan_to_num(leaf_ndvi(*bands), nan=-1.0) > max_ndvi)

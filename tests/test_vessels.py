@@ -690,6 +690,8 @@ def test_s2_ship_at_a_quay_with_a_park_behind_it_is_found():
 #: A hull painted with a blue pigment that reflects the near infrared (copper
 #: phthalocyanine): NDVI 0.62 like leaves, but brightest in B02.
 BLUE_HULL = (0.14, 0.10, 0.07, 0.30)
+#: Blue roofs or containers on a bank: NDVI 0.40, brightest in B02.
+BLUE_ROOFS = (0.11, 0.085, 0.081, 0.19)
 
 
 def test_s2_blue_hulls_bright_in_the_near_infrared_are_not_vegetation():
@@ -700,3 +702,13 @@ def test_s2_blue_hulls_bright_in_the_near_infrared_are_not_vegetation():
     found = detect_vessels(scene)
     assert inside(found, scene, ANCHORED).sum() == 1
     assert inside(found, scene, BERTHED).sum() == 1
+
+
+def test_s2_a_ship_berthed_before_blue_roofs_is_not_on_a_vegetated_bank():
+    """The bank behind the quay is blue roofs or containers, NDVI 0.40 but brightest in
+    B02 (as beside a ship at Durban in the real ports benchmark): not vegetation, so the
+    red hull berthed there is found."""
+    reflectance = s2_layout()
+    reflectance[:, :, :QUAY_COL] = np.array(BLUE_ROOFS, dtype=np.float32)[:, None, None]
+    scene = s2_scene(reflectance)
+    assert inside(detect_vessels(scene), scene, BERTHED).sum() == 1
