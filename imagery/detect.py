@@ -140,8 +140,8 @@ class DetectParams:
         true, 31 -> 16 false (all 15 within 30 m of the land).
     cargo_max_ndvi : float
         S2: cargo stands on paved yards; vegetation on either date (NDVI above this, and
-        not clearly brighter in blue than in green: :func:`imagery.spectral.green_vegetation`) is not
-        searched for cargo.
+        not clearly brighter in blue than in green:
+        :func:`imagery.spectral.green_vegetation`) is not searched for cargo.
     cargo_shore_gap_m : float
         Cargo is not flagged this close to water: the quay apron (30-60 m of crane
         rails and lashing area) is where mixed water/land pixels, moving cranes and

@@ -37,8 +37,8 @@ Sentinel-2
     ``berth_max_width_m`` deep, faces the water along its outer side (a strip across
     a pier does not), does not fill the line (the inside of a bend or a corner grows
     smoothly up to the line; a hull stops at its own length), is backed by a quay
-    running ``berth_min_backing`` times longer, is not vegetation (:func:`imagery.spectral.leaf_ndvi`) and is solid
-    (the foam test). Its score (:func:`_berth_score`) grows with its elongation, its
+    running ``berth_min_backing`` times longer, is not vegetation
+    (:func:`imagery.spectral.leaf_ndvi`) and is solid (the foam test). Its score (:func:`_berth_score`) grows with its elongation, its
     backing and its spectral contrast with the quay behind it (the mixed rim of a
     quay has the quay's spectrum once the water-mixed pixels are left out; a hull is
     another material); candidates below ``berth_min_score`` are dropped.

@@ -103,8 +103,8 @@ class VesselParams:
         berthed candidate is dropped when most of the clear land within this distance
         of it, metres (a Chebyshev ring of pixels), has NDVI above ``s2_max_ndvi``
         (mangrove, scrub, lawn; blue roofs and containers are not vegetation:
-        :func:`imagery.spectral.leaf_ndvi`). A quay apron is paved for tens of metres; a park or a
-        tree line further back does not count. 0 turns the test off.
+        :func:`imagery.spectral.leaf_ndvi`). A quay apron is paved for tens of metres; a
+        park or a tree line further back does not count. 0 turns the test off.
     berth_min_score : float
         S2 berthed objects scoring below this (:func:`_berth_score`, 0-0.9) are dropped.
     berth_angles : int
