@@ -22,13 +22,24 @@ from imagery.objects import axis_shape, label_objects
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
 
-__all__ = ["change_veils", "large_patches", "s2_clouds", "ship_shaped"]
+__all__ = [
+    "S2_FLAT_STEP_RATIO",
+    "S2_SCL_FRAGMENT_M",
+    "change_veils",
+    "large_patches",
+    "s2_clouds",
+    "ship_shaped",
+]
 
 #: Clouds without SCL: bright in the blue (thick cloud reflects over 0.25 in B02, which
 #: a deck covers for a few pixels at most), spectrally flat (B08 < 1.5 B02, unlike
 #: vegetation and most roofs) and in patches far larger than any ship.
 S2_CLOUD_B02 = 0.25
 S2_CLOUD_MIN_AREA_M2 = 150_000.0
+#: Spectrally flat: B08 (or its step) at most this many times B02 (or its step), and at
+#: least half of it. Cloud scatters B02-B08 alike; vegetation, most roofs and hulls over
+#: water do not.
+S2_FLAT_STEP_RATIO = 1.5
 #: Thin cloud and haze over water: a flat step of at least this much in B02 above the
 #: water (reflectance), in patches larger than the largest deck (400 m x 60 m).
 S2_HAZE_STEP = 0.04
@@ -160,7 +171,7 @@ def s2_clouds(
         pixel_m = scene.pixel_m
     blue = np.nan_to_num(scene.band("B02"))
     nir = np.nan_to_num(scene.band("B08"))
-    thick = (blue > S2_CLOUD_B02) & (nir < 1.5 * blue) & (nir > 0.5 * blue)
+    thick = (blue > S2_CLOUD_B02) & (nir < S2_FLAT_STEP_RATIO * blue) & (nir > 0.5 * blue)
     clouds = large_patches(thick, S2_CLOUD_MIN_AREA_M2, pixel_m)
     if scene.has_band("SCL"):
         # SCL also calls bright flat roofs and white container stacks cloud: keep only
@@ -188,7 +199,7 @@ def s2_clouds(
         reference = water & np.isfinite(scene.band("B08"))
         step_blue = blue - float(np.median(blue[reference]))
         step_nir = nir - float(np.median(nir[reference]))
-        flat = (step_nir >= 0.5 * step_blue) & (step_nir <= 1.5 * step_blue)
+        flat = (step_nir >= 0.5 * step_blue) & (step_nir <= S2_FLAT_STEP_RATIO * step_blue)
         haze = water & flat & (step_blue >= S2_HAZE_STEP)
         offshore = large_patches(thick | haze, S2_HAZE_MIN_AREA_M2, pixel_m)
         labels, n = ndimage.label(offshore)

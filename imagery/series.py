@@ -27,16 +27,17 @@ import xarray as xr
 from imagery.change import ChangeMap, effective_looks, s2_change
 from imagery.detect import (
     DetectParams,
-    _outside_zone,
     berth_changes,
     berth_water,
     cargo_flags,
     cargo_land,
+    cloud_reach,
     empty_detections,
     evidence_hulls,
     one_flag_per_ship,
     pair_masks,
     pixel_step,
+    s2_not_ships,
     scene_surf,
     shore_distance_m,
     to_schema,
@@ -214,8 +215,10 @@ def detect_series(
     berth_distance = distance if sensor == "s1" else shore_distance_m(~water, pixel_m)
     berths = berth_water(water, params, pixel_m)
     if sensor == "s2":
-        # Each date's surf zone (imagery.detect.pair_surf), made once for both its steps.
+        # Each date's surf zone (imagery.detect.pair_surf) and cloud reach, made once for
+        # both its steps.
         surf = [scene_surf(s, water, params.vessel) for s in scenes]
+        reach = [cloud_reach(s, water) for s in scenes]
     found, gone, steps = [], [], []
     for j in range(1, len(scenes)):
         before, after = scenes[j - 1], scenes[j]
@@ -267,9 +270,14 @@ def detect_series(
             change, reference, water, usable, hulls[j], None, params, sign=-1.0, **pair
         )
         if sensor == "s2":
-            zone = surf[j - 1] | surf[j]
-            new, moored, left, unmoored = (
-                _outside_zone(frame, zone, reference) for frame in (new, moored, left, unmoored)
+            (new, moored), (left, unmoored) = s2_not_ships(
+                [new, moored],
+                [left, unmoored],
+                before,
+                after,
+                water,
+                surf=surf[j - 1] | surf[j],
+                reach=(reach[j - 1], reach[j]),
             )
         new, moored = one_flag_per_ship(new, moored, sensor, params)
         left, unmoored = one_flag_per_ship(left, unmoored, sensor, params)

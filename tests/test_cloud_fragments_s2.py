@@ -1,0 +1,148 @@
+"""S2 pairs with a cumulus on one date: a detached puff beside it, which SCL leaves
+unmarked, is not a ship that came or left; ships beside the cloud, one of them under
+a veil of cirrus, still are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from s2_scenes import blurred_s2
+
+import imagery.detect
+from imagery.detect import DetectParams, detect_aligned
+from imagery.raster import Raster
+from imagery.sensors import SCL_WATER
+
+SIZE = 240
+SHORE_COL = 200  # water west of it, quay east
+#: Surface reflectance B02 B03 B04 B08.
+WATER = (0.05, 0.045, 0.025, 0.012)
+QUAY = (0.10, 0.11, 0.12, 0.15)
+LAND_SCL = 5
+SCL_CLOUD_HIGH = 9
+SCL_CIRRUS = 10
+#: A cumulus 600 m x 500 m (SCL cloud), white.
+CLOUD = (slice(20, 80), slice(40, 90))
+CLOUD_TOP = (0.55, 0.55, 0.55, 0.57)
+#: A detached puff 70 m x 20 m, 120 m off the cloud: thin, it adds about 0.08 to every
+#: band (Mie scattering is white), and SCL does not mark it.
+PUFF = (slice(92, 99), slice(60, 62))
+PUFF_VEIL = 0.08
+#: A ship 150 m x 30 m at anchor 200 m off the cloud, and a blue-hulled one 120 m x 20 m
+#: 150 m off it under thin cirrus, which adds 0.035 to every band over the ship and the
+#: water around it alike (under the haze test's 0.04). Blue paint steps 1.8 times as much
+#: in B08 as in B02 over water; with the veil's step on both, 1.45 times: flat, unless
+#: the veil's step over the water around the ship is taken off.
+SHIP = (slice(100, 115), slice(110, 113))
+SHIP_DECK = (0.09, 0.10, 0.11, 0.14)
+BLUE = (slice(40, 52), slice(115, 117))
+BLUE_HULL = (0.10, 0.09, 0.065, 0.10)
+CIRRUS = (slice(25, 70), slice(105, 130))
+CIRRUS_VEIL = 0.035
+
+
+def _ground(*, cloud: bool) -> np.ndarray:
+    ground = np.empty((4, SIZE, SIZE), dtype=np.float64)
+    ground[:] = np.array(QUAY)[:, None, None]
+    ground[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
+    if cloud:
+        ground[:, SHIP[0], SHIP[1]] = np.array(SHIP_DECK)[:, None, None]
+        ground[:, BLUE[0], BLUE[1]] = np.array(BLUE_HULL)[:, None, None]
+        ground[:, CIRRUS[0], CIRRUS[1]] += CIRRUS_VEIL
+        ground[:, CLOUD[0], CLOUD[1]] = np.array(CLOUD_TOP)[:, None, None]
+        ground[:, PUFF[0], PUFF[1]] += PUFF_VEIL
+    return ground
+
+
+def _with_scl(scene: Raster, *, cloud: bool) -> Raster:
+    scl = np.full(scene.shape, LAND_SCL, dtype=np.float32)
+    scl[:, :SHORE_COL] = SCL_WATER
+    if cloud:
+        scl[CIRRUS] = SCL_CIRRUS
+        scl[CLOUD] = SCL_CLOUD_HIGH
+    return scene.replace(
+        data=np.concatenate([scene.data, scl[None]]),
+        band_names=(*scene.band_names, "SCL"),
+    )
+
+
+def _scene(day: int, seed: int, *, cloud: bool) -> Raster:
+    return _with_scl(blurred_s2(_ground(cloud=cloud), day, seed + day), cloud=cloud)
+
+
+def _flagged(frame, grid: Raster, where: tuple[slice, slice], margin: int = 3) -> int:
+    rows, cols = where
+    count = 0
+    for point in frame.geometry.centroid:
+        col, row = ~grid.transform * (point.x, point.y)
+        count += (rows.start - margin <= row <= rows.stop + margin) and (
+            cols.start - margin <= col <= cols.stop + margin
+        )
+    return count
+
+
+def _vessels(frame):
+    return frame[frame["kind"] == "vessel"] if len(frame) else frame
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_puff_beside_a_cloud_is_not_a_new_ship(seed, monkeypatch):
+    before, after = _scene(1, seed, cloud=False), _scene(11, seed, cloud=True)
+    params = DetectParams(min_score=0.0)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, PUFF) == 0
+    assert _flagged(found, before, SHIP) == 1
+    # Under the cirrus the deck's own step is a hull's: the veil is the water's too.
+    assert _flagged(found, before, BLUE) == 1
+    # Judged on its step against the sea's, the veiled hull looks like cloud.
+    with monkeypatch.context() as patch:
+        patch.setattr(imagery.detect, "FRAGMENT_RING_M", (5000.0, 5000.1))
+        found = _vessels(detect_aligned(before, after, params=params).detections)
+        assert _flagged(found, before, BLUE) == 0
+    # Without the rule the puff passes every test of a hull.
+    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, PUFF) == 1
+
+
+def test_a_puff_beside_a_cloud_on_the_first_date_has_not_left(monkeypatch):
+    before, after = _scene(1, 4, cloud=True), _scene(11, 4, cloud=False)
+    params = DetectParams(min_score=0.0)
+    departed = detect_aligned(before, after, params=params).departed
+    assert _flagged(departed, before, PUFF) == 0
+    assert _flagged(departed, before, SHIP) == 1
+    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    departed = detect_aligned(before, after, params=params).departed
+    assert _flagged(departed, before, PUFF) == 1
+
+
+def test_a_white_ship_far_from_any_cloud_is_still_found():
+    # The rule is for the reach of a cloud only: a white deck steps flat as well.
+    ground_after = _ground(cloud=False)
+    white = (0.32, 0.33, 0.33, 0.34)
+    ground_after[:, SHIP[0], SHIP[1]] = np.array(white)[:, None, None]
+    before = _with_scl(blurred_s2(_ground(cloud=False), 1, 5), cloud=False)
+    after = _with_scl(blurred_s2(ground_after, 11, 6), cloud=False)
+    found = _vessels(detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections)
+    assert _flagged(found, before, SHIP) == 1
+
+
+def test_a_series_drops_puffs_as_the_pair_does(monkeypatch):
+    from test_series_s2 import _textured
+
+    from imagery.series import detect_series
+
+    grounds = [_ground(cloud=False), _ground(cloud=True), _ground(cloud=False)]
+    scenes = [
+        _with_scl(blurred_s2(_textured(g, SHORE_COL), day, seed), cloud=i == 1)
+        for i, (g, day, seed) in enumerate(zip(grounds, (1, 11, 21), (2, 12, 22), strict=True))
+    ]
+
+    def puff_flags() -> tuple[int, int]:
+        result = detect_series(scenes, sensor="s2", params=DetectParams(min_score=0.0))
+        new = _vessels(result.detections)
+        return _flagged(new, scenes[0], PUFF), _flagged(result.departed, scenes[0], PUFF)
+
+    assert puff_flags() == (0, 0)
+    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    assert puff_flags() == (1, 1)
