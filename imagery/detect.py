@@ -44,16 +44,18 @@ from scipy import ndimage, stats
 
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
-from imagery.clouds import S2_FLAT_STEP_RATIO, S2_SCL_FRAGMENT_M, change_veils, s2_clouds
+from imagery.clouds import change_veils, cloud_fragments, cloud_reach, s2_clouds
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.layover import correct_layover
 from imagery.objects import (
+    footprint_means,
     hysteresis_threshold,
     label_maxima,
     label_objects,
     label_sums,
     measure_objects,
+    numbered,
 )
 from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
@@ -317,48 +319,11 @@ def _check_overlap(before: Raster, after: Raster, names: tuple[str, str]) -> Non
         )
 
 
-def _numbered(frame: gpd.GeoDataFrame, grid: Raster, *, all_touched: bool) -> np.ndarray:
-    """The grid with each polygon of ``frame`` burnt in as its row number + 1 (0 elsewhere)."""
-    from rasterio import features
-
-    return features.rasterize(
-        ((geom, i + 1) for i, geom in enumerate(frame.geometry)),
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=0,
-        dtype="int32",
-        all_touched=all_touched,
-    )
-
-
 def shore_distance_m(water: np.ndarray, pixel_m: float) -> np.ndarray:
     """Distance of every pixel to the nearest water pixel, metres (inf without water)."""
     if not water.any():
         return np.full(water.shape, np.inf)
     return ndimage.distance_transform_edt(~water) * pixel_m
-
-
-def _footprint_means(
-    frame: gpd.GeoDataFrame, images: dict[str, np.ndarray], raster: Raster
-) -> dict[str, np.ndarray]:
-    """Mean of each image inside each polygon of ``frame`` (NaN-aware; NaN where empty)."""
-    if frame.empty:
-        return {name: np.array([]) for name in images}
-    labels = _numbered(frame, raster, all_touched=True)
-    n = len(frame)
-    # The footprints' pixels only (ndimage.sum_labels bincounts the whole image).
-    where = np.flatnonzero(labels)
-    owner = labels.ravel()[where]
-    out = {}
-    for name, image in images.items():
-        values = image.ravel()[where].astype(np.float64, copy=False)
-        finite = np.isfinite(values)
-        counts = np.bincount(owner, weights=finite, minlength=n + 1)[1 : n + 1]
-        sums = np.bincount(owner, weights=np.where(finite, values, 0.0), minlength=n + 1)
-        sums = sums[1 : n + 1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = np.where(counts > 0, sums / counts, np.nan)
-    return out
 
 
 def _close(frame: gpd.GeoDataFrame, other: gpd.GeoDataFrame, match_m: float) -> np.ndarray:
@@ -507,7 +472,7 @@ def vessel_flags(
     """
     if vessels.empty:
         return vessels.iloc[0:0]
-    owner = _numbered(vessels, grid, all_touched=False)
+    owner = numbered(vessels, grid, all_touched=False)
     z = sign * (signed_z(change, grid.sensor) if pixel is None else pixel.z)
     appeared = (owner > 0) & other_water & usable & change.valid & (z > params.vessel_change_z)
     if pixel is None:
@@ -599,7 +564,7 @@ def _swung(
     def ashore(frame: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray:
         unique, back = np.unique(rows, return_inverse=True)
         hulls = gpd.GeoDataFrame(geometry=frame.geometry.iloc[unique].to_numpy(), crs=grid.crs)
-        share = _footprint_means(hulls, {"land": near_land}, grid)["land"]
+        share = footprint_means(hulls, {"land": near_land}, grid)["land"]
         return (np.nan_to_num(share) > 0)[back]
 
     afloat = ~(ashore(vessels, mine) | ashore(others, theirs))
@@ -704,7 +669,7 @@ def berth_changes(
         # The bright first pixel of water along a quay face misregistered by a fraction
         # of a pixel, as long as the quay.
         measures["edge"] = pixel.explained.astype(np.float32)
-    means = _footprint_means(frame, measures, grid)
+    means = footprint_means(frame, measures, grid)
     seeded = means["strong"]
     ok = (
         (frame["length_m"] >= shortest)
@@ -796,7 +761,7 @@ def _solid_step(
         water_step = step[clear_water & np.isfinite(step)]
         level = float(np.median(water_step)) if water_step.size >= 100 else 0.0
         steps[name] = step - level
-    means = _footprint_means(frame, steps, grid)
+    means = footprint_means(frame, steps, grid)
     nir, green = means["B08"], means["B03"]
     with np.errstate(invalid="ignore"):
         solid = ~(nir < vessel.s2_foam_ratio * green)  # NaN on either side: undecided
@@ -866,19 +831,6 @@ def unlaid(
     ]
 
 
-#: The water around a flag whose step is the background of its own (inner and outer
-#: distance from the footprint, metres): clear of the blurred hull, close enough to
-#: share its veil.
-FRAGMENT_RING_M = (20.0, 60.0)
-
-
-def cloud_reach(scene: Raster, water: np.ndarray) -> np.ndarray:
-    """S2: where broken cloud may lie on one date, as a boolean (row, col) mask: within
-    ``S2_SCL_FRAGMENT_M`` of its clouds (:func:`imagery.clouds.s2_clouds`, SCL's cloud,
-    cirrus and shadow classes and the patches of flat brightening)."""
-    return s2_clouds(scene, water=water, buffer_m=S2_SCL_FRAGMENT_M)
-
-
 def not_cloud_fragments(
     frame: gpd.GeoDataFrame,
     present: Raster,
@@ -887,47 +839,14 @@ def not_cloud_fragments(
     water: np.ndarray,
     reach: np.ndarray,
 ) -> gpd.GeoDataFrame:
-    """The S2 vessel flags of ``frame`` that are not broken cloud.
-
-    A cumulus field comes with detached puffs that SCL leaves unmarked, some of them
-    ship-sized and elongated. Cloud droplets are much larger than the wavelengths of
-    B02-B08 and scatter them alike (Mie; a cloud is white), so a puff over the sea
-    brightens the blue about as much as the near infrared. A hull replaces water, which
-    is darkest in the near infrared, with paint or steel, which is not, and its B08 step
-    exceeds its B02 step: on simulated pairs every ship flagged within 300 m of a cloud
-    stepped at least 1.25 times as much in B08 as in B02, and on the real sen2ships
-    ports 93 of 102 annotated ships step more than ``S2_FLAT_STEP_RATIO`` (1.5) times
-    and 98 more than 1.2 times. So a flag within ``reach`` (:func:`cloud_reach`) of
-    the date with the ship (``present``), whose mean step against the date without it
-    (``absent``), each band taken relative to the median step of ``clear_water``, is a
-    brightening in B02 and no more than ``S2_FLAT_STEP_RATIO`` times that in B08, is
-    dropped. A white ship beside a cloud is lost with it.
-
-    References
-    ----------
-    Bohren, C. F., & Huffman, D. R. (1983). Absorption and Scattering of Light by Small
-    Particles. Wiley. (Cloud droplets of 5-20 um scatter visible and near-infrared
-    light alike.)
-    """
+    """The S2 vessel flags of ``frame`` that are not detached puffs of cloud
+    (:func:`imagery.clouds.cloud_fragments`): judged on the step from the date without
+    the ship (``absent``) to the date with it (``present``), within ``reach``
+    (:func:`imagery.clouds.cloud_reach` of ``present``)."""
     if frame.empty or not reach.any():
         return frame
-    steps = {
-        name: (present.band(name) - absent.band(name)).astype(np.float32) for name in ("B02", "B08")
-    }
-    on_water = {name: np.where(water, step, np.nan) for name, step in steps.items()}
-    means = _footprint_means(frame, {**steps, "reach": reach.astype(np.float32)}, grid)
-    # A veil over the ship (cirrus, haze) also lies over the water around it.
-    ring = frame.set_geometry(
-        frame.geometry.buffer(FRAGMENT_RING_M[1]).difference(
-            frame.geometry.buffer(FRAGMENT_RING_M[0])
-        )
-    )
-    around = _footprint_means(ring, on_water, grid)
-    blue = means["B02"] - np.nan_to_num(around["B02"])
-    nir = means["B08"] - np.nan_to_num(around["B08"])
-    with np.errstate(invalid="ignore"):
-        flat = (blue > 0) & (nir <= S2_FLAT_STEP_RATIO * blue) & (means["reach"] > 0)
-    return frame.loc[~np.asarray(flat, dtype=bool)]
+    steps = {name: present.band(name) - absent.band(name) for name in ("B02", "B08")}
+    return frame.loc[~cloud_fragments(frame, steps, water, reach, grid)]
 
 
 def s2_not_ships(
@@ -942,8 +861,9 @@ def s2_not_ships(
 ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame]]:
     """S2 vessel flags of a step, less those in the surf of either date
     (:func:`pair_surf`) and the broken cloud of the date with the ship
-    (:func:`not_cloud_fragments`; ``reach``: :func:`cloud_reach` of ``before`` and
-    ``after``). ``arrived`` are flags of ships there ``after``, ``left`` ``before``."""
+    (:func:`not_cloud_fragments`; ``reach``: :func:`imagery.clouds.cloud_reach` of
+    ``before`` and ``after``). ``arrived`` are flags of ships there ``after``, ``left``
+    ``before``."""
     arrived = [
         not_cloud_fragments(_outside_zone(f, surf, before), after, before, before, water, reach[1])
         for f in arrived
@@ -959,7 +879,7 @@ def _outside_zone(frame: gpd.GeoDataFrame, zone: np.ndarray, grid: Raster) -> gp
     """The rows of ``frame`` with at most ``S2_SURF_MAX_SHARE`` of their footprint in ``zone``."""
     if frame.empty or not zone.any():
         return frame
-    share = _footprint_means(frame, {"zone": zone.astype(np.float32)}, grid)["zone"]
+    share = footprint_means(frame, {"zone": zone.astype(np.float32)}, grid)["zone"]
     return frame.loc[~(np.nan_to_num(share) > S2_SURF_MAX_SHARE)]
 
 
@@ -1162,7 +1082,7 @@ def _cell_share(frame: gpd.GeoDataFrame, before: Raster, after: Raster, grid: Ra
     for name in (b for b in before.band_names if after.has_band(b)):
         step = after.band(name).astype(np.float64) - before.band(name)
         added += np.where(np.isfinite(step) & (step > 0), step, 0.0)
-    labels = _numbered(frame, grid, all_touched=False)
+    labels = numbered(frame, grid, all_touched=False)
     total = label_sums(added, labels, len(frame))
     cell = odd_window_px(SCATTERER_CELL_M, grid.pixel_m)
     peak = label_maxima(box_sum(added, cell), labels, len(frame))
@@ -1252,11 +1172,11 @@ def _stack_ground(
     if not vast.any():
         return open_ground
     wide = whole.loc[vast]
-    share = _footprint_means(wide, {"open": open_ground}, grid)["open"]
+    share = footprint_means(wide, {"open": open_ground}, grid)["open"]
     surface = wide.loc[np.nan_to_num(share) >= SURFACE_OPEN_SHARE]
     if surface.empty:
         return open_ground
-    return open_ground & ~(grown & (_numbered(surface, grid, all_touched=False) > 0))
+    return open_ground & ~(grown & (numbered(surface, grid, all_touched=False) > 0))
 
 
 def _on_empty_ground(
@@ -1294,7 +1214,7 @@ def _on_empty_ground(
     if ground is None:
         return np.ones(len(frame), dtype=bool)
     typical = ground.typical
-    means = _footprint_means(
+    means = footprint_means(
         frame,
         {
             "texture": ground.texture_before,
@@ -1352,7 +1272,7 @@ def _veiled(
     if frame.empty:
         return np.zeros(0, dtype=bool)
     names = ("B02", "B03", "B04", "B08")
-    means = _footprint_means(
+    means = footprint_means(
         frame, {name: after.band(name) - before.band(name) for name in names}, before
     )
     bands = np.stack([means[name] for name in names])

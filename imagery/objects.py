@@ -26,6 +26,41 @@ __all__ = [
 ]
 
 
+def numbered(frame, grid, *, all_touched: bool) -> np.ndarray:
+    """The grid (anything with ``shape`` and ``transform``, e.g. a Raster) with each
+    polygon of ``frame`` (a GeoDataFrame) burnt in as its row number + 1 (0 elsewhere)."""
+    return features.rasterize(
+        ((geom, i + 1) for i, geom in enumerate(frame.geometry)),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        dtype="int32",
+        all_touched=all_touched,
+    )
+
+
+def footprint_means(frame, images: dict[str, np.ndarray], grid) -> dict[str, np.ndarray]:
+    """Mean of each image inside each polygon of ``frame`` (every pixel the polygon
+    touches; NaN-aware; NaN where empty), on ``grid`` (:func:`numbered`)."""
+    if frame.empty:
+        return {name: np.array([]) for name in images}
+    labels = numbered(frame, grid, all_touched=True)
+    n = len(frame)
+    # The footprints' pixels only (ndimage.sum_labels bincounts the whole image).
+    where = np.flatnonzero(labels)
+    owner = labels.ravel()[where]
+    out = {}
+    for name, image in images.items():
+        values = image.ravel()[where].astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        counts = np.bincount(owner, weights=finite, minlength=n + 1)[1 : n + 1]
+        sums = np.bincount(owner, weights=np.where(finite, values, 0.0), minlength=n + 1)
+        sums = sums[1 : n + 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(counts > 0, sums / counts, np.nan)
+    return out
+
+
 def label_objects(mask: np.ndarray, *, connectivity: int = 2) -> tuple[np.ndarray, int]:
     """Label connected components of ``mask`` (8-connected by default)."""
     structure = ndimage.generate_binary_structure(2, connectivity)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from s2_scenes import blurred_s2
 
-import imagery.detect
+import imagery.clouds
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
 from imagery.sensors import SCL_WATER
@@ -96,11 +96,11 @@ def test_a_puff_beside_a_cloud_is_not_a_new_ship(seed, monkeypatch):
     assert _flagged(found, before, BLUE) == 1
     # Judged on its step against the sea's, the veiled hull looks like cloud.
     with monkeypatch.context() as patch:
-        patch.setattr(imagery.detect, "FRAGMENT_RING_M", (5000.0, 5000.1))
+        patch.setattr(imagery.clouds, "FRAGMENT_RING_M", (5000.0, 5000.1))
         found = _vessels(detect_aligned(before, after, params=params).detections)
         assert _flagged(found, before, BLUE) == 0
     # Without the rule the puff passes every test of a hull.
-    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
     found = _vessels(detect_aligned(before, after, params=params).detections)
     assert _flagged(found, before, PUFF) == 1
 
@@ -111,7 +111,7 @@ def test_a_puff_beside_a_cloud_on_the_first_date_has_not_left(monkeypatch):
     departed = detect_aligned(before, after, params=params).departed
     assert _flagged(departed, before, PUFF) == 0
     assert _flagged(departed, before, SHIP) == 1
-    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
     departed = detect_aligned(before, after, params=params).departed
     assert _flagged(departed, before, PUFF) == 1
 
@@ -144,5 +144,19 @@ def test_a_series_drops_puffs_as_the_pair_does(monkeypatch):
         return _flagged(new, scenes[0], PUFF), _flagged(result.departed, scenes[0], PUFF)
 
     assert puff_flags() == (0, 0)
-    monkeypatch.setattr(imagery.detect, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
     assert puff_flags() == (1, 1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_one_scene_reports_no_puff_beside_a_cloud(seed, monkeypatch):
+    from imagery.vessels import detect_vessels
+
+    scene = _scene(11, seed, cloud=True)
+    found = detect_vessels(scene)
+    assert _flagged(found, scene, PUFF) == 0
+    assert _flagged(found, scene, SHIP) == 1
+    assert _flagged(found, scene, BLUE) == 1
+    assert list(found["id"]) == list(range(1, len(found) + 1))
+    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
+    assert _flagged(detect_vessels(scene), scene, PUFF) == 1

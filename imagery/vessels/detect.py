@@ -14,7 +14,7 @@ from imagery.raster import Raster
 from imagery.vessels.common import _pixel_m
 from imagery.vessels.params import VesselParams
 from imagery.vessels.s1 import _s1_candidates, _s1_frame
-from imagery.vessels.s2 import _s2_cores, _s2_frame
+from imagery.vessels.s2 import _s2_cores, _s2_frame, s2_without_puffs
 from imagery.vessels.shore import ShoreGeometry
 from imagery.water import water_mask
 
@@ -84,6 +84,8 @@ def detect_vessels(
     water = np.asarray(water, dtype=bool)
     params = params or VesselParams()
     frame = _detect(scene, water, params, ShoreGeometry(water))
+    if scene.sensor == "s2":
+        frame = s2_without_puffs(frame, scene, water)
     if scene.sensor == "s1":
         # Where the ships stand, not where their echoes lie (the pair pipeline keeps
         # the echoes' outlines, :func:`detect_vessels_each`, as masks on the image).

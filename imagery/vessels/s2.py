@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.cfar import cfar_detect
-from imagery.clouds import large_patches, s2_clouds
+from imagery.clouds import cloud_fragments, cloud_reach, large_patches, s2_clouds
 from imagery.filters import masked_ring_stats, odd_window_px
 from imagery.objects import axis_shape, label_objects, measure_objects
 from imagery.raster import Raster
@@ -247,3 +247,17 @@ def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.Geo
         frame[key] = values[source[good]]
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=scene.crs)
     return _size_filter(frame, params, params.s2_min_length_m)
+
+
+def s2_without_puffs(frame: gpd.GeoDataFrame, scene: Raster, water: np.ndarray) -> gpd.GeoDataFrame:
+    """One scene's S2 vessels less the detached puffs of cloud among them: beside a
+    cloud, an object that stands out of the water around it as much in the blue as in
+    the near infrared (:func:`imagery.clouds.cloud_fragments`, on the scene's own
+    reflectance). A pair judges its flags on their steps instead
+    (:func:`imagery.detect.not_cloud_fragments`) and keeps every candidate of each date
+    as evidence."""
+    if frame.empty:
+        return frame
+    bands = {name: scene.band(name) for name in ("B02", "B08")}
+    puffs = cloud_fragments(frame, bands, water, cloud_reach(scene, water), scene)
+    return frame.loc[~puffs].assign(id=np.arange(1, int((~puffs).sum()) + 1))
