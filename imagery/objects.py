@@ -18,11 +18,13 @@ from imagery.grid import ground_pixel_size, to_lonlat
 
 __all__ = [
     "axis_shape",
+    "footprint_means",
     "hysteresis_threshold",
     "label_maxima",
     "label_objects",
     "label_sums",
     "measure_objects",
+    "numbered",
 ]
 
 

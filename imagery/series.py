@@ -25,13 +25,13 @@ import pandas as pd
 import xarray as xr
 
 from imagery.change import ChangeMap, effective_looks, s2_change
+from imagery.clouds import cloud_reach
 from imagery.detect import (
     DetectParams,
     berth_changes,
     berth_water,
     cargo_flags,
     cargo_land,
-    cloud_reach,
     empty_detections,
     evidence_hulls,
     one_flag_per_ship,

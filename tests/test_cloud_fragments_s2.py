@@ -94,13 +94,8 @@ def test_a_puff_beside_a_cloud_is_not_a_new_ship(seed, monkeypatch):
     assert _flagged(found, before, SHIP) == 1
     # Under the cirrus the deck's own step is a hull's: the veil is the water's too.
     assert _flagged(found, before, BLUE) == 1
-    # Judged on its step against the sea's, the veiled hull looks like cloud.
-    with monkeypatch.context() as patch:
-        patch.setattr(imagery.clouds, "FRAGMENT_RING_M", (5000.0, 5000.1))
-        found = _vessels(detect_aligned(before, after, params=params).detections)
-        assert _flagged(found, before, BLUE) == 0
     # Without the rule the puff passes every test of a hull.
-    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_PUFF_MAX_RATIO", -np.inf)
     found = _vessels(detect_aligned(before, after, params=params).detections)
     assert _flagged(found, before, PUFF) == 1
 
@@ -111,20 +106,28 @@ def test_a_puff_beside_a_cloud_on_the_first_date_has_not_left(monkeypatch):
     departed = detect_aligned(before, after, params=params).departed
     assert _flagged(departed, before, PUFF) == 0
     assert _flagged(departed, before, SHIP) == 1
-    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_PUFF_MAX_RATIO", -np.inf)
     departed = detect_aligned(before, after, params=params).departed
     assert _flagged(departed, before, PUFF) == 1
 
 
-def test_a_white_ship_far_from_any_cloud_is_still_found():
-    # The rule is for the reach of a cloud only: a white deck steps flat as well.
-    ground_after = _ground(cloud=False)
-    white = (0.32, 0.33, 0.33, 0.34)
-    ground_after[:, SHIP[0], SHIP[1]] = np.array(white)[:, None, None]
-    before = _with_scl(blurred_s2(_ground(cloud=False), 1, 5), cloud=False)
-    after = _with_scl(blurred_s2(ground_after, 11, 6), cloud=False)
-    found = _vessels(detect_aligned(before, after, params=DetectParams(min_score=0.0)).detections)
-    assert _flagged(found, before, SHIP) == 1
+def test_a_white_ship_far_from_the_cloud_is_still_found(monkeypatch):
+    # The rule holds within a cloud's reach only: a white deck steps flat as well.
+    white_ship = (slice(180, 195), slice(150, 153))  # 1.1 km from the cumulus
+    ground_after = _ground(cloud=True)
+    ground_after[:, white_ship[0], white_ship[1]] = np.array((0.32, 0.33, 0.33, 0.34))[
+        :, None, None
+    ]
+    before = _scene(1, 5, cloud=False)
+    after = _with_scl(blurred_s2(ground_after, 11, 6), cloud=True)
+    params = DetectParams(min_score=0.0)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, white_ship) == 1
+    assert _flagged(found, before, PUFF) == 0
+    # Were the whole scene within reach, it would be taken for a puff.
+    monkeypatch.setattr(imagery.clouds, "S2_SCL_FRAGMENT_M", 5000.0)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, white_ship) == 0
 
 
 def test_a_series_drops_puffs_as_the_pair_does(monkeypatch):
@@ -144,7 +147,7 @@ def test_a_series_drops_puffs_as_the_pair_does(monkeypatch):
         return _flagged(new, scenes[0], PUFF), _flagged(result.departed, scenes[0], PUFF)
 
     assert puff_flags() == (0, 0)
-    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_PUFF_MAX_RATIO", -np.inf)
     assert puff_flags() == (1, 1)
 
 
@@ -158,5 +161,44 @@ def test_one_scene_reports_no_puff_beside_a_cloud(seed, monkeypatch):
     assert _flagged(found, scene, SHIP) == 1
     assert _flagged(found, scene, BLUE) == 1
     assert list(found["id"]) == list(range(1, len(found) + 1))
-    monkeypatch.setattr(imagery.clouds, "S2_FLAT_STEP_RATIO", 0.0)
+    monkeypatch.setattr(imagery.clouds, "S2_PUFF_MAX_RATIO", -np.inf)
     assert _flagged(detect_vessels(scene), scene, PUFF) == 1
+
+
+def test_a_veil_over_the_water_around_a_hull_is_taken_off():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from imagery.clouds import cloud_fragments
+
+    grid = blurred_s2(_ground(cloud=False), 1, 1, blur_px=0.0)
+    water = np.zeros(grid.shape, dtype=bool)
+    water[:, :SHORE_COL] = True
+    hull = (slice(100, 112), slice(60, 62))
+    t = grid.transform
+    footprint = box(t.c + 60 * 10, t.f - 112 * 10, t.c + 62 * 10, t.f - 100 * 10)
+    frame = gpd.GeoDataFrame(geometry=[footprint], crs=grid.crs)
+    reach = np.ones(grid.shape, dtype=bool)
+
+    def is_puff(veil: tuple[slice, slice]) -> bool:
+        steps = {}
+        for name, hull_value, sea in (("B02", 0.10, WATER[0]), ("B08", 0.10, WATER[3])):
+            step = np.zeros(grid.shape, dtype=np.float32)
+            step[hull] = hull_value - sea  # blue paint where there was water
+            step[veil] += CIRRUS_VEIL
+            steps[name] = step
+        return bool(cloud_fragments(frame, steps, water, reach, grid)[0])
+
+    # Blue paint alone steps 1.8 times as much in B08 as in B02: a hull.
+    assert not is_puff((slice(0, 0), slice(0, 0)))
+    # Under cirrus that veils the water around it as well: still a hull.
+    assert not is_puff((slice(80, 130), slice(40, 80)))
+    # The same step with the water around it clear: flat, a puff.
+    assert is_puff(hull)
+    # Beyond the cloud's reach nothing is a puff.
+    reach[:] = False
+    assert not is_puff(hull)
+    # With no water around it (a dock filled in, a window's edge) it is undecided.
+    reach[:] = True
+    water[:] = False
+    assert not is_puff(hull)

@@ -260,4 +260,5 @@ def s2_without_puffs(frame: gpd.GeoDataFrame, scene: Raster, water: np.ndarray) 
         return frame
     bands = {name: scene.band(name) for name in ("B02", "B08")}
     puffs = cloud_fragments(frame, bands, water, cloud_reach(scene, water), scene)
-    return frame.loc[~puffs].assign(id=np.arange(1, int((~puffs).sum()) + 1))
+    kept = frame.loc[~puffs].reset_index(drop=True)
+    return kept.assign(id=np.arange(1, len(kept) + 1))
