@@ -1406,8 +1406,7 @@ class PairMasks:
         change (cargo, berth changes) is judged here.
     seen : ndarray of bool
         Where a ship still shows on both dates (S2: also in a cloud's shadow or under
-        cirrus, and nearer opaque cloud, ``vessel.s2_cloud_buffer_m``, than the change
-        is judged).
+        cirrus).
     arrivals, departures : ndarray of bool
         Where a ship may be flagged as new (as departed): ``seen``, and on the date
         without the ship not in a cloud's shadow (SCL) within ``shadow_shore_m`` of the
@@ -1438,7 +1437,7 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
             buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
             usable &= ~ndimage.binary_dilation(fleeting, iterations=buffer_px)
     seen = usable_mask(
-        before, after, cloud_buffer_m=params.vessel.s2_cloud_buffer_m, water=water, opaque=True
+        before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True
     )
     if shadow_before.any() or shadow_after.any():
         # Land, not the edge of the swath: a window of open sea has no shore to dim.

@@ -4,8 +4,6 @@ a veil of cirrus, still are."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from s2_scenes import blurred_s2
@@ -14,7 +12,6 @@ import imagery.clouds
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
 from imagery.sensors import SCL_WATER
-from imagery.vessels import VesselParams
 
 SIZE = 240
 SHORE_COL = 200  # water west of it, quay east
@@ -205,22 +202,3 @@ def test_a_veil_over_the_water_around_a_hull_is_taken_off():
     reach[:] = True
     water[:] = False
     assert not is_puff(hull)
-
-
-def test_a_ship_50_m_from_a_cloud_is_found():
-    # Beside the cumulus (its last column is 89), where the change is not judged
-    # (cloud_buffer_m, 60 m) but a ship is (vessel.s2_cloud_buffer_m, 20 m: SCL's 20 m
-    # cell).
-    beside = (slice(30, 45), slice(95, 97))
-    ground_after = _ground(cloud=True)
-    ground_after[:, beside[0], beside[1]] = np.array(SHIP_DECK)[:, None, None]
-    before = _scene(1, 7, cloud=False)
-    after = _with_scl(blurred_s2(ground_after, 11, 8), cloud=True)
-
-    def found(params: DetectParams) -> int:
-        flags = _vessels(detect_aligned(before, after, params=params).detections)
-        return _flagged(flags, before, beside)
-
-    assert found(DetectParams(min_score=0.0)) == 1
-    wide = dataclasses.replace(VesselParams(), s2_cloud_buffer_m=60.0)
-    assert found(DetectParams(min_score=0.0, vessel=wide)) == 0

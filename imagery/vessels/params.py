@@ -61,12 +61,6 @@ class VesselParams:
         water-like than the water around it; a bright patch of turbid water is not).
     s2_surf_buffer_m : float
         S2 objects within this distance of a patch of foam are surf, metres.
-    s2_cloud_buffer_m : float
-        S2 ships are sought (and, in a pair, judged) only this far from opaque cloud,
-        metres: SCL's loose edge and the cloud's mixed pixels. The cloud's detached,
-        fuzzy fragments farther out are told from hulls by their colour
-        (:func:`imagery.clouds.cloud_fragments`), which lets the buffer be narrower than
-        the change's (``DetectParams.cloud_buffer_m``).
     s1_layover_height_m : float
         S1: height above the water of a ship's echoes taken together (hull side, deck
         edges, superstructure), metres. A ship is reported that far from the sensor
@@ -136,7 +130,6 @@ class VesselParams:
     s2_max_ndvi: float = 0.3
     s2_max_ndwi: float = 0.0
     s2_surf_buffer_m: float = 60.0
-    s2_cloud_buffer_m: float = 20.0
     s1_layover_height_m: float = 10.0
     shore_m: float = 40.0
     land_window_m: float = 150.0

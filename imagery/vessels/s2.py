@@ -205,9 +205,7 @@ def _s2_afloat(
 
 def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
     pixel_m = _pixel_m(scene)
-    clouds = s2_clouds(
-        scene, water=water, pixel_m=pixel_m, opaque=True, buffer_m=params.s2_cloud_buffer_m
-    )
+    clouds = s2_clouds(scene, water=water, pixel_m=pixel_m, opaque=True)
     usable = scene.valid_mask() & ~clouds
     # One per-pixel foam test serves the hull/wake split and the surf zone.
     measured = _foam_pixels(scene, water, params.s2_foam_ratio)
