@@ -4,12 +4,17 @@ SCL (the L2A scene classification) is the first source, with two known faults: i
 calls bright flat roofs and white container stacks "cloud", and it misses thin cloud
 edges and haze. So small SCL cloud patches are dropped, large patches of spectrally flat
 brightening are added (thick cloud on land, haze over water), and the result is grown
-by a buffer, since cloud edges are fuzzy and shadows sit beside their clouds.
+by a buffer, since cloud edges are fuzzy and shadows sit beside their clouds. Puffs
+detached from a cloud beyond that buffer are told from hulls by their colour
+(:func:`cloud_fragments`).
 
 References
 ----------
 Main-Knorn, M. et al. (2017). Sen2Cor for Sentinel-2. Proc. SPIE 10427, Image and
 Signal Processing for Remote Sensing XXIII. https://doi.org/10.1117/12.2278218
+
+Bohren, C. F., & Huffman, D. R. (1983). Absorption and Scattering of Light by Small
+Particles. Wiley.
 """
 
 from __future__ import annotations
