@@ -202,3 +202,19 @@ def test_a_veil_over_the_water_around_a_hull_is_taken_off():
     reach[:] = True
     water[:] = False
     assert not is_puff(hull)
+
+
+def test_without_scl_the_cloud_itself_gives_the_reach(monkeypatch):
+    # A source without L2A's scene classification: the cumulus is found from the imagery
+    # (thick, flat and large), and the puff beside it is still not a ship.
+    def no_scl(scene: Raster) -> Raster:
+        return scene.select([b for b in scene.band_names if b != "SCL"])
+
+    before, after = no_scl(_scene(1, 9, cloud=False)), no_scl(_scene(11, 9, cloud=True))
+    params = DetectParams(min_score=0.0)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, PUFF) == 0
+    assert _flagged(found, before, SHIP) == 1
+    monkeypatch.setattr(imagery.clouds, "S2_PUFF_MAX_RATIO", -np.inf)
+    found = _vessels(detect_aligned(before, after, params=params).detections)
+    assert _flagged(found, before, PUFF) == 1
