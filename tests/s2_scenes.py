@@ -30,3 +30,16 @@ def blurred_s2(reflectance: np.ndarray, day: int, seed: int, *, blur_px: float =
         sensor="s2",
         band_names=("B02", "B03", "B04", "B08"),
     )
+
+
+def flagged_at(frame, grid: Raster, where: tuple[slice, slice], margin: int = 3) -> int:
+    """How many rows of ``frame`` have their centroid on the pixels ``where`` (rows,
+    cols) of ``grid``, give or take ``margin`` pixels."""
+    rows, cols = where
+    count = 0
+    for point in frame.geometry.centroid:
+        col, row = ~grid.transform * (point.x, point.y)
+        count += (rows.start - margin <= row <= rows.stop + margin) and (
+            cols.start - margin <= col <= cols.stop + margin
+        )
+    return count

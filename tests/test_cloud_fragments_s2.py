@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from s2_scenes import blurred_s2
+from s2_scenes import flagged_at as _flagged
 
 import imagery.clouds
 from imagery.detect import DetectParams, detect_aligned
@@ -68,17 +69,6 @@ def _with_scl(scene: Raster, *, cloud: bool) -> Raster:
 
 def _scene(day: int, seed: int, *, cloud: bool) -> Raster:
     return _with_scl(blurred_s2(_ground(cloud=cloud), day, seed + day), cloud=cloud)
-
-
-def _flagged(frame, grid: Raster, where: tuple[slice, slice], margin: int = 3) -> int:
-    rows, cols = where
-    count = 0
-    for point in frame.geometry.centroid:
-        col, row = ~grid.transform * (point.x, point.y)
-        count += (rows.start - margin <= row <= rows.stop + margin) and (
-            cols.start - margin <= col <= cols.stop + margin
-        )
-    return count
 
 
 def _vessels(frame):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from s2_scenes import blurred_s2
+from s2_scenes import flagged_at as _flagged
 
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
@@ -61,17 +62,6 @@ def _pair(seed: int, *, shadow_on: str) -> tuple[Raster, Raster]:
         scene = blurred_s2(ground, day, seed + day)
         dates[name] = _with_scl(scene, shadow=name == shadow_on)
     return dates["before"], dates["after"]
-
-
-def _flagged(frame, grid: Raster, where: tuple[slice, slice], margin: int = 3) -> int:
-    rows, cols = where
-    count = 0
-    for point in frame.geometry.centroid:
-        col, row = ~grid.transform * (point.x, point.y)
-        count += (rows.start - margin <= row <= rows.stop + margin) and (
-            cols.start - margin <= col <= cols.stop + margin
-        )
-    return count
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
