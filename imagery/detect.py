@@ -856,21 +856,38 @@ def s2_not_ships(
     after: Raster,
     water: np.ndarray,
     *,
+    usable: np.ndarray,
+    vessel: VesselParams,
     surf: np.ndarray,
     reach: tuple[np.ndarray, np.ndarray],
 ) -> tuple[list[gpd.GeoDataFrame], list[gpd.GeoDataFrame]]:
     """S2 vessel flags of a step, less those in the surf of either date
-    (:func:`pair_surf`) and the broken cloud of the date with the ship
+    (:func:`pair_surf`), those whose step between the dates is not a hull's
+    (:func:`_solid_step` on ``water & usable``: foam or a shoal, the berth change
+    search's test, now for every flag) and the broken cloud of the date with the ship
     (:func:`not_cloud_fragments`; ``reach``: :func:`imagery.clouds.cloud_reach` of
     ``before`` and ``after``). ``arrived`` are flags of ships there ``after``, ``left``
-    ``before``."""
+    ``before``.
+
+    A candidate of one date passes the hull tests against that date's water; its step
+    from the other date need not: along a beach, swash and wet sand on one date and
+    bright sand on the other step like a ship come alongside, more in the visible than
+    in the near infrared and not at all at 1.6 um. An independent simulator's S2 pairs:
+    false new vessels 22 -> 16, none lost (``benchmarks/README.md``, session 23).
+    """
+    clear_water = water & usable
+
+    def judged(frame: gpd.GeoDataFrame, sign: float) -> gpd.GeoDataFrame:
+        frame = _outside_zone(frame, surf, before)
+        if frame.empty:
+            return frame
+        return frame.loc[_solid_step(frame, before, after, before, clear_water, vessel, sign=sign)]
+
     arrived = [
-        not_cloud_fragments(_outside_zone(f, surf, before), after, before, before, water, reach[1])
-        for f in arrived
+        not_cloud_fragments(judged(f, 1.0), after, before, before, water, reach[1]) for f in arrived
     ]
     left = [
-        not_cloud_fragments(_outside_zone(f, surf, before), before, after, before, water, reach[0])
-        for f in left
+        not_cloud_fragments(judged(f, -1.0), before, after, before, water, reach[0]) for f in left
     ]
     return arrived, left
 
@@ -1703,6 +1720,8 @@ def detect_aligned(
             before,
             aligned,
             water,
+            usable=usable,
+            vessel=params.vessel,
             surf=pair_surf(before, aligned, water, params.vessel),
             reach=(cloud_reach(before, water), cloud_reach(aligned, water)),
         )

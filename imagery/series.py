@@ -276,6 +276,8 @@ def detect_series(
                 before,
                 after,
                 water,
+                usable=usable,
+                vessel=params.vessel,
                 surf=surf[j - 1] | surf[j],
                 reach=(reach[j - 1], reach[j]),
             )
