@@ -43,3 +43,17 @@ def flagged_at(frame, grid: Raster, where: tuple[slice, slice], margin: int = 3)
             cols.start - margin <= col <= cols.stop + margin
         )
     return count
+
+
+def with_scl(
+    scene: Raster, shore_col: int, marks: dict[int, tuple[slice, slice]] | None = None
+) -> Raster:
+    """``scene`` with an SCL band: water (6) west of column ``shore_col``, land (5) east
+    of it, and each class of ``marks`` (class: (rows, cols)) painted over, in order."""
+    scl = np.full(scene.shape, 5, dtype=np.float32)
+    scl[:, :shore_col] = 6
+    for value, where in (marks or {}).items():
+        scl[where] = value
+    return scene.replace(
+        data=np.concatenate([scene.data, scl[None]]), band_names=(*scene.band_names, "SCL")
+    )

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from s2_scenes import blurred_s2
+from s2_scenes import blurred_s2, with_scl
 from s2_scenes import flagged_at as _flagged
 
 import imagery.clouds
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
-from imagery.sensors import SCL_WATER
 
 SIZE = 240
 SHORE_COL = 200  # water west of it, quay east
 #: Surface reflectance B02 B03 B04 B08.
 WATER = (0.05, 0.045, 0.025, 0.012)
 QUAY = (0.10, 0.11, 0.12, 0.15)
-LAND_SCL = 5
 SCL_CLOUD_HIGH = 9
 SCL_CIRRUS = 10
 #: A cumulus 600 m x 500 m (SCL cloud), white.
@@ -56,15 +54,8 @@ def _ground(*, cloud: bool) -> np.ndarray:
 
 
 def _with_scl(scene: Raster, *, cloud: bool) -> Raster:
-    scl = np.full(scene.shape, LAND_SCL, dtype=np.float32)
-    scl[:, :SHORE_COL] = SCL_WATER
-    if cloud:
-        scl[CIRRUS] = SCL_CIRRUS
-        scl[CLOUD] = SCL_CLOUD_HIGH
-    return scene.replace(
-        data=np.concatenate([scene.data, scl[None]]),
-        band_names=(*scene.band_names, "SCL"),
-    )
+    marks = {SCL_CIRRUS: CIRRUS, SCL_CLOUD_HIGH: CLOUD} if cloud else None
+    return with_scl(scene, SHORE_COL, marks)
 
 
 def _scene(day: int, seed: int, *, cloud: bool) -> Raster:

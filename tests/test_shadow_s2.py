@@ -8,12 +8,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from s2_scenes import blurred_s2
+from s2_scenes import blurred_s2, with_scl
 from s2_scenes import flagged_at as _flagged
 
 from imagery.detect import DetectParams, detect_aligned
 from imagery.raster import Raster
-from imagery.sensors import SCL_CLOUD_SHADOW, SCL_WATER
+from imagery.sensors import SCL_CLOUD_SHADOW
 
 SIZE = 240
 SHORE_COL = 180  # water west of it, quay east
@@ -31,7 +31,6 @@ SHIP_DECK = (0.09, 0.10, 0.11, 0.14)
 #: Diffuse light only in a cloud's shadow: about 0.4 of the sunlit reflectance.
 SHADOW = (slice(20, 160), slice(30, 230))
 SHADOW_FACTOR = 0.4
-LAND_SCL = 5
 #: The shadow rule off. So is the test of each flag's step between the dates (foam's
 #: ratio), which the barge's dimmed grey deck also fails: the rule alone is tested.
 WITHOUT_THE_RULE = DetectParams(
@@ -52,14 +51,7 @@ def _ground(*, ship: bool) -> np.ndarray:
 
 
 def _with_scl(scene: Raster, *, shadow: bool) -> Raster:
-    scl = np.full(scene.shape, LAND_SCL, dtype=np.float32)
-    scl[:, :SHORE_COL] = SCL_WATER
-    if shadow:
-        scl[SHADOW] = SCL_CLOUD_SHADOW
-    return scene.replace(
-        data=np.concatenate([scene.data, scl[None]]),
-        band_names=(*scene.band_names, "SCL"),
-    )
+    return with_scl(scene, SHORE_COL, {SCL_CLOUD_SHADOW: SHADOW} if shadow else None)
 
 
 def _pair(seed: int, *, shadow_on: str) -> tuple[Raster, Raster]:
