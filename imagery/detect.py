@@ -735,9 +735,11 @@ def _solid_step(
     vessel: VesselParams,
     *,
     sign: float,
+    steps: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per S2 object on the water: is the step between the date with it and the date
-    without it that of a hull, not of foam or a shoal?
+    without it that of a hull, not of foam or a shoal? ``steps`` (:func:`hull_steps` of
+    the pair) saves computing them again for each frame.
 
     The single-scene tests of afloat hulls (:mod:`imagery.vessels.s2`), applied to the
     change: surf on a beach or a breakwater, come or gone between passes, brightens the
@@ -750,24 +752,34 @@ def _solid_step(
     undecided (passed). An independent simulator's S2 departures: false 31 -> 19, none
     lost (``benchmarks/second_opinion.py``).
     """
-    present, absent = (after, before) if sign > 0 else (before, after)
-    bands = ["B08", "B03"]
-    swir = vessel.s2_min_swir_ratio > 0 and present.has_band("B11") and absent.has_band("B11")
-    if swir:
-        bands.append("B11")
-    steps = {}
-    for name in bands:
-        step = present.band(name) - absent.band(name)
-        water_step = step[clear_water & np.isfinite(step)]
-        level = float(np.median(water_step)) if water_step.size >= 100 else 0.0
-        steps[name] = step - level
-    means = footprint_means(frame, steps, grid)
+    if steps is None:
+        steps = hull_steps(before, after, clear_water, vessel)
+    # A departure's step is the arrival's, negated (exactly, level included).
+    means = {name: sign * m for name, m in footprint_means(frame, steps, grid).items()}
     nir, green = means["B08"], means["B03"]
     with np.errstate(invalid="ignore"):
         solid = ~(nir < vessel.s2_foam_ratio * green)  # NaN on either side: undecided
-        if swir:
+        if "B11" in means:
             solid &= ~(means["B11"] < vessel.s2_min_swir_ratio * nir)
     return solid
+
+
+def hull_steps(
+    before: Raster, after: Raster, clear_water: np.ndarray, vessel: VesselParams
+) -> dict[str, np.ndarray]:
+    """The steps after minus before that :func:`_solid_step` judges (B08, B03, and B11
+    when both dates have it and ``vessel.s2_min_swir_ratio`` is set), each less its
+    median over ``clear_water`` (0 with fewer than 100 pixels there)."""
+    bands = ["B08", "B03"]
+    if vessel.s2_min_swir_ratio > 0 and before.has_band("B11") and after.has_band("B11"):
+        bands.append("B11")
+    steps = {}
+    for name in bands:
+        step = after.band(name) - before.band(name)
+        water_step = step[clear_water & np.isfinite(step)]
+        level = float(np.median(water_step)) if water_step.size >= 100 else 0.0
+        steps[name] = step - level
+    return steps
 
 
 def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselParams) -> np.ndarray:
@@ -876,12 +888,16 @@ def s2_not_ships(
     false new vessels 22 -> 16, none lost (``benchmarks/README.md``, session 23).
     """
     clear_water = water & usable
+    steps = hull_steps(before, after, clear_water, vessel)
 
     def judged(frame: gpd.GeoDataFrame, sign: float) -> gpd.GeoDataFrame:
         frame = _outside_zone(frame, surf, before)
         if frame.empty:
             return frame
-        return frame.loc[_solid_step(frame, before, after, before, clear_water, vessel, sign=sign)]
+        solid = _solid_step(
+            frame, before, after, before, clear_water, vessel, sign=sign, steps=steps
+        )
+        return frame.loc[solid]
 
     arrived = [
         not_cloud_fragments(judged(f, 1.0), after, before, before, water, reach[1]) for f in arrived
