@@ -19,16 +19,23 @@ Sentinel-2
 
 Both then drop specks (a majority filter), remove small "water" patches inland and,
 so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
-the size of the largest vessel. A ship berthed against a quay is not a hole; callers
-that need those (vessel detection over a pair) take the water of every date, through
-:func:`series_water`, which for Sentinel-1 keeps out land that only a windy pass's split
-called water.
+the size of the largest vessel. "Water" that reaches neither the edge of the data nor
+``MIN_ENCLOSED_WATER_M2`` is dropped too: smooth pavement scatters C band away from the
+sensor as calm water does (Ulaby et al. 2014), so the paved yards between stacks are as
+dark as a harbour, and their stacks would be ships berthed along a "shore". A ship
+berthed against a quay is not a hole; callers that need those (vessel detection over a
+pair) take the water of every date, through :func:`series_water`, which for Sentinel-1
+keeps out land that only a windy pass's split called water.
 
 References
 ----------
 McFeeters, S. K. (1996). The use of the Normalized Difference Water Index (NDWI) in the
 delineation of open water features. International Journal of Remote Sensing, 17(7),
 1425-1432. https://doi.org/10.1080/01431169608948714
+
+Ulaby, F. T., Long, D. G., Blackwell, W. J., Elachi, C., Fung, A. K., Ruf, C., Sarabandi,
+K., Zebker, H. A. and Van Zyl, J. (2014). Microwave Radar and Radiometric Remote Sensing.
+University of Michigan Press.
 
 Otsu, N. (1979). A threshold selection method from gray-level histograms. IEEE
 Transactions on Systems, Man, and Cybernetics, 9(1), 62-66.
@@ -67,6 +74,11 @@ log = logging.getLogger(__name__)
 MAX_VESSEL_AREA_M2 = 32_000.0
 #: Smallest patch of water kept; darker inland patches (tarmac, shadows) are dropped.
 MIN_WATER_AREA_M2 = 20_000.0
+#: Smallest enclosed water kept (500 m x 500 m): a dark patch that touches neither the
+#: edge of the raster nor a pixel without data is pavement or a pond unless at least
+#: this large. A basin where ships lie opens to the sea; the 50 m smoothing that could
+#: close its entrance is undone pixel by pixel (``_s1_water``). m^2.
+MIN_ENCLOSED_WATER_M2 = 250_000.0
 #: Plausible VV dB split between water and land for a harbour.
 S1_THRESHOLD_DB = (-21.0, -11.0)
 S1_DEFAULT_DB = -15.0
@@ -146,11 +158,33 @@ def _remove_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     return keep[labels]
 
 
-def _clean(mask: np.ndarray, pixel_area_m2: float) -> np.ndarray:
+def _drop_enclosed(mask: np.ndarray, valid: np.ndarray, min_area_px: float) -> np.ndarray:
+    """``mask`` less its components smaller than ``min_area_px`` that touch neither the
+    raster's edge nor a pixel outside ``valid`` (beyond which the sea may go on)."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    open_ = np.zeros(n + 1, dtype=bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        open_[edge] = True
+    if not valid.all():
+        open_[labels[ndimage.binary_dilation(~valid) & mask]] = True
+    keep = open_ | (sizes >= min_area_px)
+    keep[0] = False
+    return keep[labels]
+
+
+def _clean(mask: np.ndarray, pixel_area_m2: float, valid: np.ndarray | None = None) -> np.ndarray:
+    """Majority vote, small patches out, enclosed patches of pavement out (with
+    ``valid``: a scene's own mask, not a union of masks already cleaned), ship-sized holes
+    filled."""
     # A 3x3 majority vote removes single-pixel speckle without moving straight edges.
     votes = ndimage.uniform_filter(mask.astype(np.float32), size=3, mode="nearest")
     mask = votes > 0.5
     mask = _remove_small(mask, MIN_WATER_AREA_M2 / pixel_area_m2)
+    if valid is not None:
+        mask = _drop_enclosed(mask, valid, MIN_ENCLOSED_WATER_M2 / pixel_area_m2)
     return fill_small_holes(mask, MAX_VESSEL_AREA_M2 / pixel_area_m2)
 
 
@@ -248,7 +282,7 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
             f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}"
         )
     pixel_area = raster.pixel_m**2
-    return _clean(raw, pixel_area)
+    return _clean(raw, pixel_area, raster.valid_mask())
 
 
 def series_water(

@@ -10,14 +10,17 @@ import pytest
 import shapely
 from pyproj import Transformer
 from rasterio.transform import from_origin
+from s1_scenes import june, speckled_s1
 from shapely.geometry import box
 
 from imagery.aoi import AOI
 from imagery.errors import InputError
 from imagery.io import write_raster
 from imagery.raster import Raster
+from imagery.vessels import detect_vessels
 from imagery.water import (
     MAX_VESSEL_AREA_M2,
+    MIN_ENCLOSED_WATER_M2,
     fill_small_holes,
     ndwi,
     rasterize_water,
@@ -124,6 +127,56 @@ def test_s1_dark_sea_is_water_and_speckled_land_is_not():
     raster = s1_vv(mean, seed=4)
     mask = water_mask(raster)
     assert mask[:, 80:].mean() > 0.99 and not mask[:, :60].any()
+
+
+#: Linear VV sigma0: land, calm sea, a paved yard (-19 dB, as dark as the sea), a stack.
+S1_LAND, S1_SEA, S1_PAVEMENT, S1_STACK = 0.12, 0.01, 0.012, 1.5
+
+
+def paved_port() -> tuple[np.ndarray, dict[str, tuple[slice, slice]]]:
+    """3 km square, sea in the east; inland a paved yard with a stack on it, a lake,
+    pavement at the west edge and pavement by a strip without data."""
+    parts = {
+        "yard": (slice(100, 130), slice(60, 80)),  # 300 m x 200 m
+        "stack": (slice(110, 118), slice(68, 70)),  # 80 m x 20 m
+        "lake": (slice(200, 260), slice(60, 120)),  # 600 m x 600 m
+        "west": (slice(30, 60), slice(0, 20)),  # on the raster's edge
+        "by_nodata": (slice(270, 290), slice(150, 180)),  # beside rows without data
+    }
+    mean = np.full((300, 300), S1_LAND, dtype=np.float32)
+    mean[:, 200:] = S1_SEA
+    for name, value in (("yard", S1_PAVEMENT), ("stack", S1_STACK), ("lake", S1_SEA)):
+        mean[parts[name]] = value
+    mean[parts["west"]] = S1_PAVEMENT
+    mean[parts["by_nodata"]] = S1_PAVEMENT
+    return mean, parts
+
+
+def test_s1_enclosed_pavement_is_not_water_but_a_lake_and_open_patches_are():
+    mean, parts = paved_port()
+    raster = s1_vv(mean, seed=5)
+    raster.data[:, 290:, :] = np.nan
+    mask = water_mask(raster)
+    assert (300 * 200) < MIN_ENCLOSED_WATER_M2 <= (600 * 600)
+    assert not mask[parts["yard"]].any()
+    assert mask[203:257, 63:117].all()  # the lake, but for its mixed rim
+    # Dark patches open to the edge of the data may be the sea going on beyond it.
+    assert mask[35:55, 2:15].all()
+    assert mask[272:288, 155:175].all()
+    assert mask[:285, 210:].mean() > 0.99
+
+
+def test_s1_a_stack_on_a_paved_yard_is_not_a_vessel(monkeypatch):
+    mean, parts = paved_port()
+    scene = speckled_s1(mean, june(1), seed=3)
+    assert detect_vessels(scene).empty
+    # Without the rule the yard is "water" and its stack a ship at anchor.
+    monkeypatch.setattr("imagery.water.MIN_ENCLOSED_WATER_M2", 0.0)
+    found = detect_vessels(scene)
+    assert len(found) == 1
+    col, row = ~scene.transform * (found["x"].iloc[0], found["y"].iloc[0])
+    assert parts["stack"][0].start <= row <= parts["stack"][0].stop
+    assert parts["stack"][1].start - 1 <= col <= parts["stack"][1].stop + 1
 
 
 def test_fill_small_holes_fills_vessel_sized_holes_only():
