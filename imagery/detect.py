@@ -1595,9 +1595,10 @@ def detect_pair(
     before = prepare(before, sensor, source=names[0])
     after = prepare(after, sensor, source=names[1])
     _check_overlap(before, after, names)
-    # Water moves and speckles: it must not vote on the shift.
-    water_before = water_mask(before, aoi=aoi)
-    water_after = water_mask(after, aoi=aoi)
+    # Water moves and speckles: it must not vote on the shift. (Enclosed water is judged
+    # on the pair's water, in detect_aligned.)
+    water_before = water_mask(before, aoi=aoi, enclosed=False)
+    water_after = water_mask(after, aoi=aoi, enclosed=False)
     for attempt, window_px in enumerate(params.coreg_window_px):
         try:
             aligned, registration = coregister(
@@ -1640,7 +1641,8 @@ def detect_aligned(
 
     This is the unit of work of tiled processing (``imagery.tiled``), which aligns each
     window of the after scene itself. ``water_before``, when the caller has it, saves
-    computing the before scene's water mask again.
+    computing the before scene's water mask again (:func:`imagery.water.water_mask`
+    with ``enclosed=False``: the pair's water judges enclosed water).
     """
     params = params or DetectParams()
     sensor = before.sensor
@@ -1650,8 +1652,8 @@ def detect_aligned(
         water_before = water_after = water = water_mask(before, aoi=aoi)
     else:
         if water_before is None:
-            water_before = water_mask(before)
-        water_after = water_mask(aligned)
+            water_before = water_mask(before, enclosed=False)
+        water_after = water_mask(aligned, enclosed=False)
         water = series_water(
             [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
         )

@@ -179,7 +179,7 @@ def detect_series(
         log.info("bands not on every date of the series, left out: %s", " ".join(dropped))
     prepared = shared
     reference = prepared[0]
-    reference_water = water_mask(reference, aoi=aoi)  # water must not vote on shifts
+    reference_water = water_mask(reference, aoi=aoi, enclosed=False)  # no votes on shifts
     scenes, registrations, refused = [reference], [None], []
     for scene, name in zip(prepared[1:], [names[i] for i in order[1:]], strict=True):
         try:
@@ -188,7 +188,7 @@ def detect_series(
                 scene,
                 max_shift_px=params.max_shift_px,
                 exclude_reference=reference_water,
-                exclude_moving=water_mask(scene, aoi=aoi),
+                exclude_moving=water_mask(scene, aoi=aoi, enclosed=False),
             )
         except CoregistrationError as exc:
             # Refuse the scene, not the series: nothing is flagged from a bad alignment.
@@ -201,11 +201,12 @@ def detect_series(
         raise DetectionError(
             f"{names[order[0]]}: no other scene of the series could be co-registered onto it"
         )
-    if aoi is not None and getattr(aoi, "water", None) is not None:
+    polygon = aoi is not None and getattr(aoi, "water", None) is not None
+    if polygon:
         waters = [water_mask(reference, aoi=aoi)] * len(scenes)
     else:
-        waters = [water_mask(s) for s in scenes]
-    water = series_water(scenes, waters, stable_db=params.water_stable_db)
+        waters = [water_mask(s, enclosed=False) for s in scenes]
+    water = series_water(scenes, waters, stable_db=params.water_stable_db, enclosed=not polygon)
     vessels = detect_vessels_each(scenes, water=water, params=params.vessel)
     hulls = [evidence_hulls(v, sensor, params, reference.pixel_m) for v in vessels]
     s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None

@@ -15,6 +15,10 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   complete in the window. Objects are kept by the window that owns their centroid:
   an object cut by a core's edge is therefore counted exactly once, by one window,
   whole;
+- water from the imagery is judged per window: Sentinel-1 water enclosed within a
+  window (:func:`imagery.water.drop_enclosed`) counts as open when it reaches the
+  window's edge, so a patch of pavement near an edge may stay water there; only one
+  longer than the halo and a few hundred metres wide at most reaches a core that way;
 - windows run concurrently (a thread pool: the numerical core releases the GIL) and
   the change raster is written core by core into one GeoTIFF, then converted to a COG.
 

@@ -19,11 +19,13 @@ Sentinel-2
 
 Both then drop specks (a majority filter), remove small "water" patches inland and,
 so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
-the size of the largest vessel. "Water" that reaches neither the edge of the data nor
-``MIN_ENCLOSED_WATER_M2`` is dropped too: smooth pavement scatters C band away from the
-sensor as calm water does (Ulaby et al. 2014), so the paved yards between stacks are as
-dark as a harbour, and their stacks would be ships berthed along a "shore". A ship
-berthed against a quay is not a hole; callers that need those (vessel detection over a
+the size of the largest vessel. Sentinel-1 water has one more test: smooth pavement
+scatters C band away from the sensor as calm water does (Ulaby et al. 2014), so the paved
+yards between stacks are as dark as a harbour, and their stacks would be ships berthed
+along a "shore". Water that no path of dark pixels (the 3 x 3 means below the split,
+narrow channels included) joins to the edge of the raster, or to missing data that
+reaches it, is kept only from ``MIN_ENCLOSED_WATER_M2``. A ship berthed against a quay
+is not a hole; callers that need those (vessel detection over a
 pair) take the water of every date, through :func:`series_water`, which for Sentinel-1
 keeps out land that only a windy pass's split called water.
 
@@ -33,13 +35,13 @@ McFeeters, S. K. (1996). The use of the Normalized Difference Water Index (NDWI)
 delineation of open water features. International Journal of Remote Sensing, 17(7),
 1425-1432. https://doi.org/10.1080/01431169608948714
 
-Ulaby, F. T., Long, D. G., Blackwell, W. J., Elachi, C., Fung, A. K., Ruf, C., Sarabandi,
-K., Zebker, H. A. and Van Zyl, J. (2014). Microwave Radar and Radiometric Remote Sensing.
-University of Michigan Press.
-
 Otsu, N. (1979). A threshold selection method from gray-level histograms. IEEE
 Transactions on Systems, Man, and Cybernetics, 9(1), 62-66.
 https://doi.org/10.1109/TSMC.1979.4310076
+
+Ulaby, F. T., Long, D. G., Blackwell, W. J., Elachi, C., Fung, A. K., Ruf, C., Sarabandi,
+K., Zebker, H. A. and Van Zyl, J. (2014). Microwave Radar and Radiometric Remote Sensing.
+University of Michigan Press.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from imagery.raster import Raster
 from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db
 
 __all__ = [
+    "drop_enclosed",
     "fill_small_holes",
     "ndwi",
     "rasterize_water",
@@ -74,10 +77,10 @@ log = logging.getLogger(__name__)
 MAX_VESSEL_AREA_M2 = 32_000.0
 #: Smallest patch of water kept; darker inland patches (tarmac, shadows) are dropped.
 MIN_WATER_AREA_M2 = 20_000.0
-#: Smallest enclosed water kept (500 m x 500 m): a dark patch that touches neither the
-#: edge of the raster nor a pixel without data is pavement or a pond unless at least
-#: this large. A basin where ships lie opens to the sea; the 50 m smoothing that could
-#: close its entrance is undone pixel by pixel (``_s1_water``). m^2.
+#: Sentinel-1: smallest enclosed water kept (500 m x 500 m), m^2. Water that no path of
+#: dark pixels joins to the edge of the raster (or to missing data reaching it) is paved
+#: ground or a pond unless at least this large. A basin where ships lie opens to the sea,
+#: if only through a channel a few pixels wide, which the path follows.
 MIN_ENCLOSED_WATER_M2 = 250_000.0
 #: Plausible VV dB split between water and land for a harbour.
 S1_THRESHOLD_DB = (-21.0, -11.0)
@@ -158,33 +161,51 @@ def _remove_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     return keep[labels]
 
 
-def _drop_enclosed(mask: np.ndarray, valid: np.ndarray, min_area_px: float) -> np.ndarray:
-    """``mask`` less its components smaller than ``min_area_px`` that touch neither the
-    raster's edge nor a pixel outside ``valid`` (beyond which the sea may go on)."""
-    labels, n = ndimage.label(mask)
+def _edge(shape: tuple[int, int]) -> np.ndarray:
+    edge = np.zeros(shape, dtype=bool)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    return edge
+
+
+def drop_enclosed(
+    water: np.ndarray, passable: np.ndarray, valid: np.ndarray, min_area_px: float
+) -> np.ndarray:
+    """``water`` less its components smaller than ``min_area_px`` that no path through
+    ``passable`` (or ``water``) joins to the open: the raster's edge, or pixels outside
+    ``valid`` that reach it (beyond which the sea may go on).
+
+    4-connected, as the labels of :func:`scipy.ndimage.label`. Missing data inside the
+    raster (a dropout, a saturated pixel) opens nothing.
+    """
+    labels, n = ndimage.label(water)
     if n == 0:
-        return mask
+        return water
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    small = sizes < min_area_px
+    small[0] = False
+    if not small.any():
+        return water
+    edge = _edge(water.shape)
+    missing = ~valid
+    outside = ndimage.binary_propagation(edge & missing, mask=missing) if missing.any() else missing
+    way = passable | water
+    ways, _ = ndimage.label(way)
+    start = way & (edge | ndimage.binary_dilation(outside))
+    reaches = np.zeros(int(ways.max()) + 1, dtype=bool)
+    reaches[ways[start]] = True
+    reaches[0] = False
     open_ = np.zeros(n + 1, dtype=bool)
-    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        open_[edge] = True
-    if not valid.all():
-        open_[labels[ndimage.binary_dilation(~valid) & mask]] = True
-    keep = open_ | (sizes >= min_area_px)
-    keep[0] = False
-    return keep[labels]
+    open_[labels[water & reaches[ways]]] = True
+    drop = small & ~open_
+    return water & ~drop[labels]
 
 
-def _clean(mask: np.ndarray, pixel_area_m2: float, valid: np.ndarray | None = None) -> np.ndarray:
-    """Majority vote, small patches out, enclosed patches of pavement out (with
-    ``valid``: a scene's own mask, not a union of masks already cleaned), ship-sized holes
-    filled."""
+def _clean(mask: np.ndarray, pixel_area_m2: float) -> np.ndarray:
     # A 3x3 majority vote removes single-pixel speckle without moving straight edges.
     votes = ndimage.uniform_filter(mask.astype(np.float32), size=3, mode="nearest")
     mask = votes > 0.5
     mask = _remove_small(mask, MIN_WATER_AREA_M2 / pixel_area_m2)
-    if valid is not None:
-        mask = _drop_enclosed(mask, valid, MIN_ENCLOSED_WATER_M2 / pixel_area_m2)
     return fill_small_holes(mask, MAX_VESSEL_AREA_M2 / pixel_area_m2)
 
 
@@ -199,22 +220,36 @@ def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
     return db
 
 
-def _s1_water(raster: Raster, smooth_m: float) -> np.ndarray:
+def _s1_levels(raster: Raster, smooth_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """VV smoothed over ``smooth_m`` in dB, where it is below the scene's water split,
+    and where the 3 x 3 mean of VV in dB (a geometric mean: a lone bright scatterer barely
+    moves it) is below the split too."""
     vv = raster.band("VV")
     valid = np.isfinite(vv)
-    size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
     db = _smoothed_db(raster, smooth_m)
     split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
     log.debug("S1 water split at %.2f dB", split)
     coarse = np.where(np.isfinite(db), db < split, False)
-    # The 50 m mean that beats speckle also lets a bright quay wall spill 20-50 m onto
-    # the water beside it: exactly the berths. Grow the water back, pixel by pixel,
-    # through pixels whose 3 x 3 mean in dB (a geometric mean: a lone bright scatterer
-    # barely moves it) is dark, within the smoothing distance of the coarse water.
     fine, _ = masked_box_mean(np.where(valid, to_db(vv), 0.0), valid, 3)
     dark = np.isfinite(fine) & (fine < split)
+    return db, coarse, dark
+
+
+def _s1_water(raster: Raster, smooth_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The scene's water before cleaning, and its dark pixels (:func:`_s1_levels`)."""
+    size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
+    _, coarse, dark = _s1_levels(raster, smooth_m)
+    # The 50 m mean that beats speckle also lets a bright quay wall spill 20-50 m onto
+    # the water beside it: exactly the berths. Grow the water back, pixel by pixel,
+    # through dark pixels within the smoothing distance of the coarse water.
     reach = ndimage.binary_dilation(coarse, iterations=max(1, size // 2 + 1))
-    return ndimage.binary_propagation(coarse, mask=(dark & reach) | coarse)
+    return ndimage.binary_propagation(coarse, mask=(dark & reach) | coarse), dark
+
+
+def _drop_s1_enclosed(water: np.ndarray, dark: np.ndarray, scene: Raster) -> np.ndarray:
+    """:func:`drop_enclosed` with ``MIN_ENCLOSED_WATER_M2``, on the scene's VV data."""
+    min_area_px = MIN_ENCLOSED_WATER_M2 / scene.pixel_m**2
+    return drop_enclosed(water, dark, np.isfinite(scene.band("VV")), min_area_px)
 
 
 def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
@@ -255,7 +290,9 @@ def rasterize_water(geometry, raster: Raster) -> np.ndarray:
     return burned.astype(bool)
 
 
-def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarray:
+def water_mask(
+    raster: Raster, *, aoi=None, smooth_m: float = 50.0, enclosed: bool = True
+) -> np.ndarray:
     """Boolean (row, col) water mask of one prepared scene.
 
     Parameters
@@ -266,6 +303,12 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
         When it carries a water polygon, that polygon is the mask.
     smooth_m : float, default 50
         Smoothing scale against speckle and noise, metres.
+    enclosed : bool, default True
+        Sentinel-1: False keeps enclosed water of any size (see the module's notes).
+        Masks that only keep water out of co-registration, and the masks of the dates
+        of a pair or series (:func:`series_water` drops the enclosed water of their
+        combination), are made without the test: a ship in a basin's entrance on one
+        date must not close the basin on every date.
 
     Returns
     -------
@@ -273,16 +316,14 @@ def water_mask(raster: Raster, *, aoi=None, smooth_m: float = 50.0) -> np.ndarra
     """
     if aoi is not None and getattr(aoi, "water", None) is not None:
         return rasterize_water(aoi.water_in(raster.crs), raster)
-    if raster.sensor == "s1":
-        raw = _s1_water(raster, smooth_m)
-    elif raster.sensor == "s2":
-        raw = _s2_water(raster, smooth_m)
-    else:
-        raise InputError(
-            f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}"
-        )
     pixel_area = raster.pixel_m**2
-    return _clean(raw, pixel_area, raster.valid_mask())
+    if raster.sensor == "s1":
+        raw, dark = _s1_water(raster, smooth_m)
+        water = _clean(raw, pixel_area)
+        return _drop_s1_enclosed(water, dark, raster) if enclosed else water
+    if raster.sensor == "s2":
+        return _clean(_s2_water(raster, smooth_m), pixel_area)
+    raise InputError(f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}")
 
 
 def series_water(
@@ -291,6 +332,7 @@ def series_water(
     *,
     smooth_m: float = 50.0,
     stable_db: float = S1_STABLE_DB,
+    enclosed: bool = True,
 ) -> np.ndarray:
     """Water of co-registered scenes of one place: where a vessel may be on any date.
 
@@ -306,38 +348,53 @@ def series_water(
     median over land of all dates, where both have data); a date without data at a
     pixel gives no evidence there. Temporal variability as the mark of water in a SAR
     series: Santoro, M. and Wegmuller, U. (2014), Multi-temporal synthetic aperture
-    radar metrics applied to map open water bodies, IEEE JSTARS 7(8), 3225-3238.
+    radar metrics applied to map open water bodies, IEEE JSTARS 7(8), 3225-3238. Last,
+    enclosed water is dropped from the combination as :func:`water_mask` drops it from
+    one scene, where no date's dark pixels join it to the open (a channel is open on a
+    date its ship is not in it).
 
     Parameters
     ----------
     scenes : list of Raster
         Prepared scenes on one grid.
     waters : list of ndarray of bool
-        Their :func:`water_mask` (or one shared polygon mask).
+        Their :func:`water_mask` with ``enclosed=False`` (or one shared polygon mask, with
+        ``enclosed=False`` here too).
     smooth_m : float
         The scale of :func:`water_mask`'s smoothing, metres.
     stable_db : float
         Largest change of the smoothed VV between passes that is still the same
         surface, dB. ``inf`` gives the plain union of the masks.
+    enclosed : bool, default True
+        Sentinel-1: drop enclosed water (False: keep it, as for a polygon's mask).
 
     Returns
     -------
     ndarray of bool
     """
     union = np.logical_or.reduce(waters)
-    if scenes[0].sensor != "s1" or len(scenes) < 2 or not np.isfinite(stable_db):
+    if scenes[0].sensor != "s1":
         return union
     every = np.logical_and.reduce(waters)
     partly = union & ~every
-    if not partly.any():
+    judge = len(scenes) >= 2 and np.isfinite(stable_db) and bool(partly.any())
+    if not (judge or enclosed):
         return union
+    pixel_area = scenes[0].pixel_m ** 2
+    passable = np.zeros(union.shape, dtype=bool)
+    seen_any = np.zeros(union.shape, dtype=bool)
     # Date by date, so that memory does not grow with the length of a series. A date
     # without data at a pixel gives no evidence there.
-    darkest_land = np.full(union.shape, np.inf, dtype=np.float32)
-    brightest_water = np.full(union.shape, -np.inf, dtype=np.float32)
+    darkest_land = np.full(union.shape, np.inf, dtype=np.float32) if judge else None
+    brightest_water = np.full(union.shape, -np.inf, dtype=np.float32) if judge else None
     reference = None
     for scene, water in zip(scenes, waters, strict=True):
-        level = _smoothed_db(scene, smooth_m).astype(np.float32)
+        level, _, dark = _s1_levels(scene, smooth_m)
+        passable |= dark
+        seen_any |= np.isfinite(scene.band("VV"))
+        if not judge:
+            continue
+        level = level.astype(np.float32)
         if reference is None:
             reference = level
         else:
@@ -347,11 +404,15 @@ def series_water(
         seen = np.isfinite(level)
         np.minimum(darkest_land, level, out=darkest_land, where=seen & ~water)
         np.maximum(brightest_water, level, out=brightest_water, where=seen & water)
-    with np.errstate(invalid="ignore"):
-        # No evidence on either side (inf - x, x - -inf) keeps the union's answer.
-        moved = (darkest_land - brightest_water) >= stable_db
-    pixel_area = scenes[0].pixel_m ** 2
-    return _clean(every | (partly & moved), pixel_area)
+    water = union
+    if judge:
+        with np.errstate(invalid="ignore"):
+            # No evidence on either side (inf - x, x - -inf) keeps the union's answer.
+            moved = (darkest_land - brightest_water) >= stable_db
+        water = _clean(every | (partly & moved), pixel_area)
+    if enclosed:
+        water = drop_enclosed(water, passable, seen_any, MIN_ENCLOSED_WATER_M2 / pixel_area)
+    return water
 
 
 def water_mask_file(
@@ -380,7 +441,8 @@ def water_mask_file(
         coarse = read_raster(path, sensor=sensor, decimation=decimation, bands=bands)
     # On the file's own grid, whatever its CRS: the mask is expanded onto that grid.
     coarse = prepare(coarse, sensor, source=str(path), grid="native")
-    water = water_mask(coarse, aoi=aoi)
+    # Only kept out of the shift's measurement: enclosed water costs nothing there.
+    water = water_mask(coarse, aoi=aoi, enclosed=False)
     # Mixed pixels at the coarse scale widen a ship by about a pixel on every side.
     side_m = np.sqrt(MAX_VESSEL_AREA_M2) + 2 * coarse.pixel_m
     water = fill_small_holes(water, side_m**2 / coarse.pixel_m**2)

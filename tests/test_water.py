@@ -24,6 +24,7 @@ from imagery.water import (
     fill_small_holes,
     ndwi,
     rasterize_water,
+    series_water,
     water_mask,
     water_mask_file,
 )
@@ -177,6 +178,63 @@ def test_s1_a_stack_on_a_paved_yard_is_not_a_vessel(monkeypatch):
     col, row = ~scene.transform * (found["x"].iloc[0], found["y"].iloc[0])
     assert parts["stack"][0].start <= row <= parts["stack"][0].stop
     assert parts["stack"][1].start - 1 <= col <= parts["stack"][1].stop + 1
+
+
+def basin_behind_a_channel(width_px: int, *, ship: bool) -> np.ndarray:
+    """A 300 m x 300 m basin (0.09 km2) joined to the sea in the east by a 700 m
+    channel ``width_px`` wide; with ``ship``, a 150 m x 30 m ship in the channel."""
+    mean = np.full((300, 300), S1_LAND, dtype=np.float32)
+    mean[:, 200:] = S1_SEA
+    mean[120:150, 100:130] = S1_SEA
+    top = 135 - width_px // 2
+    mean[top : top + width_px, 130:200] = S1_SEA
+    if ship:
+        mean[134:137, 158:173] = S1_STACK
+    return mean
+
+
+BASIN = (slice(123, 147), slice(103, 127))
+
+
+@pytest.mark.parametrize("width_px", [4, 8, 12])
+def test_s1_a_basin_behind_a_narrow_channel_stays_water(width_px):
+    # The 50 m smoothing closes a 40 m channel; the path of dark pixels along it does not.
+    for seed in range(3):
+        raster = s1_vv(basin_behind_a_channel(width_px, ship=False), seed=seed)
+        assert water_mask(raster)[BASIN].mean() > 0.95
+
+
+def test_s1_a_ship_in_the_entrance_on_one_date_keeps_the_basin_for_the_pair():
+    scenes = [
+        s1_vv(basin_behind_a_channel(4, ship=ship), seed=seed)
+        for ship, seed in ((False, 10), (True, 11))
+    ]
+    # The date with the ship alone closes the basin; the pair's water keeps it.
+    assert water_mask(scenes[1])[BASIN].mean() < 0.05
+    waters = [water_mask(s, enclosed=False) for s in scenes]
+    assert all(w[BASIN].mean() > 0.95 for w in waters)
+    assert series_water(scenes, waters)[BASIN].mean() > 0.9
+
+
+def test_s1_missing_pixels_inside_a_yard_do_not_open_it():
+    mean, parts = paved_port()
+    raster = s1_vv(mean, seed=5)
+    raster.data[0, 115, 65] = np.nan  # a dropout inside the yard
+    assert not water_mask(raster)[parts["yard"]].any()
+
+
+def test_masks_for_co_registration_keep_enclosed_water():
+    mean, parts = paved_port()
+    raster = s1_vv(mean, seed=5)
+    assert water_mask(raster, enclosed=False)[105:125, 62:78].all()
+    assert not water_mask(raster)[parts["yard"]].any()
+
+
+def test_s2_water_is_not_judged_as_pavement():
+    # NDWI does not take pavement for water: a pond inland is water (here 0.09 km2).
+    reflectance, _ = port(CLEAR_WATER)
+    reflectance[:, 120:150, 10:40] = np.array(CLEAR_WATER, dtype=np.float32)[:, None, None]
+    assert water_mask(s2(reflectance))[123:147, 13:37].all()
 
 
 def test_fill_small_holes_fills_vessel_sized_holes_only():
