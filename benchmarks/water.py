@@ -41,7 +41,8 @@ def run(seeds: list[int], size: int = 512) -> dict:
         aoi = ports[i % len(ports)]
         sim = simulate_pair(aoi, sensor="s1", seed=seed, size_px=size)
         scenes = [prepare(s, "s1") for s in sim.scenes[:2]]
-        waters = [water_mask(s) for s in scenes]
+        # Each date's mask as the pair pipeline makes it: enclosed water is judged on the pair's.
+        waters = [water_mask(s, enclosed=False) for s in scenes]
         union = confusion(waters[0] | waters[1], sim.water)
         pair = confusion(series_water(scenes, waters), sim.water)
         rows.append({"seed": seed, "port": aoi.id, "union": union, "series_water": pair})

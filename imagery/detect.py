@@ -223,7 +223,8 @@ class DetectParams:
     water_stable_db : float
         S1: a pixel that is water on one date only is the pair's water when it is at
         least this much brighter on its land date, dB (see
-        :func:`imagery.water.series_water`); ``inf`` takes the union of the masks.
+        :func:`imagery.water.series_water`); ``inf`` takes the union of the masks,
+        less its enclosed water (``MIN_ENCLOSED_WATER_M2``).
     evidence_min_width_m : float
         S1: a vessel of one date counts as a ship there (the other date's ship a flag
         must be away from, the footprint a berth arrival must be off, the cargo

@@ -15,10 +15,10 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   complete in the window. Objects are kept by the window that owns their centroid:
   an object cut by a core's edge is therefore counted exactly once, by one window,
   whole;
-- water from the imagery is judged per window: Sentinel-1 water enclosed within a
-  window (:func:`imagery.water.drop_enclosed`) counts as open when it reaches the
-  window's edge, so a patch of pavement near an edge may stay water there; only one
-  longer than the halo and a few hundred metres wide at most reaches a core that way;
+- water from the imagery is judged per window: Sentinel-1 water counts as open, not
+  enclosed (:func:`imagery.water.drop_enclosed`), when it or a path of dark pixels
+  from it reaches the window's edge, which a path across the halo (a dark road, an
+  apron) may do where the whole scene would have called the patch enclosed;
 - windows run concurrently (a thread pool: the numerical core releases the GIL) and
   the change raster is written core by core into one GeoTIFF, then converted to a COG.
 

@@ -364,7 +364,8 @@ def series_water(
         The scale of :func:`water_mask`'s smoothing, metres.
     stable_db : float
         Largest change of the smoothed VV between passes that is still the same
-        surface, dB. ``inf`` gives the plain union of the masks.
+        surface, dB. ``inf`` gives the union of the masks (less enclosed water, with
+        ``enclosed``).
     enclosed : bool, default True
         Sentinel-1: drop enclosed water (False: keep it, as for a polygon's mask).
 

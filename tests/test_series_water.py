@@ -44,7 +44,7 @@ def _pair():
 
 def test_a_yard_as_dark_as_the_windy_sea_is_land_of_the_pair():
     scenes = _pair()
-    waters = [water_mask(s) for s in scenes]
+    waters = [water_mask(s, enclosed=False) for s in scenes]
     yard = (slice(20, 220), slice(SHORE_COL + 8, YARD_END_COL - 8))
     # The premise: under the windy date's split the yard is "water".
     assert waters[0][yard].mean() > 0.5
@@ -55,8 +55,8 @@ def test_a_yard_as_dark_as_the_windy_sea_is_land_of_the_pair():
     # The sea, and the berth the ship moored on, are water of the pair.
     assert pair[20:220, 5 : SHORE_COL - 5].mean() > 0.98
     assert pair[SHIP].mean() > 0.9
-    # inf: the plain union of the masks.
-    union = series_water(scenes, waters, stable_db=np.inf)
+    # inf, and enclosed water kept: the plain union of the masks.
+    union = series_water(scenes, waters, stable_db=np.inf, enclosed=False)
     assert np.array_equal(union, waters[0] | waters[1])
 
 
@@ -81,7 +81,7 @@ def test_the_stack_on_the_yard_is_flagged_as_cargo():
 def test_an_overall_calibration_difference_is_not_change():
     before, after = _pair()
     brighter = after.replace(data=after.data * np.float32(10 ** (4.0 / 10)))  # +4 dB
-    waters = [water_mask(before), water_mask(brighter)]
+    waters = [water_mask(s, enclosed=False) for s in (before, brighter)]
     yard = (slice(20, 220), slice(SHORE_COL + 8, YARD_END_COL - 8))
     assert waters[0][yard].mean() > 0.5 and waters[1][yard].mean() < 0.1
     assert series_water([before, brighter], waters)[yard].mean() < 0.05
@@ -92,6 +92,6 @@ def test_a_date_without_data_gives_no_evidence():
     third = after.data.copy()
     third[:, : SIZE // 2] = np.nan  # half the scene missing, the yard's west half too
     gap = after.replace(data=third)
-    waters = [water_mask(s) for s in (before, after, gap)]
+    waters = [water_mask(s, enclosed=False) for s in (before, after, gap)]
     yard = (slice(20, 220), slice(SHORE_COL + 8, YARD_END_COL - 8))
     assert series_water([before, after, gap], waters)[yard].mean() < 0.05
