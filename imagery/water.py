@@ -25,9 +25,9 @@ yards between stacks are as dark as a harbour, and their stacks would be ships b
 along a "shore". Water that no path of dark pixels (the 3 x 3 means below the split,
 narrow channels included) joins to the edge of the raster, or to missing data that
 reaches it, is kept only from ``MIN_ENCLOSED_WATER_M2``. A ship berthed against a quay
-is not a hole; callers that need those (vessel detection over a
-pair) take the water of every date, through :func:`series_water`, which for Sentinel-1
-keeps out land that only a windy pass's split called water.
+is not a hole; callers that need those (vessel detection over a pair) take the water of
+every date, through :func:`series_water`, which for Sentinel-1 keeps out land that only
+a windy pass's split called water, and judges enclosed water on all the dates at once.
 
 References
 ----------
@@ -221,9 +221,9 @@ def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
 
 
 def _s1_levels(raster: Raster, smooth_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """VV smoothed over ``smooth_m`` in dB, where it is below the scene's water split,
-    and where the 3 x 3 mean of VV in dB (a geometric mean: a lone bright scatterer barely
-    moves it) is below the split too."""
+    """Three images of the scene: VV smoothed over ``smooth_m``, in dB; where that is
+    below the scene's water split; and where the 3 x 3 mean of VV in dB (a geometric
+    mean: a lone bright scatterer barely moves it) is below the split too."""
     vv = raster.band("VV")
     valid = np.isfinite(vv)
     db = _smoothed_db(raster, smooth_m)
