@@ -11,6 +11,7 @@ import shapely
 from pyproj import Transformer
 from rasterio.transform import from_origin
 from s1_scenes import june, speckled_s1
+from scipy import ndimage
 from shapely.geometry import box
 
 from imagery.aoi import AOI
@@ -235,6 +236,24 @@ def test_s2_water_is_not_judged_as_pavement():
     reflectance, _ = port(CLEAR_WATER)
     reflectance[:, 120:150, 10:40] = np.array(CLEAR_WATER, dtype=np.float32)[:, None, None]
     assert water_mask(s2(reflectance))[123:147, 13:37].all()
+
+
+def test_s1_a_large_ship_at_anchor_is_a_hole_the_sea_keeps(monkeypatch):
+    # A 280 m x 40 m hull, its echo blurred at S1's 20 m resolution, far out on a windy
+    # sea: the mask leaves a hole about 40 000 m2 around it, more than its footprint.
+    mean = np.full((400, 400), 0.02, dtype=np.float32)
+    mean[:, :60] = S1_LAND
+    hull = np.zeros_like(mean)
+    hull[200:204, 200:228] = 1.0
+    mean += 30.0 * ndimage.gaussian_filter(hull, 1.2)
+    scene = speckled_s1(mean, june(1), seed=0)
+    assert water_mask(scene)[195:209, 195:233].all()
+    found = detect_vessels(scene)
+    assert len(found) == 1 and 250.0 < found["length_m"].iloc[0] < 310.0
+    # Holes only up to the largest footprint (the old limit): the ship was an island.
+    monkeypatch.setattr("imagery.water.MAX_VESSEL_HOLE_M2", MAX_VESSEL_AREA_M2)
+    assert not water_mask(scene)[201:203, 205:223].any()
+    assert detect_vessels(scene).empty
 
 
 def test_fill_small_holes_fills_vessel_sized_holes_only():
