@@ -19,8 +19,8 @@ Sentinel-2
 
 Both then drop specks (a majority filter), remove small "water" patches inland and,
 so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
-the size of the largest vessel's (``MAX_VESSEL_HOLE_M2``: a hull's blurred echo keeps
-the water off a margin around it). Sentinel-1 water has one more test: smooth pavement
+the size of the largest vessel's (Sentinel-1: ``S1_VESSEL_HOLE_M2``, since a hull's
+blurred echo keeps the smoothed water off a margin around it). Sentinel-1 water has one more test: smooth pavement
 scatters C band away from the sensor as calm water does (Ulaby et al. 2014), so the paved
 yards between stacks are as dark as a harbour, and their stacks would be ships berthed
 along a "shore". Water that no path of dark pixels (the 3 x 3 means below the split,
@@ -76,10 +76,12 @@ log = logging.getLogger(__name__)
 
 #: Largest vessel footprint (400 m x 80 m).
 MAX_VESSEL_AREA_M2 = 32_000.0
-#: Largest hole a vessel leaves in a water mask, which the mask swallows: the largest
-#: footprint widened on every side by about 33 m of blurred echo and smoothing (ships at
-#: anchor of 265 m x 36 m left holes of 33 500 m^2 in Sentinel-1 masks), 466 m x 146 m.
-MAX_VESSEL_HOLE_M2 = 68_000.0
+#: Sentinel-1: largest hole a vessel leaves in a water mask, which the mask swallows: the
+#: largest footprint widened on every side by about 33 m of blurred echo (20 m
+#: resolution) and the 50 m smoothing (ships at anchor of 265 m x 36 m left holes of
+#: 33 500 m^2), 466 m x 146 m. Sentinel-2's mask is not smoothed: its holes are swallowed
+#: up to the footprint, ``MAX_VESSEL_AREA_M2``.
+S1_VESSEL_HOLE_M2 = 68_000.0
 #: Smallest patch of water kept; darker inland patches (tarmac, shadows) are dropped.
 MIN_WATER_AREA_M2 = 20_000.0
 #: Sentinel-1: smallest enclosed water kept (500 m x 500 m), m^2. Water that no path of
@@ -206,12 +208,13 @@ def drop_enclosed(
     return water & ~drop[labels]
 
 
-def _clean(mask: np.ndarray, pixel_area_m2: float) -> np.ndarray:
+def _clean(mask: np.ndarray, pixel_area_m2: float, hole_m2: float) -> np.ndarray:
+    """Majority vote, small patches out, holes up to ``hole_m2`` filled."""
     # A 3x3 majority vote removes single-pixel speckle without moving straight edges.
     votes = ndimage.uniform_filter(mask.astype(np.float32), size=3, mode="nearest")
     mask = votes > 0.5
     mask = _remove_small(mask, MIN_WATER_AREA_M2 / pixel_area_m2)
-    return fill_small_holes(mask, MAX_VESSEL_HOLE_M2 / pixel_area_m2)
+    return fill_small_holes(mask, hole_m2 / pixel_area_m2)
 
 
 def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
@@ -324,10 +327,10 @@ def water_mask(
     pixel_area = raster.pixel_m**2
     if raster.sensor == "s1":
         raw, dark = _s1_water(raster, smooth_m)
-        water = _clean(raw, pixel_area)
+        water = _clean(raw, pixel_area, S1_VESSEL_HOLE_M2)
         return _drop_s1_enclosed(water, dark, raster) if enclosed else water
     if raster.sensor == "s2":
-        return _clean(_s2_water(raster, smooth_m), pixel_area)
+        return _clean(_s2_water(raster, smooth_m), pixel_area, MAX_VESSEL_AREA_M2)
     raise InputError(f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}")
 
 
@@ -415,7 +418,7 @@ def series_water(
         with np.errstate(invalid="ignore"):
             # No evidence on either side (inf - x, x - -inf) keeps the union's answer.
             moved = (darkest_land - brightest_water) >= stable_db
-        water = _clean(every | (partly & moved), pixel_area)
+        water = _clean(every | (partly & moved), pixel_area, S1_VESSEL_HOLE_M2)
     if enclosed:
         water = drop_enclosed(water, passable, seen_any, MIN_ENCLOSED_WATER_M2 / pixel_area)
     return water

@@ -251,7 +251,7 @@ def test_s1_a_large_ship_at_anchor_is_a_hole_the_sea_keeps(monkeypatch):
     found = detect_vessels(scene)
     assert len(found) == 1 and 250.0 < found["length_m"].iloc[0] < 310.0
     # Holes only up to the largest footprint (the old limit): the ship was an island.
-    monkeypatch.setattr("imagery.water.MAX_VESSEL_HOLE_M2", MAX_VESSEL_AREA_M2)
+    monkeypatch.setattr("imagery.water.S1_VESSEL_HOLE_M2", MAX_VESSEL_AREA_M2)
     assert not water_mask(scene)[201:203, 205:223].any()
     assert detect_vessels(scene).empty
 
