@@ -17,18 +17,22 @@ Sentinel-2
     ``S2_WATER_NIR_MARGIN`` above the B08 median of the NDWI water. Cloud and shadow
     pixels take the class of the surrounding majority.
 
-Both then drop specks (a majority filter), remove small "water" patches inland and,
-so that a ship does not punch a hole in the sea, fill enclosed non-water holes up to
-the size of the largest vessel's (Sentinel-1: ``S1_VESSEL_HOLE_M2``, since a hull's
-blurred echo keeps the smoothed water off a margin around it). Sentinel-1 water has one more test: smooth pavement
-scatters C band away from the sensor as calm water does (Ulaby et al. 2014), so the paved
-yards between stacks are as dark as a harbour, and their stacks would be ships berthed
-along a "shore". Water that no path of dark pixels (the 3 x 3 means below the split,
-narrow channels included) joins to the edge of the raster, or to missing data that
-reaches it, is kept only from ``MIN_ENCLOSED_WATER_M2``. A ship berthed against a quay
-is not a hole; callers that need those (vessel detection over a pair) take the water of
-every date, through :func:`series_water`, which for Sentinel-1 keeps out land that only
-a windy pass's split called water, and judges enclosed water on all the dates at once.
+Both then drop specks (a majority filter), remove small "water" patches inland and, so
+that a ship does not punch a hole in the sea, fill enclosed non-water holes up to the
+hole the largest vessel leaves: its footprint (``MAX_VESSEL_AREA_M2``) for Sentinel-2,
+widened by its blurred echo and the smoothing for Sentinel-1 (``S1_VESSEL_HOLE_M2``).
+Land enclosed by water and no larger (a detached jetty head, an islet, a breakwater
+standing off the shore) is water too, and in a single scene its bright edge may be
+reported as a vessel: an AOI water polygon settles it, and a pair does not flag what is
+there on both dates. Sentinel-1 water has one more test: smooth pavement scatters C band
+away from the sensor as calm water does (Ulaby et al. 2014), so the paved yards between
+stacks are as dark as a harbour, and their stacks would be ships berthed along a
+"shore". Water that no path of dark pixels (the 3 x 3 means below the split, narrow
+channels included) joins to the edge of the raster, or to missing data that reaches it,
+is kept only from ``MIN_ENCLOSED_WATER_M2``. A ship berthed against a quay is not a
+hole; callers that need those (vessel detection over a pair) take the water of every
+date, through :func:`series_water`, which for Sentinel-1 keeps out land that only a
+windy pass's split called water, and judges enclosed water on all the dates at once.
 
 References
 ----------
@@ -79,8 +83,10 @@ MAX_VESSEL_AREA_M2 = 32_000.0
 #: Sentinel-1: largest hole a vessel leaves in a water mask, which the mask swallows: the
 #: largest footprint widened on every side by about 33 m of blurred echo (20 m
 #: resolution) and the 50 m smoothing (ships at anchor of 265 m x 36 m left holes of
-#: 33 500 m^2), 466 m x 146 m. Sentinel-2's mask is not smoothed: its holes are swallowed
-#: up to the footprint, ``MAX_VESSEL_AREA_M2``.
+#: 33 500 m^2), about 466 m x 146 m; the margin grows with the hull's brightness, so the
+#: brightest of the largest ships may still stand as islands. Sentinel-2's mask (a 3 x 3
+#: mean of NDWI at 10 m, no radar blur) swallows holes up to the footprint,
+#: ``MAX_VESSEL_AREA_M2``.
 S1_VESSEL_HOLE_M2 = 68_000.0
 #: Smallest patch of water kept; darker inland patches (tarmac, shadows) are dropped.
 MIN_WATER_AREA_M2 = 20_000.0

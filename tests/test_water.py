@@ -256,6 +256,15 @@ def test_s1_a_large_ship_at_anchor_is_a_hole_the_sea_keeps(monkeypatch):
     assert detect_vessels(scene).empty
 
 
+def test_s2_land_enclosed_by_water_beyond_a_footprint_stays_land():
+    # A detached jetty head of 37 000 m2: more than the largest footprint, so not a hull's
+    # hole in an S2 mask (S1's widened limit would swallow it).
+    reflectance, _ = port(CLEAR_WATER)
+    reflectance[:, 150:160, 100:137] = np.array(LAND, dtype=np.float32)[:, None, None]
+    assert MAX_VESSEL_AREA_M2 < 100 * 10 * 37
+    assert not water_mask(s2(reflectance))[152:158, 102:135].any()
+
+
 def test_fill_small_holes_fills_vessel_sized_holes_only():
     mask = np.ones((100, 100), dtype=bool)
     mask[10:13, 10:25] = False  # 45 px
