@@ -32,7 +32,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from imagery import products  # noqa: E402
+from imagery.errors import BandError  # noqa: E402
 from imagery.evaluation import Score, coco_masks, match_points_to_masks  # noqa: E402
 from imagery.grid import ground_pixel_size  # noqa: E402
 from imagery.io import read_raster  # noqa: E402
@@ -71,15 +72,9 @@ OPTIONAL_BANDS = ("B11",)
 
 
 def band_files(folder: Path) -> dict[str, Path]:
-    """GeoTIFFs of ``folder`` by the band their name carries (``B02``, not ``B021`` or ``B02A``)."""
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in (".tif", ".tiff"):
-            continue
-        for band in (*BANDS, *OPTIONAL_BANDS):
-            if re.search(rf"(?<![A-Za-z0-9]){band}(?![A-Za-z0-9])", path.name):
-                found.setdefault(band, path)
-    return found
+    """Files of ``folder`` by the band their name carries (``B02``, not ``B021`` or ``B02A``)."""
+    wanted = (*BANDS, *OPTIONAL_BANDS)
+    return {b: Path(paths[0]) for b, paths in products.band_files(folder).items() if b in wanted}
 
 
 def coco_file(folder: Path) -> Path | None:
@@ -97,34 +92,15 @@ def find_ports(data: Path) -> list[str]:
 
 
 def load_port(folder: Path) -> Raster:
-    """The 10 m bands (and B11 when there) of one sen2ships port as a prepared S2 scene."""
-    files = band_files(folder)
-    missing = [b for b in BANDS if b not in files]
-    if missing:
-        raise FileNotFoundError(f"{folder}: no GeoTIFF named for band(s) {', '.join(missing)}")
-    names = list(BANDS)
-    bands = [read_raster(files[name]) for name in names]
-    first = bands[0]
-    for name, band in zip(names, bands, strict=True):
-        if band.shape != first.shape or band.transform != first.transform:
-            raise ValueError(f"{files[name]}: not on the grid of {files[BANDS[0]]}")
-    for name in OPTIONAL_BANDS:
-        if name not in files:
-            continue
-        band = read_raster(files[name])
-        if band.shape == first.shape and band.transform == first.transform:
-            names.append(name)
-            bands.append(band)
-        else:
-            print(f"{files[name]}: not on the 10 m grid, left out", file=sys.stderr)
-    stack = Raster(
-        data=np.concatenate([b.data for b in bands]),
-        transform=first.transform,
-        crs=first.crs,
-        nodata=None,
-        band_names=tuple(names),
-    )
-    return prepare_s2(stack, source=str(folder), scale=1.0 / 65535.0)
+    """The 10 m bands (and B11 when there) of one sen2ships port as a prepared S2 scene.
+
+    Read as a product folder (:mod:`imagery.products`), as ``portwatch vessels`` reads it.
+    """
+    try:
+        raster = read_raster(folder, sensor="s2")
+    except BandError as exc:
+        raise FileNotFoundError(str(exc)) from exc
+    return prepare_s2(raster, source=str(folder), scale=1.0 / 65535.0)
 
 
 def score_vessels(vessels, scene: Raster, masks: list[np.ndarray]) -> Score:

@@ -29,7 +29,24 @@ from imagery.atomic import atomic_path
 from imagery.errors import EmptyRasterError, InputError, NoOverlapError, RasterIOError
 from imagery.raster import Raster
 
-__all__ = ["RasterInfo", "parse_time", "raster_info", "read_raster", "write_raster"]
+__all__ = [
+    "AOI_READ_MARGIN_M",
+    "RasterInfo",
+    "parse_time",
+    "raster_info",
+    "read_raster",
+    "read_raster_around",
+    "write_raster",
+]
+
+#: Ground read around an AOI beyond its polygon: the CFAR's guard band and background
+#: ring (500 m + 800 m, ``imagery.cfar``) with room to spare, so that a vessel at the
+#: AOI's edge has its whole background ring. What is estimated over a whole scene (the
+#: water mask's split, the open water's reflectance) comes from the window read, as it
+#: does from the AOI's scenes in the imagery store.
+AOI_READ_MARGIN_M = 2000.0
+#: Metres per degree of latitude (mean).
+_METRES_PER_DEGREE = 111_320.0
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +135,17 @@ def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _open(path: Path):
+def _open(path: Path, sensor: str | None = None):
+    from imagery.products import is_product, product_vrt
+
     if not path.exists():
         raise RasterIOError(f"{path}: no such file")
-    if path.is_dir():
-        raise RasterIOError(f"{path}: is a directory, not a raster file")
-    if path.stat().st_size == 0:
+    if not path.is_dir() and path.stat().st_size == 0:
         raise EmptyRasterError(f"{path}: file is empty (0 bytes)")
+    # A product folder or archive opens as the VRT stacking its band files.
+    target = product_vrt(path, sensor) if is_product(path) else path
     try:
-        return rasterio.open(path)
+        return rasterio.open(target)
     except _RioIOError as exc:
         reason = str(exc).split("\n")[0]
         raise RasterIOError(f"{path}: not a raster GDAL can read ({reason})") from exc
@@ -216,8 +235,11 @@ def _header(ds, path: Path) -> RasterInfo:
     )
 
 
-def raster_info(path: str | os.PathLike) -> RasterInfo:
+def raster_info(path: str | os.PathLike, *, sensor: str | None = None) -> RasterInfo:
     """Read a raster file's header (size, grid, bands, time) without its pixels.
+
+    ``sensor`` says which bands to stack when ``path`` is a product folder or archive
+    (:func:`imagery.products.product_vrt`); by default the file names tell.
 
     Raises
     ------
@@ -229,7 +251,7 @@ def raster_info(path: str | os.PathLike) -> RasterInfo:
         The raster is not georeferenced.
     """
     path = Path(path)
-    with _open(path) as ds:
+    with _open(path, sensor) as ds:
         return _header(ds, path)
 
 
@@ -248,7 +270,9 @@ def read_raster(
     Parameters
     ----------
     path : path-like
-        GeoTIFF, COG or any raster GDAL reads.
+        GeoTIFF, COG or any raster GDAL reads; or a product folder or zip archive (a
+        Sentinel-2 L2A ``.SAFE``, a folder of single-band files named by band), read
+        as one raster through :func:`imagery.products.product_vrt`.
     window : rasterio.windows.Window, optional
         Pixel window to read; clipped to the file.
     bounds : (left, bottom, right, top), optional
@@ -257,7 +281,8 @@ def read_raster(
     bands : sequence of int, optional
         1-based band indexes to read; all bands by default.
     sensor : {"s1", "s2"}, optional
-        Overrides the sensor stored in the file's tags.
+        Overrides the sensor stored in the file's tags; for a product folder, also says
+        which bands to stack.
     require_valid : bool, default True
         Raise :class:`EmptyRasterError` when no pixel of the read is valid.
     decimation : int, default 1
@@ -276,7 +301,7 @@ def read_raster(
         raise InputError("give either window or bounds, not both")
     if decimation < 1:
         raise InputError(f"decimation must be a positive integer, not {decimation}")
-    with _open(path) as ds:
+    with _open(path, sensor) as ds:
         info = _header(ds, path)
         if bounds is not None:
             window = from_bounds(*bounds, transform=ds.transform)
@@ -434,3 +459,67 @@ def write_raster(
         raise RasterIOError(f"{path}: cannot write raster ({exc})") from exc
     log.debug("wrote %s (%s)", path, "COG" if cog else "GTiff")
     return path
+
+
+def read_raster_around(
+    path: str | os.PathLike,
+    lonlat_bounds: tuple[float, float, float, float],
+    *,
+    margin_m: float = AOI_READ_MARGIN_M,
+    **kwargs,
+) -> Raster:
+    """Read only the part of a raster around an area given in longitude/latitude.
+
+    What a scene much larger than a port needs: a Sentinel-2 product holds a
+    110 km x 110 km tile, a port a few kilometres of it.
+
+    Parameters
+    ----------
+    path : path-like
+        As for :func:`read_raster` (a file, or a product folder or archive).
+    lonlat_bounds : (west, south, east, north)
+        The area, in degrees (WGS84), e.g. :attr:`imagery.aoi.AOI.bounds`.
+    margin_m : float, default ``AOI_READ_MARGIN_M``
+        Ground added on every side, metres.
+    **kwargs
+        Passed to :func:`read_raster` (``sensor``, ``bands``, ``require_valid``).
+
+    Returns
+    -------
+    Raster
+        The window of the file covering the area and its margin (the whole file when
+        that covers less), on the file's own grid.
+
+    Raises
+    ------
+    NoOverlapError
+        The area does not overlap the raster.
+    """
+    from rasterio.warp import transform_bounds
+
+    info = raster_info(path, sensor=kwargs.get("sensor"))
+    west, south, east, north = lonlat_bounds
+    dlat = margin_m / _METRES_PER_DEGREE
+    # Longitude degrees shrink towards the poles; take the narrowest latitude's.
+    widest = max(abs(south), abs(north)) + dlat
+    dlon = margin_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(min(widest, 89.0))), 1e-3))
+    wanted = transform_bounds(
+        "EPSG:4326",
+        info.crs,
+        west - dlon,
+        max(south - dlat, -90.0),
+        east + dlon,
+        min(north + dlat, 90.0),
+        densify_pts=21,
+    )
+    left, bottom, right, top = rasterio.transform.array_bounds(
+        info.height, info.width, info.transform
+    )
+    if wanted[0] >= right or wanted[2] <= left or wanted[1] >= top or wanted[3] <= bottom:
+        raise NoOverlapError(
+            f"{path}: the area {tuple(round(v, 4) for v in lonlat_bounds)} (lon/lat) lies "
+            "outside the scene"
+        )
+    if wanted[0] <= left and wanted[1] <= bottom and wanted[2] >= right and wanted[3] >= top:
+        return read_raster(path, **kwargs)
+    return read_raster(path, bounds=wanted, **kwargs)

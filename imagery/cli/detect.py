@@ -26,6 +26,15 @@ def _viewed(raster, sensor: str, direction: str | None):
     return with_pass_direction(raster, direction)
 
 
+def _read(path: str, sensor: str, aoi):
+    """The scene, or with an AOI only its part around the AOI (a product is a whole tile)."""
+    from imagery.io import read_raster, read_raster_around
+
+    if aoi is None:
+        return read_raster(path, sensor=sensor)
+    return read_raster_around(path, aoi.bounds, sensor=sensor)
+
+
 def _aoi(aoi_id: str | None):
     if aoi_id is None:
         return None
@@ -35,7 +44,7 @@ def _aoi(aoi_id: str | None):
 
 
 @click.command("vessels")
-@click.argument("scene", type=click.Path(dir_okay=False))
+@click.argument("scene", type=click.Path())
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder."
@@ -58,7 +67,6 @@ def vessels(
     """Detect every vessel in one SCENE; writes OUT/vessels.gpkg (layer vessels)."""
     import dataclasses
 
-    from imagery.io import read_raster
     from imagery.outputs import write_vessels
     from imagery.sensors import prepare
     from imagery.vessels import VesselParams, detect_vessels
@@ -66,11 +74,12 @@ def vessels(
     params = VesselParams()
     if pfa is not None:
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
+    aoi = _aoi(aoi_id)
     # Single-scene vessels measure every size on the ground: only degrees are warped.
     raster = prepare(
-        _viewed(read_raster(scene), sensor, direction), sensor, source=scene, grid="square"
+        _viewed(_read(scene, sensor, aoi), sensor, direction), sensor, source=scene, grid="square"
     )
-    found = detect_vessels(raster, aoi=_aoi(aoi_id), params=params)
+    found = detect_vessels(raster, aoi=aoi, params=params)
     path = write_vessels(found, out_dir)
     if as_json:
         cols = ["id", "score", "length_m", "width_m", "heading_deg", "lon", "lat", "time"]
@@ -105,7 +114,7 @@ def _scenes_from_store(
 
 
 @click.command("detect")
-@click.argument("scenes", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("scenes", nargs=-1, type=click.Path())
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder to write.")
 @click.option(
@@ -154,7 +163,6 @@ def detect(
     carries change_time, the first pass it is seen on.
     """
     from imagery.detect import detect_pair
-    from imagery.io import read_raster
     from imagery.outputs import write_pair_outputs, write_run_folder
 
     if (out_dir is None) == (root_dir is None):
@@ -176,7 +184,7 @@ def detect(
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
-    rasters = [_viewed(read_raster(path), sensor, direction) for path in scenes]
+    rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
     if len(scenes) == 2:
         result = detect_pair(
             rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
