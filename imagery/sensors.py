@@ -68,6 +68,10 @@ SCL_INVALID = (0, 1)
 #: Surface reflectance above this over a quarter of a scene is not physical (fresh snow
 #: and thick cloud tops reach about 0.9): the digital numbers are on another scale.
 S2_MAX_UPPER_QUARTILE = 1.0
+#: Reflectance above this over a hundredth of a scene is not physical either (only
+#: specular glint exceeds it, never over 1 % of a scene); a harbour scene's water keeps
+#: the upper quartile down while its land is read 6.5 times too bright.
+S2_MAX_TOP_PERCENTILE = 1.5
 
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
@@ -204,15 +208,18 @@ def prepare_s2(
         spectral[:, (spectral <= offset * scale).all(axis=0)] = np.nan
         sample = spectral[:, ::7, ::7]
         sample = sample[np.isfinite(sample)]
-        upper = float(np.percentile(sample, 75)) if sample.size else 0.0
-        if upper > S2_MAX_UPPER_QUARTILE and source not in _WARNED_SCALE:
+        upper, top = np.percentile(sample, [75, 99]) if sample.size else (0.0, 0.0)
+        implausible = upper > S2_MAX_UPPER_QUARTILE or top > S2_MAX_TOP_PERCENTILE
+        if implausible and source not in _WARNED_SCALE:
             _WARNED_SCALE.add(source)  # once per file, not per window read
             log.warning(
-                "%s: a quarter of the pixels have reflectance above %.1f after scaling by %g; "
-                "the file may hold reflectance x 65535 (a 16-bit EO Browser export) rather "
-                "than L2A digital numbers x 10000",
+                "%s: reflectance reads %.2f at the upper quartile and %.2f at the 99th "
+                "percentile after scaling by %g; the file may hold reflectance x 65535 (a "
+                "16-bit EO Browser export) rather than L2A digital numbers x 10000: give "
+                "--s2-scale 1.5259e-5",
                 source,
                 upper,
+                top,
                 scale,
             )
     names = [b for b, _ in order if b != "SCL"]
@@ -267,17 +274,29 @@ def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -
     ]
 
 
-def prepare(raster: Raster, sensor: str, *, source: str = "input", grid: str = "metric") -> Raster:
+def prepare(
+    raster: Raster,
+    sensor: str,
+    *,
+    source: str = "input",
+    grid: str = "metric",
+    s2_scale: float | None = None,
+) -> Raster:
     """:func:`prepare_s1` or :func:`prepare_s2` by ``sensor``, on a metric grid.
 
     ``grid`` says which grids are warped onto UTM (:func:`imagery.reproject.to_metric`):
     ``"metric"`` any whose map unit is not a ground metre (geographic, Web Mercator),
-    ``"square"`` only geographic ones, ``"native"`` none.
+    ``"square"`` only geographic ones, ``"native"`` none. ``s2_scale`` is the
+    reflectance of one Sentinel-2 digital number when it is not L2A's 1e-4 (EO
+    Browser's 16-bit exports: 1 / 65535).
     """
+    if s2_scale is not None and s2_scale <= 0:
+        raise InputError(f"{source}: s2_scale must be positive, not {s2_scale}")
     if sensor == "s1":
         prepared = prepare_s1(raster, source=source)
     elif sensor == "s2":
-        prepared = prepare_s2(raster, source=source)
+        scale = {} if s2_scale is None else {"scale": s2_scale}
+        prepared = prepare_s2(raster, source=source, **scale)
     else:
         raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
     return to_metric(prepared, mode=grid, source=source)

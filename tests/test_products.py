@@ -375,3 +375,35 @@ def test_reading_around_an_area_reads_its_window_and_margin(tmp_path, dn):
     assert read_raster_around(safe, (west, south, east, north)).shape == (ROWS, COLS)
     with pytest.raises(NoOverlapError, match="lies outside the scene"):
         read_raster_around(safe, (west + 1, south, east + 1, north))
+
+
+@pytest.mark.skipif(not BUSAN.exists(), reason=f"real S2 sample missing: {BUSAN}")
+def test_an_eo_browser_export_folder_with_its_scale(tmp_path):
+    """Busan as EO Browser exported it: a folder of band GeoTIFFs at reflectance x 65535."""
+    import geopandas as gpd
+
+    from imagery.sensors import prepare_s2
+    from imagery.vessels import detect_vessels
+
+    expected = detect_vessels(load_benchmark("sen2ships").load_port(BUSAN))
+    scale = f"{1 / 65535:.6e}"
+    out = tmp_path / "scaled"
+    args = ["vessels", str(BUSAN), "--sensor", "s2", "--s2-scale", scale, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    found = gpd.read_file(out / "vessels.gpkg", layer="vessels")
+    assert abs(len(found) - len(expected)) <= 1
+    assert np.mean(_nearest_m(expected, found) < 20.0) > 0.95
+    # Read at L2A's scale the same numbers are 6.55 times too bright: other vessels.
+    out = tmp_path / "unscaled"
+    result = CliRunner().invoke(cli, ["vessels", str(BUSAN), "--sensor", "s2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    unscaled = gpd.read_file(out / "vessels.gpkg", layer="vessels")
+    assert np.mean(_nearest_m(expected, unscaled) < 20.0) < 0.9 or len(unscaled) != len(found)
+    # Prepared reflectance passes through a second preparation unchanged (detect's path).
+    once = prepare_s2(read_raster(BUSAN, sensor="s2"), scale=1 / 65535)
+    np.testing.assert_array_equal(prepare_s2(once).data, once.data)
+    bad = CliRunner().invoke(
+        cli, ["vessels", str(BUSAN), "--sensor", "s1", "--s2-scale", scale, "--out", str(out)]
+    )
+    assert bad.exit_code == 2 and "--s2-scale is for Sentinel-2" in bad.output

@@ -26,6 +26,12 @@ def _viewed(raster, sensor: str, direction: str | None):
     return with_pass_direction(raster, direction)
 
 
+S2_SCALE_HELP = (
+    "Sentinel-2 reflectance per digital number, when not L2A's 1e-4: EO Browser's 16-bit "
+    "exports hold reflectance x 65535 (give 1.5259e-5)."
+)
+
+
 def _read(path: str, sensor: str, aoi):
     """The scene, or with an AOI only its part around the AOI (a product is a whole tile)."""
     from imagery.io import read_raster, read_raster_around
@@ -33,6 +39,12 @@ def _read(path: str, sensor: str, aoi):
     if aoi is None:
         return read_raster(path, sensor=sensor)
     return read_raster_around(path, aoi.bounds, sensor=sensor)
+
+
+def _s2_scale(sensor: str, s2_scale: float | None) -> float | None:
+    if s2_scale is not None and sensor != "s2":
+        raise click.UsageError("--s2-scale is for Sentinel-2 scenes (--sensor s2)")
+    return s2_scale
 
 
 def _aoi(aoi_id: str | None):
@@ -54,6 +66,7 @@ def _aoi(aoi_id: str | None):
 )
 @click.option("--pfa", type=float, default=None, help="CFAR false alarm probability per pixel.")
 @click.option("--direction", type=click.Choice(["asc", "dsc"]), help=DIRECTION_HELP)
+@click.option("--s2-scale", type=float, default=None, help=S2_SCALE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the vessels as JSON.")
 def vessels(
     scene: str,
@@ -62,6 +75,7 @@ def vessels(
     aoi_id: str | None,
     pfa: float | None,
     direction: str | None,
+    s2_scale: float | None,
     as_json: bool,
 ) -> None:
     """Detect every vessel in one SCENE; writes OUT/vessels.gpkg (layer vessels)."""
@@ -74,10 +88,15 @@ def vessels(
     params = VesselParams()
     if pfa is not None:
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
+    s2_scale = _s2_scale(sensor, s2_scale)
     aoi = _aoi(aoi_id)
     # Single-scene vessels measure every size on the ground: only degrees are warped.
     raster = prepare(
-        _viewed(_read(scene, sensor, aoi), sensor, direction), sensor, source=scene, grid="square"
+        _viewed(_read(scene, sensor, aoi), sensor, direction),
+        sensor,
+        source=scene,
+        grid="square",
+        s2_scale=s2_scale,
     )
     found = detect_vessels(raster, aoi=aoi, params=params)
     path = write_vessels(found, out_dir)
@@ -140,6 +159,7 @@ def _scenes_from_store(
     type=click.Choice(["asc", "dsc"]),
     help="Orbit direction: with --store, the passes to pair. " + DIRECTION_HELP,
 )
+@click.option("--s2-scale", type=float, default=None, help=S2_SCALE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def detect(
     scenes: tuple[str, ...],
@@ -153,6 +173,7 @@ def detect(
     before_date: str | None,
     orbit: str | None,
     direction: str | None,
+    s2_scale: float | None,
     as_json: bool,
 ) -> None:
     """Flag new vessels and cargo between BEFORE and AFTER (or over a series S1 S2 S3 ...).
@@ -167,6 +188,7 @@ def detect(
 
     if (out_dir is None) == (root_dir is None):
         raise click.UsageError("give exactly one of --out DIR or --root DIR")
+    s2_scale = _s2_scale(sensor, s2_scale)
 
     aoi = None
     if store is not None:
@@ -185,6 +207,14 @@ def detect(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
     rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
+    if s2_scale is not None:
+        from imagery.sensors import prepare
+
+        # Reflectance now; the pipeline's own preparation keeps reflectance as it is.
+        rasters = [
+            prepare(r, sensor, source=str(p), grid="native", s2_scale=s2_scale)
+            for r, p in zip(rasters, scenes, strict=True)
+        ]
     if len(scenes) == 2:
         result = detect_pair(
             rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
