@@ -22,9 +22,9 @@ to it by nearest neighbour, as Sentinel Hub does by default. A SAFE product's di
 numbers become reflectance ``(DN + offset) / quantification`` and its fill value 0
 becomes NaN; a plain folder's numbers are kept for :func:`imagery.sensors.prepare`.
 
-A Sentinel-1 GRD ``.SAFE`` is refused: its rasters are in radar geometry (ground range
-and azimuth, located by tie points), and need terrain correction and calibration to
-sigma0 first (SNAP, pyroSAR, or ``portwatch fetch`` from Sentinel Hub). So is a
+A Sentinel-1 GRD ``.SAFE`` is not read here: its rasters are in radar geometry (ground
+range and azimuth, located by tie points) and cover some 250 km; :mod:`imagery.grd`
+calibrates and geocodes it around an area. Refused: a
 Sentinel-2 L1C product: top-of-atmosphere reflectance has no scene classification,
 and the water and vessel thresholds are set on surface reflectance.
 """
@@ -44,7 +44,15 @@ from rasterio.errors import RasterioIOError
 
 from imagery.errors import BandError, InputError, RasterIOError
 
-__all__ = ["ProductBand", "band_files", "is_product", "product_bands", "product_vrt"]
+__all__ = [
+    "ProductBand",
+    "ProductListing",
+    "band_files",
+    "is_product",
+    "product_bands",
+    "product_listing",
+    "product_vrt",
+]
 
 #: The bands stacked for each sensor, required ones first.
 S2_REQUIRED = ("B02", "B03", "B04", "B08")
@@ -83,7 +91,7 @@ class ProductBand:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Listing:
+class ProductListing:
     """The files of a folder or archive: GDAL paths by their path inside it."""
 
     root: Path
@@ -143,12 +151,12 @@ def band_files(folder: str | Path) -> dict[str, list[str]]:
     hold B02, ``B021.tif`` and ``B08A.tif`` nothing; ``B8A``, ``SCL``, ``VV``, ``VH``,
     ``HH`` and ``HV`` are bands too. Inside a ``.SAFE``, only ``IMG_DATA`` counts.
     """
-    listing = _listing(Path(folder))
+    listing = product_listing(Path(folder))
     return _band_files(listing, in_image_data=listing.named("MTD_MSIL2A.xml") is not None)
 
 
-def _resolve(path: Path, sensor: str | None) -> tuple[_Listing, str, list[ProductBand]]:
-    listing = _listing(path)
+def _resolve(path: Path, sensor: str | None) -> tuple[ProductListing, str, list[ProductBand]]:
+    listing = product_listing(path)
     _refuse_unsupported(listing)
     safe_metadata = listing.named("MTD_MSIL2A.xml")
     files = _band_files(listing, in_image_data=safe_metadata is not None)
@@ -210,7 +218,8 @@ def product_vrt(path: str | Path, sensor: str | None = None) -> str:
     )
 
 
-def _listing(root: Path) -> _Listing:
+def product_listing(root: Path) -> ProductListing:
+    """The files of a folder, a ``.SAFE`` (every file below it), or a zip archive."""
     if not root.exists():
         raise RasterIOError(f"{root}: no such file or folder")
     if root.is_file():
@@ -219,7 +228,7 @@ def _listing(root: Path) -> _Listing:
                 names = [n for n in archive.namelist() if not n.endswith("/")]
         except zipfile.BadZipFile as exc:
             raise RasterIOError(f"{root}: not a zip archive ({exc})") from exc
-        return _Listing(root, {n: f"/vsizip/{root.resolve()}/{n}" for n in names})
+        return ProductListing(root, {n: f"/vsizip/{root.resolve()}/{n}" for n in names})
     safes = [p for p in root.iterdir() if p.is_dir() and p.suffix.upper() == ".SAFE"]
     if root.suffix.upper() != ".SAFE" and len(safes) == 1 and not _has_band_files(root):
         root = safes[0]
@@ -227,21 +236,22 @@ def _listing(root: Path) -> _Listing:
         paths = [p for p in root.rglob("*") if p.is_file()]
     else:
         paths = [p for p in root.iterdir() if p.is_file()]
-    return _Listing(root, {p.relative_to(root).as_posix(): str(p.resolve()) for p in sorted(paths)})
+    return ProductListing(
+        root, {p.relative_to(root).as_posix(): str(p.resolve()) for p in sorted(paths)}
+    )
 
 
 def _has_band_files(folder: Path) -> bool:
     return any(p.suffix.lower() in BAND_SUFFIXES for p in folder.iterdir() if p.is_file())
 
 
-def _refuse_unsupported(listing: _Listing) -> None:
+def _refuse_unsupported(listing: ProductListing) -> None:
     names = {PurePosixPath(m).name for m in listing.members}
     if "manifest.safe" in names and any("measurement/" in m for m in listing.members):
         raise InputError(
             f"{listing.root}: a Sentinel-1 SAFE product in radar geometry (ground range and "
-            "azimuth, located by tie points); portwatch needs backscatter calibrated to sigma0 "
-            "and terrain-corrected onto a map grid first (SNAP's Terrain-Correction, pyroSAR, "
-            "or `portwatch fetch` from Sentinel Hub)"
+            "azimuth, located by tie points) covering some 250 km: it is read around an area "
+            "only (--aoi on `portwatch vessels` and `detect`; imagery.grd.read_grd)"
         )
     if "MTD_MSIL1C.xml" in names:
         raise InputError(
@@ -251,7 +261,7 @@ def _refuse_unsupported(listing: _Listing) -> None:
         )
 
 
-def _band_files(listing: _Listing, *, in_image_data: bool) -> dict[str, list[str]]:
+def _band_files(listing: ProductListing, *, in_image_data: bool) -> dict[str, list[str]]:
     """GDAL paths of the files of each band the file names carry."""
     found: dict[str, list[str]] = {}
     for member, gdal_path in listing.members.items():
@@ -381,7 +391,7 @@ def _header_nodata(path: str) -> float | None:
         return ds.nodata
 
 
-def _acquisition_time(listing: _Listing, bands: Iterable[ProductBand]):
+def _acquisition_time(listing: ProductListing, bands: Iterable[ProductBand]):
     from imagery.io import parse_time
 
     metadata = listing.named("MTD_MSIL2A.xml")

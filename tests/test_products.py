@@ -242,7 +242,7 @@ def test_unsupported_products_are_refused_with_what_to_do(tmp_path, dn):
         10.0,
         driver="GTiff",
     )
-    with pytest.raises(InputError, match=r"radar geometry.*terrain-corrected"):
+    with pytest.raises(InputError, match=r"radar geometry.*read around an area"):
         read_raster(grd)
     l1c = write_l2a_safe(tmp_path / "l1c", dn)
     (l1c / "MTD_MSIL2A.xml").rename(l1c / "MTD_MSIL1C.xml")

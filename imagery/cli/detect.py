@@ -34,8 +34,16 @@ S2_SCALE_HELP = (
 
 def _read(path: str, sensor: str, aoi):
     """The scene, or with an AOI only its part around the AOI (a product is a whole tile)."""
+    from imagery.grd import is_grd, read_grd
     from imagery.io import read_raster, read_raster_around
 
+    if sensor == "s1" and is_grd(path):
+        if aoi is None:
+            raise click.UsageError(
+                f"{path}: a Sentinel-1 GRD product (radar geometry, some 250 km): give --aoi, "
+                "the area to calibrate and geocode"
+            )
+        return read_grd(path, aoi.bounds)
     if aoi is None:
         return read_raster(path, sensor=sensor)
     return read_raster_around(path, aoi.bounds, sensor=sensor)
