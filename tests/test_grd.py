@@ -48,11 +48,21 @@ def ground(line, pixel):
     )
 
 
+MANIFEST = (
+    '<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0"'
+    ' xmlns:s1="http://www.esa.int/safe/sentinel-1.0/sentinel-1"><metadataSection><metadataObject>'
+    '<safe:orbitReference><safe:orbitNumber type="start">49959</safe:orbitNumber>'
+    '<safe:relativeOrbitNumber type="start">127</safe:relativeOrbitNumber>'
+    "<safe:extension><s1:orbitProperties><s1:pass>ASCENDING</s1:pass></s1:orbitProperties>"
+    "</safe:extension></safe:orbitReference></metadataObject></metadataSection></xfdu:XFDU>"
+)
+
+
 def calibration_table(line, pixel):
     return 600.0 + 0.2 * pixel + 0.05 * line
 
 
-def _annotation(pol: str) -> str:
+def _annotation(pol: str, start: str = "2023-08-21T09:30:12.024000") -> str:
     lines = np.round(np.linspace(0, LINES - 1, 5))
     pixels = np.round(np.linspace(0, PIXELS - 1, 6))
     points = []
@@ -69,7 +79,7 @@ def _annotation(pol: str) -> str:
     return (
         f"<product><adsHeader><missionId>S1A</missionId><productType>GRD</productType>"
         f"<polarisation>{pol}</polarisation><mode>IW</mode>"
-        "<startTime>2023-08-21T09:30:12.024000</startTime></adsHeader>"
+        f"<startTime>{start}</startTime></adsHeader>"
         "<generalAnnotation><productInformation><pass>Ascending</pass>"
         f"<platformHeading>{HEADING_DEG}</platformHeading></productInformation></generalAnnotation>"
         f'<geolocationGrid><geolocationGridPointList count="{len(points)}">{"".join(points)}'
@@ -97,12 +107,14 @@ def _calibration() -> str:
     )
 
 
-def write_grd(folder: Path, sigma0: dict[str, np.ndarray]) -> Path:
+def write_grd(folder: Path, sigma0: dict[str, np.ndarray], *, name: str = NAME) -> Path:
     """A GRD ``.SAFE`` whose digital numbers give ``sigma0`` (per polarisation, lines x pixels)."""
-    safe = folder / f"{NAME}.SAFE"
+    safe = folder / f"{name}.SAFE"
+    stamp = name.split("_")[4]  # the start, 20230821T093012
+    start = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}.024"
     for sub in ("measurement", "annotation/calibration"):
         (safe / sub).mkdir(parents=True, exist_ok=True)
-    (safe / "manifest.safe").write_text("<xfdu:XFDU/>")
+    (safe / "manifest.safe").write_text(MANIFEST)
     lines, pixels = np.mgrid[0:LINES, 0:PIXELS]
     table = calibration_table(lines, pixels)
     for pol, values in sigma0.items():
@@ -115,7 +127,7 @@ def write_grd(folder: Path, sigma0: dict[str, np.ndarray]) -> Path:
                 height=LINES, count=1, dtype="uint16",
             ) as ds:  # fmt: skip
                 ds.write(digital, 1)
-        (safe / "annotation" / f"{stem}.xml").write_text(_annotation(pol))
+        (safe / "annotation" / f"{stem}.xml").write_text(_annotation(pol, start))
         (safe / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(_calibration())
     return safe
 

@@ -13,7 +13,7 @@ _STORE = click.argument("store_dir", metavar="STORE", type=click.Path(file_okay=
 
 @click.group("store")
 def store() -> None:
-    """The local imagery store written by `portwatch fetch`."""
+    """The local imagery store written by `portwatch fetch` and `store import`."""
 
 
 @store.command("ls")
@@ -48,4 +48,78 @@ def verify(ctx: click.Context, store_dir: str) -> None:
         click.echo(f"BAD {problem}")
     click.echo(f"{checked} file(s) checked, {len(problems)} problem(s)")
     if problems:
+        ctx.exit(1)
+
+
+@store.command("import")
+@_STORE
+@click.argument("products", nargs=-1, required=True, type=click.Path())
+@click.option("--aoi", "aoi_id", required=True, help="AOI id or GeoJSON file to cut the scenes to.")
+@click.option("--sensor", type=click.Choice(["s1", "s2"]), required=True, help="Sentinel-1 or -2.")
+@click.option(
+    "--s2-scale",
+    type=float,
+    default=None,
+    help="Sentinel-2 reflectance per digital number when not L2A's 1e-4 (EO Browser: 1.5259e-5).",
+)
+@click.option("--platform", help="Platform for files whose name does not say (S1A, S2B ...).")
+@click.option("--relative-orbit", type=int, help="Relative orbit for files that do not say.")
+@click.option(
+    "--direction",
+    type=click.Choice(["asc", "dsc"]),
+    help="S1 pass direction for files that do not say.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def import_products(
+    ctx: click.Context,
+    store_dir: str,
+    products: tuple[str, ...],
+    aoi_id: str,
+    sensor: str,
+    s2_scale: float | None,
+    platform: str | None,
+    relative_orbit: int | None,
+    direction: str | None,
+    as_json: bool,
+) -> None:
+    """Put downloaded PRODUCTS (.SAFE folders or zips, band folders, rasters) into STORE.
+
+    Each is cut to the AOI on its UTM grid at 10 m, as `portwatch fetch` stores scenes,
+    so that `detect --store` and `batch` pair them with fetched ones. Rerunning skips
+    what is already stored; a product that fails is reported and the others go on.
+    """
+    import dataclasses
+
+    from imagery.errors import PortwatchError
+    from imagery.imports import identify_product, import_scene
+    from imagery.store import store_aoi
+
+    aoi = store_aoi(store_dir, aoi_id)
+    rows, failed = [], 0
+    for product in products:
+        try:
+            identity = identify_product(product, sensor)
+            given = {
+                "platform": platform.upper() if platform else None,
+                "relative_orbit": relative_orbit,
+                "direction": {"asc": "ASCENDING", "dsc": "DESCENDING"}.get(direction or ""),
+            }
+            identity = dataclasses.replace(identity, **{k: v for k, v in given.items() if v})
+            result = import_scene(
+                store_dir, product, aoi, sensor, s2_scale=s2_scale, identity=identity
+            )
+        except PortwatchError as exc:
+            failed += 1
+            rows.append({"product": product, "status": "failed", "reason": str(exc)})
+            continue
+        rows.append({"product": product, "status": result.status, "scene": str(result.scene.path)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            detail = row.get("scene") or row.get("reason")
+            click.echo(f"{row['status']:<9} {row['product']} -> {detail}")
+        click.echo(f"{len(rows) - failed} stored, {failed} failed")
+    if failed:
         ctx.exit(1)

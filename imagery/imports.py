@@ -1,0 +1,220 @@
+"""Products a user downloaded, into the imagery store beside fetched scenes.
+
+``portwatch fetch`` fills the store from Sentinel Hub; :func:`import_scene` does the
+same from what an analyst already holds (:mod:`imagery.products`, :mod:`imagery.grd`,
+or any raster file), so that ``portwatch detect --store`` and ``portwatch batch`` run
+over both alike:
+
+- the part around the AOI is read (a Sentinel-1 GRD is calibrated and geocoded there);
+- it is prepared to physical units (:func:`imagery.sensors.prepare`: sigma0 in linear
+  power, or reflectance with SCL);
+- it is put on the AOI's UTM grid at 10 m, the grid of every fetched scene
+  (:meth:`imagery.aoi.AOI.utm_bounds`), by nearest neighbour: an S2 tile or a geocoded
+  GRD on a 10 m grid of the same zone is copied pixel for pixel;
+- it is written with its sidecar (:func:`imagery.store.write_scene`) under the date,
+  platform and orbit the product's name and metadata give (Sentinel-1: relative orbit
+  and pass direction, which pairing needs).
+
+A scene already in the store and valid is left as it is: an import can be rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from rasterio.enums import Resampling
+from rasterio.transform import from_origin
+
+from imagery.errors import InputError, NoOverlapError
+from imagery.raster import Raster
+from imagery.reproject import float_with_nan, warp_bands
+
+__all__ = ["ImportResult", "ProductIdentity", "identify_product", "import_scene", "onto_aoi_grid"]
+
+#: The store's pixel, metres (that of ``portwatch fetch``).
+STORE_PIXEL_M = 10.0
+#: Ground read around the AOI before the cut onto its grid, metres: two pixels, so that
+#: the AOI's edge pixels are read whatever the source grid's offset.
+READ_MARGIN_M = 2 * STORE_PIXEL_M
+
+_S1_NAME = re.compile(
+    r"^S1([A-D])_(?:IW|EW|SM|S\d)_(?:GRD|SLC)[HMF_]?_1S(?:DV|SV|DH|SH|HH|VV)_(\d{8}T\d{6})_"
+    r"\d{8}T\d{6}_(\d{6})_",
+    re.I,
+)
+_S2_NAME = re.compile(r"^S2([A-D])_MSIL2A_(\d{8}T\d{6})_N\d{4}_R(\d{3})_T(\w{5})_", re.I)
+#: First absolute orbit of relative orbit 1 for each Sentinel-1 unit (175 orbits a cycle).
+_S1_ORBIT_OFFSET = {"A": 73, "B": 27}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductIdentity:
+    """Where a product sits in the store: platform, relative orbit, pass direction, tile."""
+
+    platform: str
+    relative_orbit: int | None = None
+    direction: str | None = None
+    tile: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportResult:
+    """One product's import: ``status`` is ``imported`` or ``skipped`` (already stored)."""
+
+    source: Path
+    status: str
+    scene: object  # imagery.store.StoredScene
+
+
+def identify_product(path: str | Path, sensor: str) -> ProductIdentity:
+    """Platform, relative orbit and direction from a product's name and metadata.
+
+    Sentinel-1 names (``S1A_IW_GRDH_1SDV_<start>_<stop>_<absolute orbit>_...``) give the
+    platform; the relative orbit comes from the manifest (``relativeOrbitNumber``), else
+    from the absolute orbit (``(absolute - offset) mod 175 + 1``; offset 73 for S1A, 27
+    for S1B); the direction from the annotation's ``pass``. Sentinel-2 L2A names give
+    platform, relative orbit (``R135``) and tile. Anything else: the sensor's name
+    (``S1``/``S2``) and unknown orbit.
+    """
+    name = Path(path).name
+    if sensor == "s1":
+        match = _S1_NAME.match(name)
+        if not match:
+            return ProductIdentity("S1")
+        unit, absolute = match.group(1).upper(), int(match.group(3))
+        relative, direction = _s1_manifest(Path(path))
+        if relative is None and unit in _S1_ORBIT_OFFSET:
+            relative = (absolute - _S1_ORBIT_OFFSET[unit]) % 175 + 1
+        return ProductIdentity(f"S1{unit}", relative, direction)
+    match = _S2_NAME.match(name)
+    if not match:
+        return ProductIdentity("S2")
+    return ProductIdentity(
+        f"S2{match.group(1).upper()}", int(match.group(3)), None, match.group(4).upper()
+    )
+
+
+def _s1_manifest(path: Path) -> tuple[int | None, str | None]:
+    """Relative orbit (manifest) and pass direction (manifest or annotation), if given."""
+    from imagery.products import is_product, product_listing
+
+    if not is_product(path):
+        return None, None
+    listing = product_listing(path)
+    relative = direction = None
+    manifest = listing.named("manifest.safe")
+    if manifest is not None:
+        text = listing.read_text(manifest)
+        found = re.search(r"relativeOrbitNumber[^>]*>\s*(\d+)\s*<", text)
+        relative = int(found.group(1)) if found else None
+        found = re.search(r":pass>\s*(ASCENDING|DESCENDING)\s*<", text, re.I)
+        direction = found.group(1).upper() if found else None
+    if direction is None:
+        for member in listing.members:
+            parts = PurePosixPath(member).parts
+            if "annotation" in parts and "calibration" not in parts and member.endswith(".xml"):
+                found = re.search(r"<pass>\s*(\w+)\s*</pass>", listing.read_text(member))
+                if found:
+                    direction = found.group(1).upper()
+                    break
+    return relative, direction
+
+
+def onto_aoi_grid(raster: Raster, aoi, *, pixel_m: float = STORE_PIXEL_M) -> Raster:
+    """``raster`` on the AOI's UTM grid (``aoi.utm_bounds``), nearest neighbour, NaN nodata."""
+    left, bottom, right, top = aoi.utm_bounds(resolution_m=pixel_m)
+    width = round((right - left) / pixel_m)
+    height = round((top - bottom) / pixel_m)
+    transform = from_origin(left, top, pixel_m, pixel_m)
+    out = np.full((raster.count, height, width), np.nan, dtype=np.float32)
+    warp_bands(
+        float_with_nan(raster.data, raster.nodata),
+        out,
+        names=raster.band_names,
+        src_transform=raster.transform,
+        src_crs=raster.crs,
+        dst_transform=transform,
+        dst_crs=aoi.utm_crs,
+        resampling=Resampling.nearest,
+    )
+    return raster.replace(data=out, transform=transform, crs=aoi.utm_crs, nodata=float("nan"))
+
+
+def import_scene(
+    store: str | Path,
+    path: str | Path,
+    aoi,
+    sensor: str,
+    *,
+    s2_scale: float | None = None,
+    identity: ProductIdentity | None = None,
+) -> ImportResult:
+    """Put one product or raster file into the store, cut to the AOI.
+
+    Parameters
+    ----------
+    store : path-like
+        The imagery store (created if needed).
+    path : path-like
+        A product folder or zip (:mod:`imagery.products`), a Sentinel-1 GRD ``.SAFE``,
+        or a raster file.
+    aoi : imagery.aoi.AOI
+    sensor : {"s1", "s2"}
+    s2_scale : float, optional
+        Reflectance per digital number when not L2A's (:func:`imagery.sensors.prepare`).
+    identity : ProductIdentity, optional
+        Overrides what :func:`identify_product` reads from the product.
+
+    Raises
+    ------
+    InputError
+        No acquisition time, or unreadable product.
+    NoOverlapError
+        The product holds no valid pixel over the AOI.
+    """
+    from imagery.grd import is_grd, read_grd
+    from imagery.io import read_raster_around
+    from imagery.sensors import prepare
+    from imagery.store import check_scene, orbit_label, remember_aoi, scene_path, write_scene
+
+    path = Path(path)
+    identity = identity or identify_product(path, sensor)
+    if sensor == "s1" and is_grd(path):
+        raster = read_grd(path, aoi.bounds, margin_m=READ_MARGIN_M)
+    else:
+        raster = read_raster_around(path, aoi.bounds, margin_m=READ_MARGIN_M, sensor=sensor)
+    if raster.time is None:
+        raise InputError(
+            f"{path}: no acquisition time in its metadata or name; name it with the date "
+            "(e.g. 2024-06-13_B02.tif) or tag it ACQUISITION_TIME"
+        )
+    raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+    raster = onto_aoi_grid(raster, aoi)
+    if not raster.valid_mask().any():
+        raise NoOverlapError(f"{path}: no valid pixel over the AOI {aoi.id}")
+    orbit = orbit_label(
+        sensor,
+        direction=identity.direction,
+        relative_orbit=identity.relative_orbit,
+        tile=identity.tile,
+    )
+    target = scene_path(store, aoi.id, sensor, raster.time, identity.platform, orbit)
+    remember_aoi(store, aoi)
+    if target.exists() and not check_scene(target):
+        from imagery.store import read_scene
+
+        return ImportResult(path, "skipped", read_scene(target))
+    scene = write_scene(
+        target,
+        raster,
+        aoi_id=aoi.id,
+        platform=identity.platform,
+        orbit_direction=identity.direction,
+        relative_orbit=identity.relative_orbit,
+        acquisition={"product": path.name, "source": "local", **dataclasses.asdict(identity)},
+        request={"imported_from": str(path.resolve()), "s2_scale": s2_scale},
+    )
+    return ImportResult(path, "imported", scene)

@@ -1,0 +1,185 @@
+"""Downloaded products into the imagery store (imagery.imports, `portwatch store import`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import ndimage
+from test_grd import LINES, PIXELS, ground, lonlat_box, write_grd
+from test_products import NAME as S2_NAME
+from test_products import write_l2a_safe
+
+from imagery.aoi import load_aoi
+from imagery.cli.main import cli
+from imagery.errors import InputError
+from imagery.imports import identify_product, import_scene
+from imagery.io import read_raster
+from imagery.store import list_scenes, verify_store
+
+S1_BEFORE = "S1A_IW_GRDH_1SDV_20230821T093012_20230821T093037_049959_0602A1_1F2B"
+S1_AFTER = "S1A_IW_GRDH_1SDV_20230902T093013_20230902T093038_050134_0608B2_7C1D"
+
+
+def _aoi_file(tmp_path, box, aoi_id="berth"):
+    west, south, east, north = box
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {
+                    "role": "aoi",
+                    "id": aoi_id,
+                    "name": aoi_id.title(),
+                    "country": "Test",
+                    "locode": None,
+                    "reason": "A test area.",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
+    path = tmp_path / f"{aoi_id}.geojson"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_products_are_identified_by_name_and_manifest(tmp_path):
+    safe = write_grd(tmp_path, {"VV": np.full((LINES, PIXELS), 0.02)})
+    identity = identify_product(safe, "s1")
+    assert (identity.platform, identity.relative_orbit, identity.direction) == (
+        "S1A",
+        127,  # the manifest's, not the formula's
+        "ASCENDING",
+    )
+    # Without a manifest: the absolute orbit's formula ((49959 - 73) mod 175 + 1).
+    bare = tmp_path / "S1B_IW_GRDH_1SDV_20210821T093012_20210821T093037_028202_035D7A_ABCD.tif"
+    bare.write_bytes(b"")
+    assert identify_product(bare, "s1").relative_orbit == (28202 - 27) % 175 + 1
+    assert identify_product(tmp_path / f"{S2_NAME}.SAFE", "s2").relative_orbit == 135
+    assert identify_product(tmp_path / f"{S2_NAME}.SAFE", "s2").tile == "36JTL"
+    assert identify_product(tmp_path / "scene.tif", "s2").platform == "S2"
+
+
+def _scene(rng, land: np.ndarray, ship: bool) -> dict[str, np.ndarray]:
+    looks = 4.4
+    vv = np.where(land, 0.0, 0.02) + land * 0.3 * _texture()
+    vv = vv * rng.gamma(looks, 1 / looks, vv.shape)
+    if ship:
+        vv[344:356, 399:401] = 3.0  # a 120 m x 20 m hull at line 350, pixel 400
+    return {"VV": vv, "VH": vv / 8}
+
+
+def _texture() -> np.ndarray:
+    """Land the same on both passes: fields and roads, 1-30 times the sea's sigma0."""
+    noise = np.random.default_rng(99).normal(size=(LINES, PIXELS))
+    return np.exp(1.2 * ndimage.gaussian_filter(noise, 3) / ndimage.gaussian_filter(noise, 3).std())
+
+
+def test_two_grd_passes_imported_then_detected_from_the_store(tmp_path):
+    rng = np.random.default_rng(11)
+    land = np.zeros((LINES, PIXELS), bool)
+    land[:, :300] = True  # the coast runs along the track
+    products = tmp_path / "downloads"
+    before = write_grd(products, _scene(rng, land, ship=False), name=S1_BEFORE)
+    after = write_grd(products, _scene(rng, land, ship=True), name=S1_AFTER)
+    ship = ground(350.0, 400.0)
+    coast = ground(350.0, 300.0)
+    aoi_path = _aoi_file(tmp_path, lonlat_box((ship[0] + coast[0]) / 2, ship[1], 1400.0))
+    store = tmp_path / "store"
+    args = ["store", "import", str(store), str(before), str(after), "--aoi", str(aoi_path)]
+    result = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["status"] for row in json.loads(result.output)] == ["imported", "imported"]
+    scenes = list_scenes(store)
+    assert [s.path.name for s in scenes] == [
+        "2023-08-21_S1A_ASC127.tif",
+        "2023-09-02_S1A_ASC127.tif",
+    ]
+    assert verify_store(store) == (2, [])
+    aoi = load_aoi(aoi_path)
+    stored = read_raster(scenes[1].path)
+    left, _, _, top = aoi.utm_bounds(resolution_m=10.0)
+    assert (stored.transform.c, stored.transform.f) == (left, top)  # the fetch grid
+    assert stored.crs == aoi.utm_crs and stored.band_names == ("VV", "VH")
+    assert stored.look_azimuth_deg == pytest.approx(78.0)
+    # A rerun leaves the store as it is.
+    again = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--json"])
+    assert [row["status"] for row in json.loads(again.output)] == ["skipped", "skipped"]
+    # detect --store pairs them by orbit and finds the ship that came.
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        cli,
+        ["detect", "--store", str(store), "--aoi", "berth", "--sensor", "s1", "--after",
+         "2023-09-02", "--out", str(out), "--no-chips", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["new_vessels"] == 1 and summary["departed"] == 0, summary
+
+
+def test_an_l2a_safe_is_stored_pixel_for_pixel(tmp_path):
+    rng = np.random.default_rng(4)
+    dn = {
+        b: rng.integers(1000, 4000, (60, 80)).astype(np.uint16)
+        for b in ("B02", "B03", "B04", "B08")
+    }
+    dn["B11"] = rng.integers(1000, 3000, (30, 40)).astype(np.uint16)
+    dn["SCL"] = np.full((30, 40), 6, np.uint8)
+    safe = write_l2a_safe(tmp_path / "downloads", dn)
+    product = read_raster(safe)
+    # An AOI of 600 m x 1000 m reaching past the product's north edge.
+    x, y = product.transform * (40, 10)
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs(product.crs, "EPSG:4326", always_xy=True)
+    west, south = to_lonlat.transform(x - 300, y - 500)
+    east, north = to_lonlat.transform(x + 300, y + 500)
+    aoi = load_aoi(_aoi_file(tmp_path, (west, south, east, north), "quay"))
+    result = import_scene(tmp_path / "store", safe, aoi, "s2")
+    assert result.status == "imported"
+    assert result.scene.path.name == "2023-08-21_S2B_R135.tif"
+    stored = read_raster(result.scene.path)
+    assert stored.band_names == ("B02", "B03", "B04", "B08", "B11", "SCL")
+    # Same UTM zone and 10 m grid: every stored pixel is the product's own.
+    offset = ~product.transform * (stored.transform.c, stored.transform.f)
+    col0, row0 = (round(v) for v in offset)
+    assert np.allclose(offset, (col0, row0))
+    rows = row0 + np.arange(stored.height)
+    cols = col0 + np.arange(stored.width)
+    in_rows = (rows >= 0) & (rows < product.height)
+    in_cols = (cols >= 0) & (cols < product.width)
+    assert in_rows.any() and not in_rows.all() and in_cols.all()
+    np.testing.assert_array_equal(
+        stored.data[:, in_rows], product.data[:, rows[in_rows]][:, :, cols]
+    )
+    assert np.isnan(stored.data[:4, ~in_rows]).all()  # north of the product: no data
+
+
+def test_a_file_without_a_date_is_refused_and_the_others_go_on(tmp_path):
+    rng = np.random.default_rng(1)
+    safe = write_grd(
+        tmp_path / "downloads", {"VV": 0.02 * rng.gamma(4.4, 1 / 4.4, (LINES, PIXELS))}
+    )
+    import rasterio
+    from rasterio.transform import from_origin
+
+    undated = tmp_path / "downloads" / "scene.tif"
+    x, y = ground(350.0, 300.0)
+    with rasterio.open(
+        undated, "w", driver="GTiff", width=50, height=50, count=1, dtype="float32",
+        crs="EPSG:32653", transform=from_origin(x - 250, y + 250, 10, 10),
+    ) as ds:  # fmt: skip
+        ds.write(np.full((1, 50, 50), 0.02, np.float32))
+    aoi_path = _aoi_file(tmp_path, lonlat_box(x, y, 400.0))
+    with pytest.raises(InputError, match="no acquisition time"):
+        import_scene(tmp_path / "store", undated, load_aoi(aoi_path), "s1")
+    args = ["store", "import", str(tmp_path / "store"), str(undated), str(safe)]
+    result = CliRunner().invoke(cli, [*args, "--aoi", str(aoi_path), "--sensor", "s1"])
+    assert result.exit_code == 1
+    assert "failed    " in result.output and "no acquisition time" in result.output
+    assert "1 stored, 1 failed" in result.output
