@@ -183,7 +183,7 @@ def import_scene(
     path = Path(path)
     identity = identity or identify_product(path, sensor)
     if sensor == "s1" and is_grd(path):
-        raster = read_grd(path, aoi.bounds, margin_m=READ_MARGIN_M)
+        raster = read_grd(path, aoi.bounds, margin_m=READ_MARGIN_M, crs=aoi.utm_crs)
     else:
         raster = read_raster_around(path, aoi.bounds, margin_m=READ_MARGIN_M, sensor=sensor)
     if raster.time is None:

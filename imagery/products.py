@@ -68,6 +68,10 @@ L2A_NODATA = 0
 _S2_TOKEN = re.compile(r"(?<![A-Za-z0-9])(B8A|B0?[1-9]|B1[0-2]|SCL)(?![A-Za-z0-9])", re.I)
 _S1_TOKEN = re.compile(r"(?<![A-Za-z0-9])(VV|VH|HH|HV)(?![A-Za-z0-9])", re.I)
 _DB_TOKEN = re.compile(r"(?<![A-Za-z])db(?![A-Za-z])", re.I)
+#: ASF's RTC names carry the scale in their flags (``RTC30_G_gpuned``: gamma0 or sigma0,
+#: then power, amplitude or dB; ASF, *Sentinel-1 RTC product guide*).
+_ASF_FLAGS = re.compile(r"_RTC\d+_[A-Z]_([gs])([pad])[a-z]{4}_", re.I)
+_GRD_MEASUREMENT = re.compile(r"s1[abcd]-[a-z0-9]+-grd-(?:vv|vh|hh|hv)-", re.I)
 #: Band order of ``BOA_ADD_OFFSET band_id`` in ``MTD_MSIL2A.xml``.
 _L2A_BAND_IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10",
                  "B11", "B12")  # fmt: skip
@@ -199,13 +203,19 @@ def product_vrt(path: str | Path, sensor: str | None = None) -> str:
     listing, sensor, bands = _resolve(Path(path), sensor)
     root = listing.root
     headers = [_header(band.path, root) for band in bands]
-    reference = headers[0]
+    required = S2_REQUIRED if sensor == "s2" else S1_REQUIRED
+    # The finest required band's grid (B02 may come at 20 m beside a 10 m B08).
+    finest = min(
+        (i for i, band in enumerate(bands) if band.name in required),
+        key=lambda i: abs(headers[i]["transform"].a),
+    )
+    reference = headers[finest]
     when = _acquisition_time(listing, bands) or parse_time(Path(path).name)
     metadata = {SENSOR_TAG: sensor}
     if when is not None:
         metadata[TIME_TAG] = when.isoformat().replace("+00:00", "Z")
     body = [
-        _vrt_band(i, band, header, reference, bands[0].name, root)
+        _vrt_band(i, band, header, reference, bands[finest].name, root)
         for i, (band, header) in enumerate(zip(bands, headers, strict=True), start=1)
     ]
     items = "".join(f'<MDI key="{escape(k)}">{escape(v)}</MDI>' for k, v in metadata.items())
@@ -247,11 +257,28 @@ def _has_band_files(folder: Path) -> bool:
 
 def _refuse_unsupported(listing: ProductListing) -> None:
     names = {PurePosixPath(m).name for m in listing.members}
-    if "manifest.safe" in names and any("measurement/" in m for m in listing.members):
+    measurements = [m for m in listing.members if "measurement/" in m]
+    if "manifest.safe" in names and measurements:
+        if any(_GRD_MEASUREMENT.search(m) for m in measurements):
+            raise InputError(
+                f"{listing.root}: a Sentinel-1 GRD product, in radar geometry (ground range "
+                "and azimuth, located by tie points) over some 250 km: it is read as "
+                "Sentinel-1 around an area only (--sensor s1 --aoi on `portwatch vessels` "
+                "and `detect`, `portwatch store import`; imagery.grd.read_grd)"
+            )
         raise InputError(
-            f"{listing.root}: a Sentinel-1 SAFE product in radar geometry (ground range and "
-            "azimuth, located by tie points) covering some 250 km: it is read around an area "
-            "only (--aoi on `portwatch vessels` and `detect`; imagery.grd.read_grd)"
+            f"{listing.root}: a Sentinel-1 product in radar geometry that is not a GRD (an "
+            "SLC?); portwatch reads GRD products, or backscatter already on a map grid"
+        )
+    granules = {
+        PurePosixPath(m).parts[PurePosixPath(m).parts.index("GRANULE") + 1]
+        for m in listing.members
+        if "GRANULE" in PurePosixPath(m).parts[:-1] and "IMG_DATA" in PurePosixPath(m).parts
+    }
+    if len(granules) > 1:
+        raise InputError(
+            f"{listing.root}: {len(granules)} granules in one product (a multi-tile product "
+            "of before 2017); portwatch reads single-tile products: take the tile's own"
         )
     if "MTD_MSIL1C.xml" in names:
         raise InputError(
@@ -367,7 +394,8 @@ def _l2a_scaling(metadata: str, where: str) -> tuple[float, dict[str, float]]:
     offsets: dict[str, float] = {}
     for element in root.iter():
         tag = element.tag.rsplit("}", 1)[-1]
-        if tag == "BOA_QUANTIFICATION_VALUE" and element.text:
+        # L2A_BOA_QUANTIFICATION_VALUE in products of format 13 and before.
+        if tag.endswith("BOA_QUANTIFICATION_VALUE") and element.text:
             quantification = float(element.text)
         elif tag == "BOA_ADD_OFFSET" and element.text:
             band_id = int(element.get("band_id", "-1"))
@@ -380,7 +408,15 @@ def _l2a_scaling(metadata: str, where: str) -> tuple[float, dict[str, float]]:
 
 def _plain_band(name: str, path: str, sensor: str) -> ProductBand:
     description = name
-    if sensor == "s1" and _DB_TOKEN.search(PurePosixPath(path).stem):
+    stem = PurePosixPath(path).stem
+    flags = _ASF_FLAGS.search(stem)
+    if sensor == "s1" and flags and flags.group(2).lower() == "a":
+        raise InputError(
+            f"{path}: ASF amplitude backscatter (flags {flags.group(0).strip('_')}); portwatch "
+            "reads power or dB: order the product in power or dB scale"
+        )
+    in_db = flags.group(2).lower() == "d" if flags else bool(_DB_TOKEN.search(stem))
+    if sensor == "s1" and in_db:
         description = f"{name}_dB"  # imagery.sensors.prepare_s1 reads dB from the name
     nodata = None if name == "SCL" else _header_nodata(path)
     return ProductBand(name, path, nodata=nodata, description=description)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from rasterio.errors import NotGeoreferencedWarning
 
 from imagery.cli.main import cli
@@ -35,6 +35,7 @@ ALONG = np.array([np.sin(np.radians(HEADING_DEG)), np.cos(np.radians(HEADING_DEG
 ACROSS = np.array([np.sin(np.radians(HEADING_DEG + 90)), np.cos(np.radians(HEADING_DEG + 90))])
 TO_LONLAT = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
 TO_UTM = Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+GEOD = Geod(ellps="WGS84")
 
 
 def ground(line, pixel):
@@ -62,18 +63,22 @@ def calibration_table(line, pixel):
     return 600.0 + 0.2 * pixel + 0.05 * line
 
 
-def _annotation(pol: str, start: str = "2023-08-21T09:30:12.024000") -> str:
+def _annotation(pol: str, start: str, tie_height_m: float) -> str:
+    """Tie points at ``tie_height_m``: a point that high, imaged at a tie point's line and
+    pixel, stands nearer the radar than the sea-level point by height / tan(incidence)."""
     lines = np.round(np.linspace(0, LINES - 1, 5))
     pixels = np.round(np.linspace(0, PIXELS - 1, 6))
     points = []
     for line in lines:
         for pixel in pixels:
-            x, y = ground(line, pixel)
-            lon, lat = TO_LONLAT.transform(x, y)
+            lon, lat = TO_LONLAT.transform(*ground(line, pixel))
+            toward_radar = tie_height_m / np.tan(np.radians(30.0 + 0.01 * pixel))
+            # The look's true azimuth (heading + 90): grid north is 1.3 deg off here.
+            lon, lat, _ = GEOD.fwd(lon, lat, HEADING_DEG + 90.0 + 180.0, toward_radar)
             points.append(
                 "<geolocationGridPoint><azimuthTime>2023-08-21T09:30:12.5</azimuthTime>"
                 f"<line>{line:.0f}</line><pixel>{pixel:.0f}</pixel><latitude>{lat:.10f}</latitude>"
-                f"<longitude>{lon:.10f}</longitude><height>1.2</height>"
+                f"<longitude>{lon:.10f}</longitude><height>{tie_height_m}</height>"
                 f"<incidenceAngle>{30.0 + 0.01 * pixel:.4f}</incidenceAngle></geolocationGridPoint>"
             )
     return (
@@ -107,7 +112,9 @@ def _calibration() -> str:
     )
 
 
-def write_grd(folder: Path, sigma0: dict[str, np.ndarray], *, name: str = NAME) -> Path:
+def write_grd(
+    folder: Path, sigma0: dict[str, np.ndarray], *, name: str = NAME, tie_height_m: float = 1.2
+) -> Path:
     """A GRD ``.SAFE`` whose digital numbers give ``sigma0`` (per polarisation, lines x pixels)."""
     safe = folder / f"{name}.SAFE"
     stamp = name.split("_")[4]  # the start, 20230821T093012
@@ -127,7 +134,7 @@ def write_grd(folder: Path, sigma0: dict[str, np.ndarray], *, name: str = NAME) 
                 height=LINES, count=1, dtype="uint16",
             ) as ds:  # fmt: skip
                 ds.write(digital, 1)
-        (safe / "annotation" / f"{stem}.xml").write_text(_annotation(pol, start))
+        (safe / "annotation" / f"{stem}.xml").write_text(_annotation(pol, start, tie_height_m))
         (safe / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(_calibration())
     return safe
 
@@ -158,15 +165,37 @@ def test_a_grd_is_calibrated_and_geocoded_around_an_area(tmp_path):
     assert np.nanmedian(vv) == pytest.approx(0.02, rel=0.01)
     assert np.nanmedian(raster.band("VH")) == pytest.approx(0.002, rel=0.03)
     # Geocoded: the reflector's echo is centred where the geometry puts it.
+    x, y = _echo_centre(raster)
+    assert np.hypot(x - target[0], y - target[1]) < 3.0  # metres
+    assert 20 <= (vv > 1.0).sum() <= 45  # 25 product pixels, resampled
+
+
+def test_tie_points_above_the_sea_are_brought_down_to_it(tmp_path):
+    """A coastal swath whose projection height is 300 m: taken as they are, the tie points
+    would put the sea 300 m / tan(32.5 deg) = 470 m too near the radar."""
+    sea = np.full((LINES, PIXELS), 0.02)
+    sea[300:305, 250:255] = 5.0
+    safe = write_grd(tmp_path, {"VV": sea}, tie_height_m=300.0)
+    target = ground(302.0, 252.0)
+    raster = read_grd(safe, lonlat_box(*target, 400.0), margin_m=300.0)
+    x, y = _echo_centre(raster)
+    assert np.hypot(x - target[0], y - target[1]) < 3.0
+    # A sea 40 m above the ellipsoid (the geoid there) moves everything 40 / tan(32.5 deg)
+    # = 63 m toward the radar.
+    raised = read_grd(safe, lonlat_box(*target, 400.0), margin_m=300.0, sea_height_m=40.0)
+    x, y = _echo_centre(raised)
+    along_look = (x - target[0]) * ACROSS[0] + (y - target[1]) * ACROSS[1]
+    assert -66.0 < along_look < -60.0
+
+
+def _echo_centre(raster) -> tuple[float, float]:
+    """Map position of the reflector's echo: the centroid of its bright pixels."""
+    vv = raster.band("VV")
     bright = vv > 1.0
     rows, cols = np.nonzero(bright)
     weights = vv[bright]
-    x, y = raster.transform * (
-        np.average(cols, weights=weights) + 0.5,
-        np.average(rows, weights=weights) + 0.5,
-    )
-    assert np.hypot(x - target[0], y - target[1]) < 3.0  # metres
-    assert 20 <= bright.sum() <= 45  # 25 product pixels, resampled
+    col, row = np.average(cols, weights=weights), np.average(rows, weights=weights)
+    return raster.transform * (col + 0.5, row + 0.5)
 
 
 def test_the_zip_reads_alike_and_the_swath_border_is_no_data(tmp_path):

@@ -179,9 +179,10 @@ def test_a_folder_of_s1_geotiffs_in_db(tmp_path):
     vv = (10 * np.log10(rng.gamma(4.4, 0.05 / 4.4, (ROWS, COLS)))).astype(np.float32)
     vh = vv - 7.0
     vv[0, :4] = -99.0
-    stem = "S1A_IW_20230821T153012_DVP_RTC10_G_gpuned_5E2A"
-    _write(tmp_path / f"{stem}_VH_db.tif", vh, 10.0, driver="GTiff", nodata=-99.0)
-    _write(tmp_path / f"{stem}_VV_db.tif", vv, 10.0, driver="GTiff", nodata=-99.0)
+    # ASF's RTC naming: flags "g d ..." say gamma0 in dB.
+    stem = "S1A_IW_20230821T153012_DVP_RTC10_G_gduned_5E2A"
+    _write(tmp_path / f"{stem}_VH.tif", vh, 10.0, driver="GTiff", nodata=-99.0)
+    _write(tmp_path / f"{stem}_VV.tif", vv, 10.0, driver="GTiff", nodata=-99.0)
     _write(tmp_path / f"{stem}_ls_map.tif", np.zeros((ROWS, COLS), np.uint8), 10.0, driver="GTiff")
     raster = read_raster(tmp_path, sensor="s1")
     assert [n[:2] for n in raster.band_names] == ["VV", "VH"]
@@ -192,6 +193,14 @@ def test_a_folder_of_s1_geotiffs_in_db(tmp_path):
         10 * np.log10(prepared.band("VV")[1:]), vv[1:], atol=1e-4
     )  # dB recognised from the file names and made linear
     assert raster.time.isoformat().startswith("2023-08-21T15:30:12")
+    # Amplitude is refused by name; power ("p") is read as it is.
+    for path in tmp_path.glob("*_V?.tif"):
+        path.rename(path.with_name(path.name.replace("_gduned_", "_gauned_")))
+    with pytest.raises(InputError, match="ASF amplitude backscatter"):
+        read_raster(tmp_path, sensor="s1")
+    for path in tmp_path.glob("*_V?.tif"):
+        path.rename(path.with_name(path.name.replace("_gauned_", "_gpuned_")))
+    assert read_raster(tmp_path, sensor="s1").band_names == ("VV", "VH")
 
 
 def test_a_required_band_missing_is_named(tmp_path, dn):
@@ -242,8 +251,22 @@ def test_unsupported_products_are_refused_with_what_to_do(tmp_path, dn):
         10.0,
         driver="GTiff",
     )
-    with pytest.raises(InputError, match=r"radar geometry.*read around an area"):
+    with pytest.raises(InputError, match=r"GRD product.*--sensor s1 --aoi"):
         read_raster(grd)
+    slc = tmp_path / "S1A_IW_SLC__1SDV_20230821T153012_20230821T153037_049959_0602A1_3C4D.SAFE"
+    (slc / "measurement").mkdir(parents=True)
+    (slc / "manifest.safe").write_text("<xfdu:XFDU/>")
+    _write(slc / "measurement" / "s1a-iw1-slc-vv-20230821t153012-004.tiff", dn["B02"], 10.0,
+           driver="GTiff")  # fmt: skip
+    with pytest.raises(InputError, match="not a GRD"):
+        read_raster(slc)
+    tiles = write_l2a_safe(tmp_path / "tiles", dn)
+    shutil.copytree(
+        tiles / "GRANULE" / "L2A_T36JTL_A033713_20230821T080052",
+        tiles / "GRANULE" / "L2A_T36JTM_A033713_20230821T080052",
+    )
+    with pytest.raises(InputError, match="2 granules in one product"):
+        read_raster(tiles)
     l1c = write_l2a_safe(tmp_path / "l1c", dn)
     (l1c / "MTD_MSIL2A.xml").rename(l1c / "MTD_MSIL1C.xml")
     with pytest.raises(InputError, match=r"L1C.*use the L2A product"):
@@ -252,6 +275,18 @@ def test_unsupported_products_are_refused_with_what_to_do(tmp_path, dn):
         cli, ["vessels", str(grd), "--sensor", "s1", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code != 0 and "radar geometry" in result.output
+
+
+def test_the_grid_is_the_finest_required_band_s(tmp_path, dn):
+    """B02 at 20 m beside 10 m B03, B04, B08: the stack is on the 10 m grid."""
+    coarse = dn["B02"].reshape(ROWS // 2, 2, COLS // 2, 2).mean(axis=(1, 3)).astype(np.uint16)
+    _write(tmp_path / "B02.tif", coarse, 20.0, driver="GTiff")
+    for band in ("B03", "B04", "B08"):
+        _write(tmp_path / f"{band}.tif", dn[band], 10.0, driver="GTiff")
+    raster = read_raster(tmp_path)
+    assert raster.shape == (ROWS, COLS) and raster.transform.a == 10.0
+    np.testing.assert_array_equal(raster.band("B08"), dn["B08"])
+    np.testing.assert_array_equal(raster.band("B02")[::2, ::2], coarse)
 
 
 @pytest.mark.skipif(not BUSAN.exists(), reason=f"real S2 sample missing: {BUSAN}")

@@ -77,6 +77,23 @@ def test_s2_on_another_scale_is_warned_about(caplog):
     assert len(caplog.records) == 1 and "eob.tif" in caplog.text and "65535" in caplog.text
 
 
+def test_the_scale_warning_reads_the_brightest_hundredth_too(caplog):
+    """A harbour at x 65535: water keeps the upper quartile under 1, land does not."""
+    rng = np.random.default_rng(1)
+    water = rng.uniform(0.01, 0.05, (4, 40, 40))
+    land = rng.uniform(0.15, 0.35, (4, 40, 40))
+    harbour = np.where(np.arange(40)[None, None, :] < 30, water, land)
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        prepare_s2(_raster((harbour * 65_535).astype(np.uint16)), source="harbour.tif")
+    assert "harbour.tif" in caplog.text and "99th percentile" in caplog.text
+    # A legitimate L2A scene a third under thick cloud (reflectance 0.8-1.1) is quiet.
+    cloudy = np.where(np.arange(40)[None, :, None] < 13, rng.uniform(0.8, 1.1, (4, 40, 40)), land)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        prepare_s2(_raster((cloudy * 10_000).astype(np.uint16)), source="cloudy.tif")
+    assert not caplog.records
+
+
 def test_s2_descriptions_reorder():
     data = np.stack([np.full((4, 4), v, np.uint16) for v in (800, 200, 300, 400)])
     prepared = prepare_s2(_raster(data, ("B8", "B2", "B3", "B4")))

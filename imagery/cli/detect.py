@@ -43,7 +43,7 @@ def _read(path: str, sensor: str, aoi):
                 f"{path}: a Sentinel-1 GRD product (radar geometry, some 250 km): give --aoi, "
                 "the area to calibrate and geocode"
             )
-        return read_grd(path, aoi.bounds)
+        return read_grd(path, aoi.bounds, crs=aoi.utm_crs)
     if aoi is None:
         return read_raster(path, sensor=sensor)
     return read_raster_around(path, aoi.bounds, sensor=sensor)
