@@ -32,6 +32,7 @@ from imagery.raster import Raster
 __all__ = [
     "AOI_READ_MARGIN_M",
     "RasterInfo",
+    "open_raster",
     "parse_time",
     "raster_info",
     "read_raster",
@@ -133,6 +134,12 @@ def parse_time(text: str) -> datetime | None:
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def open_raster(path: str | os.PathLike, sensor: str | None = None):
+    """Open a raster file, or a product folder or archive (:mod:`imagery.products`), as
+    a rasterio dataset; errors name the path. ``sensor`` picks a product's bands."""
+    return _open(Path(path), sensor)
 
 
 def _open(path: Path, sensor: str | None = None):

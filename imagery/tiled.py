@@ -52,7 +52,7 @@ from imagery.atomic import atomic_path
 from imagery.detect import DetectParams, detect_aligned, empty_detections
 from imagery.errors import EmptyRasterError, InputError, NoOverlapError
 from imagery.grid import pixel_size_m
-from imagery.io import overview_count, raster_info, read_raster
+from imagery.io import open_raster, overview_count, raster_info, read_raster
 from imagery.raster import Raster
 from imagery.reproject import needs_metric_grid
 from imagery.sensors import prepare
@@ -138,7 +138,7 @@ def _aligned_window(
     """The after scene resampled onto ``grid`` with the registration's correction."""
     from imagery.registration.apply import corrected_transform
 
-    with rasterio.open(after_path) as ds:
+    with open_raster(after_path) as ds:
         left, bottom, right, top = transform_bounds(grid.crs, ds.crs, *grid.bounds)
         window = from_bounds(left, bottom, right, top, transform=ds.transform)
         window = window.round_offsets(op="floor").round_lengths(op="ceil")

@@ -442,3 +442,27 @@ def test_an_eo_browser_export_folder_with_its_scale(tmp_path):
         cli, ["vessels", str(BUSAN), "--sensor", "s1", "--s2-scale", scale, "--out", str(out)]
     )
     assert bad.exit_code == 2 and "--s2-scale is for Sentinel-2" in bad.output
+
+
+@pytest.mark.skipif(not BUSAN.exists(), reason=f"real S2 sample missing: {BUSAN}")
+def test_coregister_takes_band_folders(tmp_path):
+    """Busan's bands cut twice, 3 pixels apart, as two folders of band files."""
+    for band in ("B02", "B03", "B04", "B08"):
+        with rasterio.open(BUSAN / f"{band}.tif") as ds:
+            data, profile = ds.read(1), ds.profile
+        for name, cut in (("ref", data[:600, :900]), ("mov", data[:600, 3:903])):
+            (tmp_path / name).mkdir(exist_ok=True)
+            with rasterio.open(
+                tmp_path / name / f"{band}.tif", "w", **dict(profile, width=900, height=600)
+            ) as out:
+                out.write(cut, 1)
+    args = [str(tmp_path / "ref"), str(tmp_path / "mov"), "--sensor", "s2"]
+    result = CliRunner().invoke(
+        cli, ["coregister", *args, "--out", str(tmp_path / "aligned.tif"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output[result.output.index("{") :])
+    assert found["shift_x_px"] == pytest.approx(-3.0, abs=0.05)
+    assert found["shift_y_px"] == pytest.approx(0.0, abs=0.05)
+    aligned = read_raster(tmp_path / "aligned.tif")
+    assert aligned.band_names[:4] == ("B02", "B03", "B04", "B08")

@@ -10,8 +10,8 @@ from imagery.coregister import coregister_files
 
 
 @click.command("coregister")
-@click.argument("reference", type=click.Path(dir_okay=False))
-@click.argument("moving", type=click.Path(dir_okay=False))
+@click.argument("reference", type=click.Path())
+@click.argument("moving", type=click.Path())
 @click.option(
     "--out",
     "out",

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 
 from imagery.atomic import atomic_path
 from imagery.errors import InputError, RasterIOError
-from imagery.io import TIME_TAG, overview_count, raster_info
+from imagery.io import TIME_TAG, open_raster, overview_count, raster_info
 from imagery.raster import Raster
 from imagery.registration.model import Registration
 from imagery.reproject import float_with_nan, warp_bands
@@ -206,7 +206,7 @@ def apply_registration_files(
             tempfile.TemporaryDirectory(dir=final.parent, prefix=".coregister-") as scratch,
         ):
             tmp = Path(scratch) / "strips.tif"
-            with rasterio.open(moving_path) as src, rasterio.open(tmp, "w", **profile) as dst:
+            with open_raster(moving_path) as src, rasterio.open(tmp, "w", **profile) as dst:
                 src_t = corrected_transform(reg, src.transform, src.crs)
                 names = tuple(info.band_names)
                 nodata = src.nodata

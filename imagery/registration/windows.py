@@ -25,7 +25,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from imagery.errors import RasterIOError
-from imagery.io import raster_info
+from imagery.io import open_raster, raster_info
 from imagery.raster import Raster
 from imagery.registration.features import Feature, feature_image
 from imagery.registration.regrid import estimation_resampling, res_in, same_grid
@@ -210,8 +210,8 @@ class FileSource:
             # Strips are read once, top to bottom: a block cache larger than a couple of
             # tile rows of both files only grows the process (GDAL's default: 5 % of RAM).
             stack.enter_context(rasterio.Env(GDAL_CACHEMAX=self.cache_mb * 2**20))
-            ref = stack.enter_context(rasterio.open(self._paths["reference"]))
-            mov = stack.enter_context(rasterio.open(self._paths["moving"]))
+            ref = stack.enter_context(open_raster(self._paths["reference"]))
+            mov = stack.enter_context(open_raster(self._paths["moving"]))
             self._datasets = {"reference": ref, "moving": mov}
             if not same_grid(ref.transform, ref.crs, ref.shape, mov.transform, mov.crs, mov.shape):
                 self._warp_moving(stack, ref, mov)
