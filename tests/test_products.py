@@ -466,3 +466,15 @@ def test_coregister_takes_band_folders(tmp_path):
     assert found["shift_y_px"] == pytest.approx(0.0, abs=0.05)
     aligned = read_raster(tmp_path / "aligned.tif")
     assert aligned.band_names[:4] == ("B02", "B03", "B04", "B08")
+
+
+def test_a_whole_tile_without_an_aoi_is_refused_before_it_is_read(tmp_path, dn, monkeypatch):
+    import imagery.cli.detect as detect_cli
+
+    safe = write_l2a_safe(tmp_path, dn)
+    monkeypatch.setattr(detect_cli, "MAX_WHOLE_SCENE_PX", ROWS * COLS - 1)
+    result = CliRunner().invoke(
+        cli, ["vessels", str(safe), "--sensor", "s2", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2 and "give --aoi" in result.output
+    assert not (tmp_path / "out").exists()

@@ -32,6 +32,12 @@ S2_SCALE_HELP = (
 )
 
 
+#: Largest scene read whole (without --aoi): detection holds several float64 images of a
+#: scene's size, about 370 bytes a pixel for a pair (``benchmarks/tile.py``), so 25 Mpx
+#: is some 9 GB. A 10980 x 10980 tile (121 Mpx) goes window by window (imagery.tiled).
+MAX_WHOLE_SCENE_PX = 25_000_000
+
+
 def _read(path: str, sensor: str, aoi):
     """The scene, or with an AOI only its part around the AOI (a product is a whole tile)."""
     from imagery.grd import is_grd, read_grd
@@ -45,6 +51,15 @@ def _read(path: str, sensor: str, aoi):
             )
         return read_grd(path, aoi.bounds, crs=aoi.utm_crs)
     if aoi is None:
+        from imagery.io import raster_info
+
+        info = raster_info(path, sensor=sensor)
+        if info.width * info.height > MAX_WHOLE_SCENE_PX:
+            raise click.UsageError(
+                f"{path}: {info.width} x {info.height} px is more than these commands hold in "
+                f"memory ({MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx): give --aoi to read the port's "
+                "part, or run imagery.tiled.detect_pair_files on the whole tile"
+            )
         return read_raster(path, sensor=sensor)
     return read_raster_around(path, aoi.bounds, sensor=sensor)
 
