@@ -188,7 +188,8 @@ def prepare_s2(
         Name used in error messages.
     scale, offset : float
         Reflectance = (DN + offset) * scale; defaults for harmonised L2A digital numbers.
-        Values already in 0-1.5 (float reflectance) are kept as they are.
+        Values already in 0-1.5 (float reflectance) are kept as they are. Reflectance
+        below zero reads as zero.
 
     Returns
     -------
@@ -222,6 +223,9 @@ def prepare_s2(
                 top,
                 scale,
             )
+    # Below zero (baseline 04.00's offset lets dark water's noise go there) reads as zero,
+    # as every product before that baseline held it: ratios and indices assume it.
+    np.maximum(spectral, 0.0, out=spectral, where=np.isfinite(spectral))
     names = [b for b, _ in order if b != "SCL"]
     if "B11" in names:
         spectral, names = _settle_swir(spectral, names, source)
