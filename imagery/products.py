@@ -15,7 +15,7 @@ Copernicus Data Space or EO Browser hand out is a folder of single-band files:
 
 :func:`product_vrt` describes such a folder or archive as one GDAL virtual raster
 (VRT XML, built in memory and never written) stacking the bands portwatch reads
-(``B02 B03 B04 B08 [B11] [SCL]`` or ``VV [VH]``) onto the grid of the finest of them;
+(``B02 B03 B04 B08 [B11] [SCL]`` or ``VV [VH]``) onto the grid of the finest required one;
 :func:`imagery.io.read_raster` opens it as it opens a file, so windows are read from
 the band files themselves. Bands on a coarser grid (B11 and SCL at 20 m) are brought
 to it by nearest neighbour, as Sentinel Hub does by default. A SAFE product's digital
@@ -24,9 +24,11 @@ becomes NaN; a plain folder's numbers are kept for :func:`imagery.sensors.prepar
 
 A Sentinel-1 GRD ``.SAFE`` is not read here: its rasters are in radar geometry (ground
 range and azimuth, located by tie points) and cover some 250 km; :mod:`imagery.grd`
-calibrates and geocodes it around an area. Refused: a
-Sentinel-2 L1C product: top-of-atmosphere reflectance has no scene classification,
-and the water and vessel thresholds are set on surface reflectance.
+calibrates and geocodes it around an area. Refused, each saying what it is: other
+Sentinel-1 products in radar geometry (SLC); a Sentinel-2 L1C product (top-of-atmosphere
+reflectance has no scene classification, and the water and vessel thresholds are set
+on surface reflectance); a multi-granule L2A product of before 2017. Reflectance below
+zero (the offset lets dark water's noise go there) is floored by ``prepare_s2``.
 """
 
 from __future__ import annotations
