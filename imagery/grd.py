@@ -17,9 +17,10 @@ GRD covers about 250 km x 170 km):
    line, pixel, latitude, longitude, height and incidence of every tie point). A tie
    point lies at the height the GRD projection assumed there (the scene's mean terrain
    height, constant in range: a coastal swath beside mountains may carry hundreds of
-   metres). A point at ``sea_height_m`` imaged at the same line and pixel lies farther
-   from the radar by ``(height - sea_height_m) / tan(incidence)`` along the look
-   direction; each tie point is moved there, then a polynomial in map coordinates
+   metres). A point at ``sea_height_m`` imaged at the same line and pixel lies nearer
+   the radar by ``(height - sea_height_m) / tan(incidence)`` (at equal slant range, the
+   lower point is nearer in ground range: what stands up is imaged towards the sensor,
+   :mod:`imagery.layover`); each tie point is moved there, then a polynomial in map coordinates
    fitted on the tie points around the area gives each map pixel's line and pixel,
    where sigma0 is sampled bilinearly (SNAP's "Ellipsoid Correction GG", with the
    height correction of its "Terrain Correction" for a flat sea). No DEM: a port lies
@@ -240,7 +241,7 @@ def _annotation(text: str, where) -> dict:
 
 
 def _at_sea_level(tie_points: np.ndarray, look_deg: float, sea_height_m: float) -> np.ndarray:
-    """Tie points moved from their projection height to the sea's, along the look.
+    """Tie points moved from their projection height to the sea's: towards the radar.
 
     Columns: line, pixel, latitude, longitude, incidence (deg), height (m). A tie point
     without a height is taken at the sea's.
@@ -250,7 +251,7 @@ def _at_sea_level(tie_points: np.ndarray, look_deg: float, sea_height_m: float) 
     height = np.nan_to_num(tie_points[:, 5], nan=sea_height_m)
     incidence = np.radians(np.clip(tie_points[:, 4], 5.0, 85.0))
     shift_m = (height - sea_height_m) / np.tan(incidence)
-    azimuth = np.full(len(tie_points), look_deg)
+    azimuth = np.full(len(tie_points), (look_deg + 180.0) % 360.0)  # back along the look
     lon, lat, _ = Geod(ellps="WGS84").fwd(tie_points[:, 3], tie_points[:, 2], azimuth, shift_m)
     moved = tie_points.copy()
     moved[:, 2], moved[:, 3] = lat, lon

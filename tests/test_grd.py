@@ -65,16 +65,17 @@ def calibration_table(line, pixel):
 
 def _annotation(pol: str, start: str, tie_height_m: float) -> str:
     """Tie points at ``tie_height_m``: a point that high, imaged at a tie point's line and
-    pixel, stands nearer the radar than the sea-level point by height / tan(incidence)."""
+    pixel, stands farther from the radar than the sea-level point, by height /
+    tan(incidence) (at equal slant range; ``test_the_height_shift_is_the_slant_range_s``)."""
     lines = np.round(np.linspace(0, LINES - 1, 5))
     pixels = np.round(np.linspace(0, PIXELS - 1, 6))
     points = []
     for line in lines:
         for pixel in pixels:
             lon, lat = TO_LONLAT.transform(*ground(line, pixel))
-            toward_radar = tie_height_m / np.tan(np.radians(30.0 + 0.01 * pixel))
+            farther = tie_height_m / np.tan(np.radians(30.0 + 0.01 * pixel))
             # The look's true azimuth (heading + 90): grid north is 1.3 deg off here.
-            lon, lat, _ = GEOD.fwd(lon, lat, HEADING_DEG + 90.0 + 180.0, toward_radar)
+            lon, lat, _ = GEOD.fwd(lon, lat, HEADING_DEG + 90.0, farther)
             points.append(
                 "<geolocationGridPoint><azimuthTime>2023-08-21T09:30:12.5</azimuthTime>"
                 f"<line>{line:.0f}</line><pixel>{pixel:.0f}</pixel><latitude>{lat:.10f}</latitude>"
@@ -172,7 +173,7 @@ def test_a_grd_is_calibrated_and_geocoded_around_an_area(tmp_path):
 
 def test_tie_points_above_the_sea_are_brought_down_to_it(tmp_path):
     """A coastal swath whose projection height is 300 m: taken as they are, the tie points
-    would put the sea 300 m / tan(32.5 deg) = 470 m too near the radar."""
+    would put the sea 300 m / tan(32.5 deg) = 470 m too far from the radar."""
     sea = np.full((LINES, PIXELS), 0.02)
     sea[300:305, 250:255] = 5.0
     safe = write_grd(tmp_path, {"VV": sea}, tie_height_m=300.0)
@@ -180,12 +181,30 @@ def test_tie_points_above_the_sea_are_brought_down_to_it(tmp_path):
     raster = read_grd(safe, lonlat_box(*target, 400.0), margin_m=300.0)
     x, y = _echo_centre(raster)
     assert np.hypot(x - target[0], y - target[1]) < 3.0
-    # A sea 40 m above the ellipsoid (the geoid there) moves everything 40 / tan(32.5 deg)
-    # = 63 m toward the radar.
+    # Told the sea stands 40 m above the ellipsoid (as the geoid may), every pixel is put
+    # 40 / tan(32.5 deg) = 63 m farther from the radar.
     raised = read_grd(safe, lonlat_box(*target, 400.0), margin_m=300.0, sea_height_m=40.0)
     x, y = _echo_centre(raised)
     along_look = (x - target[0]) * ACROSS[0] + (y - target[1]) * ACROSS[1]
-    assert -66.0 < along_look < -60.0
+    assert 60.0 < along_look < 66.0
+
+
+def test_the_height_shift_is_the_slant_range_s():
+    """The sign and size of the shift from the geometry itself, not from the test product:
+    a radar 693 km up, a tie point 300 m high at 35 deg; the sea-level point at the same
+    slant range lies nearer the radar in ground range (flat earth)."""
+    from imagery.grd import _at_sea_level
+
+    altitude, height, incidence = 693_000.0, 300.0, np.radians(35.0)
+    ground_range = altitude * np.tan(incidence)
+    slant = np.hypot(ground_range, altitude - height)
+    nearer_m = ground_range - np.sqrt(slant**2 - altitude**2)
+    # Looking east (90 deg): the radar is to the west.
+    tie = np.array([[0.0, 0.0, 10.0, 130.0, 35.0, height]])
+    moved = _at_sea_level(tie, 90.0, 0.0)
+    _, _, metres = GEOD.inv(130.0, 10.0, moved[0, 3], moved[0, 2])
+    assert moved[0, 3] < 130.0  # westward: towards the radar
+    assert metres == pytest.approx(nearer_m, rel=0.01)
 
 
 def _echo_centre(raster) -> tuple[float, float]:
