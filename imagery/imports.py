@@ -15,7 +15,11 @@ over both alike:
   platform and orbit the product's name and metadata give (Sentinel-1: relative orbit
   and pass direction, which pairing needs).
 
-A scene already in the store and valid is left as it is: an import can be rerun.
+A scene already in the store and valid is left as it is, so an import can be rerun;
+but a second slice of a Sentinel-1 pass or a second tile of a Sentinel-2 date (the same
+store name) fills the pixels the first left empty, as ``portwatch fetch`` joins them,
+and a product imported again on another ``s2_scale`` replaces its scene. A fetched
+scene is never overwritten by an import.
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ class ProductIdentity:
 
 @dataclasses.dataclass(frozen=True)
 class ImportResult:
-    """One product's import: ``status`` is ``imported`` or ``skipped`` (already stored)."""
+    """One product's import. ``status``: ``imported``; ``merged`` (another slice or tile
+    of a pass already stored filled its gaps); ``replaced`` (imported again on another
+    ``s2_scale``); ``skipped`` (already stored, or adding nothing, or a fetched scene)."""
 
     source: Path
     status: str
@@ -176,9 +182,16 @@ def import_scene(
         The product holds no valid pixel over the AOI.
     """
     from imagery.grd import is_grd, read_grd
-    from imagery.io import read_raster_around
+    from imagery.io import read_raster, read_raster_around
     from imagery.sensors import prepare
-    from imagery.store import check_scene, orbit_label, remember_aoi, scene_path, write_scene
+    from imagery.store import (
+        check_scene,
+        orbit_label,
+        read_scene,
+        remember_aoi,
+        scene_path,
+        write_scene,
+    )
 
     path = Path(path)
     identity = identity or identify_product(path, sensor)
@@ -203,10 +216,28 @@ def import_scene(
     )
     target = scene_path(store, aoi.id, sensor, raster.time, identity.platform, orbit)
     remember_aoi(store, aoi)
+    source = str(path.resolve())
+    sources, status = [source], "imported"
     if target.exists() and not check_scene(target):
-        from imagery.store import read_scene
-
-        return ImportResult(path, "skipped", read_scene(target))
+        stored = read_scene(target)
+        request = stored.metadata.get("request") or {}
+        earlier = request.get("imported_from")
+        if earlier is None:
+            return ImportResult(path, "skipped", stored)  # fetched: kept as fetched
+        earlier = [earlier] if isinstance(earlier, str) else list(earlier)
+        if request.get("s2_scale") != s2_scale:
+            status = "replaced"  # imported again on another scale: this product alone
+        elif source in earlier:
+            return ImportResult(path, "skipped", stored)
+        else:
+            # Another slice or tile of the same pass: it fills what the store lacks.
+            held = read_raster(target)
+            gaps = ~held.valid_mask() & raster.valid_mask()
+            if not gaps.any():
+                return ImportResult(path, "skipped", stored)
+            merged = np.where(gaps[None], raster.data, held.data).astype(np.float32)
+            raster = held.replace(data=merged)
+            sources, status = [*earlier, source], "merged"
     scene = write_scene(
         target,
         raster,
@@ -214,7 +245,11 @@ def import_scene(
         platform=identity.platform,
         orbit_direction=identity.direction,
         relative_orbit=identity.relative_orbit,
-        acquisition={"product": path.name, "source": "local", **dataclasses.asdict(identity)},
-        request={"imported_from": str(path.resolve()), "s2_scale": s2_scale},
+        acquisition={
+            "products": [Path(s).name for s in sources],
+            "source": "local",
+            **dataclasses.asdict(identity),
+        },
+        request={"imported_from": sources, "s2_scale": s2_scale},
     )
-    return ImportResult(path, "imported", scene)
+    return ImportResult(path, status, scene)

@@ -183,3 +183,69 @@ def test_a_file_without_a_date_is_refused_and_the_others_go_on(tmp_path):
     assert result.exit_code == 1
     assert "failed    " in result.output and "no acquisition time" in result.output
     assert "1 stored, 1 failed" in result.output
+
+
+SLICE_1 = "S1A_IW_GRDH_1SDV_20230821T093012_20230821T093037_049959_0602A1_1F2B"
+SLICE_2 = "S1A_IW_GRDH_1SDV_20230821T093037_20230821T093102_049959_0602A1_2A3C"
+
+
+def test_two_slices_of_one_pass_fill_one_scene(tmp_path):
+    """Adjacent GRD slices of a pass share a store name: the second fills the first's gaps."""
+    sea = np.full((LINES, PIXELS), 0.02)
+    first, second = sea.copy(), sea.copy()
+    first[350:] = 0.0  # DN 0: this slice ends at line 350
+    second[:350] = 0.0
+    products = tmp_path / "downloads"
+    one = write_grd(products / "a", {"VV": first}, name=SLICE_1)
+    two = write_grd(products / "b", {"VV": second}, name=SLICE_2)
+    aoi_path = _aoi_file(tmp_path, lonlat_box(*ground(350.0, 350.0), 800.0))
+    store = tmp_path / "store"
+    args = ["store", "import", str(store), str(one), str(two), "--aoi", str(aoi_path)]
+    # A relative orbit given on the command line does not override the manifest's.
+    result = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--relative-orbit", "99", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["status"] for row in json.loads(result.output)] == ["imported", "merged"]
+    (scene,) = list_scenes(store)
+    assert scene.path.name == "2023-08-21_S1A_ASC127.tif"
+    assert scene.metadata["raster"]["valid_fraction"] > 0.95
+    assert scene.metadata["acquisition"]["products"] == [f"{SLICE_1}.SAFE", f"{SLICE_2}.SAFE"]
+    assert verify_store(store) == (1, [])
+    again = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--json"])
+    assert [row["status"] for row in json.loads(again.output)] == ["skipped", "skipped"]
+
+
+def test_imported_again_on_another_scale_replaces_its_scene(tmp_path):
+    """An EO Browser folder imported first without --s2-scale, then with it."""
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "2023-08-21_eo_browser"
+    folder.mkdir()
+    reflectance = rng.uniform(0.02, 0.3, (4, 60, 80))
+    for k, band in enumerate(("B02", "B03", "B04", "B08")):
+        with rasterio.open(
+            folder / f"2023-08-21_Sentinel-2_L2A_{band}_(Raw).tiff", "w", driver="GTiff",
+            width=80, height=60, count=1, dtype="uint16", crs="EPSG:32652",
+            transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        ) as ds:  # fmt: skip
+            ds.write((reflectance[k] * 65535).astype(np.uint16), 1)
+    to_lonlat = Transformer.from_crs("EPSG:32652", "EPSG:4326", always_xy=True)
+    # 0.5 km², reaching past the product's south and east edges.
+    west, south = to_lonlat.transform(630300.0, 4679000.0)
+    east, north = to_lonlat.transform(631000.0, 4679800.0)
+    aoi = load_aoi(_aoi_file(tmp_path, (west, south, east, north), "yard"))
+    first = import_scene(tmp_path / "store", folder, aoi, "s2")
+    assert first.status == "imported"
+    assert np.nanmedian(read_raster(first.scene.path).band("B08")) > 0.5  # 6.55 times too bright
+    second = import_scene(tmp_path / "store", folder, aoi, "s2", s2_scale=1 / 65535)
+    assert second.status == "replaced" and second.scene.path == first.scene.path
+    b08 = read_raster(second.scene.path).band("B08")
+    assert 0.1 < np.nanmedian(b08) < 0.25
+    assert (
+        import_scene(tmp_path / "store", folder, aoi, "s2", s2_scale=1 / 65535).status == "skipped"
+    )
+    args = ["store", "import", str(tmp_path / "store"), str(folder), "--aoi", "yard"]
+    result = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--s2-scale", "1e-5"])
+    assert result.exit_code == 2 and "--s2-scale is for Sentinel-2" in result.output

@@ -482,3 +482,16 @@ def test_a_whole_tile_without_an_aoi_is_refused_before_it_is_read(tmp_path, dn, 
     )
     assert result.exit_code == 2 and "give --aoi" in result.output
     assert not (tmp_path / "out").exists()
+    # A pair or series: every scene is measured before any is read, and together.
+    import imagery.io
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a scene was read")
+
+    monkeypatch.setattr(imagery.io, "read_raster", no_read)
+    monkeypatch.setattr(detect_cli, "MAX_WHOLE_SCENE_PX", ROWS * COLS)  # each fits alone
+    three = [str(safe)] * 3
+    result = CliRunner().invoke(
+        cli, ["detect", *three, "--sensor", "s2", "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 2 and "Mpx in all" in result.output, result.output

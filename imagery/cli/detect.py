@@ -32,10 +32,40 @@ S2_SCALE_HELP = (
 )
 
 
-#: Largest scene read whole (without --aoi): detection holds several float64 images of a
-#: scene's size, about 370 bytes a pixel for a pair (``benchmarks/tile.py``), so 25 Mpx
-#: is some 9 GB. A 10980 x 10980 tile (121 Mpx) goes window by window (imagery.tiled).
+#: Largest scene read whole (without --aoi), pixels; a series may hold as many pixels as
+#: a pair of such scenes. Detection holds several float64 images of a scene's size: the
+#: tile benchmark's peak, 2456 MB for two windows of a 1796 x 1796 px pair, is about 380
+#: bytes a pixel of a pair, so a pair of 25 Mpx scenes needs some 9 GB. A 10980 x 10980
+#: tile (121 Mpx) goes window by window (imagery.tiled).
 MAX_WHOLE_SCENE_PX = 25_000_000
+
+
+def _refuse_whole_tiles(paths, sensor: str, aoi) -> None:
+    """Refuse, before anything is read, scenes too large to hold whole without an AOI."""
+    from imagery.grd import is_grd
+    from imagery.io import raster_info
+
+    if aoi is not None:
+        return
+    sizes = []
+    for path in paths:
+        if sensor == "s1" and is_grd(path):
+            continue  # refused by _read, which asks for --aoi
+        info = raster_info(path, sensor=sensor)
+        sizes.append((path, (info.width, info.height)))
+    budget = MAX_WHOLE_SCENE_PX * min(2, len(paths))
+    largest = max(sizes, key=lambda item: item[1][0] * item[1][1], default=None)
+    total = sum(w * h for _, (w, h) in sizes)
+    if largest is not None and (
+        largest[1][0] * largest[1][1] > MAX_WHOLE_SCENE_PX or total > budget
+    ):
+        path, (width, height) = largest
+        raise click.UsageError(
+            f"{path}: {width} x {height} px ({total / 1e6:.0f} Mpx in all) is more than these "
+            f"commands hold in memory ({MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx a scene, "
+            f"{2 * MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx in all): give --aoi to read the port's part, "
+            "or run imagery.tiled.detect_pair_files on a whole tile pair"
+        )
 
 
 def _read(path: str, sensor: str, aoi):
@@ -51,15 +81,6 @@ def _read(path: str, sensor: str, aoi):
             )
         return read_grd(path, aoi.bounds, crs=aoi.utm_crs)
     if aoi is None:
-        from imagery.io import raster_info
-
-        info = raster_info(path, sensor=sensor)
-        if info.width * info.height > MAX_WHOLE_SCENE_PX:
-            raise click.UsageError(
-                f"{path}: {info.width} x {info.height} px is more than these commands hold in "
-                f"memory ({MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx): give --aoi to read the port's "
-                "part, or run imagery.tiled.detect_pair_files on the whole tile"
-            )
         return read_raster(path, sensor=sensor)
     return read_raster_around(path, aoi.bounds, sensor=sensor)
 
@@ -113,6 +134,7 @@ def vessels(
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
     s2_scale = _s2_scale(sensor, s2_scale)
     aoi = _aoi(aoi_id)
+    _refuse_whole_tiles([scene], sensor, aoi)
     # Single-scene vessels measure every size on the ground: only degrees are warped.
     raster = prepare(
         _viewed(_read(scene, sensor, aoi), sensor, direction),
@@ -229,6 +251,7 @@ def detect(
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
+    _refuse_whole_tiles(list(scenes), sensor, aoi)
     rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
     if s2_scale is not None:
         from imagery.sensors import prepare

@@ -87,7 +87,9 @@ def import_products(
 
     Each is cut to the AOI on its UTM grid at 10 m, as `portwatch fetch` stores scenes,
     so that `detect --store` and `batch` pair them with fetched ones. Rerunning skips
-    what is already stored; a product that fails is reported and the others go on.
+    what is already stored; another slice or tile of a stored pass fills its gaps
+    (merged); a product imported again with another --s2-scale replaces its scene. A
+    product that fails is reported and the others go on (exit 1).
     """
     import dataclasses
 
@@ -95,17 +97,24 @@ def import_products(
     from imagery.imports import identify_product, import_scene
     from imagery.store import store_aoi
 
+    if s2_scale is not None and sensor != "s2":
+        raise click.UsageError("--s2-scale is for Sentinel-2 scenes (--sensor s2)")
     aoi = store_aoi(store_dir, aoi_id)
     rows, failed = [], 0
     for product in products:
         try:
             identity = identify_product(product, sensor)
-            given = {
-                "platform": platform.upper() if platform else None,
-                "relative_orbit": relative_orbit,
-                "direction": {"asc": "ASCENDING", "dsc": "DESCENDING"}.get(direction or ""),
+            # The options fill in what a product's name and metadata do not say.
+            unsaid = {
+                "platform": platform.upper()
+                if platform and identity.platform in ("S1", "S2")
+                else None,
+                "relative_orbit": relative_orbit if identity.relative_orbit is None else None,
+                "direction": {"asc": "ASCENDING", "dsc": "DESCENDING"}.get(direction or "")
+                if identity.direction is None
+                else None,
             }
-            identity = dataclasses.replace(identity, **{k: v for k, v in given.items() if v})
+            identity = dataclasses.replace(identity, **{k: v for k, v in unsaid.items() if v})
             result = import_scene(
                 store_dir, product, aoi, sensor, s2_scale=s2_scale, identity=identity
             )
