@@ -34,7 +34,7 @@ from rasterio.transform import from_origin
 
 from imagery.errors import InputError, NoOverlapError
 from imagery.raster import Raster
-from imagery.reproject import float_with_nan, warp_bands
+from imagery.reproject import warp_onto
 
 __all__ = ["ImportResult", "ProductIdentity", "identify_product", "import_scene", "onto_aoi_grid"]
 
@@ -135,18 +135,7 @@ def onto_aoi_grid(raster: Raster, aoi, *, pixel_m: float = STORE_PIXEL_M) -> Ras
     width = round((right - left) / pixel_m)
     height = round((top - bottom) / pixel_m)
     transform = from_origin(left, top, pixel_m, pixel_m)
-    out = np.full((raster.count, height, width), np.nan, dtype=np.float32)
-    warp_bands(
-        float_with_nan(raster.data, raster.nodata),
-        out,
-        names=raster.band_names,
-        src_transform=raster.transform,
-        src_crs=raster.crs,
-        dst_transform=transform,
-        dst_crs=aoi.utm_crs,
-        resampling=Resampling.nearest,
-    )
-    return raster.replace(data=out, transform=transform, crs=aoi.utm_crs, nodata=float("nan"))
+    return warp_onto(raster, aoi.utm_crs, transform, (height, width), resampling=Resampling.nearest)
 
 
 def import_scene(

@@ -45,6 +45,7 @@ __all__ = [
     "to_metric",
     "utm_crs_for",
     "warp_bands",
+    "warp_onto",
     "warp_to",
 ]
 
@@ -103,7 +104,20 @@ def warp_to(
     transform, width, height = calculate_default_transform(
         raster.crs, crs, raster.width, raster.height, *raster.bounds, resolution=resolution
     )
-    out = np.full((raster.count, height, width), np.nan, dtype=np.float32)
+    return warp_onto(raster, crs, transform, (height, width), resampling=resampling)
+
+
+def warp_onto(
+    raster: Raster,
+    crs,
+    transform: Affine,
+    shape: tuple[int, int],
+    *,
+    resampling: Resampling = Resampling.nearest,
+) -> Raster:
+    """``raster`` reprojected onto a given grid (``crs``, ``transform``, ``shape`` as
+    (rows, cols)); float32, NaN where it has no data."""
+    out = np.full((raster.count, *shape), np.nan, dtype=np.float32)
     warp_bands(
         float_with_nan(raster.data, raster.nodata),
         out,
