@@ -58,7 +58,7 @@ from imagery.reproject import needs_metric_grid
 from imagery.sensors import prepare
 from imagery.water import water_mask_file
 
-__all__ = ["TiledResult", "detect_pair_files", "plan_windows"]
+__all__ = ["TiledResult", "detect_pair_files", "detect_vessels_file", "plan_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +367,106 @@ def detect_pair_files(
         parameters=parameters,
         seconds=seconds,
     )
+
+
+def detect_vessels_file(
+    path: str | os.PathLike,
+    *,
+    sensor: str,
+    aoi=None,
+    params=None,
+    direction: str | None = None,
+    s2_scale: float | None = None,
+    chunk_px: int = 2048,
+    halo_px: int | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Every vessel in one scene file of any size, window by window.
+
+    :func:`imagery.vessels.detect_vessels` on windows of ``chunk_px`` with a halo as
+    wide as the CFAR's background ring plus the longest vessel, each vessel kept by the
+    window that owns its centroid (as :func:`detect_pair_files` keeps flags). Each
+    window's water and background are its own, which may move a borderline vessel
+    against a read of the whole scene.
+
+    Parameters
+    ----------
+    path : path-like
+        A scene file, or a product folder or archive (:mod:`imagery.products`), on a grid
+        in metres or Web Mercator (sizes are measured on the ground); a geographic grid
+        is refused (warp it first).
+    sensor : {"s1", "s2"}
+    aoi, params : optional
+        As for ``detect_vessels`` (``params`` a ``VesselParams``).
+    direction : {"asc", "dsc"}, optional
+        The pass of an S1 file that records no viewing geometry.
+    s2_scale : float, optional
+        Reflectance per S2 digital number when not L2A's.
+    chunk_px, halo_px, workers, progress
+        As for :func:`detect_pair_files`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The vessels, in the file's CRS, numbered 1.. by decreasing score.
+    """
+    from imagery.vessels import VesselParams, detect_vessels
+
+    params = params or VesselParams()
+    path = Path(path)
+    info = raster_info(path, sensor=sensor)
+    if needs_metric_grid(info.transform, info.crs, (info.height, info.width), mode="square"):
+        raise InputError(
+            f"{path}: a geographic grid ({info.crs}); windows are cut on the file's grid: "
+            "warp it to UTM first (gdalwarp -t_srs EPSG:326NN -tr 10 10)"
+        )
+    pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
+    if halo_px is None:
+        reach_m = max(params.background_m, params.s2_background_m) + params.max_length_m
+        halo_px = math.ceil(reach_m / pixel_m)
+
+    def run(core: Window, padded: Window) -> gpd.GeoDataFrame | None:
+        try:
+            raster = read_raster(path, window=padded, sensor=sensor)
+        except EmptyRasterError:
+            return None
+        if direction is not None and sensor == "s1":
+            from imagery.layover import with_pass_direction
+
+            raster = with_pass_direction(raster, direction)
+        scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+        found = detect_vessels(scene, aoi=aoi, params=params)
+        r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
+        core_bounds = rasterio.windows.bounds(
+            Window(c0, r0, core.width, core.height), scene.transform
+        )
+        return _owned(found, core_bounds)
+
+    windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
+    frames = []
+    with (
+        rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES),
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
+        jobs = [pool.submit(run, core, padded) for core, padded in windows]
+        for done, job in enumerate(jobs, start=1):
+            frames.append(job.result())
+            if progress:
+                progress(done, len(jobs))
+    parts = [f for f in frames if f is not None and not f.empty]
+    if not parts:
+        template = next((f for f in frames if f is not None), None)
+        if template is not None:
+            return template
+        from imagery.schema import VESSEL_FIELDS
+
+        empty = {name: [] for name in VESSEL_FIELDS}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=info.crs))
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=info.crs)
+    out = out.sort_values("score", ascending=False).reset_index(drop=True)
+    out["id"] = np.arange(1, len(out) + 1)
+    return out
 
 
 class _change_writer:

@@ -472,16 +472,29 @@ def test_coregister_takes_band_folders(tmp_path):
     assert aligned.band_names[:4] == ("B02", "B03", "B04", "B08")
 
 
-def test_a_whole_tile_without_an_aoi_is_refused_before_it_is_read(tmp_path, dn, monkeypatch):
+def test_a_whole_tile_without_an_aoi_goes_by_windows_or_is_refused_before_it_is_read(
+    tmp_path, dn, monkeypatch
+):
     import imagery.cli.detect as detect_cli
 
     safe = write_l2a_safe(tmp_path, dn)
     monkeypatch.setattr(detect_cli, "MAX_WHOLE_SCENE_PX", ROWS * COLS - 1)
+    # vessels goes window by window (imagery.tiled.detect_vessels_file).
+    import imagery.tiled
+
+    calls = []
+    original = imagery.tiled.detect_vessels_file
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("chunk_px"))
+        return original(*args, **{**kwargs, "chunk_px": 32})
+
+    monkeypatch.setattr(imagery.tiled, "detect_vessels_file", counted)
     result = CliRunner().invoke(
         cli, ["vessels", str(safe), "--sensor", "s2", "--out", str(tmp_path / "out")]
     )
-    assert result.exit_code == 2 and "give --aoi" in result.output
-    assert not (tmp_path / "out").exists()
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1 and (tmp_path / "out" / "vessels.gpkg").exists()
     # A pair or series: every scene is measured before any is read, and together.
     import imagery.io
 

@@ -40,13 +40,14 @@ S2_SCALE_HELP = (
 MAX_WHOLE_SCENE_PX = 25_000_000
 
 
-def _refuse_whole_tiles(paths, sensor: str, aoi) -> None:
-    """Refuse, before anything is read, scenes too large to hold whole without an AOI."""
+def _too_large(paths, sensor: str, aoi) -> str | None:
+    """Why the scenes are too large to hold whole without an AOI (None: they are not),
+    found before anything is read."""
     from imagery.grd import is_grd
     from imagery.io import raster_info
 
     if aoi is not None:
-        return
+        return None
     sizes = []
     for path in paths:
         if sensor == "s1" and is_grd(path):
@@ -56,16 +57,14 @@ def _refuse_whole_tiles(paths, sensor: str, aoi) -> None:
     budget = MAX_WHOLE_SCENE_PX * min(2, len(paths))
     largest = max(sizes, key=lambda item: item[1][0] * item[1][1], default=None)
     total = sum(w * h for _, (w, h) in sizes)
-    if largest is not None and (
-        largest[1][0] * largest[1][1] > MAX_WHOLE_SCENE_PX or total > budget
-    ):
-        path, (width, height) = largest
-        raise click.UsageError(
-            f"{path}: {width} x {height} px ({total / 1e6:.0f} Mpx in all) is more than these "
-            f"commands hold in memory ({MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx a scene, "
-            f"{2 * MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx in all): give --aoi to read the port's part, "
-            "or run imagery.tiled.detect_pair_files on a whole tile pair"
-        )
+    if largest is None or (largest[1][0] * largest[1][1] <= MAX_WHOLE_SCENE_PX and total <= budget):
+        return None
+    path, (width, height) = largest
+    return (
+        f"{path}: {width} x {height} px ({total / 1e6:.0f} Mpx in all) is more than these "
+        f"commands hold in memory ({MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx a scene, "
+        f"{2 * MAX_WHOLE_SCENE_PX / 1e6:.0f} Mpx in all)"
+    )
 
 
 def _read(path: str, sensor: str, aoi):
@@ -134,16 +133,23 @@ def vessels(
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
     s2_scale = _s2_scale(sensor, s2_scale)
     aoi = _aoi(aoi_id)
-    _refuse_whole_tiles([scene], sensor, aoi)
-    # Single-scene vessels measure every size on the ground: only degrees are warped.
-    raster = prepare(
-        _viewed(_read(scene, sensor, aoi), sensor, direction),
-        sensor,
-        source=scene,
-        grid="square",
-        s2_scale=s2_scale,
-    )
-    found = detect_vessels(raster, aoi=aoi, params=params)
+    if _too_large([scene], sensor, aoi):
+        from imagery.tiled import detect_vessels_file
+
+        # A whole tile: window by window, in bounded memory.
+        found = detect_vessels_file(
+            scene, sensor=sensor, params=params, direction=direction, s2_scale=s2_scale
+        )
+    else:
+        # Single-scene vessels measure every size on the ground: only degrees are warped.
+        raster = prepare(
+            _viewed(_read(scene, sensor, aoi), sensor, direction),
+            sensor,
+            source=scene,
+            grid="square",
+            s2_scale=s2_scale,
+        )
+        found = detect_vessels(raster, aoi=aoi, params=params)
     path = write_vessels(found, out_dir)
     if as_json:
         cols = ["id", "score", "length_m", "width_m", "heading_deg", "lon", "lat", "time"]
@@ -251,7 +257,11 @@ def detect(
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
-    _refuse_whole_tiles(list(scenes), sensor, aoi)
+    if problem := _too_large(list(scenes), sensor, aoi):
+        raise click.UsageError(
+            f"{problem}: give --aoi to read the port's part, or run "
+            "imagery.tiled.detect_pair_files on a whole tile pair"
+        )
     rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
     if s2_scale is not None:
         from imagery.sensors import prepare
