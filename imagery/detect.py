@@ -70,7 +70,7 @@ from imagery.spectral import green_vegetation
 from imagery.vessels import VesselParams, detect_vessels_each, s2_surf
 from imagery.vessels.common import line_opening, opening, ship_sized_rows
 from imagery.vessels.params import S2_SURF_MAX_SHARE
-from imagery.water import S1_STABLE_DB, series_water, water_mask
+from imagery.water import S1_STABLE_DB, WaterSplit, series_water, water_mask
 
 __all__ = [
     "DetectParams",
@@ -1637,13 +1637,17 @@ def detect_aligned(
     params: DetectParams | None = None,
     registration=None,
     water_before: np.ndarray | None = None,
+    water_splits: tuple[WaterSplit, WaterSplit] | None = None,
 ) -> PairResult:
     """Steps 3-5 of :func:`detect_pair` on two prepared scenes already on one grid.
 
     This is the unit of work of tiled processing (``imagery.tiled``), which aligns each
-    window of the after scene itself. ``water_before``, when the caller has it, saves
-    computing the before scene's water mask again (:func:`imagery.water.water_mask`
-    with ``enclosed=False``: the pair's water judges enclosed water).
+    window of the after scene itself, and hands over ``water_splits``: the water/land
+    thresholds of the whole before and after files (:func:`imagery.water.water_split_file`),
+    so that a window mostly of land or of sea is split as its tile is. ``water_before``,
+    when the caller has it, saves computing the before scene's water mask again
+    (:func:`imagery.water.water_mask` with ``enclosed=False``: the pair's water judges
+    enclosed water).
     """
     params = params or DetectParams()
     sensor = before.sensor
@@ -1652,11 +1656,15 @@ def detect_aligned(
     if aoi is not None and getattr(aoi, "water", None) is not None:
         water_before = water_after = water = water_mask(before, aoi=aoi)
     else:
+        split_before, split_after = water_splits or (None, None)
         if water_before is None:
-            water_before = water_mask(before, enclosed=False)
-        water_after = water_mask(aligned, enclosed=False)
+            water_before = water_mask(before, enclosed=False, split=split_before)
+        water_after = water_mask(aligned, enclosed=False, split=split_after)
         water = series_water(
-            [before, aligned], [water_before, water_after], stable_db=params.water_stable_db
+            [before, aligned],
+            [water_before, water_after],
+            stable_db=params.water_stable_db,
+            splits=[split_before, split_after],
         )
     masks = pair_masks(before, aligned, water, params)
     usable, seen = masks.usable, masks.seen

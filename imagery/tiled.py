@@ -15,10 +15,18 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   complete in the window. Objects are kept by the window that owns their centroid:
   an object cut by a core's edge is therefore counted exactly once, by one window,
   whole;
-- water from the imagery is judged per window: Sentinel-1 water counts as open, not
-  enclosed (:func:`imagery.water.drop_enclosed`), when it or a path of dark pixels
-  from it reaches the window's edge, which a path across the halo (a dark road, an
-  apron) may do where the whole scene would have called the patch enclosed;
+- water from the imagery is split from land at the thresholds of the whole file
+  (:func:`imagery.water.water_split_file`, one pass over each file before the
+  windows): a window of land alone, or of open sea, has no valley between water and
+  land in its own histogram, and would split its dark fields or its swell instead.
+  The rest of the water's judgement is the window's own: Sentinel-1 water counts as
+  open, not enclosed (:func:`imagery.water.drop_enclosed`), when it or a path of dark
+  pixels from it reaches the window's edge, which a path across the halo (a dark
+  road, an apron) may do where the whole scene would have called the patch enclosed;
+  and the water's reference levels (S2 medians for foam, haze and hull steps) are the
+  window's;
+- a window with nothing clear to compare (under cloud, at a swath's edge) is left out
+  and counted (``parameters["windows_without_comparison"]``);
 - windows run concurrently (a thread pool: the numerical core releases the GIL) and
   the change raster is written core by core into one GeoTIFF, then converted to a COG.
 
@@ -50,13 +58,13 @@ from rasterio.windows import Window, from_bounds
 
 from imagery.atomic import atomic_path
 from imagery.detect import DetectParams, detect_aligned, empty_detections
-from imagery.errors import EmptyRasterError, InputError, NoOverlapError
+from imagery.errors import DetectionError, EmptyRasterError, InputError, NoOverlapError
 from imagery.grid import pixel_size_m
 from imagery.io import open_raster, overview_count, raster_info, read_raster
 from imagery.raster import Raster
 from imagery.reproject import needs_metric_grid
 from imagery.sensors import prepare
-from imagery.water import water_mask_file
+from imagery.water import water_mask, water_mask_file, water_split_file
 
 __all__ = ["TiledResult", "detect_pair_files", "detect_vessels_file", "plan_windows"]
 
@@ -196,6 +204,7 @@ def _run_window(
     aoi,
     params: DetectParams,
     margin_px: int,
+    water_splits,
 ):
     try:
         before = prepare(
@@ -206,7 +215,20 @@ def _run_window(
     after = _aligned_window(after_path, registration, before, sensor, margin_px)
     if not (before.valid_mask() & after.valid_mask()).any():
         return core, None, None, None
-    result = detect_aligned(before, after, aoi=aoi, params=params, registration=registration)
+    try:
+        result = detect_aligned(
+            before,
+            after,
+            aoi=aoi,
+            params=params,
+            registration=registration,
+            water_splits=water_splits,
+        )
+    except DetectionError as exc:
+        # A window under cloud, or at a swath's edge, has nothing to compare: the tile
+        # goes on without it (the whole scene would find nothing there either).
+        log.warning("window %s skipped: %s", core, exc)
+        return core, None, None, None
     r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
     change = result.change.data[:, r0 : r0 + int(core.height), c0 : c0 + int(core.width)]
     core_bounds = rasterio.windows.bounds(Window(c0, r0, core.width, core.height), before.transform)
@@ -304,10 +326,22 @@ def detect_pair_files(
         )
     del exclude
     seconds["coregistration"] = time.perf_counter() - started
+    started = time.perf_counter()
+    water_splits = None
+    if aoi is None or getattr(aoi, "water", None) is None:
+        # One file per thread: the box filters release the GIL.
+        with ThreadPoolExecutor(max_workers=max(1, min(2, workers))) as pool:
+            water_splits = tuple(
+                pool.map(
+                    functools.partial(water_split_file, sensor=sensor), (before_path, after_path)
+                )
+            )
+    seconds["water_split"] = time.perf_counter() - started
     windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
     margin_px = math.ceil(params.max_shift_px) + 4
     started = time.perf_counter()
     detections, departed = [], []
+    without = 0  # windows with no data, or nothing clear to compare
     profile = {
         "driver": "GTiff",
         "width": info.width,
@@ -339,6 +373,7 @@ def detect_pair_files(
                 aoi=aoi,
                 params=params,
                 margin_px=margin_px,
+                water_splits=water_splits,
             )
             for core, padded in windows
         ]
@@ -348,6 +383,8 @@ def detect_pair_files(
                 write(change, core)
                 detections.append(found)
                 departed.append(gone)
+            else:
+                without += 1
             if progress:
                 progress(done, len(jobs))
     seconds["detection"] = time.perf_counter() - started
@@ -356,8 +393,10 @@ def detect_pair_files(
         "detect": params.to_dict(),
         "registration": registration.to_dict(),
         "windows": len(windows),
+        "windows_without_comparison": without,
         "chunk_px": chunk_px,
         "halo_px": halo_px,
+        "water_splits": [dataclasses.asdict(s) for s in water_splits] if water_splits else None,
     }
     return TiledResult(
         detections=_renumber(detections, info.crs),
@@ -386,9 +425,10 @@ def detect_vessels_file(
 
     :func:`imagery.vessels.detect_vessels` on windows of ``chunk_px`` with a halo as
     wide as the CFAR's background ring plus the longest vessel, each vessel kept by the
-    window that owns its centroid (as :func:`detect_pair_files` keeps flags). Each
-    window's water and background are its own, which may move a borderline vessel
-    against a read of the whole scene.
+    window that owns its centroid (as :func:`detect_pair_files` keeps flags). Water is
+    split from land at the whole file's thresholds (:func:`imagery.water.water_split_file`);
+    each window's background and water reference levels are its own, which may move a
+    borderline vessel against a read of the whole scene.
 
     Parameters
     ----------
@@ -425,6 +465,9 @@ def detect_vessels_file(
     if halo_px is None:
         reach_m = max(params.background_m, params.s2_background_m) + params.max_length_m
         halo_px = math.ceil(reach_m / pixel_m)
+    split = None
+    if aoi is None or getattr(aoi, "water", None) is None:
+        split = water_split_file(path, sensor=sensor, s2_scale=s2_scale)
 
     def run(core: Window, padded: Window) -> gpd.GeoDataFrame | None:
         try:
@@ -436,7 +479,8 @@ def detect_vessels_file(
 
             raster = with_pass_direction(raster, direction)
         scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
-        found = detect_vessels(scene, aoi=aoi, params=params)
+        water = water_mask(scene, aoi=aoi, split=split)
+        found = detect_vessels(scene, water=water, aoi=aoi, params=params)
         r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
         core_bounds = rasterio.windows.bounds(
             Window(c0, r0, core.width, core.height), scene.transform

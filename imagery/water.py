@@ -51,6 +51,8 @@ University of Michigan Press.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import os
 
@@ -62,11 +64,13 @@ from skimage.filters import threshold_multiotsu, threshold_otsu
 
 from imagery.errors import InputError
 from imagery.filters import masked_box_mean, odd_window_px
+from imagery.grid import pixel_size_m
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
 from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db
 
 __all__ = [
+    "WaterSplit",
     "drop_enclosed",
     "fill_small_holes",
     "ndwi",
@@ -74,6 +78,8 @@ __all__ = [
     "series_water",
     "water_mask",
     "water_mask_file",
+    "water_split",
+    "water_split_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,6 +123,30 @@ def ndwi(green: np.ndarray, nir: np.ndarray) -> np.ndarray:
         out = (green - nir) / (green + nir)
     out[~np.isfinite(out)] = np.nan
     return out.astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class WaterSplit:
+    """The thresholds that part a scene's water from its land.
+
+    Worked out once for a whole scene (:func:`water_split`, :func:`water_split_file`)
+    and handed to :func:`water_mask` for each of its windows, so that a window mostly of
+    land, or mostly of sea, is split as the scene is rather than by its own histogram.
+
+    Attributes
+    ----------
+    sensor : {"s1", "s2"}
+    threshold : float
+        Sentinel-1: VV of the ``smooth_m`` mean, dB, below which a pixel is water.
+        Sentinel-2: NDWI of the 3 x 3 mean above which a pixel is water.
+    nir_ceiling : float or None
+        Sentinel-2: B08 reflectance above which no pixel is water (the water's median
+        plus ``S2_WATER_NIR_MARGIN``); None when the scene has no water.
+    """
+
+    sensor: str
+    threshold: float
+    nir_ceiling: float | None = None
 
 
 def _valley_split(values: np.ndarray, bounds: tuple[float, float], default: float) -> float:
@@ -234,25 +264,36 @@ def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
     return db
 
 
-def _s1_levels(raster: Raster, smooth_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _s1_split(db: np.ndarray) -> float:
+    """The VV split (dB) of a scene's ``smooth_m`` means, :func:`_valley_split`."""
+    split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
+    log.debug("S1 water split at %.2f dB", split)
+    return split
+
+
+def _s1_levels(
+    raster: Raster, smooth_m: float, split: WaterSplit | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three images of the scene: VV smoothed over ``smooth_m``, in dB; where that is
-    below the scene's water split; and where the 3 x 3 mean of VV in dB (a geometric
-    mean: a lone bright scatterer barely moves it) is below the split too."""
+    below the water split (the scene's own, or ``split``'s); and where the 3 x 3 mean of
+    VV in dB (a geometric mean: a lone bright scatterer barely moves it) is below the
+    split too."""
     vv = raster.band("VV")
     valid = np.isfinite(vv)
     db = _smoothed_db(raster, smooth_m)
-    split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
-    log.debug("S1 water split at %.2f dB", split)
+    split = _s1_split(db) if split is None else split.threshold
     coarse = np.where(np.isfinite(db), db < split, False)
     fine, _ = masked_box_mean(np.where(valid, to_db(vv), 0.0), valid, 3)
     dark = np.isfinite(fine) & (fine < split)
     return db, coarse, dark
 
 
-def _s1_water(raster: Raster, smooth_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _s1_water(
+    raster: Raster, smooth_m: float, split: WaterSplit | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The scene's water before cleaning, and its dark pixels (:func:`_s1_levels`)."""
     size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
-    _, coarse, dark = _s1_levels(raster, smooth_m)
+    _, coarse, dark = _s1_levels(raster, smooth_m, split)
     # The 50 m mean that beats speckle also lets a bright quay wall spill 20-50 m onto
     # the water beside it: exactly the berths. Grow the water back, pixel by pixel,
     # through dark pixels within the smoothing distance of the coarse water.
@@ -266,27 +307,41 @@ def _drop_s1_enclosed(water: np.ndarray, dark: np.ndarray, scene: Raster) -> np.
     return drop_enclosed(water, dark, np.isfinite(scene.band("VV")), min_area_px)
 
 
-def _s2_water(raster: Raster, smooth_m: float) -> np.ndarray:
+def _s2_index(raster: Raster) -> tuple[np.ndarray, np.ndarray]:
+    """NDWI of the 3 x 3 means, and where it is opaque cloud (SCL)."""
     index = ndwi(raster.band("B03"), raster.band("B08"))
     # A 3x3 mean quiets sensor noise and haze without moving the shoreline.
     smooth, _ = masked_box_mean(index, np.isfinite(index), 3)
     index = np.where(np.isfinite(index), smooth, np.nan).astype(np.float32)
-    scl = raster.band("SCL") if raster.has_band("SCL") else None
     # NDWI is a ratio: a cloud's shadow or thin cirrus hardly moves it.
-    cloudy = cloud_mask(raster, SCL_OPAQUE_CLASSES)
-    usable = np.isfinite(index) & ~cloudy
+    return index, cloud_mask(raster, SCL_OPAQUE_CLASSES)
+
+
+def _s2_split(raster: Raster, index: np.ndarray, usable: np.ndarray) -> WaterSplit:
     split = _valley_split(index[usable], S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
     water = usable & (index > split)
-    nir = raster.band("B08")
+    ceiling = None
     if water.any():
-        ceiling = float(np.nanmedian(nir[water])) + S2_WATER_NIR_MARGIN
-        usable &= ~(nir > ceiling)
+        ceiling = float(np.nanmedian(raster.band("B08")[water])) + S2_WATER_NIR_MARGIN
+    log.debug("S2 water split at NDWI %.3f, B08 below %s", split, ceiling)
+    return WaterSplit("s2", split, ceiling)
+
+
+def _s2_water(raster: Raster, smooth_m: float, split: WaterSplit | None = None) -> np.ndarray:
+    index, cloudy = _s2_index(raster)
+    usable = np.isfinite(index) & ~cloudy
+    scl = raster.band("SCL") if raster.has_band("SCL") else None
+    if split is None:
+        split = _s2_split(raster, index, usable)
+    water = usable & (index > split.threshold)
+    nir = raster.band("B08")
+    if split.nir_ceiling is not None:
+        usable &= ~(nir > split.nir_ceiling)
         water &= usable
-        log.debug("S2 water split at NDWI %.3f, B08 below %.3f", split, ceiling)
     if scl is not None:
         # SCL's water class is a second opinion; it misses turbid water, so it may
         # only add, and only where NDWI is not clearly land.
-        water |= usable & (scl == SCL_WATER) & (index > split - 0.15)
+        water |= usable & (scl == SCL_WATER) & (index > split.threshold - 0.15)
     if cloudy.any():
         size = odd_window_px(4 * smooth_m, raster.pixel_m, minimum=5)
         share, count = masked_box_mean(water.astype(np.float32), usable, size)
@@ -305,7 +360,12 @@ def rasterize_water(geometry, raster: Raster) -> np.ndarray:
 
 
 def water_mask(
-    raster: Raster, *, aoi=None, smooth_m: float = 50.0, enclosed: bool = True
+    raster: Raster,
+    *,
+    aoi=None,
+    smooth_m: float = 50.0,
+    enclosed: bool = True,
+    split: WaterSplit | None = None,
 ) -> np.ndarray:
     """Boolean (row, col) water mask of one prepared scene.
 
@@ -323,6 +383,9 @@ def water_mask(
         of a pair or series (:func:`series_water` drops the enclosed water of their
         combination), are made without the test: a ship in a basin's entrance on one
         date must not close the basin on every date.
+    split : WaterSplit, optional
+        The thresholds of the whole scene this raster is a window of
+        (:func:`water_split_file`); by default the raster's own (:func:`water_split`).
 
     Returns
     -------
@@ -330,14 +393,36 @@ def water_mask(
     """
     if aoi is not None and getattr(aoi, "water", None) is not None:
         return rasterize_water(aoi.water_in(raster.crs), raster)
+    _check_split(split, raster)
     pixel_area = raster.pixel_m**2
     if raster.sensor == "s1":
-        raw, dark = _s1_water(raster, smooth_m)
+        raw, dark = _s1_water(raster, smooth_m, split)
         water = _clean(raw, pixel_area, S1_VESSEL_HOLE_M2)
         return _drop_s1_enclosed(water, dark, raster) if enclosed else water
     if raster.sensor == "s2":
-        return _clean(_s2_water(raster, smooth_m), pixel_area, MAX_VESSEL_AREA_M2)
+        return _clean(_s2_water(raster, smooth_m, split), pixel_area, MAX_VESSEL_AREA_M2)
     raise InputError(f"water_mask needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}")
+
+
+def _check_split(split: WaterSplit | None, raster: Raster) -> None:
+    if split is not None and split.sensor != raster.sensor:
+        raise InputError(f"a {split.sensor} water split cannot split a {raster.sensor} scene")
+
+
+def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
+    """The water/land thresholds of one prepared scene, as :func:`water_mask` finds them.
+
+    Sentinel-1: the Otsu split in the deepest valley of the histogram of VV's
+    ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979). Sentinel-2:
+    the same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08
+    ceiling over it.
+    """
+    if raster.sensor == "s1":
+        return WaterSplit("s1", _s1_split(_smoothed_db(raster, smooth_m)))
+    if raster.sensor == "s2":
+        index, cloudy = _s2_index(raster)
+        return _s2_split(raster, index, np.isfinite(index) & ~cloudy)
+    raise InputError(f"water_split needs a prepared s1 or s2 raster, got sensor {raster.sensor!r}")
 
 
 def series_water(
@@ -347,6 +432,7 @@ def series_water(
     smooth_m: float = 50.0,
     stable_db: float = S1_STABLE_DB,
     enclosed: bool = True,
+    splits: list[WaterSplit | None] | None = None,
 ) -> np.ndarray:
     """Water of co-registered scenes of one place: where a vessel may be on any date.
 
@@ -382,6 +468,8 @@ def series_water(
         ``enclosed``).
     enclosed : bool, default True
         Sentinel-1: drop enclosed water (False: keep it, as for a polygon's mask).
+    splits : list of WaterSplit or None, optional
+        Per scene, the split its ``waters`` were made with (:func:`water_mask`).
 
     Returns
     -------
@@ -403,8 +491,9 @@ def series_water(
     darkest_land = np.full(union.shape, np.inf, dtype=np.float32) if judge else None
     brightest_water = np.full(union.shape, -np.inf, dtype=np.float32) if judge else None
     reference = None
-    for scene, water in zip(scenes, waters, strict=True):
-        level, _, dark = _s1_levels(scene, smooth_m)
+    splits = splits or [None] * len(scenes)
+    for scene, water, split in zip(scenes, waters, splits, strict=True):
+        level, _, dark = _s1_levels(scene, smooth_m, split)
         passable |= dark
         seen_any |= np.isfinite(scene.band("VV"))
         if not judge:
@@ -463,3 +552,95 @@ def water_mask_file(
     water = fill_small_holes(water, side_m**2 / coarse.pixel_m**2)
     full = np.repeat(np.repeat(water, decimation, axis=0), decimation, axis=1)
     return np.ascontiguousarray(full[: info.height, : info.width])
+
+
+def water_split_file(
+    path: str | os.PathLike,
+    *,
+    sensor: str,
+    smooth_m: float = 50.0,
+    s2_scale: float | None = None,
+    chunk_px: int = 2048,
+    samples: int = 500_000,
+) -> WaterSplit:
+    """:func:`water_split` of a whole scene file, read window by window.
+
+    For windowed processing (:mod:`imagery.tiled`): a window of a tile that is mostly
+    land, or mostly open sea, has no valley between water and land in its own
+    histogram, so each window would draw its shoreline at its own level. The split is
+    found once for the file, as :func:`water_split` finds it for a scene in memory, from
+    an even sample of ``samples`` of the file's full-resolution values (VV's
+    ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them), gathered window
+    by window so that memory stays that of one window. A decimated read would not do:
+    block means narrow the histogram's classes and move the split (Busan's NDWI split
+    by 0.006 at 40 m, which moves berthed ships in and out of the water).
+
+    Parameters
+    ----------
+    path : path-like
+        A scene file, or a product (:mod:`imagery.products`).
+    sensor : {"s1", "s2"}
+    smooth_m : float, default 50
+        As for :func:`water_mask`.
+    s2_scale : float, optional
+        Reflectance per S2 digital number when not L2A's.
+    chunk_px : int, default 2048
+        Side of the windows read, pixels.
+    samples : int, default 500 000
+        About how many pixels the split is found on.
+
+    Returns
+    -------
+    WaterSplit
+    """
+    from rasterio.windows import Window
+
+    from imagery.errors import EmptyRasterError
+
+    info = raster_info(path, sensor=sensor)
+    bands = None
+    if sensor == "s1":  # VV only: half the reading
+        names = [(n or "").upper() for n in info.band_names]
+        bands = [names.index("VV") + 1 if "VV" in names else 1]
+    # The smoothing's reach, so that each window's core is smoothed as in the whole.
+    pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
+    pad = odd_window_px(smooth_m, pixel_m, minimum=3) // 2 + 1
+    step = max(1, (info.height * info.width) // max(1, samples))
+    values, nir = [], []
+    # GDAL's block cache (5 % of RAM by default) would keep the file resident; windows
+    # are read once each (rasterio passes the size to GDAL in bytes).
+    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
+        for row, col in itertools.product(
+            range(0, info.height, chunk_px), range(0, info.width, chunk_px)
+        ):
+            r0, c0 = max(0, row - pad), max(0, col - pad)
+            r1 = min(info.height, row + chunk_px + pad)
+            c1 = min(info.width, col + chunk_px + pad)
+            try:
+                raster = read_raster(
+                    path, sensor=sensor, bands=bands, window=Window(c0, r0, c1 - c0, r1 - r0)
+                )
+            except EmptyRasterError:
+                continue
+            raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+            core = (
+                slice(row - r0, min(row + chunk_px, info.height) - r0),
+                slice(col - c0, min(col + chunk_px, info.width) - c0),
+            )
+            if sensor == "s1":
+                level = _smoothed_db(raster, smooth_m)[core].ravel()[::step]
+                values.append(level[np.isfinite(level)])
+            else:
+                index, cloudy = _s2_index(raster)
+                index, usable = index[core], np.isfinite(index[core]) & ~cloudy[core]
+                pick = np.flatnonzero(usable.ravel())[::step]
+                values.append(index.ravel()[pick])
+                nir.append(raster.band("B08")[core].ravel()[pick])
+    values = np.concatenate(values) if values else np.empty(0, dtype=np.float32)
+    if sensor == "s1":
+        return WaterSplit("s1", _s1_split(values))
+    split = _valley_split(values, S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
+    nir = np.concatenate(nir) if nir else np.empty(0, dtype=np.float32)
+    water = values > split
+    ceiling = float(np.nanmedian(nir[water])) + S2_WATER_NIR_MARGIN if water.any() else None
+    return WaterSplit("s2", split, ceiling)

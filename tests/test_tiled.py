@@ -53,7 +53,7 @@ def test_tiled_matches_whole_scene(tmp_path):
     for kind in ("vessel", "cargo"):
         a = whole.detections[whole.detections["kind"] == kind]
         b = tiled.detections[tiled.detections["kind"] == kind]
-        # Per-window estimates (water split, looks) differ slightly from the whole scene's.
+        # Per-window estimates (enclosed water, looks) differ slightly from the whole scene's.
         assert abs(len(a) - len(b)) <= max(2, 0.3 * len(a)), (kind, len(a), len(b))
         if len(a) and len(b):
             ca = np.column_stack([a.geometry.centroid.x, a.geometry.centroid.y])
@@ -109,7 +109,7 @@ def test_tiled_vessels_match_the_whole_scene_and_count_each_once(tmp_path):
     whole = detect_vessels(prepare(read_raster(paths["after"]), "s1", grid="native"))
     tiled = detect_vessels_file(paths["after"], sensor="s1", chunk_px=512, workers=2)
     assert len(whole) >= 8
-    # Each window's water split and background are its own: a borderline ship may move.
+    # Each window's background is its own: a borderline ship may move.
     assert abs(len(whole) - len(tiled)) <= max(2, 0.3 * len(whole)), (len(whole), len(tiled))
     a = np.column_stack([whole.geometry.centroid.x, whole.geometry.centroid.y])
     b = np.column_stack([tiled.geometry.centroid.x, tiled.geometry.centroid.y])
@@ -120,3 +120,59 @@ def test_tiled_vessels_match_the_whole_scene_and_count_each_once(tmp_path):
     assert (pairwise[np.triu_indices(len(b), 1)] > 20.0).all()
     assert list(tiled["id"]) == list(range(1, len(tiled) + 1))
     assert tiled["score"].is_monotonic_decreasing
+
+
+def test_windows_of_land_split_water_as_their_tile(tmp_path):
+    from imagery.io import write_raster
+    from imagery.raster import Raster
+    from imagery.tiled import detect_vessels_file
+    from imagery.vessels import detect_vessels
+
+    # Built-up land (-7 dB) with fields as dark as a windy sea (-15 dB) and sheds in
+    # them in the west, the sea (-22 dB) and one ship in the east. A window of land
+    # alone would split its own histogram between the two kinds of land.
+    mean = np.full((512, 1024), 10**-2.2, dtype=np.float32)
+    mean[:, :700] = 10**-0.7
+    mean[:, 60:400] = 10**-1.5
+    for row in range(60, 460, 80):
+        mean[row : row + 2, 150:156] = 10**0.5
+    mean[250:253, 850:862] = 10**0.3
+    vv = mean * np.random.default_rng(3).gamma(4.4, 1 / 4.4, mean.shape)
+    scene = Raster(
+        data=vv[None].astype(np.float32),
+        transform=rasterio.transform.from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        sensor="s1",
+        band_names=("VV",),
+    )
+    path = write_raster(scene, tmp_path / "scene.tif")
+    assert len(detect_vessels(scene)) == 1
+    tiled = detect_vessels_file(path, sensor="s1", chunk_px=256)
+    assert len(tiled) == 1
+    col, row = ~scene.transform * (tiled["x"].iloc[0], tiled["y"].iloc[0])
+    assert abs(row - 251.5) < 3 and abs(col - 856) < 5
+
+
+def test_a_window_under_cloud_is_left_out_and_the_tile_goes_on(tmp_path):
+    import dataclasses
+
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=768)
+    scenes = []
+    for scene in sim.scenes:
+        data = scene.data.copy()
+        data[:-1, :420, :420] = 8000  # a thick cloud over the north-west corner
+        data[-1, :420, :420] = 9  # SCL: cloud, high probability
+        scenes.append(scene.replace(data=data))
+    paths = write_simulation(dataclasses.replace(sim, scenes=tuple(scenes)), tmp_path / "pair")
+    tiled = detect_pair_files(
+        paths["before"],
+        paths["after"],
+        sensor="s2",
+        change_path=tmp_path / "change.tif",
+        chunk_px=256,
+    )
+    assert tiled.parameters["windows"] == 9
+    assert tiled.parameters["windows_without_comparison"] >= 1
+    with rasterio.open(tmp_path / "change.tif") as ds:
+        z = ds.read(2)
+    assert np.isnan(z[:256, :256]).all() and np.isfinite(z[:, 512:]).mean() > 0.5

@@ -22,12 +22,15 @@ from imagery.vessels import detect_vessels
 from imagery.water import (
     MAX_VESSEL_AREA_M2,
     MIN_ENCLOSED_WATER_M2,
+    WaterSplit,
     fill_small_holes,
     ndwi,
     rasterize_water,
     series_water,
     water_mask,
     water_mask_file,
+    water_split,
+    water_split_file,
 )
 
 #: Surface reflectance B02 B03 B04 B08.
@@ -322,3 +325,51 @@ def test_water_of_a_whole_file_matches_the_full_resolution_mask(tmp_path):
     assert mask.shape == (400, 400) and mask.dtype == bool
     assert (mask == water_mask(raster)).mean() > 0.98
     assert mask[:, 160:].all() and not mask[:, :140].any()
+
+
+def land_with_dark_fields() -> Raster:
+    """6 km x 3 km: built-up land (-7 dB) with fields as dark as a windy sea (-15 dB) in
+    the west, the sea (-22 dB) in the east."""
+    mean = np.full((300, 600), 10**-2.2, dtype=np.float32)
+    mean[:, :400] = 10**-0.7
+    mean[:, 100:250] = 10**-1.5
+    return s1_vv(mean, seed=3)
+
+
+def test_a_window_of_land_is_split_as_its_scene():
+    scene = land_with_dark_fields()
+    split = water_split(scene)
+    assert split.sensor == "s1" and -21.0 < split.threshold < -16.0
+    window = scene.replace(data=scene.data[:, :, :300])  # all land
+    # Its own histogram has no water: the split falls between the two kinds of land,
+    # and the fields, which touch the window's edge, would be open water.
+    assert water_mask(window)[:, 150:200].mean() > 0.9
+    assert not water_mask(window, split=split).any()
+    assert not water_mask(scene)[:, :300].any()
+
+
+def test_a_split_of_another_sensor_is_refused():
+    with pytest.raises(InputError, match="s2 water split"):
+        water_mask(land_with_dark_fields(), split=WaterSplit("s2", 0.1, 0.05))
+
+
+def test_the_split_of_a_file_read_window_by_window_is_the_scene_s(tmp_path):
+    scene = land_with_dark_fields()
+    path = write_raster(scene, tmp_path / "s1.tif")
+    assert water_split_file(path, sensor="s1", chunk_px=64) == water_split(scene)
+    reflectance, _ = port(HAZY_WATER, size=240)
+    scl = np.full(reflectance.shape[1:], 6, dtype=np.float32)
+    scl[:, :80] = 5
+    scl[150:190, 150:200] = 9
+    reflectance[:, 150:190, 150:200] = 0.5  # a cloud over the sea, outside the sample
+    optical = s2(reflectance, scl=scl)
+    path = write_raster(optical, tmp_path / "s2.tif")
+    split = water_split_file(path, sensor="s2", chunk_px=50)
+    expected = water_split(optical)
+    assert split.threshold == pytest.approx(expected.threshold, abs=1e-6)
+    assert split.nir_ceiling == pytest.approx(expected.nir_ceiling, abs=1e-6)
+    assert split.nir_ceiling == pytest.approx(HAZY_WATER[3] + 0.05, abs=0.005)
+    # An even sample of a larger file finds the same split.
+    assert water_split_file(path, sensor="s2", samples=5000).threshold == pytest.approx(
+        expected.threshold, abs=0.02
+    )
