@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             str(results / "water.json"),
             *(["--seeds", "100-107"] if args.quick else []),
         ],
+        [
+            "windows.py",
+            "--json",
+            str(results / "windows.json"),
+            *(["--seeds", "21", "--sensors", "s1"] if args.quick else ["--pairs"]),
+        ],
     ]
     if (HERE / "tile.py").exists():
         jobs.append(["tile.py", *(["--quick"] if args.quick else [])])
