@@ -52,7 +52,7 @@ from imagery.filters import (
     upsample_blocks,
 )
 
-__all__ = ["CfarResult", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
+__all__ = ["CfarResult", "block_px", "cfar_detect", "gamma_threshold_factor", "k_threshold_factor"]
 
 MODELS = ("gaussian", "gamma", "k")
 
@@ -218,10 +218,7 @@ def cfar_detect(
     valid = np.isfinite(intensity)
     search = search & valid
     clean = clutter & valid
-    outer = odd_window_px(background_m, pixel_m, minimum=5)
-    inner = odd_window_px(guard_m, pixel_m, minimum=3)
-    if inner >= outer:
-        inner = max(1, outer - 2 * max(1, outer // 4)) | 1
+    outer, inner = _windows_px(pixel_m, guard_m, background_m)
     detected = np.zeros(x.shape, dtype=bool)
     significance = np.zeros(x.shape, dtype=np.float32)
     mean = np.zeros(x.shape)
@@ -260,6 +257,28 @@ def _scatter(values: np.ndarray, where: np.ndarray, shape: tuple[int, int], fill
     full = np.full(shape, fill, dtype=values.dtype)
     full.ravel()[where] = values
     return full
+
+
+def _windows_px(pixel_m: float, guard_m: float, background_m: float) -> tuple[int, int]:
+    """Sides of the background and guard windows, odd pixel counts."""
+    outer = odd_window_px(background_m, pixel_m, minimum=5)
+    inner = odd_window_px(guard_m, pixel_m, minimum=3)
+    if inner >= outer:
+        inner = max(1, outer - 2 * max(1, outer // 4)) | 1
+    return outer, inner
+
+
+def block_px(
+    *, pixel_m: float, guard_m: float = SNAP_GUARD_M, background_m: float = SNAP_BACKGROUND_M
+) -> int:
+    """Side of the blocks :func:`cfar_detect` accumulates its ring statistics on, pixels
+    (1: per pixel).
+
+    The blocks are laid from the raster's first row and column, so a window of a larger
+    raster whose origin is a multiple of this from the raster's sees the same blocks,
+    and the same statistics, as the whole (:func:`imagery.tiled.plan_windows`).
+    """
+    return _block_factor(_windows_px(pixel_m, guard_m, background_m)[1])
 
 
 def _block_factor(inner: int) -> int:

@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage, stats
 
-from imagery.errors import DetectionError
+from imagery.errors import DetectionError, NothingToCompareError
 from imagery.filters import masked_box_mean, tabulated
 from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
@@ -94,7 +94,9 @@ def effective_looks(log_ratio: np.ndarray) -> float:
     """
     finite = log_ratio[np.isfinite(log_ratio)]
     if finite.size < 100:
-        raise DetectionError("too few valid pixels to estimate the equivalent number of looks")
+        raise NothingToCompareError(
+            "too few valid pixels to estimate the equivalent number of looks"
+        )
     sample = finite[:: max(1, finite.size // 1_000_000)]
     mad = float(np.median(np.abs(sample - np.median(sample))))
     lo, hi = 0.1, 5000.0
@@ -339,7 +341,7 @@ def s2_change(
     clear = ~(cloud_mask(before) | cloud_mask(after)) if usable is None else usable
     valid = before.valid_mask() & after.valid_mask() & clear
     if valid.sum() < 100:
-        raise DetectionError(
+        raise NothingToCompareError(
             "fewer than 100 clear pixels common to both scenes: nothing to compare"
         )
     tested = (

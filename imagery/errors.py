@@ -19,6 +19,7 @@ __all__ = [
     "EmptyRasterError",
     "InputError",
     "NoOverlapError",
+    "NothingToCompareError",
     "PortwatchError",
     "RasterIOError",
     "ReviewError",
@@ -71,6 +72,11 @@ class CoregistrationError(PortwatchError, RuntimeError):
 
 class DetectionError(PortwatchError, RuntimeError):
     """Change or object detection could not run on the given scenes."""
+
+
+class NothingToCompareError(DetectionError):
+    """The scenes share too few clear, valid pixels for their change to be measured
+    (cloud over one date, the edge of a swath)."""
 
 
 class ConfigError(PortwatchError, ValueError):

@@ -46,6 +46,7 @@ __all__ = [
     "prepare_s1",
     "prepare_s2",
     "to_db",
+    "vv_band",
 ]
 
 S1_BANDS = ("VV", "VH")
@@ -109,6 +110,17 @@ def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         f"{source}: Sentinel-1 input needs 1 band (VV) or 2 bands (VV, VH), or band descriptions "
         f"naming VV/VH; got {raster.count} bands {list(raster.band_names) or '(no descriptions)'}"
     )
+
+
+def vv_band(band_names: Sequence[str | None]) -> int:
+    """1-based index of the VV band among a file's band names, by the names
+    :func:`prepare_s1` reads (``VV``, ``Sigma0_VV``, ``VV_dB``...); 1 when none names it
+    (an unnamed single band or VV, VH pair)."""
+    for i, name in enumerate(band_names):
+        match = _S1_NAME.search((name or "").upper())
+        if match and match.group(1) == "VV":
+            return i + 1
+    return 1
 
 
 def _looks_db(values: np.ndarray, names: Sequence[str]) -> bool:

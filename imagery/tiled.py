@@ -12,7 +12,9 @@ on every side, and each window runs the whole per-grid pipeline on its own:
 - the halo (default 1.3 km) is wider than the CFAR background ring (800 m) plus the
   longest vessel (500 m), so every statistic near the window's edge sees what it would
   see in the whole scene, and every object whose centroid lies in the window's core is
-  complete in the window. Objects are kept by the window that owns their centroid:
+  complete in the window. Cores and halos are whole multiples of the CFAR's block side
+  (:func:`imagery.cfar.block_px`), so that every window's blocks, and its ring
+  statistics, are the whole scene's. Objects are kept by the window that owns their centroid:
   an object cut by a core's edge is therefore counted exactly once, by one window,
   whole;
 - water from the imagery is split from land at the thresholds of the whole file
@@ -26,7 +28,8 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   and the water's reference levels (S2 medians for foam, haze and hull steps) are the
   window's;
 - a window with nothing clear to compare (under cloud, at a swath's edge) is left out
-  and counted (``parameters["windows_without_comparison"]``);
+  and counted (``parameters["windows_without_comparison"]``; a tile with no window to
+  compare raises :class:`~imagery.errors.NothingToCompareError`);
 - windows run concurrently (a thread pool: the numerical core releases the GIL) and
   the change raster is written core by core into one GeoTIFF, then converted to a COG.
 
@@ -57,8 +60,14 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from imagery.atomic import atomic_path
+from imagery.cfar import block_px
 from imagery.detect import DetectParams, detect_aligned, empty_detections
-from imagery.errors import DetectionError, EmptyRasterError, InputError, NoOverlapError
+from imagery.errors import (
+    EmptyRasterError,
+    InputError,
+    NoOverlapError,
+    NothingToCompareError,
+)
 from imagery.grid import pixel_size_m
 from imagery.io import open_raster, overview_count, raster_info, read_raster
 from imagery.raster import Raster
@@ -122,13 +131,20 @@ class TiledResult:
 
 
 def plan_windows(
-    height: int, width: int, *, chunk_px: int, halo_px: int
+    height: int, width: int, *, chunk_px: int, halo_px: int, align_px: int = 1
 ) -> list[tuple[Window, Window]]:
     """(core, padded) window pairs tiling a ``height`` x ``width`` grid.
 
     Cores tile the grid without overlap; each padded window is its core grown by
-    ``halo_px`` on every side, clipped to the grid.
+    ``halo_px`` on every side, clipped to the grid. ``chunk_px`` and ``halo_px`` are
+    rounded up to multiples of ``align_px``, so that every window's origin lies on the
+    grid of blocks of that side laid from the raster's origin: statistics accumulated
+    on blocks (the CFAR's, :func:`imagery.cfar.block_px`) are then the same in a window
+    as in the whole raster.
     """
+    align_px = max(1, int(align_px))
+    chunk_px = -(-max(1, chunk_px) // align_px) * align_px
+    halo_px = -(-max(0, halo_px) // align_px) * align_px
     windows = []
     for row in range(0, height, chunk_px):
         for col in range(0, width, chunk_px):
@@ -138,6 +154,14 @@ def plan_windows(
             c1 = min(col + core.width + halo_px, width)
             windows.append((core, Window(c0, r0, c1 - c0, r1 - r0)))
     return windows
+
+
+def _cfar_blocks_px(params, pixel_m: float) -> int:
+    """Side of the block grid that serves both sensors' CFAR ring statistics."""
+    return math.lcm(
+        block_px(pixel_m=pixel_m, guard_m=params.guard_m, background_m=params.background_m),
+        block_px(pixel_m=pixel_m, guard_m=params.s2_guard_m, background_m=params.s2_background_m),
+    )
 
 
 def _aligned_window(
@@ -224,11 +248,10 @@ def _run_window(
             registration=registration,
             water_splits=water_splits,
         )
-    except DetectionError as exc:
-        # A window under cloud, or at a swath's edge, has nothing to compare: the tile
-        # goes on without it (the whole scene would find nothing there either).
-        log.warning("window %s skipped: %s", core, exc)
-        return core, None, None, None
+    except NothingToCompareError as exc:
+        # A window under cloud, or at a swath's edge: the tile goes on without it.
+        log.warning("window %s left out: %s", core, exc)
+        return core, _UNCOMPARED, None, None
     r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
     change = result.change.data[:, r0 : r0 + int(core.height), c0 : c0 + int(core.width)]
     core_bounds = rasterio.windows.bounds(Window(c0, r0, core.width, core.height), before.transform)
@@ -238,6 +261,10 @@ def _run_window(
         _owned(result.detections, core_bounds),
         _owned(result.departed, core_bounds),
     )
+
+
+#: What a window returns in place of its change when it had data but nothing to compare.
+_UNCOMPARED = "uncompared"
 
 
 def _renumber(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
@@ -275,7 +302,9 @@ def detect_pair_files(
     aoi : imagery.aoi.AOI, optional
     params : DetectParams, optional
     chunk_px : int, default 1536
-        Side of a window's core, pixels.
+        Side of a window's core, pixels; rounded up to a multiple of the CFAR's block
+        side (:func:`imagery.cfar.block_px`, 5 px at 10 m), as is ``halo_px``, so that
+        every window's ring statistics are the whole scene's.
     halo_px : int, optional
         Halo on every side; default: the CFAR background ring (twice, for its sparse
         fallback) plus the longest vessel, in pixels.
@@ -286,6 +315,17 @@ def detect_pair_files(
     Returns
     -------
     TiledResult
+
+    Raises
+    ------
+    InputError
+        A file on a grid not in metres.
+    NoOverlapError
+        The files share no ground.
+    CoregistrationError
+        The pair cannot be co-registered reliably.
+    NothingToCompareError
+        No window has enough clear pixels common to both dates.
     """
     from imagery.coregister import estimate_registration_files
 
@@ -329,19 +369,21 @@ def detect_pair_files(
     started = time.perf_counter()
     water_splits = None
     if aoi is None or getattr(aoi, "water", None) is None:
-        # One file per thread: the box filters release the GIL.
-        with ThreadPoolExecutor(max_workers=max(1, min(2, workers))) as pool:
-            water_splits = tuple(
-                pool.map(
-                    functools.partial(water_split_file, sensor=sensor), (before_path, after_path)
-                )
-            )
+        # One file after the other: GDAL's cache size, which each call bounds while it
+        # reads, is one setting for the whole process.
+        water_splits = tuple(
+            water_split_file(path, sensor=sensor) for path in (before_path, after_path)
+        )
     seconds["water_split"] = time.perf_counter() - started
-    windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
+    align_px = _cfar_blocks_px(params.vessel, pixel_m)
+    chunk_px, halo_px = (-(-n // align_px) * align_px for n in (chunk_px, halo_px))
+    windows = plan_windows(
+        info.height, info.width, chunk_px=chunk_px, halo_px=halo_px, align_px=align_px
+    )
     margin_px = math.ceil(params.max_shift_px) + 4
     started = time.perf_counter()
     detections, departed = [], []
-    without = 0  # windows with no data, or nothing clear to compare
+    without_data = uncompared = 0
     profile = {
         "driver": "GTiff",
         "width": info.width,
@@ -379,23 +421,32 @@ def detect_pair_files(
         ]
         for done, job in enumerate(jobs, start=1):
             core, change, found, gone = job.result()
-            if change is not None:
+            if change is None:
+                without_data += 1
+            elif isinstance(change, str):
+                uncompared += 1
+            else:
                 write(change, core)
                 detections.append(found)
                 departed.append(gone)
-            else:
-                without += 1
             if progress:
                 progress(done, len(jobs))
     seconds["detection"] = time.perf_counter() - started
+    if uncompared and uncompared + without_data == len(windows):
+        raise NothingToCompareError(
+            f"{before_path} and {after_path}: no window has enough clear pixels common to "
+            "both scenes to compare"
+        )
     parameters = {
         "sensor": sensor,
         "detect": params.to_dict(),
         "registration": registration.to_dict(),
         "windows": len(windows),
-        "windows_without_comparison": without,
+        "windows_without_data": without_data,
+        "windows_without_comparison": uncompared,
         "chunk_px": chunk_px,
         "halo_px": halo_px,
+        "align_px": align_px,
         "water_splits": [dataclasses.asdict(s) for s in water_splits] if water_splits else None,
     }
     return TiledResult(
@@ -487,7 +538,13 @@ def detect_vessels_file(
         )
         return _owned(found, core_bounds)
 
-    windows = plan_windows(info.height, info.width, chunk_px=chunk_px, halo_px=halo_px)
+    windows = plan_windows(
+        info.height,
+        info.width,
+        chunk_px=chunk_px,
+        halo_px=halo_px,
+        align_px=_cfar_blocks_px(params, pixel_m),
+    )
     frames = []
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES),

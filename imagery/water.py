@@ -54,6 +54,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 import os
 
 import numpy as np
@@ -67,7 +68,7 @@ from imagery.filters import masked_box_mean, odd_window_px
 from imagery.grid import pixel_size_m
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
-from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db
+from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db, vv_band
 
 __all__ = [
     "WaterSplit",
@@ -137,7 +138,8 @@ class WaterSplit:
     ----------
     sensor : {"s1", "s2"}
     threshold : float
-        Sentinel-1: VV of the ``smooth_m`` mean, dB, below which a pixel is water.
+        Sentinel-1: VV of the ``smooth_m`` mean, dB, below which a pixel is water (and
+        of the 3 x 3 mean of VV in dB, below which it is dark, a way to open water).
         Sentinel-2: NDWI of the 3 x 3 mean above which a pixel is water.
     nir_ceiling : float or None
         Sentinel-2: B08 reflectance above which no pixel is water (the water's median
@@ -416,6 +418,17 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979). Sentinel-2:
     the same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08
     ceiling over it.
+
+    Parameters
+    ----------
+    raster : Raster
+        Prepared by :func:`imagery.sensors.prepare_s1` or ``prepare_s2``.
+    smooth_m : float, default 50
+        As for :func:`water_mask`, metres.
+
+    Returns
+    -------
+    WaterSplit
     """
     if raster.sensor == "s1":
         return WaterSplit("s1", _s1_split(_smoothed_db(raster, smooth_m)))
@@ -535,10 +548,8 @@ def water_mask_file(
     ndarray of bool, shape (row, col) of the file
     """
     info = raster_info(path)
-    bands = None
-    if sensor == "s1":  # the S1 mask needs only VV: half the reading
-        names = [(n or "").upper() for n in info.band_names]
-        bands = [names.index("VV") + 1 if "VV" in names else 1]
+    # The S1 mask needs only VV: half the reading.
+    bands = [vv_band(info.band_names)] if sensor == "s1" else None
     # GDAL's block cache (5 % of RAM by default) would keep the whole file resident; 64 MB
     # (rasterio passes the size to GDAL in bytes).
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
@@ -552,6 +563,18 @@ def water_mask_file(
     water = fill_small_holes(water, side_m**2 / coarse.pixel_m**2)
     full = np.repeat(np.repeat(water, decimation, axis=0), decimation, axis=1)
     return np.ascontiguousarray(full[: info.height, : info.width])
+
+
+def _lattice(
+    rows: tuple[int, int], cols: tuple[int, int], *, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every pixel in the block ``rows`` x ``cols`` (half-open ranges)
+    whose row and column are both multiples of ``step``: an even sample of the whole
+    raster, whichever blocks it is read in."""
+    r = np.arange(-(-rows[0] // step) * step, rows[1], step)
+    c = np.arange(-(-cols[0] // step) * step, cols[1], step)
+    grid_r, grid_c = np.meshgrid(r, c, indexing="ij")
+    return grid_r.ravel(), grid_c.ravel()
 
 
 def water_split_file(
@@ -569,7 +592,7 @@ def water_split_file(
     land, or mostly open sea, has no valley between water and land in its own
     histogram, so each window would draw its shoreline at its own level. The split is
     found once for the file, as :func:`water_split` finds it for a scene in memory, from
-    an even sample of ``samples`` of the file's full-resolution values (VV's
+    about ``samples`` of the file's full-resolution values on a regular lattice (VV's
     ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them), gathered window
     by window so that memory stays that of one window. A decimated read would not do:
     block means narrow the histogram's classes and move the split (Busan's NDWI split
@@ -592,20 +615,22 @@ def water_split_file(
     Returns
     -------
     WaterSplit
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as a ``sensor`` scene (its bands, its values).
     """
     from rasterio.windows import Window
 
     from imagery.errors import EmptyRasterError
 
     info = raster_info(path, sensor=sensor)
-    bands = None
-    if sensor == "s1":  # VV only: half the reading
-        names = [(n or "").upper() for n in info.band_names]
-        bands = [names.index("VV") + 1 if "VV" in names else 1]
+    bands = [vv_band(info.band_names)] if sensor == "s1" else None  # VV only: half the reading
     # The smoothing's reach, so that each window's core is smoothed as in the whole.
     pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
     pad = odd_window_px(smooth_m, pixel_m, minimum=3) // 2 + 1
-    step = max(1, (info.height * info.width) // max(1, samples))
+    step = max(1, math.isqrt((info.height * info.width) // max(1, samples)))
     values, nir = [], []
     # GDAL's block cache (5 % of RAM by default) would keep the file resident; windows
     # are read once each (rasterio passes the size to GDAL in bytes).
@@ -623,19 +648,21 @@ def water_split_file(
             except EmptyRasterError:
                 continue
             raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
-            core = (
-                slice(row - r0, min(row + chunk_px, info.height) - r0),
-                slice(col - c0, min(col + chunk_px, info.width) - c0),
+            rows, cols = _lattice(
+                (row, min(row + chunk_px, info.height)),
+                (col, min(col + chunk_px, info.width)),
+                step=step,
             )
+            rows, cols = rows - r0, cols - c0
             if sensor == "s1":
-                level = _smoothed_db(raster, smooth_m)[core].ravel()[::step]
+                level = _smoothed_db(raster, smooth_m)[rows, cols]
                 values.append(level[np.isfinite(level)])
             else:
                 index, cloudy = _s2_index(raster)
-                index, usable = index[core], np.isfinite(index[core]) & ~cloudy[core]
-                pick = np.flatnonzero(usable.ravel())[::step]
-                values.append(index.ravel()[pick])
-                nir.append(raster.band("B08")[core].ravel()[pick])
+                index, cloudy = index[rows, cols], cloudy[rows, cols]
+                usable = np.isfinite(index) & ~cloudy
+                values.append(index[usable])
+                nir.append(raster.band("B08")[rows, cols][usable])
     values = np.concatenate(values) if values else np.empty(0, dtype=np.float32)
     if sensor == "s1":
         return WaterSplit("s1", _s1_split(values))

@@ -356,7 +356,9 @@ def test_a_split_of_another_sensor_is_refused():
 def test_the_split_of_a_file_read_window_by_window_is_the_scene_s(tmp_path):
     scene = land_with_dark_fields()
     path = write_raster(scene, tmp_path / "s1.tif")
-    assert water_split_file(path, sensor="s1", chunk_px=64) == water_split(scene)
+    split = water_split_file(path, sensor="s1", chunk_px=64)
+    assert split.sensor == "s1"
+    assert split.threshold == pytest.approx(water_split(scene).threshold, abs=1e-6)
     reflectance, _ = port(HAZY_WATER, size=240)
     scl = np.full(reflectance.shape[1:], 6, dtype=np.float32)
     scl[:, :80] = 5
@@ -369,7 +371,40 @@ def test_the_split_of_a_file_read_window_by_window_is_the_scene_s(tmp_path):
     assert split.threshold == pytest.approx(expected.threshold, abs=1e-6)
     assert split.nir_ceiling == pytest.approx(expected.nir_ceiling, abs=1e-6)
     assert split.nir_ceiling == pytest.approx(HAZY_WATER[3] + 0.05, abs=0.005)
-    # An even sample of a larger file finds the same split.
-    assert water_split_file(path, sensor="s2", samples=5000).threshold == pytest.approx(
-        expected.threshold, abs=0.02
+    # From an even sample, a split anywhere in the empty valley between the classes:
+    # the same water.
+    sampled = water_split_file(path, sensor="s2", samples=5000, chunk_px=50)
+    assert sampled != expected
+    assert (water_mask(optical, split=sampled) == water_mask(optical)).mean() > 0.999
+
+
+def test_the_sample_is_even_whatever_the_windows(tmp_path):
+    # Stripes of land and sea 32 px wide: a sample of every 64th pixel restarting in
+    # each 64 px window saw only land. The lattice is the file's, not the window's.
+    mean = np.full((256, 256), 10**-2.2, dtype=np.float32)
+    mean[:, (np.arange(256) // 32) % 2 == 0] = 10**-0.7
+    scene = s1_vv(mean, seed=2)
+    path = write_raster(scene, tmp_path / "stripes.tif")
+    splits = {
+        water_split_file(path, sensor="s1", chunk_px=chunk, samples=1024)
+        for chunk in (64, 100, 256)
+    }
+    assert len(splits) == 1
+    assert splits.pop().threshold == pytest.approx(water_split(scene).threshold, abs=1.0)
+
+
+def test_the_split_of_a_file_reads_its_vv_band_by_name(tmp_path):
+    scene = land_with_dark_fields()
+    vh = scene.data[0] * 0.2 * np.random.default_rng(7).gamma(4.4, 1 / 4.4, scene.shape)
+    both = scene.replace(
+        data=np.stack([vh, scene.data[0]]).astype(np.float32),
+        band_names=("Sigma0_VH", "Sigma0_VV"),
     )
+    path = write_raster(both, tmp_path / "vh-vv.tif")
+    assert water_split_file(path, sensor="s1").threshold == pytest.approx(
+        water_split(scene).threshold, abs=1e-6
+    )
+    assert (
+        water_mask_file(path, sensor="s1")
+        == water_mask_file(write_raster(scene, tmp_path / "vv.tif"), sensor="s1")
+    ).all()
