@@ -1638,13 +1638,16 @@ def detect_aligned(
     registration=None,
     water_before: np.ndarray | None = None,
     water_splits: tuple[WaterSplit, WaterSplit] | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> PairResult:
     """Steps 3-5 of :func:`detect_pair` on two prepared scenes already on one grid.
 
     This is the unit of work of tiled processing (``imagery.tiled``), which aligns each
     window of the after scene itself, and hands over ``water_splits``: the water/land
     thresholds of the whole before and after files (:func:`imagery.water.water_split_file`),
-    so that a window mostly of land or of sea is split as its tile is. ``water_before``,
+    so that a window mostly of land or of sea is split as its tile is, and the window's
+    ``origin`` (first row and column in the tile: the shoreline's digital lines are laid
+    on the tile's grid, :func:`imagery.vessels.detect_vessels`). ``water_before``,
     when the caller has it, saves computing the before scene's water mask again
     (:func:`imagery.water.water_mask` with ``enclosed=False``: the pair's water judges
     enclosed water).
@@ -1669,7 +1672,7 @@ def detect_aligned(
     masks = pair_masks(before, aligned, water, params)
     usable, seen = masks.usable, masks.seen
     vessels_before, vessels_after = detect_vessels_each(
-        [before, aligned], water=water, params=params.vessel
+        [before, aligned], water=water, params=params.vessel, origin=origin
     )
     if sensor == "s1":
         change = s1_change(before, aligned, window_px=params.change_window_px, stable=~water)

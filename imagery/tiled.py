@@ -247,6 +247,7 @@ def _run_window(
             params=params,
             registration=registration,
             water_splits=water_splits,
+            origin=(int(padded.row_off), int(padded.col_off)),
         )
     except NothingToCompareError as exc:
         # A window under cloud, or at a swath's edge: the tile goes on without it.
@@ -531,7 +532,13 @@ def detect_vessels_file(
             raster = with_pass_direction(raster, direction)
         scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
         water = water_mask(scene, aoi=aoi, split=split)
-        found = detect_vessels(scene, water=water, aoi=aoi, params=params)
+        found = detect_vessels(
+            scene,
+            water=water,
+            aoi=aoi,
+            params=params,
+            origin=(int(padded.row_off), int(padded.col_off)),
+        )
         r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
         core_bounds = rasterio.windows.bounds(
             Window(c0, r0, core.width, core.height), scene.transform

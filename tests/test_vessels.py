@@ -589,6 +589,31 @@ def test_shore_protrusions_match_walking_each_line(seed, length_px, angles):
     )
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    top=st.integers(0, 30),
+    left=st.integers(0, 30),
+    angles=st.integers(3, 16),
+)
+def test_a_window_given_its_origin_draws_the_whole_s_lines(seed, top, left, angles):
+    rng = np.random.default_rng(seed)
+    water = rng.random((70, 70)) < 0.45
+    whole = shore_protrusions(water, length_px=6, angles=angles)
+    window = water[top:, left:]
+    placed = shore_protrusions(window, length_px=6, angles=angles, origin=(top, left))
+    # Away from the window's edges (6 px lines reach 6 px), the same protrusions.
+    np.testing.assert_array_equal(placed[6:-6, 6:-6], whole[top + 6 : -6, left + 6 : -6])
+
+
+def test_a_window_without_its_origin_draws_other_lines():
+    rng = np.random.default_rng(1)
+    water = rng.random((70, 70)) < 0.3
+    whole = shore_protrusions(water, length_px=6, angles=16)
+    unplaced = shore_protrusions(water[7:, 5:], length_px=6, angles=16)
+    assert (unplaced[6:-6, 6:-6] != whole[13:-6, 11:-6]).any()
+
+
 # -- Sentinel-1 ---------------------------------------------------------------------------------
 
 

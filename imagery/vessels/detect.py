@@ -53,6 +53,7 @@ def detect_vessels(
     water: np.ndarray | None = None,
     aoi=None,
     params: VesselParams | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> gpd.GeoDataFrame:
     """Every vessel in one prepared scene.
 
@@ -67,6 +68,10 @@ def detect_vessels(
         (:func:`imagery.water.series_water`), under which a ship of one date is afloat.
     aoi : imagery.aoi.AOI, optional
     params : VesselParams, optional
+    origin : (int, int), default (0, 0)
+        The scene's first row and column in a larger raster it is a window of
+        (:mod:`imagery.tiled`): the shoreline's digital lines and the berth search's
+        tiles are laid on that raster's grid, as a run on the whole would lay them.
 
     Returns
     -------
@@ -83,7 +88,7 @@ def detect_vessels(
         water = water_mask(scene, aoi=aoi)
     water = np.asarray(water, dtype=bool)
     params = params or VesselParams()
-    frame = _detect(scene, water, params, ShoreGeometry(water))
+    frame = _detect(scene, water, params, ShoreGeometry(water, origin))
     if scene.sensor == "s2":
         frame = s2_without_puffs(frame, scene, water)
     if scene.sensor == "s1":
@@ -94,16 +99,21 @@ def detect_vessels(
 
 
 def detect_vessels_each(
-    scenes: list[Raster], *, water: np.ndarray, params: VesselParams | None = None
+    scenes: list[Raster],
+    *,
+    water: np.ndarray,
+    params: VesselParams | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> list[gpd.GeoDataFrame]:
     """:func:`detect_vessels` on each of ``scenes``, all searched on one ``water`` mask
     (a pair's or a series', :func:`imagery.water.series_water`).
 
     The same frames as one call per scene; the shoreline geometry of the water (the
     shore band, the protrusions that may be berthed ships) is worked out once.
+    ``origin`` as for :func:`detect_vessels`.
     """
     water = np.asarray(water, dtype=bool)
-    geometry = ShoreGeometry(water)
+    geometry = ShoreGeometry(water, origin)
     params = params or VesselParams()
     return [_detect(scene, water, params, geometry) for scene in scenes]
 
@@ -126,7 +136,7 @@ def _detect(
     if scene.sensor == "s1":
         frame = _s1_frame(scene, water, params, geometry)
     else:
-        frame = _s2_frame(scene, water, params)
+        frame = _s2_frame(scene, water, params, geometry.origin)
     frame.insert(0, "id", np.arange(1, len(frame) + 1))
     frame["time"] = scene.time.isoformat() if scene.time else None
     log.info("%d vessels in scene (%s)", len(frame), scene.sensor)

@@ -203,7 +203,9 @@ def _s2_afloat(
 # -- one object per ship --------------------------------------------------------------------
 
 
-def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.GeoDataFrame:
+def _s2_frame(
+    scene: Raster, water: np.ndarray, params: VesselParams, origin: tuple[int, int] = (0, 0)
+) -> gpd.GeoDataFrame:
     pixel_m = _pixel_m(scene)
     clouds = s2_clouds(scene, water=water, pixel_m=pixel_m, opaque=True)
     usable = scene.valid_mask() & ~clouds
@@ -211,7 +213,7 @@ def _s2_frame(scene: Raster, water: np.ndarray, params: VesselParams) -> gpd.Geo
     measured = _foam_pixels(scene, water, params.s2_foam_ratio)
     candidates, significance = _s2_afloat(scene, water, usable, params, pixel_m, measured)
     if params.berths:
-        candidates.extend(_s2_berthed(scene, water, usable, params, pixel_m))
+        candidates.extend(_s2_berthed(scene, water, usable, params, pixel_m, origin))
     surf = _surf_zone(
         measured, scene, water, params.s2_foam_ratio, params.s2_surf_buffer_m, pixel_m
     ).ravel()

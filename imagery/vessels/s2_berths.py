@@ -43,8 +43,12 @@ def _shore(bands: np.ndarray, water: np.ndarray, usable: np.ndarray, reference) 
     )
 
 
-def _s2_berthed(scene, water, usable, params, pixel_m) -> _Candidates:
-    """Hulls alongside a quay, searched tile by tile (objects kept by their tile core)."""
+def _s2_berthed(scene, water, usable, params, pixel_m, origin=(0, 0)) -> _Candidates:
+    """Hulls alongside a quay, searched tile by tile (objects kept by their tile core).
+
+    ``origin`` is the scene's first row and column in a larger grid it is a window of:
+    the tiles and the digital lines of the search are laid on that grid, so a window
+    searches as the whole would."""
     found = _Candidates.empty()
     reference_water = water & usable
     if water.all() or not reference_water.any():
@@ -53,11 +57,11 @@ def _s2_berthed(scene, water, usable, params, pixel_m) -> _Candidates:
     reference = np.array([np.nanmedian(scene.band(b)[reference_water]) for b in names])
     rows, cols = water.shape
     halo = int(np.ceil(2.0 * params.berth_line_m / pixel_m)) + 4
-    for r0 in range(0, rows, BERTH_TILE_PX):
-        for c0 in range(0, cols, BERTH_TILE_PX):
+    for r0 in range(-(origin[0] % BERTH_TILE_PX), rows, BERTH_TILE_PX):
+        for c0 in range(-(origin[1] % BERTH_TILE_PX), cols, BERTH_TILE_PX):
             core = (
-                slice(r0, min(rows, r0 + BERTH_TILE_PX)),
-                slice(c0, min(cols, c0 + BERTH_TILE_PX)),
+                slice(max(0, r0), min(rows, r0 + BERTH_TILE_PX)),
+                slice(max(0, c0), min(cols, c0 + BERTH_TILE_PX)),
             )
             tile = tuple(
                 slice(max(0, s.start - halo), min(n, s.stop + halo))
@@ -68,7 +72,8 @@ def _s2_berthed(scene, water, usable, params, pixel_m) -> _Candidates:
                 continue
             bands = np.stack([np.nan_to_num(scene.band(b)[tile]) for b in names])
             shore = _shore(bands, sub_water, usable[tile], reference)
-            local = _tile_protrusions(shore, params, pixel_m)
+            at = (origin[0] + tile[0].start, origin[1] + tile[1].start)
+            local = _tile_protrusions(shore, params, pixel_m, at)
             found.extend(_to_scene(local, tile, core, water.shape))
     return found
 
@@ -96,12 +101,12 @@ def _to_scene(local: _Candidates, tile, core, shape) -> _Candidates:
     )
 
 
-def _tile_protrusions(shore: _Shore, params, pixel_m) -> _Candidates:
+def _tile_protrusions(shore: _Shore, params, pixel_m, origin=(0, 0)) -> _Candidates:
     found = _Candidates.empty()
     lines = [f * params.berth_line_m for f in BERTH_SCALES]
     lines = [line for line in lines if BERTH_FILL * line >= params.s2_min_length_m]
     for angle in _angles(params.berth_angles):
-        reach, border = _runs(shore.land, angle)
+        reach, border = _runs(shore.land, angle, origin)
         reach *= np.float32(pixel_m)
         run = np.where(border, np.float32(np.inf), reach)
         for line_m in lines:

@@ -8,10 +8,14 @@ import numpy as np
 from scipy import ndimage
 
 
-def _offsets(rows: int, slope: float) -> tuple[np.ndarray, int, int]:
-    """Column shift of each row along ``col = c0 + round(slope * row)``, the largest
-    shift (at least 0) and the sheared grid's extra width."""
-    offset = np.round(slope * np.arange(rows)).astype(np.intp)
+def _offsets(rows: int, slope: float, start: int = 0) -> tuple[np.ndarray, int, int]:
+    """Column shift of each row along ``col = c0 + round(slope * (start + row))``, the
+    largest shift (at least 0) and the sheared grid's extra width.
+
+    ``start`` is the first row's index in the grid the lines are laid on: a window of a
+    larger raster, given its offset, draws the same digital lines as the whole raster.
+    """
+    offset = np.round(slope * np.arange(start, start + rows)).astype(np.intp)
     high = max(0, int(offset.max()))
     return offset, high, high - min(0, int(offset.min()))
 
@@ -23,7 +27,7 @@ def _row_groups(offset: np.ndarray):
     return zip(starts.tolist(), stops.tolist(), offset[starts].tolist(), strict=True)
 
 
-def _shear(image: np.ndarray, slope: float, fill) -> np.ndarray:
+def _shear(image: np.ndarray, slope: float, fill, start: int = 0) -> np.ndarray:
     """Shift each row left by ``round(slope * row)`` (then right by the largest shift),
     so that the lines of :func:`_offsets` become columns; ``fill`` where no pixel lands.
 
@@ -31,7 +35,7 @@ def _shear(image: np.ndarray, slope: float, fill) -> np.ndarray:
     where a gather would read an index image twice the size of the data.
     """
     rows, cols = image.shape
-    offset, high, span = _offsets(rows, slope)
+    offset, high, span = _offsets(rows, slope, start)
     if span == 0:
         return image
     out = np.full((rows, cols + span), fill, dtype=image.dtype)
@@ -40,10 +44,10 @@ def _shear(image: np.ndarray, slope: float, fill) -> np.ndarray:
     return out
 
 
-def _unshear(sheared: np.ndarray, slope: float, cols: int) -> np.ndarray:
+def _unshear(sheared: np.ndarray, slope: float, cols: int, start: int = 0) -> np.ndarray:
     """The inverse of :func:`_shear` for an image of ``cols`` columns."""
     rows = sheared.shape[0]
-    offset, high, span = _offsets(rows, slope)
+    offset, high, span = _offsets(rows, slope, start)
     if span == 0:
         return sheared
     out = np.empty((rows, cols), dtype=sheared.dtype)
@@ -71,7 +75,7 @@ def _running_min_up(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _barriers_steep(land: np.ndarray, slope: float):
+def _barriers_steep(land: np.ndarray, slope: float, start: int = 0):
     """Nearest barriers above and below each pixel along the digital lines
     ``col = c0 + round(slope * row)``, |slope| <= 1, in the sheared grid.
 
@@ -83,7 +87,7 @@ def _barriers_steep(land: np.ndarray, slope: float):
     """
     rows = land.shape[0]
     # 0 land, 1 water, 2 outside
-    sheared = _shear((~land).view(np.int8), slope, 2)
+    sheared = _shear((~land).view(np.int8), slope, 2, start)
     # int32 holds 4 x rows for any tile and halves the memory traffic of the scans.
     code = np.arange(rows, dtype=np.int32)[:, None] * 4 + sheared
     barrier = sheared != 0
@@ -92,7 +96,7 @@ def _barriers_steep(land: np.ndarray, slope: float):
     return above, below
 
 
-def _short_steep(water: np.ndarray, slope: float, limit: int) -> np.ndarray:
+def _short_steep(water: np.ndarray, slope: float, limit: int, start: int = 0) -> np.ndarray:
     """Pixels between two water pixels at most ``limit`` rows apart along the digital
     lines ``col = c0 + round(slope * row)``, |slope| <= 1 (any pixel; the caller keeps land).
 
@@ -102,14 +106,14 @@ def _short_steep(water: np.ndarray, slope: float, limit: int) -> np.ndarray:
     (a sentinel ``limit`` rows beyond the image) makes the gap too long.
     """
     rows, cols = water.shape
-    sheared = _shear(water, slope, False)
+    sheared = _shear(water, slope, False, start)
     # int16 rows (half the memory traffic of int32) wherever the sentinels fit.
     dtype = np.int16 if rows + 2 * limit + 8 < 2**15 else np.int32
     row = np.arange(rows, dtype=dtype)[:, None]
     above = _running_max_down(np.where(sheared, row, dtype(-limit - 2)))
     below = _running_min_up(np.where(sheared, row, dtype(rows + limit + 2)))
     below -= above
-    return _unshear(below <= limit, slope, cols)
+    return _unshear(below <= limit, slope, cols, start)
 
 
 def _direction(angle_deg: float) -> tuple[bool, float]:
@@ -121,15 +125,17 @@ def _direction(angle_deg: float) -> tuple[bool, float]:
     return False, float(np.sin(angle) / np.cos(angle))
 
 
-def _along(land: np.ndarray, angle_deg: float, finish):
+def _along(land: np.ndarray, angle_deg: float, finish, origin: tuple[int, int] = (0, 0)):
     """``finish(above, below, step)`` along one direction, back on ``land``'s grid.
 
-    ``step`` is the length of one step along the direction, in pixel sides.
+    ``step`` is the length of one step along the direction, in pixel sides; ``origin``
+    the first row and column of ``land`` in the grid the digital lines are laid on.
     """
     steep, slope = _direction(angle_deg)
     grid = land if steep else np.ascontiguousarray(land.T)
-    above, below = _barriers_steep(grid, slope)
-    out = _unshear(finish(above, below, np.hypot(1.0, slope)), slope, grid.shape[1])
+    start = origin[0] if steep else origin[1]
+    above, below = _barriers_steep(grid, slope, start)
+    out = _unshear(finish(above, below, np.hypot(1.0, slope)), slope, grid.shape[1], start)
     return out if steep else out.T
 
 
@@ -137,7 +143,9 @@ def _reaches_border(above: np.ndarray, below: np.ndarray) -> np.ndarray:
     return ((above & 3) == 2) | ((below & 3) == 2)
 
 
-def _runs(land: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def _runs(
+    land: np.ndarray, angle_deg: float, origin: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, np.ndarray]:
     """Run lengths (pixel sides) along one direction, and whether each reaches the border."""
 
     def finish(above, below, step):
@@ -145,14 +153,20 @@ def _runs(land: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
         # Both answers in one array for one unshearing: the sign bit marks the border.
         return np.where(_reaches_border(above, below), -1.0 - run, run)
 
-    signed = _along(land, angle_deg, finish)
+    signed = _along(land, angle_deg, finish, origin)
     border = signed < 0
     run = np.where(border, -1.0 - signed, signed)
     run[~land] = 0.0
     return run, border & land
 
 
-def _shorter(water: np.ndarray, water_t: np.ndarray, angle_deg: float, length_px: float):
+def _shorter(
+    water: np.ndarray,
+    water_t: np.ndarray,
+    angle_deg: float,
+    length_px: float,
+    origin: tuple[int, int] = (0, 0),
+):
     """Pixels whose run of land along one direction is shorter than ``length_px`` and
     bounded by water at both ends (not the image border); the caller keeps the land.
     ``water_t`` is ``water``'s transpose, contiguous (for the shallow directions)."""
@@ -161,8 +175,8 @@ def _shorter(water: np.ndarray, water_t: np.ndarray, angle_deg: float, length_px
     # water rows around it (k + 1 apart) are at most ceil(length_px / step) apart.
     limit = math.ceil(length_px / np.hypot(1.0, slope))
     if steep:
-        return _short_steep(water, slope, limit)
-    return _short_steep(water_t, slope, limit).T
+        return _short_steep(water, slope, limit, origin[0])
+    return _short_steep(water_t, slope, limit, origin[1]).T
 
 
 def directional_runs(land: np.ndarray, angle_deg: float, *, bounded: bool = False) -> np.ndarray:
@@ -193,7 +207,9 @@ def _angles(count: int) -> np.ndarray:
     return np.arange(count) * (180.0 / max(1, count))
 
 
-def shore_protrusions(water: np.ndarray, *, length_px: int, angles: int = 12) -> np.ndarray:
+def shore_protrusions(
+    water: np.ndarray, *, length_px: int, angles: int = 12, origin: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Land that juts into water: land whose run in some direction is shorter than ``length_px``.
 
     A ship berthed along a quay is a short, thin bump on the shoreline with water at
@@ -211,6 +227,9 @@ def shore_protrusions(water: np.ndarray, *, length_px: int, angles: int = 12) ->
         Longest protrusion, pixels.
     angles : int
         Directions tested over 180 degrees.
+    origin : (int, int), default (0, 0)
+        First row and column of ``water`` in the grid the digital lines are laid on: a
+        window of a tile, given its offset, finds what the whole tile finds there.
 
     Returns
     -------
@@ -222,7 +241,7 @@ def shore_protrusions(water: np.ndarray, *, length_px: int, angles: int = 12) ->
         return filled
     water_t = np.ascontiguousarray(water.T)
     for angle in _angles(angles):
-        filled |= _shorter(water, water_t, angle, length_px)
+        filled |= _shorter(water, water_t, angle, length_px, origin)
     filled &= ~water
     return filled
 
@@ -237,10 +256,14 @@ class ShoreGeometry:
     Parameters
     ----------
     water : ndarray of bool, (row, col)
+    origin : (int, int), default (0, 0)
+        First row and column of ``water`` in a larger grid it is a window of
+        (:func:`shore_protrusions`).
     """
 
-    def __init__(self, water: np.ndarray):
+    def __init__(self, water: np.ndarray, origin: tuple[int, int] = (0, 0)):
         self.water = np.asarray(water, dtype=bool)
+        self.origin = (int(origin[0]), int(origin[1]))
         self._bands: dict[int, np.ndarray] = {}
         self._protrusions: dict[int, np.ndarray] = {}
         self._derived: dict = {}
@@ -258,7 +281,9 @@ class ShoreGeometry:
     def protrusions(self, length_px: int) -> np.ndarray:
         """:func:`shore_protrusions` of the water, with lines of ``length_px``."""
         if length_px not in self._protrusions:
-            self._protrusions[length_px] = shore_protrusions(self.water, length_px=length_px)
+            self._protrusions[length_px] = shore_protrusions(
+                self.water, length_px=length_px, origin=self.origin
+            )
         return self._protrusions[length_px]
 
     def derived(self, key, make):
