@@ -14,7 +14,9 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   see in the whole scene, and every object whose centroid lies in the window's core is
   complete in the window. Cores and halos are whole multiples of the CFAR's block side
   (:func:`imagery.cfar.block_px`), so that every window's blocks, and its ring
-  statistics, are the whole scene's. Objects are kept by the window that owns their centroid:
+  statistics, are the whole scene's; each window draws the shoreline's digital lines
+  (berthed ships are protrusions of it) from the file's origin, not its own. Single-scene
+  vessels in windows are the whole scene's. Objects are kept by the window that owns their centroid:
   an object cut by a core's edge is therefore counted exactly once, by one window,
   whole;
 - water from the imagery is split from land at the thresholds of the whole file
@@ -478,9 +480,10 @@ def detect_vessels_file(
     :func:`imagery.vessels.detect_vessels` on windows of ``chunk_px`` with a halo as
     wide as the CFAR's background ring plus the longest vessel, each vessel kept by the
     window that owns its centroid (as :func:`detect_pair_files` keeps flags). Water is
-    split from land at the whole file's thresholds (:func:`imagery.water.water_split_file`);
-    each window's background and water reference levels are its own, which may move a
-    borderline vessel against a read of the whole scene.
+    split from land at the whole file's thresholds (:func:`imagery.water.water_split_file`),
+    the CFAR's blocks and the shoreline's lines are laid on the file's grid: the vessels
+    are those of a read of the whole scene (S2 water reference levels are still each
+    window's own, and may move a borderline vessel).
 
     Parameters
     ----------
