@@ -16,9 +16,9 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   (:func:`imagery.cfar.block_px`), so that every window's blocks, and its ring
   statistics, are the whole scene's; each window draws the shoreline's digital lines
   (berthed ships are protrusions of it) from the file's origin, not its own. Single-scene
-  vessels in windows are the whole scene's. Objects are kept by the window that owns their centroid:
-  an object cut by a core's edge is therefore counted exactly once, by one window,
-  whole;
+  vessels in windows are the whole scene's. Objects are kept by the window that owns
+  their centroid: an object cut by a core's edge is therefore counted exactly once, by
+  one window, whole;
 - water from the imagery is split from land at the thresholds of the whole file
   (:func:`imagery.water.water_split_file`, one pass over each file before the
   windows): a window of land alone, or of open sea, has no valley between water and
@@ -237,10 +237,10 @@ def _run_window(
             read_raster(before_path, window=padded), sensor, source=str(before_path), grid="native"
         )
     except EmptyRasterError:
-        return core, None, None, None
+        return _NO_DATA, core, None, None, None
     after = _aligned_window(after_path, registration, before, sensor, margin_px)
     if not (before.valid_mask() & after.valid_mask()).any():
-        return core, None, None, None
+        return _NO_DATA, core, None, None, None
     try:
         result = detect_aligned(
             before,
@@ -254,11 +254,12 @@ def _run_window(
     except NothingToCompareError as exc:
         # A window under cloud, or at a swath's edge: the tile goes on without it.
         log.warning("window %s left out: %s", core, exc)
-        return core, _UNCOMPARED, None, None
+        return _UNCOMPARED, core, None, None, None
     r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
     change = result.change.data[:, r0 : r0 + int(core.height), c0 : c0 + int(core.width)]
     core_bounds = rasterio.windows.bounds(Window(c0, r0, core.width, core.height), before.transform)
     return (
+        _DONE,
         core,
         change,
         _owned(result.detections, core_bounds),
@@ -266,8 +267,8 @@ def _run_window(
     )
 
 
-#: What a window returns in place of its change when it had data but nothing to compare.
-_UNCOMPARED = "uncompared"
+#: How a window's run ended: with its change and flags, or with none.
+_DONE, _NO_DATA, _UNCOMPARED = "done", "no data", "nothing to compare"
 
 
 def _renumber(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
@@ -423,10 +424,10 @@ def detect_pair_files(
             for core, padded in windows
         ]
         for done, job in enumerate(jobs, start=1):
-            core, change, found, gone = job.result()
-            if change is None:
+            ended, core, change, found, gone = job.result()
+            if ended == _NO_DATA:
                 without_data += 1
-            elif isinstance(change, str):
+            elif ended == _UNCOMPARED:
                 uncompared += 1
             else:
                 write(change, core)
