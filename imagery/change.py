@@ -41,7 +41,7 @@ import numpy as np
 from scipy import ndimage, stats
 
 from imagery.errors import DetectionError, NothingToCompareError
-from imagery.filters import masked_box_mean, tabulated
+from imagery.filters import local_median, masked_box_mean, tabulated
 from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
 
@@ -211,20 +211,31 @@ class PixelStep:
     ----------
     step : ndarray, float32, (row, col)
         After minus before reflectance (NaN as 0).
-    level : float
-        Median ``step`` over the sea: the water's own change between the dates (haze,
-        sun), the zero of a hull's step.
+    level : ndarray, float32, (row, col), or float
+        The water's own change between the dates (haze, turbidity, sun), the zero of a
+        hull's step: the median ``step`` over the sea around each pixel, or over all of
+        it (a float; :func:`s2_pixel_step`).
     z : ndarray, float32, (row, col)
-        ``step`` less its median over the sea, in units of its robust spread there.
+        ``step`` less ``level``, in units of its robust spread over the sea.
     explained : ndarray of bool, (row, col)
         Steps no larger than a residual misregistration of ``registration_px`` would
         make of the edges present on both dates (:func:`s2_pixel_step`).
     """
 
     step: np.ndarray
-    level: float
+    level: np.ndarray | float
     z: np.ndarray
     explained: np.ndarray
+
+
+#: Every this many rows and columns of the file, a sample of the water's local step
+#: (:func:`s2_pixel_step`): 64 per block, about 600 per median.
+_REFERENCE_STRIDE_PX = 3
+
+
+def _thinned(sample: np.ndarray, most: int = 500_000) -> np.ndarray:
+    """An even subsample of at most about ``most`` values, enough for a median."""
+    return sample[:: max(1, sample.size // most)]
 
 
 def _neighbour_contrast(image: np.ndarray) -> np.ndarray:
@@ -252,6 +263,8 @@ def s2_pixel_step(
     registration_px: float = 0.3,
     band: str = "B08",
     min_sea_px: int = 100,
+    reference_m: float | None = 720.0,
+    origin: tuple[int, int] = (0, 0),
 ) -> PixelStep | None:
     """The per-pixel step of ``band`` between two S2 scenes on one grid, scored against
     the water ``sea`` (pixels clear on both dates), with the steps a residual
@@ -271,6 +284,17 @@ def s2_pixel_step(
     more than such a shift would and is explained too: at 10 m the two cannot be told
     apart by the step.
 
+    The water's own step (haze, turbidity, sun glint and wind differ between the dates,
+    and by place within a scene) is the zero of a hull's. With ``reference_m`` it is
+    local: the median over the sea within a square of about that side around each
+    pixel (:func:`imagery.filters.local_median`, blocks of a third of it on the lattice
+    of the file, whose first row and column ``sea`` is at ``origin``: a window of a tile
+    gets the tile's reference), else one median for the whole raster. A ship of 400 m
+    covers a tenth of its square of 720 m, too little to move the median. Development
+    pairs: where a haze lifted the whole scene's water by 0.009 and darkened one bay's
+    by 0.006, a 72 m ship anchored there stepped 2 spreads above the scene's level and
+    8 above its bay's.
+
     References
     ----------
     Dai, X., & Khorram, S. (1998). The effects of image misregistration on the
@@ -283,10 +307,15 @@ def s2_pixel_step(
     if int(np.count_nonzero(sea)) < min_sea_px:
         return None
     step = np.nan_to_num(after.band(band) - before.band(band)).astype(np.float32)
-    sample = step[sea]
-    sample = sample[:: max(1, sample.size // 500_000)]
-    level = float(np.median(sample))
-    spread = _MAD_TO_SIGMA * float(np.median(np.abs(sample - level)))
+    level: np.ndarray | float = float(np.median(_thinned(step[sea])))
+    if reference_m:
+        stride = _REFERENCE_STRIDE_PX
+        block = max(stride, round(reference_m / 3.0 / before.pixel_m / stride) * stride)
+        local = local_median(step, sea, block_px=block, stride_px=stride, origin=origin)
+        if local is not None:
+            level = local.astype(np.float32)
+    deviation = np.abs(step - level)
+    spread = _MAD_TO_SIGMA * float(np.median(_thinned(deviation[sea])))
     contrast = np.minimum(
         _neighbour_contrast(before.band(band)), _neighbour_contrast(after.band(band))
     )
@@ -294,7 +323,7 @@ def s2_pixel_step(
         step=step,
         level=level,
         z=((step - level) / max(spread, 1e-4)).astype(np.float32),
-        explained=np.abs(step - level) <= registration_px / (1.0 - registration_px) * contrast,
+        explained=deviation <= registration_px / (1.0 - registration_px) * contrast,
     )
 
 

@@ -379,3 +379,58 @@ def masked_ring_stats_coarse(
         image, mask, outer=outer, inner=inner, factor=factor, min_count=min_count
     )
     return tuple(upsample_blocks(s, factor, image.shape) for s in stats)
+
+
+def local_median(
+    values: np.ndarray,
+    mask: np.ndarray,
+    *,
+    block_px: int,
+    reach_blocks: int = 1,
+    stride_px: int = 1,
+    min_samples: int = 50,
+    origin: tuple[int, int] = (0, 0),
+) -> np.ndarray | None:
+    """A smooth local median of ``values`` on ``mask``: per block of ``block_px``, the
+    median of the masked samples in it and ``reach_blocks`` blocks around, interpolated
+    bilinearly between block centres (:func:`upsample_blocks`).
+
+    Blocks lie on the lattice of the image's file, whose first row and column this
+    array is at ``origin``, and samples are every ``stride_px``-th pixel of it (which
+    must divide ``block_px``): a window cut from a larger raster gets the values the
+    whole raster would, wherever its neighbourhoods lie inside it. A block whose
+    neighbourhood holds fewer than ``min_samples`` samples takes the value of the
+    nearest block that has enough. None when no block has enough.
+    """
+    if block_px % stride_px:
+        raise ValueError(f"stride_px {stride_px} must divide block_px {block_px}")
+    rows, cols = values.shape
+    top, left = origin[0] % block_px, origin[1] % block_px
+    n_r, n_c = -(-(rows + top) // block_px), -(-(cols + left) // block_px)
+    padded = np.full((n_r * block_px, n_c * block_px), np.nan, dtype=np.float32)
+    padded[top : top + rows, left : left + cols] = np.where(mask, values, np.nan)
+    per = block_px // stride_px
+    samples = (
+        padded[::stride_px, ::stride_px]
+        .reshape(n_r, per, n_c, per)
+        .transpose(0, 2, 1, 3)
+        .reshape(n_r, n_c, per * per)
+    )
+    k = reach_blocks
+    around = np.pad(samples, ((k, k), (k, k), (0, 0)), constant_values=np.nan)
+    side = 2 * k + 1
+    hood = np.concatenate(
+        [around[i : i + n_r, j : j + n_c] for i in range(side) for j in range(side)], axis=-1
+    )
+    enough = np.count_nonzero(np.isfinite(hood), axis=-1) >= min_samples
+    if not enough.any():
+        return None
+    medians = np.full((n_r, n_c), np.nan)
+    medians[enough] = np.nanmedian(hood[enough], axis=-1)
+    if not enough.all():
+        nearest = ndimage.distance_transform_edt(
+            ~enough, return_distances=False, return_indices=True
+        )
+        medians = medians[tuple(nearest)]
+    full = upsample_blocks(medians, block_px, padded.shape)
+    return full[top : top + rows, left : left + cols]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from imagery.filters import (
     block_sums,
     box_sum,
+    local_median,
     masked_block_sums,
     masked_box_mean,
     masked_ring_stats,
@@ -118,3 +119,37 @@ def test_block_sums_are_numpys_block_reduction_to_the_bit(rows, cols, factor):
     expected = (reference(mask.astype(float)), reference(on_mask), reference(on_mask * on_mask))
     for got, want in zip(masked_block_sums(image, mask, factor), expected, strict=True):
         assert np.array_equal(got, want)
+
+
+def test_local_median_follows_a_gradient_past_outliers_and_gaps():
+    rng = np.random.default_rng(3)
+    rows, cols = 200, 300
+    trend = np.linspace(0.0, 1.0, cols)[None, :] * np.ones((rows, 1))
+    values = trend + rng.normal(0.0, 0.05, (rows, cols))
+    values[90:96, 100:160] = 5.0  # a ship: a few percent of its neighbourhood
+    mask = np.ones((rows, cols), dtype=bool)
+    mask[:, 200:230] = False  # land
+    out = local_median(values, mask, block_px=12, stride_px=3, min_samples=20)
+    assert np.abs(out - trend)[:, 20:-20].max() < 0.08
+    assert abs(out[93, 130] - trend[93, 130]) < 0.03
+    assert local_median(values, np.zeros_like(mask), block_px=12) is None
+
+
+def test_local_median_of_a_window_is_the_whole_rasters():
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(300, 260)) + np.linspace(0, 3, 260)[None, :]
+    mask = rng.random(values.shape) > 0.4
+    whole = local_median(values, mask, block_px=15, stride_px=3, origin=(0, 0))
+    for top, left in ((40, 55), (33, 7)):
+        part = local_median(
+            values[top:, left:], mask[top:, left:], block_px=15, stride_px=3, origin=(top, left)
+        )
+        margin = 3 * 15
+        np.testing.assert_allclose(
+            whole[top + margin : -margin, left + margin : -margin],
+            part[margin:-margin, margin:-margin],
+            rtol=0,
+            atol=1e-9,  # the interpolation's fractions, counted from other origins
+        )
+    with pytest.raises(ValueError, match="divide"):
+        local_median(values, mask, block_px=16, stride_px=3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+from affine import Affine
 from s2_scenes import blurred_s2
 from shapely.geometry import LineString
 
@@ -104,7 +105,8 @@ def test_pixel_step_scores_against_the_water_and_knows_a_shifted_edge():
     before = blurred_s2(_ground(hull=False), 1, 1, blur_px=0.0)
     after = blurred_s2(np.roll(ground, -1, axis=2) * 0.2 + ground * 0.8, 11, 2, blur_px=0.0)
     pixel = s2_pixel_step(before, after, _sea(before), registration_px=0.3)
-    assert abs(pixel.level - 0.01) < 0.002 and abs(float(np.median(pixel.z[:, :150]))) < 0.5
+    assert np.all(np.abs(pixel.level - 0.01) < 0.002)
+    assert abs(float(np.median(pixel.z[:, :150]))) < 0.5
     quay_face = pixel.explained[20:90, 199]  # 0.2 px of shift: its water pixel brightened
     assert quay_face.mean() > 0.9 and np.median(pixel.z[20:90, 199]) > 5
     hull = [(r, 80 - k) for k, r in enumerate(range(101, 109))]
@@ -127,3 +129,47 @@ def test_a_vessel_on_a_misregistered_quay_face_is_not_new():
     for registration_px, expected in ((0.3, 0), (0.0, 1)):
         flags = _flags(before, after, strip, water_cols=201, registration_px=registration_px)
         assert len(flags) == expected
+
+
+def test_a_ship_is_scored_against_the_water_around_it_not_the_scenes():
+    # Haze lifts the after date's water by 0.012 over most of the scene; in the bay to
+    # the south-west the water darkened by 0.006 instead. A dim hull there steps 0.02
+    # above its own water, only 0.002 above the scene's (noise: 0.005).
+    ground = _ground(hull=False)
+    ground[:, :, :200] += 0.012
+    ground[:, 60:160, :120] -= 0.018
+    hull = tuple(np.array([(r, 80 - k) for k, r in enumerate(range(101, 109))]).T)
+    ground[(slice(None), *hull)] += 0.02
+    before = blurred_s2(_ground(hull=False), 1, 1, blur_px=0.0)
+    after = blurred_s2(ground, 11, 2, blur_px=0.0)
+    sea = _sea(before)
+    local = s2_pixel_step(before, after, sea)
+    whole = s2_pixel_step(before, after, sea, reference_m=None)
+    assert isinstance(whole.level, float) and abs(whole.level - 0.012) < 0.002
+    assert abs(float(local.level[110, 60]) + 0.006) < 0.002  # the bay's own step
+    assert abs(float(local.level[20, 60]) - 0.012) < 0.002
+    # Above the pair's vessel_change_z (2) against its bay, under it against the scene.
+    assert np.median(local.z[hull]) > 3 > 1 > np.median(whole.z[hull])
+
+
+def _cut(scene: Raster, rows: slice, cols: slice) -> Raster:
+    return scene.replace(
+        data=scene.data[:, rows, cols],
+        transform=scene.transform * Affine.translation(cols.start, rows.start),
+    )
+
+
+def test_a_window_gets_its_tiles_water_reference():
+    before = blurred_s2(_ground(hull=False), 1, 1, blur_px=0.0)
+    ground = _ground(hull=True)
+    ground[:, :, :200] += np.linspace(0.0, 0.02, SIZE)[None, :, None]  # a haze gradient
+    after = blurred_s2(ground, 11, 2, blur_px=0.0)
+    sea = _sea(before)
+    tile = s2_pixel_step(before, after, sea)
+    rows, cols = slice(37, 220), slice(11, 190)
+    window = s2_pixel_step(
+        _cut(before, rows, cols), _cut(after, rows, cols), sea[rows, cols], origin=(37, 11)
+    )
+    inner = (slice(72 + 37, 220 - 72), slice(72 + 11, 190 - 72))
+    inside = (slice(72, 220 - 72 - 37), slice(72, 190 - 72 - 11))
+    np.testing.assert_allclose(tile.level[inner], window.level[inside], rtol=0, atol=1e-7)
