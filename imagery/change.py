@@ -229,7 +229,7 @@ class PixelStep:
 
 
 #: Every this many rows and columns of the file, a sample of the water's local step
-#: (:func:`s2_pixel_step`): 64 per block, about 600 per median.
+#: (:func:`s2_pixel_step`): at 10 m, 64 per block of 240 m and up to 576 per median.
 _REFERENCE_STRIDE_PX = 3
 
 
@@ -285,15 +285,18 @@ def s2_pixel_step(
     apart by the step.
 
     The water's own step (haze, turbidity, sun glint and wind differ between the dates,
-    and by place within a scene) is the zero of a hull's. With ``reference_m`` it is
-    local: the median over the sea within a square of about that side around each
-    pixel (:func:`imagery.filters.local_median`, blocks of a third of it on the lattice
-    of the file, whose first row and column ``sea`` is at ``origin``: a window of a tile
-    gets the tile's reference), else one median for the whole raster. A ship of 400 m
-    covers a tenth of its square of 720 m, too little to move the median. Development
-    pairs: where a haze lifted the whole scene's water by 0.009 and darkened one bay's
-    by 0.006, a 72 m ship anchored there stepped 2 spreads above the scene's level and
-    8 above its bay's.
+    and by place within a scene) is the zero of a hull's. With ``reference_m`` (metres,
+    positive) it is local: per block of a third of it, the median over the sea in the
+    3 x 3 blocks around (a square of ``reference_m``), blended between block centres,
+    so each pixel's level comes from water within about 1.3 ``reference_m``
+    (:func:`imagery.filters.local_median`, on the lattice of the file, whose first row
+    and column ``sea`` is at ``origin``: a window of a tile gets the tile's reference);
+    where no water lies that near, the nearest block's. A ship of 400 m x 60 m covers
+    about a twentieth of a square of 720 m, too little to move the median. Without
+    ``reference_m`` (or with too little sea for any block) ``level`` is one median for
+    the whole raster, a float. Development pairs: where a haze lifted the whole scene's
+    water by 0.009 and darkened one bay's by 0.006, a 72 m ship anchored there stepped
+    2 spreads above the scene's level and 8 above its bay's.
 
     References
     ----------
@@ -308,12 +311,14 @@ def s2_pixel_step(
         return None
     step = np.nan_to_num(after.band(band) - before.band(band)).astype(np.float32)
     level: np.ndarray | float = float(np.median(_thinned(step[sea])))
+    if reference_m is not None and reference_m < 0:
+        raise ValueError(f"reference_m must be positive metres or None, got {reference_m}")
     if reference_m:
         stride = _REFERENCE_STRIDE_PX
         block = max(stride, round(reference_m / 3.0 / before.pixel_m / stride) * stride)
         local = local_median(step, sea, block_px=block, stride_px=stride, origin=origin)
         if local is not None:
-            level = local.astype(np.float32)
+            level = local
     deviation = np.abs(step - level)
     spread = _MAD_TO_SIGMA * float(np.median(_thinned(deviation[sea])))
     contrast = np.minimum(

@@ -200,8 +200,8 @@ class DetectParams:
         S2: the water's own near-infrared step between the dates (haze, turbidity, sun
         glint), the zero of a ship's, is its median over the clear water within a square
         of this side around each pixel (:func:`imagery.change.s2_pixel_step`); None: one
-        median for the whole scene. Large against a ship (400 m covers a tenth of it),
-        small against the scale on which haze and turbidity vary. Development pairs: new
+        median for the whole scene. Large against a ship (one of 400 m x 60 m covers a
+        twentieth of it), small against the scale on which haze and turbidity vary. Development pairs: new
         vessels 58 -> 61 found, departures 47 -> 48, no false flag more; an independent
         simulator's false new vessels 16 -> 13.
     berth_registration_px : float

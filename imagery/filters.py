@@ -300,8 +300,10 @@ def upsample_blocks(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> 
     c0 = np.clip(np.floor(cols).astype(np.intp), 0, coarse.shape[1] - 1)
     r1 = np.minimum(r0 + 1, coarse.shape[0] - 1)
     c1 = np.minimum(c0 + 1, coarse.shape[1] - 1)
-    fr = np.clip(rows - r0, 0.0, 1.0)[:, None]
-    fc = np.clip(cols - c0, 0.0, 1.0)[None, :]
+    # float32 blocks give a float32 image (half the memory); anything else float64.
+    precision = np.float32 if coarse.dtype == np.float32 else np.float64
+    fr = np.clip(rows - r0, 0.0, 1.0).astype(precision)[:, None]
+    fc = np.clip(cols - c0, 0.0, 1.0).astype(precision)[None, :]
     # Separable: along columns on the few coarse rows first, then along rows, as the
     # value of the row below plus a fraction of the step to the next (in place: a full
     # image is written three times, not five).
@@ -388,7 +390,7 @@ def local_median(
     block_px: int,
     reach_blocks: int = 1,
     stride_px: int = 1,
-    min_samples: int = 50,
+    min_samples: int = 25,
     origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray | None:
     """A smooth local median of ``values`` on ``mask``: per block of ``block_px``, the
@@ -398,9 +400,13 @@ def local_median(
     Blocks lie on the lattice of the image's file, whose first row and column this
     array is at ``origin``, and samples are every ``stride_px``-th pixel of it (which
     must divide ``block_px``): a window cut from a larger raster gets the values the
-    whole raster would, wherever its neighbourhoods lie inside it. A block whose
-    neighbourhood holds fewer than ``min_samples`` samples takes the value of the
-    nearest block that has enough. None when no block has enough.
+    whole raster would, wherever its neighbourhoods lie inside it. Values off ``mask``
+    or not finite are not samples. A block whose neighbourhood holds fewer than
+    ``min_samples`` samples takes the value of the nearest block that has enough, which
+    may lie outside a window's reach (the one place a window can differ from its
+    file); keep ``min_samples`` small. None when no block has enough.
+
+    Values are read as float32; the result is float32, shaped as ``values``.
     """
     if block_px % stride_px:
         raise ValueError(f"stride_px {stride_px} must divide block_px {block_px}")
@@ -408,7 +414,9 @@ def local_median(
     top, left = origin[0] % block_px, origin[1] % block_px
     n_r, n_c = -(-(rows + top) // block_px), -(-(cols + left) // block_px)
     padded = np.full((n_r * block_px, n_c * block_px), np.nan, dtype=np.float32)
-    padded[top : top + rows, left : left + cols] = np.where(mask, values, np.nan)
+    padded[top : top + rows, left : left + cols] = np.where(
+        mask & np.isfinite(values), values, np.nan
+    )
     per = block_px // stride_px
     samples = (
         padded[::stride_px, ::stride_px]
@@ -425,7 +433,7 @@ def local_median(
     enough = np.count_nonzero(np.isfinite(hood), axis=-1) >= min_samples
     if not enough.any():
         return None
-    medians = np.full((n_r, n_c), np.nan)
+    medians = np.full((n_r, n_c), np.nan, dtype=np.float32)
     medians[enough] = np.nanmedian(hood[enough], axis=-1)
     if not enough.all():
         nearest = ndimage.distance_transform_edt(

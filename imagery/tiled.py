@@ -28,7 +28,8 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   pixels from it reaches the window's edge, which a path across the halo (a dark
   road, an apron) may do where the whole scene would have called the patch enclosed;
   and the water's reference levels (S2 medians for foam, haze and hull steps) are the
-  window's;
+  window's, except the pair's per-pixel B08 step, whose level is the water's within
+  720 m on the file's lattice (:func:`imagery.change.s2_pixel_step`);
 - a window with nothing clear to compare (under cloud, at a swath's edge) is left out
   and counted (``parameters["windows_without_comparison"]``; a tile with no window to
   compare raises :class:`~imagery.errors.NothingToCompareError`);

@@ -153,3 +153,26 @@ def test_local_median_of_a_window_is_the_whole_rasters():
         )
     with pytest.raises(ValueError, match="divide"):
         local_median(values, mask, block_px=16, stride_px=3)
+
+
+def test_local_median_of_a_narrow_channel_is_its_own_water():
+    # A channel 60 m wide joins the open sea (level 0.01) to a basin (level -0.006)
+    # several blocks away: the channel takes the level of its own water, which a window
+    # far from the sea sees as the whole raster does (a nearest-block fill would borrow
+    # a level from beyond the window's reach).
+    rng = np.random.default_rng(5)
+    rows, cols = 120, 600
+    values = rng.normal(0.0, 0.002, (rows, cols)).astype(np.float32)
+    mask = np.zeros((rows, cols), dtype=bool)
+    mask[:, :120] = True  # the sea
+    values[:, :120] += 0.01
+    mask[57:63, 120:480] = True  # the channel
+    values[57:63, 120:480] -= 0.006
+    mask[:, 480:] = True  # the basin
+    values[:, 480:] -= 0.006
+    values[0, 0] = np.inf  # not a sample
+    whole = local_median(values, mask, block_px=24, stride_px=3)
+    window = local_median(values[:, 200:], mask[:, 200:], block_px=24, stride_px=3, origin=(0, 200))
+    assert np.isfinite(whole).all() and whole.dtype == np.float32
+    assert abs(float(whole[60, 300]) + 0.006) < 0.002
+    np.testing.assert_allclose(whole[:, 300:], window[:, 100:], rtol=0, atol=1e-7)

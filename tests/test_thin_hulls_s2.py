@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pytest
 from affine import Affine
 from s2_scenes import blurred_s2
 from shapely.geometry import LineString
@@ -150,6 +151,8 @@ def test_a_ship_is_scored_against_the_water_around_it_not_the_scenes():
     assert abs(float(local.level[20, 60]) - 0.012) < 0.002
     # Above the pair's vessel_change_z (2) against its bay, under it against the scene.
     assert np.median(local.z[hull]) > 3 > 1 > np.median(whole.z[hull])
+    with pytest.raises(ValueError, match="reference_m"):
+        s2_pixel_step(before, after, sea, reference_m=-720.0)
 
 
 def _cut(scene: Raster, rows: slice, cols: slice) -> Raster:
