@@ -201,9 +201,9 @@ class DetectParams:
         glint), the zero of a ship's, is its median over the clear water within a square
         of this side around each pixel (:func:`imagery.change.s2_pixel_step`); None: one
         median for the whole scene. Large against a ship (one of 400 m x 60 m covers a
-        twentieth of it), small against the scale on which haze and turbidity vary. Development pairs: new
-        vessels 58 -> 61 found, departures 47 -> 48, no false flag more; an independent
-        simulator's false new vessels 16 -> 13.
+        twentieth of it), small against the scale on which haze and turbidity vary.
+        Development pairs: new vessels 58 -> 61 found, departures 47 -> 48, no false flag
+        more; an independent simulator's false new vessels 16 -> 13.
     berth_registration_px : float
         S2: a new or departed vessel, or an arrival at (departure from) a quay, whose B08
         step is, on at least half its pixels, no more than a residual misregistration
