@@ -266,9 +266,19 @@ def detect_series(
             pixel=pixel,
         )
         pair = {"distance": berth_distance, "scenes": (before, after), "pixel": pixel}
-        moored = berth_changes(change, reference, water, usable, hulls[j - 1], None, params, **pair)
+        moored = berth_changes(
+            change, reference, water, masks.berth_arrivals, hulls[j - 1], None, params, **pair
+        )
         unmoored = berth_changes(
-            change, reference, water, usable, hulls[j], None, params, sign=-1.0, **pair
+            change,
+            reference,
+            water,
+            masks.berth_departures,
+            hulls[j],
+            None,
+            params,
+            sign=-1.0,
+            **pair,
         )
         if sensor == "s2":
             (new, moored), (left, unmoored) = s2_not_ships(

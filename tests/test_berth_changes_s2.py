@@ -9,7 +9,7 @@ import dataclasses
 import geopandas as gpd
 import numpy as np
 import pytest
-from s2_scenes import blurred_s2
+from s2_scenes import blurred_s2, with_scl
 from scipy import ndimage
 
 from imagery.change import s2_change
@@ -19,9 +19,11 @@ from imagery.detect import (
     berth_changes,
     change_objects,
     detect_aligned,
+    pair_masks,
 )
 from imagery.errors import InputError
 from imagery.raster import Raster
+from imagery.sensors import SCL_CLOUD_SHADOW
 from imagery.water import water_mask
 
 SIZE = 200
@@ -75,6 +77,30 @@ def test_a_ship_moored_along_the_quay_is_an_arrival():
     assert 120 <= ship.length_m <= 220 and abs(((ship.heading_deg + 90) % 180) - 90) < 20
     assert ship.kind == "vessel" and 0 < ship.score <= 1
     assert _search(before, after, sign=-1.0)[0] == []  # it arrived, it did not leave
+    assert _at_the_berth(_vessels(before, after)) == 1  # once in the pair pipeline
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_ship_moored_in_a_clouds_shadow_on_its_own_date_is_an_arrival(seed):
+    # A cloud's shadow (SCL) over the berth on the after date only: the ship, dimmed with
+    # the water beside it, still steps above that water. Only the date without the ship
+    # in shadow could not tell (tests/test_shadow_s2.py). The berth search looked only at
+    # ground clear on both dates (``usable``), which leaves out a shadow on one date.
+    shadow = (slice(33, 63), slice(75, 115))  # 12 ha: a small cumulus's, not a veil's
+    ground = _port(ship=True)
+    ground[:, shadow[0], shadow[1]] *= 0.4  # diffuse light only
+    before = with_scl(blurred_s2(_port(), 1, seed), SHORE_COL)
+    after = with_scl(blurred_s2(ground, 11, seed + 1), SHORE_COL, {SCL_CLOUD_SHADOW: shadow})
+    water = water_mask(before) | water_mask(after)
+    params = DetectParams()
+    masks = pair_masks(before, after, water, params)
+    assert not masks.usable[SHIP].any() and masks.berth_arrivals[SHIP].all()
+    change = s2_change(before, after, strata=water, usable=masks.usable, extent=masks.seen)
+    none = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=before.crs), crs=before.crs)
+    found = berth_changes(
+        change, before, water, masks.berth_arrivals, none, none, params, scenes=(before, after)
+    )
+    assert _at_the_berth([~before.transform * (p.x, p.y) for p in found.geometry.centroid]) == 1
     assert _at_the_berth(_vessels(before, after)) == 1  # once in the pair pipeline
 
 
