@@ -35,6 +35,7 @@ __all__ = [
     "open_raster",
     "parse_time",
     "raster_info",
+    "raster_tags",
     "read_raster",
     "read_raster_around",
     "write_raster",
@@ -383,6 +384,17 @@ def _read_decimated(ds, indexes, window, decimation, band_names) -> np.ndarray:
     return np.stack(planes)
 
 
+def raster_tags(raster: Raster) -> dict[str, str]:
+    """The dataset tags that carry ``raster``'s time, sensor and viewing geometry."""
+    tags = {}
+    if raster.time is not None:
+        tags[TIME_TAG] = raster.time.isoformat().replace("+00:00", "Z")
+    if raster.sensor is not None:
+        tags[SENSOR_TAG] = raster.sensor
+    tags.update(viewing_tags(raster.look_azimuth_deg, raster.incidence_deg))
+    return tags
+
+
 def write_raster(
     raster: Raster,
     path: str | os.PathLike,
@@ -449,12 +461,7 @@ def write_raster(
             blockysize=blocksize,
             BIGTIFF="IF_SAFER",
         )
-    all_tags = dict(tags or {})
-    if raster.time is not None:
-        all_tags[TIME_TAG] = raster.time.isoformat().replace("+00:00", "Z")
-    if raster.sensor is not None:
-        all_tags[SENSOR_TAG] = raster.sensor
-    all_tags.update(viewing_tags(raster.look_azimuth_deg, raster.incidence_deg))
+    all_tags = {**(tags or {}), **raster_tags(raster)}
     try:
         with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             dst.write(data)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from imagery.errors import InputError
 from imagery.schema import VESSEL_FIELDS
 from imagery.vectors import write_geopackage
 
@@ -44,27 +45,43 @@ def write_pair_outputs(
 
     Parameters
     ----------
-    result : imagery.detect.PairResult or imagery.series.SeriesResult
+    result : imagery.detect.PairResult, imagery.series.SeriesResult or imagery.tiled.TiledResult
+        A tiled result (a whole tile) must carry its change and display COGs
+        (``detect_pair_files(change_path=..., display_paths=...)``); they are linked
+        into the package, not read whole (:func:`imagery.review.write_run_files`).
     run_dir : path-like
     aoi : imagery.aoi.AOI, optional
     history : path-like, optional
         The AOI's ``history.gpkg`` to update.
     """
-    from imagery.review import write_run
+    from imagery.review import write_run, write_run_files
 
-    before, after = _ends(result)
-    written = write_run(
-        Path(run_dir),
-        before=before,
-        after=after,
-        change=result.change,
-        detections=result.detections,
-        departed=result.departed,
-        aoi=aoi,
-        parameters=result.parameters,
-        history=history,
-        chips=chips,
-    )
+    common = {
+        "detections": result.detections,
+        "departed": result.departed,
+        "aoi": aoi,
+        "parameters": result.parameters,
+        "history": history,
+        "chips": chips,
+    }
+    if hasattr(result, "change_path"):
+        if result.change_path is None or result.display_paths is None:
+            raise InputError(
+                "a tiled run's review package needs its rasters: run detect_pair_files "
+                "with change_path and display_paths"
+            )
+        written = write_run_files(
+            Path(run_dir),
+            before_path=result.display_paths[0],
+            after_path=result.display_paths[1],
+            change_path=result.change_path,
+            **common,
+        )
+    else:
+        before, after = _ends(result)
+        written = write_run(
+            Path(run_dir), before=before, after=after, change=result.change, **common
+        )
     return {key: Path(path) for key, path in written.paths.items() if path is not None}
 
 
@@ -72,6 +89,14 @@ def _ends(result):
     if hasattr(result, "scenes"):
         return result.scenes[0], result.scenes[-1]
     return result.before, result.after
+
+
+def _stamp(result) -> tuple[str | None, object, object]:
+    """Sensor, before time and after time of a pair, series or tiled result."""
+    if hasattr(result, "change_path"):
+        return result.sensor, result.before_time, result.after_time
+    before, after = _ends(result)
+    return after.sensor, before.time, after.time
 
 
 #: Written in every run folder of a results tree: sensor and inputs of the run.
@@ -118,15 +143,14 @@ def write_run_folder(
 
     from imagery.atomic import atomic_write_text
 
-    before, after = _ends(result)
-    sensor = after.sensor
-    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after.time, sensor)
+    sensor, before_time, after_time = _stamp(result)
+    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after_time, sensor)
     history = run_dir.parent / "history.gpkg"
     paths = write_pair_outputs(result, run_dir, aoi=aoi, history=history, chips=chips)
     stamp = {
         "sensor": sensor,
-        "before_time": _iso(before.time),
-        "after_time": _iso(after.time),
+        "before_time": _iso(before_time),
+        "after_time": _iso(after_time),
         **(inputs or {}),
     }
     atomic_write_text(run_dir / RUN_STAMP, json.dumps(stamp, indent=2))

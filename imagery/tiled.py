@@ -43,6 +43,7 @@ Peak memory is about ``workers`` windows' worth, whatever the scene size.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
 import dataclasses
@@ -53,6 +54,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -123,7 +125,13 @@ def retain_freed_memory() -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class TiledResult:
-    """Flags of a tiled pair run, and where its change raster was written."""
+    """Flags of a tiled pair run, and where its rasters were written.
+
+    ``display_paths`` are the before and after display COGs
+    (:func:`imagery.review.display.display_raster`, the after scene on the before
+    scene's grid) when asked for; ``before_time`` and ``after_time`` the scenes'
+    acquisition times (None when the files record none).
+    """
 
     detections: gpd.GeoDataFrame
     departed: gpd.GeoDataFrame
@@ -131,6 +139,10 @@ class TiledResult:
     registration: object
     parameters: dict
     seconds: dict[str, float]
+    display_paths: tuple[Path, Path] | None = None
+    sensor: str | None = None
+    before_time: datetime | None = None
+    after_time: datetime | None = None
 
 
 def plan_windows(
@@ -168,12 +180,19 @@ def _cfar_blocks_px(params, pixel_m: float) -> int:
 
 
 def _aligned_window(
-    after_path: Path, registration, grid: Raster, sensor: str, margin_px: int
+    after_path: Path,
+    registration,
+    grid: Raster,
+    sensor: str,
+    margin_px: int,
+    *,
+    direction: str | None = None,
+    s2_scale: float | None = None,
 ) -> Raster:
     """The after scene resampled onto ``grid`` with the registration's correction."""
     from imagery.registration.apply import corrected_transform
 
-    with open_raster(after_path) as ds:
+    with open_raster(after_path, sensor) as ds:
         left, bottom, right, top = transform_bounds(grid.crs, ds.crs, *grid.bounds)
         window = from_bounds(left, bottom, right, top, transform=ds.transform)
         window = window.round_offsets(op="floor").round_lengths(op="ceil")
@@ -183,11 +202,12 @@ def _aligned_window(
             window.width + 2 * margin_px,
             window.height + 2 * margin_px,
         )
-    moving = prepare(
-        read_raster(after_path, window=window, require_valid=False),
+    moving = _prepared(
+        read_raster(after_path, window=window, require_valid=False, sensor=sensor),
         sensor,
-        source=str(after_path),
-        grid="native",
+        after_path,
+        direction=direction,
+        s2_scale=s2_scale,
     )
     out = np.full((moving.count, *grid.shape), np.nan, dtype=np.float32)
     src_transform = corrected_transform(registration, moving.transform, moving.crs)
@@ -207,6 +227,22 @@ def _aligned_window(
             else rasterio.enums.Resampling.bilinear,
         )
     return moving.replace(data=out, transform=grid.transform, crs=grid.crs, nodata=float("nan"))
+
+
+def _prepared(
+    raster: Raster,
+    sensor: str,
+    path: Path,
+    *,
+    direction: str | None,
+    s2_scale: float | None,
+) -> Raster:
+    """A window as the pipeline takes it: with its pass direction, in physical units."""
+    if direction is not None and sensor == "s1":
+        from imagery.layover import with_pass_direction
+
+        raster = with_pass_direction(raster, direction)
+    return prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
 
 
 def _owned(
@@ -232,16 +268,42 @@ def _run_window(
     params: DetectParams,
     margin_px: int,
     water_splits,
+    direction: str | None = None,
+    s2_scale: float | None = None,
+    displays: bool = False,
 ):
     try:
-        before = prepare(
-            read_raster(before_path, window=padded), sensor, source=str(before_path), grid="native"
+        before = _prepared(
+            read_raster(before_path, window=padded, sensor=sensor),
+            sensor,
+            before_path,
+            direction=direction,
+            s2_scale=s2_scale,
         )
     except EmptyRasterError:
-        return _NO_DATA, core, None, None, None
-    after = _aligned_window(after_path, registration, before, sensor, margin_px)
+        return _NO_DATA, core, None, None, None, None
+    after = _aligned_window(
+        after_path,
+        registration,
+        before,
+        sensor,
+        margin_px,
+        direction=direction,
+        s2_scale=s2_scale,
+    )
+    r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
+    rows, cols = slice(r0, r0 + int(core.height)), slice(c0, c0 + int(core.width))
+    shown = None
+    if displays:
+        from imagery.review.display import display_raster
+
+        # Written for every window with data, compared or not: the analyst sees the
+        # whole scene, cloud and swath edges included.
+        shown = tuple(
+            display_raster(r.replace(data=r.data[:, rows, cols])) for r in (before, after)
+        )
     if not (before.valid_mask() & after.valid_mask()).any():
-        return _NO_DATA, core, None, None, None
+        return _NO_DATA, core, None, None, None, shown
     try:
         result = detect_aligned(
             before,
@@ -255,9 +317,8 @@ def _run_window(
     except NothingToCompareError as exc:
         # A window under cloud, or at a swath's edge: the tile goes on without it.
         log.warning("window %s left out: %s", core, exc)
-        return _UNCOMPARED, core, None, None, None
-    r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
-    change = result.change.data[:, r0 : r0 + int(core.height), c0 : c0 + int(core.width)]
+        return _UNCOMPARED, core, None, None, None, shown
+    change = result.change.data[:, rows, cols]
     core_bounds = rasterio.windows.bounds(Window(c0, r0, core.width, core.height), before.transform)
     return (
         _DONE,
@@ -265,6 +326,7 @@ def _run_window(
         change,
         _owned(result.detections, core_bounds),
         _owned(result.departed, core_bounds),
+        shown,
     )
 
 
@@ -294,6 +356,9 @@ def detect_pair_files(
     halo_px: int | None = None,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    display_paths: tuple[str | os.PathLike, str | os.PathLike] | None = None,
+    direction: str | None = None,
+    s2_scale: float | None = None,
 ) -> TiledResult:
     """Detect what is new between two scene files of any size, window by window.
 
@@ -316,6 +381,17 @@ def detect_pair_files(
     workers : int, default 2
         Windows processed at once (threads).
     progress : callable(done, total), optional
+    display_paths : (path-like, path-like), optional
+        Where to write the before and after scenes as display COGs
+        (:func:`imagery.review.display.display_raster`: S1 dB, S2 B04 B03 B02 B08 x
+        10000), both on the before scene's grid, the after scene resampled with the
+        registration's correction: the rasters of a review package
+        (:func:`imagery.review.write_run_files`). Written core by core as the windows
+        run, so they cost no second read of the scenes.
+    direction : {"asc", "dsc"}, optional
+        The pass of S1 files that record no viewing geometry.
+    s2_scale : float, optional
+        Reflectance per S2 digital number when not L2A's 1e-4.
 
     Returns
     -------
@@ -337,8 +413,8 @@ def detect_pair_files(
     params = params or DetectParams()
     before_path, after_path = Path(before_path), Path(after_path)
     retain_freed_memory()
-    info = raster_info(before_path)
-    other = raster_info(after_path)
+    info = raster_info(before_path, sensor=sensor)
+    other = raster_info(after_path, sensor=sensor)
     for path, grid in ((before_path, info), (after_path, other)):
         if needs_metric_grid(grid.transform, grid.crs, (grid.height, grid.width)):
             # Windows are cut on the file's grid, and flags are compared in map units.
@@ -377,7 +453,8 @@ def detect_pair_files(
         # One file after the other: GDAL's cache size, which each call bounds while it
         # reads, is one setting for the whole process.
         water_splits = tuple(
-            water_split_file(path, sensor=sensor) for path in (before_path, after_path)
+            water_split_file(path, sensor=sensor, s2_scale=s2_scale)
+            for path in (before_path, after_path)
         )
     seconds["water_split"] = time.perf_counter() - started
     align_px = _cfar_blocks_px(params.vessel, pixel_m)
@@ -403,12 +480,19 @@ def detect_pair_files(
         "blockysize": 512,
         "BIGTIFF": "IF_SAFER",
     }
+    shown_paths = tuple(Path(p) for p in display_paths) if display_paths else (None, None)
+    if display_paths is not None and len(shown_paths) != 2:
+        raise InputError(f"display_paths: give two paths (before, after), not {display_paths!r}")
     with (
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES),
-        _change_writer(change_path, profile) as write,
+        _CogWriter(change_path, profile, ("change", "z")) as write,
+        _CogWriter(shown_paths[0], profile) as show_before,
+        _CogWriter(shown_paths[1], profile) as show_after,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
-        jobs = [
+        # A deque, emptied as results are taken: a finished future holds its window's
+        # change and display cores, which would otherwise stay until the last window.
+        jobs = collections.deque(
             pool.submit(
                 _run_window,
                 core,
@@ -421,23 +505,31 @@ def detect_pair_files(
                 params=params,
                 margin_px=margin_px,
                 water_splits=water_splits,
+                direction=direction,
+                s2_scale=s2_scale,
+                displays=display_paths is not None,
             )
             for core, padded in windows
-        ]
-        for done, job in enumerate(jobs, start=1):
-            ended, core, change, found, gone = job.result()
+        )
+        for done in range(1, len(windows) + 1):
+            ended, core, change, found, gone, shown = jobs.popleft().result()
+            if shown is not None:
+                show_before(shown[0], core)
+                show_after(shown[1], core)
             if ended == _NO_DATA:
                 without_data += 1
             elif ended == _UNCOMPARED:
                 uncompared += 1
             else:
-                write(change, core)
+                write(Raster(data=change, transform=info.transform, crs=info.crs), core)
                 detections.append(found)
                 departed.append(gone)
             if progress:
-                progress(done, len(jobs))
+                progress(done, len(windows))
     seconds["detection"] = time.perf_counter() - started
-    if uncompared and uncompared + without_data == len(windows):
+    if uncompared + without_data == len(windows):
+        # Without any window compared there is no change raster to hand on (a pair
+        # with no data in common is refused earlier, by the co-registration).
         raise NothingToCompareError(
             f"{before_path} and {after_path}: no window has enough clear pixels common to "
             "both scenes to compare"
@@ -461,6 +553,10 @@ def detect_pair_files(
         registration=registration,
         parameters=parameters,
         seconds=seconds,
+        display_paths=shown_paths if display_paths is not None else None,
+        sensor=sensor,
+        before_time=info.time,
+        after_time=other.time,
     )
 
 
@@ -582,30 +678,50 @@ def detect_vessels_file(
     return out
 
 
-class _change_writer:
-    """Write change cores into a tiled GeoTIFF, then convert it to a COG atomically."""
+class _CogWriter:
+    """Write window cores into a tiled GeoTIFF, then convert it to a COG atomically.
 
-    def __init__(self, path, profile):
+    The file takes its bands, data type, nodata and tags from the first core written
+    (a :class:`Raster`); ``names`` overrides the band descriptions. With no path, or
+    when no core is written, nothing is written.
+    """
+
+    def __init__(self, path, profile: dict, names: tuple[str, ...] = ()):
         self.path = Path(path) if path else None
         self.profile = profile
+        self.names = names
+        self._ds = None
 
     def __enter__(self):
         if self.path is None:
-            return lambda change, core: None
+            return lambda raster, core: None
         self._atomic = atomic_path(self.path)
         self._target = self._atomic.__enter__()
         self._scratch = self._target.with_name(self._target.name + ".strips.tif")
-        self._ds = rasterio.open(self._scratch, "w", **self.profile)
-        self._ds.set_band_description(1, "change")
-        self._ds.set_band_description(2, "z")
-        return lambda change, core: self._ds.write(change.astype(np.float32), window=core)
+        return self._write
+
+    def _write(self, raster: Raster, core: Window) -> None:
+        if self._ds is None:
+            from imagery.io import raster_tags
+
+            nodata = raster.nodata if raster.nodata is not None else self.profile["nodata"]
+            dtype = raster.data.dtype if raster.data.dtype != np.float64 else np.float32
+            profile = {**self.profile, "count": raster.count, "dtype": dtype, "nodata": nodata}
+            self._ds = rasterio.open(self._scratch, "w", **profile)
+            for band, name in enumerate(self.names or raster.band_names, start=1):
+                self._ds.set_band_description(band, name)
+            if tags := raster_tags(raster):
+                self._ds.update_tags(**tags)
+        self._ds.write(raster.data.astype(self._ds.dtypes[0], copy=False), window=core)
 
     def __exit__(self, kind, value, tb):
         if self.path is None:
             return False
-        self._ds.close()
+        written = self._ds is not None
+        if written:
+            self._ds.close()
         try:
-            if kind is None:
+            if kind is None and written:
                 from rasterio.shutil import copy
 
                 copy(
@@ -616,7 +732,14 @@ class _change_writer:
                     BLOCKSIZE=512,
                     OVERVIEW_COUNT=overview_count(self.profile["height"], self.profile["width"]),
                     BIGTIFF="IF_SAFER",
+                    # Compression on every core: a tile's 1 GB core file took 14 s on one.
+                    NUM_THREADS="ALL_CPUS",
                 )
         finally:
             self._scratch.unlink(missing_ok=True)
+        if kind is None and not written:
+            # No core to write (every window without data): no file rather than an empty
+            # one that looks like a result. Thrown into atomic_path, which removes its
+            # temporary file and hands the exception back, swallowed here.
+            return self._atomic.__exit__(RuntimeError, RuntimeError("nothing written"), None)
         return self._atomic.__exit__(kind, value, tb)

@@ -155,3 +155,48 @@ def test_project_opens_styled_valid_and_renders_in_qgis(tmp_path):
     marked = rerun.detections.set_index("id").loc[edit["id"]]
     assert (marked["status"], marked["note"]) == ("confirmed", "checked in QGIS")
     assert rerun.new == 0 and rerun.total == 3
+
+
+def test_a_whole_tile_package_opens_and_renders_in_qgis(tmp_path, monkeypatch):
+    """A pair run window by window (``portwatch detect`` on scenes over its whole-scene
+    limit) writes a package QGIS reads as it reads one written from memory."""
+    from click.testing import CliRunner
+
+    import imagery.cli.detect as detect_cli
+    import imagery.tiled
+    from imagery.aoi import get_aoi
+    from imagery.cli.main import cli
+    from imagery.simulate import simulate_pair, write_simulation
+
+    _require_pyqgis(tmp_path)
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s1", seed=12, size_px=512)
+    paths = write_simulation(sim, tmp_path / "pair")
+    monkeypatch.setattr(detect_cli, "MAX_WHOLE_SCENE_PX", 512 * 512 - 1)
+    tiled = imagery.tiled.detect_pair_files
+    monkeypatch.setattr(
+        imagery.tiled,
+        "detect_pair_files",
+        lambda *a, **k: tiled(*a, **{**k, "chunk_px": 256}),
+    )
+    run_dir = tmp_path / "run"
+    args = ["detect", str(paths["before"]), str(paths["after"]), "--sensor", "s1"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(run_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = _qgis_check(run_dir, tmp_path)
+    assert report["project_read"], report
+    layers = report["layers"]
+    for name in ("detections", "departed", "change", "after", "before", "footprints"):
+        assert layers[name]["valid"], name
+    assert layers["change"]["renderer"] == "singlebandpseudocolor"
+    assert layers["after"]["renderer"] == "singlebandgray"
+    flags = layers["detections"]["feature_count"]
+    import pyogrio
+
+    assert flags >= 3 and flags == len(
+        pyogrio.read_dataframe(run_dir / "detections.gpkg", layer="detections")
+    )
+    assert report["render"]["errors"] == []
+    pixels = np.asarray(Image.open(report["render"]["png"]).convert("RGB"), dtype=float)
+    assert pixels.std() > 5
+    noisy = [m for m in report["messages"] if m["level"] >= 1]
+    assert noisy == [], noisy

@@ -34,8 +34,8 @@ S2_SCALE_HELP = (
 
 #: Largest scene read whole (without --aoi), pixels; a series may hold as many pixels as
 #: a pair of such scenes. Detection holds several float64 images of a scene's size: the
-#: tile benchmark's peak, 2456 MB for two windows of a 1796 x 1796 px pair, is about 380
-#: bytes a pixel of a pair, so a pair of 25 Mpx scenes needs some 9 GB. A 10980 x 10980
+#: tile benchmark's peak, 1724 MB for two windows of a 1796 x 1796 px pair, is about 270
+#: bytes a pixel of a pair, so a pair of 25 Mpx scenes needs some 7 GB. A 10980 x 10980
 #: tile (121 Mpx) goes window by window (imagery.tiled).
 MAX_WHOLE_SCENE_PX = 25_000_000
 
@@ -67,17 +67,21 @@ def _too_large(paths, sensor: str, aoi) -> str | None:
     )
 
 
+def _refuse_grd_without_aoi(path: str, aoi) -> None:
+    if aoi is None:
+        raise click.UsageError(
+            f"{path}: a Sentinel-1 GRD product (radar geometry, some 250 km): give --aoi, "
+            "the area to calibrate and geocode"
+        )
+
+
 def _read(path: str, sensor: str, aoi):
     """The scene, or with an AOI only its part around the AOI (a product is a whole tile)."""
     from imagery.grd import is_grd, read_grd
     from imagery.io import read_raster, read_raster_around
 
     if sensor == "s1" and is_grd(path):
-        if aoi is None:
-            raise click.UsageError(
-                f"{path}: a Sentinel-1 GRD product (radar geometry, some 250 km): give --aoi, "
-                "the area to calibrate and geocode"
-            )
+        _refuse_grd_without_aoi(path, aoi)
         return read_grd(path, aoi.bounds, crs=aoi.utm_crs)
     if aoi is None:
         return read_raster(path, sensor=sensor)
@@ -183,6 +187,28 @@ def _scenes_from_store(
     return [str(pair[0].path), str(pair[1].path)]
 
 
+def _detect_tiles(scenes, sensor: str, aoi, direction, s2_scale, scratch: Path):
+    """A whole tile pair through :func:`imagery.tiled.detect_pair_files`, its change and
+    display COGs written into ``scratch`` for the review package."""
+    from imagery.tiled import detect_pair_files
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            click.echo(f"... {done}/{total} windows", err=True)
+
+    return detect_pair_files(
+        scenes[0],
+        scenes[1],
+        sensor=sensor,
+        aoi=aoi,
+        change_path=scratch / "change.tif",
+        display_paths=(scratch / "before.tif", scratch / "after.tif"),
+        direction=direction,
+        s2_scale=s2_scale,
+        progress=progress,
+    )
+
+
 @click.command("detect")
 @click.argument("scenes", nargs=-1, type=click.Path())
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
@@ -232,7 +258,8 @@ def detect(
     Writes OUT/detections.gpkg (layers detections, departed, aoi, footprints),
     OUT/change.tif and the QGIS review package (project.qgs, report.html, chips/). With
     three or more scenes, the series is co-registered onto the first and each flag
-    carries change_time, the first pass it is seen on.
+    carries change_time, the first pass it is seen on. A pair of whole tiles (more than
+    25 Mpx a scene) without --aoi runs window by window in bounded memory.
     """
     from imagery.detect import detect_pair
     from imagery.outputs import write_pair_outputs, write_run_folder
@@ -257,37 +284,56 @@ def detect(
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
         )
+    given = (
+        {"before": str(scenes[0]), "after": str(scenes[1])}
+        if len(scenes) == 2
+        else {"scenes": [str(path) for path in scenes]}
+    )
+
+    def write(result) -> dict[str, Path]:
+        if out_dir is not None:
+            return write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
+        return write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
+
     if problem := _too_large(list(scenes), sensor, aoi):
-        raise click.UsageError(
-            f"{problem}: give --aoi to read the port's part, or run "
-            "imagery.tiled.detect_pair_files on a whole tile pair"
-        )
-    rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
-    if s2_scale is not None:
-        from imagery.sensors import prepare
+        if len(scenes) != 2:
+            raise click.UsageError(
+                f"{problem}: a series of whole tiles is not run window by window; "
+                "give --aoi to read the port's part"
+            )
+        # A whole tile pair: window by window, rasters written as the windows run.
+        import tempfile
 
-        # Reflectance now; the pipeline's own preparation keeps reflectance as it is.
-        rasters = [
-            prepare(r, sensor, source=str(p), grid="native", s2_scale=s2_scale)
-            for r, p in zip(rasters, scenes, strict=True)
-        ]
-    if len(scenes) == 2:
-        result = detect_pair(
-            rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
-        )
-    else:
-        from imagery.series import detect_series
+        from imagery.grd import is_grd
 
-        result = detect_series(rasters, sensor=sensor, aoi=aoi, names=scenes)
-    if out_dir is not None:
-        paths = write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
+        for path in scenes:
+            if sensor == "s1" and is_grd(path):
+                _refuse_grd_without_aoi(path, aoi)
+
+        scratch_parent = Path(out_dir if out_dir is not None else root_dir).absolute().parent
+        scratch_parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".portwatch-tile.", dir=scratch_parent) as tmp:
+            result = _detect_tiles(scenes, sensor, aoi, direction, s2_scale, Path(tmp))
+            paths = write(result)
     else:
-        given = (
-            {"before": str(scenes[0]), "after": str(scenes[1])}
-            if len(scenes) == 2
-            else {"scenes": [str(path) for path in scenes]}
-        )
-        paths = write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
+        rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
+        if s2_scale is not None:
+            from imagery.sensors import prepare
+
+            # Reflectance now; the pipeline's own preparation keeps reflectance as it is.
+            rasters = [
+                prepare(r, sensor, source=str(p), grid="native", s2_scale=s2_scale)
+                for r, p in zip(rasters, scenes, strict=True)
+            ]
+        if len(scenes) == 2:
+            result = detect_pair(
+                rasters[0], rasters[1], sensor=sensor, aoi=aoi, names=(scenes[0], scenes[1])
+            )
+        else:
+            from imagery.series import detect_series
+
+            result = detect_series(rasters, sensor=sensor, aoi=aoi, names=scenes)
+        paths = write(result)
     counts = result.detections["kind"].value_counts().to_dict()
     summary = {
         "scenes": list(scenes),

@@ -9,6 +9,14 @@ analyst's review marks. ``update_history`` keeps a per-AOI record of every flag,
 from imagery.review.export import export_flags, find_runs
 from imagery.review.history import update_history
 from imagery.review.marks import merge_marks
-from imagery.review.package import RunResult, write_run
+from imagery.review.package import RunResult, write_run, write_run_files
 
-__all__ = ["RunResult", "export_flags", "find_runs", "merge_marks", "update_history", "write_run"]
+__all__ = [
+    "RunResult",
+    "export_flags",
+    "find_runs",
+    "merge_marks",
+    "update_history",
+    "write_run",
+    "write_run_files",
+]

@@ -28,6 +28,7 @@ __all__ = [
     "change_rgba",
     "display_raster",
     "stretch_for",
+    "stretch_from_sample",
     "to_rgb8",
 ]
 
@@ -110,8 +111,18 @@ def stretch_for(display: Raster) -> Stretch:
         return S1_STRETCH
     rgb = display.data[:3]
     step = max(1, rgb[0].size // 250_000)
-    sample = rgb.reshape(3, -1)[:, ::step]
-    sample = sample[:, (sample > 0).all(axis=0)]
+    return stretch_from_sample(rgb.reshape(3, -1)[:, ::step])
+
+
+def stretch_from_sample(rgb: np.ndarray) -> Stretch:
+    """The Sentinel-2 stretch of :func:`stretch_for` from sampled true-colour pixels.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (3, n)
+        Display pixels (reflectance x 10000) of bands B04, B03, B02; 0 is nodata.
+    """
+    sample = rgb[:, (rgb > 0).all(axis=0)]
     if sample.size == 0:
         return S2_STRETCH
     low, high = np.percentile(sample, [2.0, 98.0])

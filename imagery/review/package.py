@@ -40,6 +40,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from affine import Affine
 from rasterio import features
@@ -47,14 +48,13 @@ from rasterio import features
 from imagery import __version__
 from imagery.aoi import AOI
 from imagery.errors import InputError, ReviewError
-from imagery.io import write_raster
 from imagery.raster import Raster
 from imagery.review import chips as chips_mod
-from imagery.review.display import change_limits, display_raster, stretch_for
 from imagery.review.history import update_history
 from imagery.review.marks import SEEN_FIELD, file_fingerprint, merge_marks, read_flags
 from imagery.review.project import ProjectLayer, write_project
 from imagery.review.report import write_report
+from imagery.review.scenes import FILE_CACHE_BYTES, PackageRasters, from_files, from_memory
 from imagery.review.styles import (
     COLOURS,
     aoi_style,
@@ -69,7 +69,7 @@ from imagery.review.styles import (
 from imagery.schema import DETECTION_FIELDS
 from imagery.vectors import write_geopackage
 
-__all__ = ["FLAG_FIELDS", "GROUPS", "RunResult", "write_run"]
+__all__ = ["FLAG_FIELDS", "GROUPS", "RunResult", "write_run", "write_run_files"]
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +112,6 @@ class RunResult:
     total: int
     detections: gpd.GeoDataFrame
     departed: gpd.GeoDataFrame
-
-
-def _check_inputs(before: Raster, after: Raster, change: Raster) -> None:
-    for name, raster in (("after", after), ("change", change)):
-        if raster.shape != before.shape or not raster.transform.almost_equals(before.transform):
-            raise InputError(
-                f"{name} raster is not on the before raster's grid "
-                f"({raster.shape} {tuple(raster.transform)[:6]} vs "
-                f"{before.shape} {tuple(before.transform)[:6]}); co-register first"
-            )
-        if raster.crs != before.crs:
-            raise InputError(f"{name} raster CRS {raster.crs} differs from before's {before.crs}")
 
 
 def _flags_frame(frame: gpd.GeoDataFrame | None, crs, what: str) -> gpd.GeoDataFrame:
@@ -340,8 +328,96 @@ def write_run(
     ReviewError
         The previous ``detections.gpkg`` cannot be read, or changed while we ran.
     """
-    run_dir = Path(run_dir)
-    _check_inputs(before, after, change)
+    return _write_package(
+        Path(run_dir),
+        from_memory(before, after, change),
+        detections=detections,
+        departed=departed,
+        aoi=aoi,
+        parameters=parameters,
+        history=history,
+        chips=chips,
+        chip_size_px=chip_size_px,
+        match_tolerance_m=match_tolerance_m,
+    )
+
+
+def write_run_files(
+    run_dir: str | os.PathLike,
+    *,
+    before_path: str | os.PathLike,
+    after_path: str | os.PathLike,
+    change_path: str | os.PathLike,
+    detections: gpd.GeoDataFrame,
+    departed: gpd.GeoDataFrame | None,
+    aoi: AOI | None,
+    parameters: dict,
+    history: str | os.PathLike | None = None,
+    chips: bool = True,
+    chip_size_px: int = 192,
+    match_tolerance_m: float = 20.0,
+) -> RunResult:
+    """:func:`write_run` for a whole tile: rasters already written as files, never read whole.
+
+    The package is the same as :func:`write_run`'s. Its rasters are the display and
+    change COGs a tiled run wrote (:func:`imagery.tiled.detect_pair_files` with
+    ``change_path`` and ``display_paths``), linked (or copied) into the run folder;
+    chips read their own windows, and the overview map, the footprints, the stretch and
+    the change limits come from a decimated read and a sample of the files
+    (:mod:`imagery.review.scenes`). Memory stays at a few megabytes a picture whatever
+    the tile's size.
+
+    Parameters
+    ----------
+    before_path, after_path : path-like
+        Display COGs (:func:`imagery.review.display.display_raster`) of the two scenes
+        on one grid, the after scene co-registered onto the before scene's.
+    change_path : path-like
+        The change COG on the same grid, band 1 the signed change.
+    others
+        As for :func:`write_run`.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        Files off one grid, not display rasters, or flags without the needed fields or CRS.
+    ReviewError
+        The previous ``detections.gpkg`` cannot be read, or changed while we ran.
+    """
+    # GDAL's default block cache (5 % of RAM) would keep every block the chips read.
+    with rasterio.Env(GDAL_CACHEMAX=FILE_CACHE_BYTES):
+        return _write_package(
+            Path(run_dir),
+            from_files(before_path, after_path, change_path),
+            detections=detections,
+            departed=departed,
+            aoi=aoi,
+            parameters=parameters,
+            history=history,
+            chips=chips,
+            chip_size_px=chip_size_px,
+            match_tolerance_m=match_tolerance_m,
+        )
+
+
+def _write_package(
+    run_dir: Path,
+    rasters: PackageRasters,
+    *,
+    detections: gpd.GeoDataFrame,
+    departed: gpd.GeoDataFrame | None,
+    aoi: AOI | None,
+    parameters: dict,
+    history: str | os.PathLike | None,
+    chips: bool,
+    chip_size_px: int,
+    match_tolerance_m: float,
+) -> RunResult:
+    before, after = rasters.before, rasters.after
     crs = after.crs
     json.dumps(parameters)  # fail early, before any work, on a parameter JSON cannot hold
     det_in = _flags_frame(detections, crs, "detections")
@@ -357,9 +433,7 @@ def write_run(
     try:
         paths = _build(
             staging,
-            before=before,
-            after=after,
-            change=change,
+            rasters,
             det=det_merge.frame,
             dep=dep_merge.frame,
             aoi=aoi,
@@ -428,10 +502,8 @@ def write_run(
 
 def _build(
     staging: Path,
+    rasters: PackageRasters,
     *,
-    before: Raster,
-    after: Raster,
-    change: Raster,
     det: gpd.GeoDataFrame,
     dep: gpd.GeoDataFrame,
     aoi: AOI | None,
@@ -441,14 +513,10 @@ def _build(
     counts: Mapping[str, int],
 ) -> dict[str, str]:
     """Write every file of the package into ``staging``; return key -> file name, in commit order."""
+    before, after = rasters.before, rasters.after
     crs = after.crs
-    before_d, after_d = display_raster(before), display_raster(after)
-    stretch = stretch_for(after_d)
-    change_f = change.replace(data=change.data.astype(np.float32, copy=False))
-    change_clear, change_max = change_limits(change_f.data[0])
-    write_raster(before_d, staging / "before.tif", cog=True)
-    write_raster(after_d, staging / "after.tif", cog=True)
-    write_raster(change_f, staging / "change.tif", cog=True)
+    stretch = rasters.stretch
+    rasters.write(staging)
     if stretch.bands == (1,):
         raster_style = gray_style(vmin=stretch.vmin, vmax=stretch.vmax)
     else:
@@ -457,7 +525,9 @@ def _build(
         "before": raster_style,
         "after": raster_style,
         "change": change_style(
-            clear=change_clear, max_abs=change_max, unit="dB" if after.sensor == "s1" else ""
+            clear=rasters.change_clear,
+            max_abs=rasters.change_max,
+            unit="dB" if after.sensor == "s1" else "",
         ),
     }
     for name, style in styles.items():
@@ -466,7 +536,10 @@ def _build(
     chip_names: dict[int, list[str]] = {}
     departed_names: dict[int, list[str]] = {}
     if chips:
-        scenes = [("before", before_d, stretch), ("after", after_d, stretch)]
+        scenes = [
+            (role, source, stretch)
+            for role, source in zip(("before", "after"), rasters.chip_sources, strict=True)
+        ]
         chip_names = chips_mod.write_chips(staging / "chips", det, scenes, size_px=chip_size_px)
         departed_names = chips_mod.write_chips(
             staging / "chips", dep, scenes, prefix="departed_", size_px=chip_size_px
@@ -577,7 +650,7 @@ def _build(
     )
 
     overview = chips_mod.render_overview(
-        after_d,
+        after,
         stretch,
         [
             (aoi_layer, COLOURS["aoi"]),

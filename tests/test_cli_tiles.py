@@ -1,0 +1,152 @@
+"""``portwatch detect BEFORE AFTER`` on whole tiles: window by window, and the full review package."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from click.testing import CliRunner
+from test_review_marks import _mark
+
+import imagery.cli.detect as detect_cli
+import imagery.tiled
+from imagery.aoi import get_aoi
+from imagery.cli.main import cli
+from imagery.errors import InputError
+from imagery.io import read_raster
+from imagery.review.package import FLAG_FIELDS
+from imagery.review.scenes import from_files
+from imagery.simulate import simulate_pair, write_simulation
+
+SIZE_PX = 512
+
+
+@pytest.fixture(scope="module")
+def s1_pair(tmp_path_factory):
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s1", seed=12, size_px=SIZE_PX)
+    return write_simulation(sim, tmp_path_factory.mktemp("pair"))
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Scenes of SIZE_PX count as whole tiles, cut into four windows."""
+    monkeypatch.setattr(detect_cli, "MAX_WHOLE_SCENE_PX", SIZE_PX * SIZE_PX - 1)
+    original = imagery.tiled.detect_pair_files
+    calls = []
+
+    def windows_of_256(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **{**kwargs, "chunk_px": 256})
+
+    monkeypatch.setattr(imagery.tiled, "detect_pair_files", windows_of_256)
+    return calls
+
+
+def _detect(*args):
+    return CliRunner().invoke(cli, ["detect", *map(str, args)], catch_exceptions=False)
+
+
+def test_a_whole_tile_pair_writes_the_review_package_by_windows(tmp_path, s1_pair, small_tiles):
+    run = tmp_path / "run"
+    result = _detect(s1_pair["before"], s1_pair["after"], "--sensor", "s1", "--out", run, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(small_tiles) == 1, "not run window by window"
+    summary = json.loads(result.output[result.output.index("{") :])
+    assert summary["parameters"]["windows"] == 4
+    for name in ("detections.gpkg", "before.tif", "after.tif", "change.tif", "project.qgs"):
+        assert (run / name).is_file(), name
+    assert not list(tmp_path.glob(".portwatch-tile.*")), "scratch rasters left behind"
+
+    # The flags are the tiled run's, in the package's layers and fields.
+    direct = imagery.tiled.detect_pair_files(
+        s1_pair["before"], s1_pair["after"], sensor="s1", chunk_px=256
+    )
+    flags = pyogrio.read_dataframe(run / "detections.gpkg", layer="detections")
+    assert len(flags) == summary["new_vessels"] + summary["new_cargo"] == len(direct.detections)
+    assert len(flags) >= 3
+    assert list(flags.columns[: len(FLAG_FIELDS)]) == list(FLAG_FIELDS)
+    np.testing.assert_allclose(
+        np.sort(flags.geometry.centroid.x), np.sort(direct.detections.geometry.centroid.x)
+    )
+    departed = pyogrio.read_dataframe(run / "detections.gpkg", layer="departed")
+    assert len(departed) == summary["departed"] == len(direct.departed)
+
+    # Display COGs on the before grid, S1 in dB, with the scenes' times; the change COG.
+    before = read_raster(s1_pair["before"])
+    for name, source in (("before", s1_pair["before"]), ("after", s1_pair["after"])):
+        with rasterio.open(run / f"{name}.tif") as ds:
+            assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            assert ds.transform.almost_equals(before.transform) and ds.crs == before.crs
+            assert ds.descriptions[0] == "VV"
+            db = ds.read(1)
+        assert read_raster(run / f"{name}.tif").time == read_raster(source).time
+        assert np.isfinite(db).mean() > 0.95 and -40 < np.nanmedian(db) < 5
+    with rasterio.open(run / "change.tif") as ds:
+        assert ds.descriptions == ("change", "z") and ds.overviews(1)
+
+    # Every flag has its chips, and the report and project point at the package's files.
+    for row in flags.itertuples():
+        assert (run / row.chip_before).is_file() and (run / row.chip_after).is_file()
+    assert "./after.tif" in (run / "project.qgs").read_text()
+    assert "data:image/png;base64" in (run / "report.html").read_text()
+
+
+def test_an_analysts_marks_survive_a_tiled_rerun(tmp_path, s1_pair, small_tiles):
+    run = tmp_path / "run"
+    args = (s1_pair["before"], s1_pair["after"], "--sensor", "s1", "--out", run, "--no-chips")
+    assert _detect(*args).exit_code == 0
+    marked = int(pyogrio.read_dataframe(run / "detections.gpkg", layer="detections")["id"].min())
+    _mark(run / "detections.gpkg", marked, "confirmed", "Angara?")
+    assert _detect(*args).exit_code == 0
+    flags = pyogrio.read_dataframe(run / "detections.gpkg", layer="detections")
+    kept = flags[flags["id"] == marked]
+    assert list(kept["status"]) == ["confirmed"] and list(kept["note"]) == ["Angara?"]
+    assert (flags["status"] == "new").sum() == len(flags) - 1
+
+
+def test_a_tiled_pair_goes_into_a_results_tree(tmp_path, s1_pair, small_tiles):
+    root = tmp_path / "results"
+    result = _detect(
+        s1_pair["before"], s1_pair["after"], "--sensor", "s1", "--root", root, "--aoi", "nakhodka"
+    )
+    assert result.exit_code == 0, result.output
+    after_date = read_raster(s1_pair["after"]).time.date().isoformat()
+    folder = root / "nakhodka" / after_date
+    stamp = json.loads((folder / "inputs.json").read_text())
+    assert stamp["sensor"] == "s1" and stamp["after"] == str(s1_pair["after"])
+    assert (root / "nakhodka" / "history.gpkg").is_file()
+    assert (folder / "report.html").is_file()
+
+
+def test_a_tiled_s2_pair_shows_true_colour(tmp_path, small_tiles):
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=SIZE_PX)
+    paths = write_simulation(sim, tmp_path / "pair")
+    run = tmp_path / "run"
+    result = _detect(paths["before"], paths["after"], "--sensor", "s2", "--out", run)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(run / "after.tif") as ds:
+        assert ds.descriptions[:3] == ("B04", "B03", "B02") and ds.dtypes[0] == "uint16"
+        assert ds.nodata == 0
+    assert "<qgis" in (run / "project.qgs").read_text()
+
+
+def test_package_files_off_one_grid_are_refused(tmp_path, s1_pair):
+    result = imagery.tiled.detect_pair_files(
+        s1_pair["before"],
+        s1_pair["after"],
+        sensor="s1",
+        chunk_px=256,
+        change_path=tmp_path / "change.tif",
+        display_paths=(tmp_path / "before.tif", tmp_path / "after.tif"),
+    )
+    assert result.display_paths == (tmp_path / "before.tif", tmp_path / "after.tif")
+    shifted = read_raster(tmp_path / "after.tif")
+    from imagery.io import write_raster
+
+    moved = shifted.replace(transform=shifted.transform * shifted.transform.translation(3, 0))
+    write_raster(moved, tmp_path / "moved.tif")
+    with pytest.raises(InputError, match="after raster is not on the before raster's grid"):
+        from_files(tmp_path / "before.tif", tmp_path / "moved.tif", tmp_path / "change.tif")
