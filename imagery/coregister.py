@@ -256,6 +256,7 @@ def estimate_registration_files(
     model: str = "auto",
     min_windows: int = 6,
     min_confidence: float = 0.2,
+    s2_scale: float | None = None,
     **options,
 ) -> Registration:
     """:func:`estimate_registration` on two raster files, reading only the strips it measures.
@@ -271,6 +272,8 @@ def estimate_registration_files(
         are reduced to the mean of their bands.
     sensor : {"s1", "s2"}, optional
         Defaults to the ``SENSOR`` tag of the reference file.
+    s2_scale : float, optional
+        Reflectance per S2 digital number when not L2A's 1e-4.
     others
         As for :func:`estimate_registration`.
     """
@@ -317,6 +320,7 @@ def estimate_registration_files(
         sensor=sensor,
         exclude_reference=exclude_reference,
         exclude_moving=exclude_moving,
+        s2_scale=s2_scale,
     ) as source:
         meas = measure(source, grid, profile=profile, options=opts)
     return decide(

@@ -443,7 +443,12 @@ def detect_pair_files(
         }
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         registration = estimate_registration_files(
-            before_path, after_path, sensor=sensor, max_shift_px=params.max_shift_px, **exclude
+            before_path,
+            after_path,
+            sensor=sensor,
+            max_shift_px=params.max_shift_px,
+            s2_scale=s2_scale,
+            **exclude,
         )
     del exclude
     seconds["coregistration"] = time.perf_counter() - started

@@ -19,6 +19,7 @@ from imagery.errors import InputError
 from imagery.io import read_raster
 from imagery.review.package import FLAG_FIELDS
 from imagery.review.scenes import from_files
+from imagery.sensors import prepare
 from imagery.simulate import simulate_pair, write_simulation
 
 SIZE_PX = 512
@@ -150,3 +151,41 @@ def test_package_files_off_one_grid_are_refused(tmp_path, s1_pair):
     write_raster(moved, tmp_path / "moved.tif")
     with pytest.raises(InputError, match="after raster is not on the before raster's grid"):
         from_files(tmp_path / "before.tif", tmp_path / "moved.tif", tmp_path / "change.tif")
+
+
+def test_a_tiled_pair_of_eo_browser_exports_reads_their_scale(tmp_path, small_tiles, caplog):
+    """16-bit exports (reflectance x 65535) with --s2-scale flag what the reflectance does."""
+    from imagery.io import write_raster
+
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=SIZE_PX)
+    paths = write_simulation(sim, tmp_path / "pair")
+    exported = {}
+    for name in ("before", "after"):
+        scene = prepare(read_raster(paths[name]), "s2", grid="native")  # reflectance
+        keep = [i for i, band in enumerate(scene.band_names) if band != "SCL"]
+        dn = np.round(np.nan_to_num(scene.data[keep], nan=0.0) * 65535).clip(0, 65535)
+        exported[name] = write_raster(
+            scene.replace(
+                data=dn.astype(np.uint16),
+                nodata=0,
+                band_names=tuple(scene.band_names[i] for i in keep),
+            ),
+            tmp_path / f"{name}_dn.tif",
+        )
+    scenes = {"reflectance": (paths["before"], paths["after"], "--s2-scale", "1e-4")}
+    scenes["export"] = (exported["before"], exported["after"], "--s2-scale", "1.5259e-5")
+    flags = {}
+    for label, (before, after, *scale) in scenes.items():
+        run = tmp_path / label
+        caplog.clear()
+        result = _detect(before, after, "--sensor", "s2", "--out", run, *scale)
+        assert result.exit_code == 0, result.output
+        # Every reader of the files (co-registration, water split, windows) took the scale.
+        assert "give --s2-scale" not in caplog.text
+        flags[label] = pyogrio.read_dataframe(run / "detections.gpkg", layer="detections")
+    assert len(flags["reflectance"]) >= 2
+    a, b = (np.sort(f.geometry.centroid.x.to_numpy()) for f in flags.values())
+    assert len(a) == len(b) and np.allclose(a, b, atol=20.0)
+    with rasterio.open(tmp_path / "export" / "after.tif") as ds:
+        water = np.percentile(ds.read(4)[ds.read(4) > 0], 10)
+    assert water < 1500  # B08 reflectance x 10000 of water, not x 65535

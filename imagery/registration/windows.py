@@ -195,9 +195,11 @@ class FileSource:
         exclude_reference: np.ndarray | None = None,
         exclude_moving: np.ndarray | None = None,
         cache_mb: int = 256,
+        s2_scale: float | None = None,
     ) -> None:
         self.sensor = sensor
         self.cache_mb = cache_mb
+        self.s2_scale = s2_scale
         self._paths = {"reference": Path(reference_path), "moving": Path(moving_path)}
         self._plans = {k: _band_plan(p, sensor) for k, p in self._paths.items()}
         self._exclude = {"reference": exclude_reference, "moving": exclude_moving}
@@ -282,7 +284,8 @@ class FileSource:
         if self.sensor == "s1":
             return prepare_s1(strip, source=source, db=self._db[which])
         if self.sensor == "s2" and all(strip.has_band(b) for b in S2_BANDS):
-            return prepare_s2(strip, source=source)
+            scale = {} if self.s2_scale is None else {"scale": self.s2_scale}
+            return prepare_s2(strip, source=source, **scale)
         data = strip.data.astype(np.float32, copy=False)
         if strip.nodata is not None and not np.isnan(strip.nodata):
             data = np.where(strip.data == strip.nodata, np.float32(np.nan), data)
