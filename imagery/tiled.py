@@ -245,6 +245,14 @@ def _prepared(
     return prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
 
 
+def _display_core(raster: Raster, rows: slice, cols: slice) -> Raster | None:
+    """The display version of a window's core (None when the core holds no data)."""
+    from imagery.review.display import display_raster
+
+    core = raster.replace(data=raster.data[:, rows, cols])
+    return display_raster(core) if core.valid_mask().any() else None
+
+
 def _owned(
     frame: gpd.GeoDataFrame, core_bounds: tuple[float, float, float, float]
 ) -> gpd.GeoDataFrame:
@@ -272,16 +280,24 @@ def _run_window(
     s2_scale: float | None = None,
     displays: bool = False,
 ):
-    try:
-        before = _prepared(
-            read_raster(before_path, window=padded, sensor=sensor),
+    read = read_raster(before_path, window=padded, sensor=sensor, require_valid=False)
+    r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
+    rows, cols = slice(r0, r0 + int(core.height)), slice(c0, c0 + int(core.width))
+    if not read.valid_mask().any():
+        if not displays:
+            return _NO_DATA, core, None, None, None, None
+        # Nothing before here, but the after scene may cover it: the analyst sees it.
+        after = _aligned_window(
+            after_path,
+            registration,
+            read,
             sensor,
-            before_path,
+            margin_px,
             direction=direction,
             s2_scale=s2_scale,
         )
-    except EmptyRasterError:
-        return _NO_DATA, core, None, None, None, None
+        return _NO_DATA, core, None, None, None, (None, _display_core(after, rows, cols))
+    before = _prepared(read, sensor, before_path, direction=direction, s2_scale=s2_scale)
     after = _aligned_window(
         after_path,
         registration,
@@ -291,17 +307,11 @@ def _run_window(
         direction=direction,
         s2_scale=s2_scale,
     )
-    r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
-    rows, cols = slice(r0, r0 + int(core.height)), slice(c0, c0 + int(core.width))
     shown = None
     if displays:
-        from imagery.review.display import display_raster
-
         # Written for every window with data, compared or not: the analyst sees the
         # whole scene, cloud and swath edges included.
-        shown = tuple(
-            display_raster(r.replace(data=r.data[:, rows, cols])) for r in (before, after)
-        )
+        shown = tuple(_display_core(r, rows, cols) for r in (before, after))
     if not (before.valid_mask() & after.valid_mask()).any():
         return _NO_DATA, core, None, None, None, shown
     try:
@@ -518,9 +528,9 @@ def detect_pair_files(
         )
         for done in range(1, len(windows) + 1):
             ended, core, change, found, gone, shown = jobs.popleft().result()
-            if shown is not None:
-                show_before(shown[0], core)
-                show_after(shown[1], core)
+            for show, part in zip((show_before, show_after), shown or (), strict=False):
+                if part is not None:
+                    show(part, core)
             if ended == _NO_DATA:
                 without_data += 1
             elif ended == _UNCOMPARED:

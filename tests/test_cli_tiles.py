@@ -149,7 +149,7 @@ def test_package_files_off_one_grid_are_refused(tmp_path, s1_pair):
 
     moved = shifted.replace(transform=shifted.transform * shifted.transform.translation(3, 0))
     write_raster(moved, tmp_path / "moved.tif")
-    with pytest.raises(InputError, match="after raster is not on the before raster's grid"):
+    with pytest.raises(InputError, match=r"after \(.*moved.tif\) raster is not on the before"):
         from_files(tmp_path / "before.tif", tmp_path / "moved.tif", tmp_path / "change.tif")
 
 
@@ -189,3 +189,81 @@ def test_a_tiled_pair_of_eo_browser_exports_reads_their_scale(tmp_path, small_ti
     with rasterio.open(tmp_path / "export" / "after.tif") as ds:
         water = np.percentile(ds.read(4)[ds.read(4) > 0], 10)
     assert water < 1500  # B08 reflectance x 10000 of water, not x 65535
+
+
+def test_tiled_displays_are_the_scenes_display_and_scratch_lies_beside_the_run(
+    tmp_path, s1_pair, small_tiles
+):
+    from imagery.review.display import display_raster
+
+    run = tmp_path / "out" / "run"
+    args = (s1_pair["before"], s1_pair["after"], "--sensor", "s1", "--no-chips")
+    assert _detect(*args, "--out", run).exit_code == 0
+    # The scratch rasters were written beside the run folder, as its staging is.
+    scratch = small_tiles[-1]["change_path"].parent
+    assert scratch.parent == run.parent and scratch.name.startswith(".run.")
+    assert not scratch.exists()
+    expected = display_raster(prepare(read_raster(s1_pair["before"]), "s1", grid="native"))
+    np.testing.assert_array_equal(read_raster(run / "before.tif").data, expected.data)
+    # The after scene as the whole-scene pipeline shows it, but for resampling.
+    from imagery.detect import detect_pair
+
+    pair = detect_pair(read_raster(s1_pair["before"]), read_raster(s1_pair["after"]), sensor="s1")
+    after_whole = display_raster(pair.after).data[0]
+    after_tiled = read_raster(run / "after.tif").data[0]
+    both = np.isfinite(after_whole) & np.isfinite(after_tiled)
+    assert both.mean() > 0.95
+    assert np.median(np.abs(after_whole[both] - after_tiled[both])) < 0.5  # dB
+
+    root = tmp_path / "results"
+    assert _detect(*args, "--root", root).exit_code == 0
+    scratch = small_tiles[-1]["change_path"].parent
+    assert scratch.parent == root / "scene" and not scratch.exists()
+    assert [p.name for p in (root / "scene").iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_after_scene_shows_where_the_before_scene_has_no_data(tmp_path, small_tiles):
+    from imagery.io import write_raster
+
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=SIZE_PX)
+    paths = write_simulation(sim, tmp_path / "pair")
+    before = read_raster(paths["before"])
+    data = before.data.copy()
+    # L2A's fill value: two of the four windows, with their halos, hold no data before.
+    data[:, :, :400] = 0
+    write_raster(before.replace(data=data, nodata=0), tmp_path / "before.tif")
+    run = tmp_path / "run"
+    result = _detect(tmp_path / "before.tif", paths["after"], "--sensor", "s2", "--out", run)
+    assert result.exit_code == 0, result.output
+    shown = read_raster(run / "after.tif").valid_mask()
+    assert shown[:, :256].mean() > 0.95 and shown.mean() > 0.95
+    assert not read_raster(run / "before.tif", require_valid=False).valid_mask()[:, :256].any()
+    footprints = pyogrio.read_dataframe(run / "detections.gpkg", layer="footprints")
+    areas = dict(zip(footprints["role"], footprints.geometry.area, strict=True))
+    assert areas["after"] > 1.6 * areas["before"]
+
+
+def test_stretch_and_change_limits_from_files_match_the_scenes_in_memory(tmp_path, monkeypatch):
+    import imagery.review.scenes as scenes
+    from imagery.review.display import change_limits, stretch_for
+
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=SIZE_PX)
+    paths = write_simulation(sim, tmp_path / "pair")
+    result = imagery.tiled.detect_pair_files(
+        paths["before"],
+        paths["after"],
+        sensor="s2",
+        chunk_px=256,
+        change_path=tmp_path / "change.tif",
+        display_paths=(tmp_path / "before.tif", tmp_path / "after.tif"),
+    )
+    # What write_run computes from the same rasters held in memory.
+    stretch = stretch_for(read_raster(tmp_path / "after.tif"))
+    clear, top = change_limits(read_raster(result.change_path).data[0])
+    whole = scenes.from_files(*result.display_paths, result.change_path)
+    assert whole.stretch == stretch
+    assert (whole.change_clear, whole.change_max) == pytest.approx((clear, top), rel=0.02)
+    monkeypatch.setattr(scenes, "SAMPLE_PX", 100_000)  # a lattice of 16 windows of 64 px
+    lattice = scenes.from_files(*result.display_paths, result.change_path)
+    assert lattice.stretch.vmax == pytest.approx(stretch.vmax, rel=0.1)
+    assert (lattice.change_clear, lattice.change_max) == pytest.approx((clear, top), rel=0.15)

@@ -310,9 +310,21 @@ def detect(
             if sensor == "s1" and is_grd(path):
                 _refuse_grd_without_aoi(path, aoi)
 
-        scratch_parent = Path(out_dir if out_dir is not None else root_dir).absolute().parent
-        scratch_parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".portwatch-tile.", dir=scratch_parent) as tmp:
+        # Beside the run folder and named as the package's staging is: on its file
+        # system (the rasters are linked in, not copied), and removed as stale staging
+        # by a later run if this one is killed.
+        if out_dir is not None:
+            run_dir = Path(out_dir)
+        else:
+            from imagery.io import raster_info
+            from imagery.outputs import run_folder
+
+            when = raster_info(scenes[1], sensor=sensor).time
+            run_dir = run_folder(root_dir, aoi.id if aoi is not None else "scene", when, sensor)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(
+            prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent
+        ) as tmp:
             result = _detect_tiles(scenes, sensor, aoi, direction, s2_scale, Path(tmp))
             paths = write(result)
     else:

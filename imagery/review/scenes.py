@@ -38,10 +38,12 @@ __all__ = ["FILE_CACHE_BYTES", "PackageRasters", "from_files", "from_memory"]
 #: Longest side of the small picture of a scene read from a file (overview map and
 #: footprints; the overview map itself is 900 px).
 PREVIEW_PX = 2048
-#: Full-resolution pixels sampled from a file for the stretch and the change limits,
-#: in windows of ``SAMPLE_WINDOW_PX`` spread over the scene.
+#: Full-resolution pixels sampled from a file for the stretch and the change limits, in
+#: windows of ``SAMPLE_WINDOW_PX`` on a regular lattice over the scene (15 x 15 windows
+#: of 64 px, 0.92 Mpx). On a simulated 2048 px pair, the change limits of nine 256 px
+#: windows (four in the corners) saturated 25 % lower than the whole file's.
 SAMPLE_PX = 1_000_000
-SAMPLE_WINDOW_PX = 256
+SAMPLE_WINDOW_PX = 64
 #: GDAL's block cache while a package is made from files, bytes: chips read a few
 #: blocks each, and GDAL's default (5 % of RAM) kept some 800 MB of a tile's blocks.
 FILE_CACHE_BYTES = 128 * 2**20
@@ -83,12 +85,12 @@ def _check_grids(shapes_transforms, crss, names) -> None:
     ):
         if shape != shape0 or not transform.almost_equals(transform0):
             raise InputError(
-                f"{name} raster is not on the before raster's grid "
+                f"{name} raster is not on the {names[0]} raster's grid "
                 f"({shape} {tuple(transform)[:6]} vs {shape0} {tuple(transform0)[:6]}); "
                 "co-register first"
             )
         if crs != crs0:
-            raise InputError(f"{name} raster CRS {crs} differs from before's {crs0}")
+            raise InputError(f"{name} raster CRS {crs} differs from {names[0]}'s {crs0}")
 
 
 def from_memory(before: Raster, after: Raster, change: Raster) -> PackageRasters:
@@ -125,16 +127,29 @@ def from_memory(before: Raster, after: Raster, change: Raster) -> PackageRasters
 
 
 def _sample(path: Path, bands: list[int]) -> np.ndarray:
-    """Full-resolution pixels of ``bands`` from windows spread over the file, (band, n)."""
+    """Full-resolution pixels of ``bands``, (band, n): the whole file when it holds at
+    most ``SAMPLE_PX`` pixels a band, else windows of ``SAMPLE_WINDOW_PX`` on a regular
+    lattice over it (one file block each, at the centres of the lattice's cells, so a
+    tile's nodata corners weigh no more than their share)."""
     with rasterio.open(path) as ds:
-        side = min(SAMPLE_WINDOW_PX, ds.height, ds.width)
-        per_axis = max(1, math.isqrt(max(1, SAMPLE_PX // (side * side))))
-        rows = np.linspace(0, ds.height - side, per_axis).round().astype(int)
-        cols = np.linspace(0, ds.width - side, per_axis).round().astype(int)
+        if ds.height * ds.width <= SAMPLE_PX:
+            return ds.read(bands).reshape(len(bands), -1)
+        side = SAMPLE_WINDOW_PX
+        per_axis = max(1, math.isqrt(SAMPLE_PX // (side * side)))
+        centres_r = ((np.arange(per_axis) + 0.5) * ds.height / per_axis).astype(int)
+        centres_c = ((np.arange(per_axis) + 0.5) * ds.width / per_axis).astype(int)
         pieces = [
-            ds.read(bands, window=Window(int(c), int(r), side, side)).reshape(len(bands), -1)
-            for r in np.unique(rows)
-            for c in np.unique(cols)
+            ds.read(
+                bands,
+                window=Window(
+                    int(np.clip(c - side // 2, 0, ds.width - side)),
+                    int(np.clip(r - side // 2, 0, ds.height - side)),
+                    min(side, ds.width),
+                    min(side, ds.height),
+                ),
+            ).reshape(len(bands), -1)
+            for r in centres_r
+            for c in centres_c
         ]
     return np.concatenate(pieces, axis=1)
 
@@ -171,7 +186,10 @@ def from_files(
     _check_grids(
         [((i.height, i.width), i.transform) for i in infos],
         [i.crs for i in infos],
-        ("before", "after", "change"),
+        tuple(
+            f"{role} ({path})"
+            for role, path in zip(("before", "after", "change"), paths, strict=True)
+        ),
     )
     decimation = max(1, math.ceil(max(infos[0].height, infos[0].width) / PREVIEW_PX))
     before_d, after_d = (read_raster(p, decimation=decimation) for p in paths[:2])
