@@ -48,6 +48,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import os
@@ -505,10 +506,12 @@ def detect_pair_files(
         _CogWriter(shown_paths[1], profile) as show_after,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
-        # A deque, emptied as results are taken: a finished future holds its window's
-        # change and display cores, which would otherwise stay until the last window.
-        jobs = collections.deque(
-            pool.submit(
+        # Windows are submitted a few ahead of the one being written, and each result is
+        # dropped once written: a finished window holds its change and display cores
+        # (19-57 MB at 1540 px), which would otherwise pile up behind a slow window, or
+        # all stay to the end (1.2 GB of a tile's 64 windows, until session 28).
+        def submit(core: Window, padded: Window):
+            return pool.submit(
                 _run_window,
                 core,
                 padded,
@@ -524,10 +527,15 @@ def detect_pair_files(
                 s2_scale=s2_scale,
                 displays=display_paths is not None,
             )
-            for core, padded in windows
+
+        waiting = iter(windows)
+        jobs = collections.deque(
+            submit(*window) for window in itertools.islice(waiting, 2 * max(1, workers))
         )
         for done in range(1, len(windows) + 1):
             ended, core, change, found, gone, shown = jobs.popleft().result()
+            if (window := next(waiting, None)) is not None:
+                jobs.append(submit(*window))
             for show, part in zip((show_before, show_after), shown or (), strict=False):
                 if part is not None:
                     show(part, core)
