@@ -737,3 +737,31 @@ def test_s2_a_ship_berthed_before_blue_roofs_is_not_on_a_vegetated_bank():
     reflectance[:, :, :QUAY_COL] = np.array(BLUE_ROOFS, dtype=np.float32)[:, None, None]
     scene = s2_scene(reflectance)
     assert inside(detect_vessels(scene), scene, BERTHED).sum() == 1
+
+
+#: A ship moored end-on (stern-to, bow-out) at the quay, 90 m x 20 m, and a short pier
+#: of the same size and of the quay's own concrete, both across the quay face.
+END_ON = (slice(px(2200), px(2200) + px(20)), slice(QUAY_COL, QUAY_COL + px(90)))
+SHORT_PIER = (slice(px(2600), px(2600) + px(20)), slice(QUAY_COL, QUAY_COL + px(90)))
+
+
+def test_s2_ship_moored_end_on_is_found_and_a_pier_of_its_size_is_not():
+    reflectance = s2_layout(size=400)
+    reflectance[:, END_ON[0], END_ON[1]] = np.array(RED_HULL, dtype=np.float32)[:, None, None]
+    reflectance[:, SHORT_PIER[0], SHORT_PIER[1]] = np.array(QUAY, dtype=np.float32)[:, None, None]
+    scene = s2_scene(reflectance)
+    found = detect_vessels(scene)
+    end_on = found[inside(found, scene, END_ON)]
+    assert len(end_on) == 1 and end_on["setting"].iloc[0] == "berthed"
+    # Across the quay, along the ship (the quay runs north-south).
+    assert abs(end_on["heading_deg"].iloc[0] - 90.0) < 10
+    assert 70 < end_on["length_m"].iloc[0] < 130
+    assert not inside(found, scene, SHORT_PIER, margin=3).any()
+    # Not by its score alone: with every berthed candidate kept, the pier's material
+    # (the quay's) still keeps it out.
+    every = detect_vessels(scene, params=VesselParams(berth_min_score=0.0))
+    assert not inside(every, scene, SHORT_PIER, margin=3).any()
+    assert inside(every, scene, END_ON).sum() == 1
+    # The ships alongside and at anchor are still found, and nothing else.
+    assert inside(found, scene, BERTHED).sum() == 1 and inside(found, scene, ANCHORED).sum() == 1
+    assert len(found) == 3

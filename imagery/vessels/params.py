@@ -197,3 +197,11 @@ BERTH_SCALES = (1.0, 0.63, 0.4)
 BERTH_FILL = 0.85
 #: The protrusion search runs in tiles of this many pixels (plus a halo of two lines).
 BERTH_TILE_PX = 2048
+#: Ships moored end-on to a quay (stern-to or bow-to, fishing boats rafted bow-out, a
+#: ro-ro at its ramp) are protrusions across the quay, as piers are: up to this long,
+#: metres. Longer, a protrusion across the quay is a pier or a mole.
+BERTH_END_ON_MAX_LENGTH_M = 120.0
+#: A pier is the quay's own material; an end-on candidate must differ from the quay
+#: behind it by at least this much (:func:`imagery.vessels.s2_berths._quay_contrast`,
+#: the largest relative difference over four bands).
+BERTH_END_ON_MIN_CONTRAST = 0.3

@@ -10,7 +10,13 @@ from scipy import ndimage
 from imagery.objects import axis_shape, label_objects
 from imagery.spectral import leaf_ndvi
 from imagery.vessels.common import _open, _PerLabel, _ship_sized
-from imagery.vessels.params import BERTH_FILL, BERTH_SCALES, BERTH_TILE_PX
+from imagery.vessels.params import (
+    BERTH_END_ON_MAX_LENGTH_M,
+    BERTH_END_ON_MIN_CONTRAST,
+    BERTH_FILL,
+    BERTH_SCALES,
+    BERTH_TILE_PX,
+)
 from imagery.vessels.s2_candidates import _Candidates
 from imagery.vessels.shore import _angles, _runs
 
@@ -115,7 +121,9 @@ def _tile_protrusions(shore: _Shore, params, pixel_m, origin=(0, 0)) -> _Candida
 
 
 def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _Candidates:
-    """Hull-like protrusions along one direction for one line length.
+    """Hull-like protrusions along one direction for one line length: hulls alongside a
+    quay that runs in that direction, and hulls moored end-on to it (across it, up to
+    ``BERTH_END_ON_MAX_LENGTH_M`` long and of another material than the quay).
 
     ``run`` is the land run through each pixel in metres (inf where it reaches the
     tile border), ``reach`` the same with the part inside the tile (a lower bound).
@@ -127,8 +135,12 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     shape = axis_shape(labels, n, pixel_m)
     off_axis = np.abs(np.mod(shape["angle"] - angle + 90.0, 180.0) - 90.0)
     elongation = shape["length_m"] / np.maximum(shape["width_m"], 1e-6)
+    tolerance = 0.75 * 180.0 / params.berth_angles
+    # A hull alongside lies along the quay; one moored end-on (stern-to, bow-out) lies
+    # across it, as a pier does, and is told from one by its material below.
+    end_on = (off_axis >= 90.0 - tolerance) & (shape["length_m"] <= BERTH_END_ON_MAX_LENGTH_M)
     keep = (
-        (off_axis <= 0.75 * 180.0 / params.berth_angles)
+        ((off_axis <= tolerance) | end_on)
         & (shape["width_m"] <= params.berth_max_width_m)
         & (elongation >= params.berth_min_elongation)
         & _ship_sized(shape, params, params.s2_min_length_m)
@@ -142,14 +154,16 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     behind = mine.ring(labels.shape, 0, 2).subset(shore.land & ~bumps)
     backing = np.nan_to_num(behind.median(reach) / np.maximum(own_run, 1e-6))
     # A hull alongside a quay faces the water along its outer side; a strip across a
-    # pier or a mole touches water only at its two ends.
+    # pier or a mole touches water only at its two ends. A hull moored end-on faces it
+    # along both sides.
     facing = mine.count(shore.facing_water) * pixel_m
+    sides = np.where(end_on, 2.0, 1.0)
     bare_banks = _bare_banks(shore, mine, labels.shape, params, pixel_m)
     solid = mine.median(shore.step_nir) >= params.s2_foam_ratio * mine.median(shore.step_green)
     keep &= (
         (own_run <= BERTH_FILL * line_m)
         & (backing >= params.berth_min_backing)
-        & (facing >= 0.6 * shape["length_m"])
+        & (facing >= 0.6 * sides * shape["length_m"])
         & (mine.median(shore.ndvi) <= params.s2_max_ndvi)
         & bare_banks
         & solid
@@ -159,6 +173,9 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
         return _Candidates.empty()
     mine = mine.subset(keep[labels])
     contrast = _quay_contrast(shore, mine, labels.shape)
+    keep &= ~end_on | (contrast >= BERTH_END_ON_MIN_CONTRAST)
+    if not keep.any():
+        return _Candidates.empty()
     count = int(keep.sum())
     return _Candidates(
         mine.split(keep),
