@@ -251,3 +251,33 @@ def test_a_band_beside_whitewater_gone_by_the_second_pass_is_not_a_departure():
     # the pair drops it for lying in the surf zone of the first date.
     assert _in_the_band(_search(surf, after, sign=-1.0)[0]) == 1
     assert _in_the_band(_vessels(surf, after, "departed")) == 0
+
+
+def _oil_jetty(*, tanker: bool) -> np.ndarray:
+    """A quay on the west, a 12 m trestle running 1 km out to an 80 m x 30 m loading
+    platform, and, when ``tanker``, a 240 m x 40 m tanker moored along the platform."""
+    ground = np.empty((4, 300, 300), dtype=np.float64)
+    ground[:] = np.array(WATER)[:, None, None]
+    ground[:, :, :40] = np.array(QUAY)[:, None, None]
+    ground[:, 150, 40:140] = np.array(QUAY)[:, None]
+    ground[:, 146:154, 140:143] = np.array(QUAY)[:, None, None]
+    if tanker:
+        ground[:, 138:162, 143:147] = np.array(DECK)[:, None, None]
+    return ground
+
+
+def test_a_tanker_moored_at_a_jetty_head_is_an_arrival_and_then_a_departure():
+    """The trestle is water to the mask and bright: it used to join tanker, platform and
+    trestle into one object a kilometre long, neither found nor flagged."""
+    before, after = (
+        blurred_s2(_oil_jetty(tanker=False), 1, 1),
+        blurred_s2(_oil_jetty(tanker=True), 11, 2),
+    )
+
+    def at_the_head(points) -> int:
+        return sum(136 <= row <= 164 and 140 <= col <= 149 for col, row in points)
+
+    arrivals = _vessels(before, after)
+    assert len(arrivals) == 1 and at_the_head(arrivals) == 1
+    departures = _vessels(after, before, layer="departed")
+    assert len(departures) == 1 and at_the_head(departures) == 1

@@ -765,3 +765,36 @@ def test_s2_ship_moored_end_on_is_found_and_a_pier_of_its_size_is_not():
     # The ships alongside and at anchor are still found, and nothing else.
     assert inside(found, scene, BERTHED).sum() == 1 and inside(found, scene, ANCHORED).sum() == 1
     assert len(found) == 3
+
+
+def _jetty_scene(*, tanker: bool) -> tuple[Raster, tuple[slice, slice], tuple[slice, slice]]:
+    """An oil jetty: a trestle 400 m out from the quay, 12 m wide (thinner than the
+    water mask resolves), its 80 m x 25 m loading platform, and a 240 m x 40 m tanker
+    moored along the platform when ``tanker``."""
+    reflectance = s2_layout(size=400)
+    middle, trestle = px(2600), px(12)
+    head_col = QUAY_COL + px(400)
+    head = (slice(middle - px(40), middle + px(40)), slice(head_col, head_col + px(25)))
+    hull = (slice(middle - px(120), middle + px(120)), slice(head[1].stop, head[1].stop + px(40)))
+    parts = [((slice(middle, middle + trestle), slice(QUAY_COL, head_col)), QUAY), (head, QUAY)]
+    if tanker:
+        parts.append((hull, RED_HULL))
+    for where, material in parts:
+        reflectance[:, where[0], where[1]] = np.array(material, dtype=np.float32)[:, None, None]
+    return s2_scene(reflectance), head, hull
+
+
+def test_s2_tanker_at_a_jetty_head_is_found_and_the_empty_head_is_not():
+    """The trestle, bright as a hull and water to the mask, used to join the tanker and
+    the platform into one object a kilometre long, which is no ship."""
+    scene, head, hull = _jetty_scene(tanker=True)
+    found = detect_vessels(scene)
+    tanker = found[inside(found, scene, hull)]
+    assert len(tanker) == 1 and tanker["setting"].iloc[0] == "afloat"
+    assert 180 < tanker["length_m"].iloc[0] < 300
+    assert inside(found, scene, ANCHORED).sum() == 1
+    # The platform alone, 80 m long, is the jetty's own head, not a ship.
+    empty, head, hull = _jetty_scene(tanker=False)
+    found = detect_vessels(empty)
+    assert not inside(found, empty, head, margin=4).any()
+    assert len(found) == 2  # the ships alongside and at anchor

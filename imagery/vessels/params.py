@@ -187,6 +187,15 @@ S2_FOAM_MIN_AREA_M2 = 1_000.0
 #: may touch the zone's edge (it is grown by ``s2_surf_buffer_m``), not lie in it.
 S2_SURF_MAX_SHARE = 0.3
 
+#: A line a pixel or two wide running at least this far out of an S2 object afloat is a
+#: structure (a jetty's trestle, a conveyor), not part of a hull: cut away
+#: (:func:`imagery.vessels.s2.without_thin_appendages`).
+S2_APPENDAGE_MIN_LENGTH_M = 100.0
+#: What such a cut leaves at the trestle's end is a jetty's head (a loading platform,
+#: 30-100 m) unless it is longer than this, metres: then a ship moored at the head,
+#: which reaches past it on both sides (tankers and bulk carriers, 150-330 m).
+S2_JETTY_HEAD_MAX_LENGTH_M = 120.0
+
 #: Line lengths searched, as fractions of ``berth_line_m``. A hull shows at every line
 #: longer than itself; the inside of a bend deepens as the square of the line, so
 #: short lines keep small ships clear of it.

@@ -20,10 +20,13 @@ from imagery.vessels.common import (
     _ship_sized,
     _size_filter,
     line_opening,
+    opening,
 )
 from imagery.vessels.params import (
+    S2_APPENDAGE_MIN_LENGTH_M,
     S2_FOAM_MIN_AREA_M2,
     S2_FOAM_STEP,
+    S2_JETTY_HEAD_MAX_LENGTH_M,
     S2_SURF_MAX_SHARE,
     VesselParams,
 )
@@ -129,6 +132,55 @@ def _s2_cores(scene: Raster, water: np.ndarray, usable: np.ndarray, params, pixe
 # -- hulls afloat ----------------------------------------------------------------------------
 
 
+def without_thin_appendages(
+    mask: np.ndarray,
+    land: np.ndarray,
+    pixel_m: float,
+    *,
+    min_length_m: float = S2_APPENDAGE_MIN_LENGTH_M,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mask`` less the long lines, a pixel or two wide, that run out of its thick parts.
+
+    A jetty's trestle (10-20 m of roadway and pipe rack), a conveyor or a catwalk is as
+    bright in B08 as a hull and thinner than the water mask resolves, so it is water to
+    the mask and grows into the object of the tanker moored at its head: one T of a
+    kilometre, which is no ship, or a ship centred on the trestle. The thick parts are
+    what survives an opening by a 3 x 3 (then a 5 x 5) square, grown back by a pixel
+    within ``mask`` (Soille 2003, ch. 4); a remainder that runs out from the ``land``
+    to them (touching the land with at most a quarter of its pixels: its root) and is at
+    least ``min_length_m`` long is cut away. A hull's tapered ends, thinner than its
+    middle, reach no land, and a strip along the shore touches it all along; lines that
+    touch no thick part (hulls one or two pixels wide) stay.
+
+    Returns
+    -------
+    kept, cut : ndarray of bool, (row, col)
+        ``mask`` without the appendages, and the appendages.
+    """
+    square = np.ones((3, 3), dtype=bool)
+    removed = np.zeros_like(mask)
+    shore = ndimage.binary_dilation(land, structure=square)
+    for side in (3, 5):
+        thick = opening(mask, np.ones((side, side), dtype=bool))
+        if not thick.any():
+            continue
+        body = ndimage.binary_dilation(thick, structure=square) & mask
+        rest = mask & ~body
+        labels, n = label_objects(rest)
+        if n == 0:
+            continue
+        shape = axis_shape(labels, n, pixel_m)
+        beside = ndimage.binary_dilation(body, structure=square)
+        touching = np.bincount(labels[beside & rest], minlength=n + 1) > 0
+        # A trestle meets the land at its root only; a strip along the shore, all along.
+        ashore = np.bincount(labels[shore & rest], minlength=n + 1) / np.maximum(shape["count"], 1)
+        cut = touching & (ashore > 0) & (ashore <= 0.25) & (shape["length_m"] >= min_length_m)
+        cut[0] = False
+        removed |= cut[labels]
+        mask = mask & ~cut[labels]
+    return mask, removed
+
+
 def _ndvi(scene: Raster) -> np.ndarray:
     return leaf_ndvi(*(scene.band(name) for name in ("B02", "B03", "B04", "B08")))
 
@@ -155,6 +207,7 @@ def _s2_afloat(
     grown = mask
     if measured is not None:
         mask = mask & ~ndimage.binary_opening(measured[0])
+    mask, trestles = without_thin_appendages(mask, ~water, pixel_m)
     labels, n = label_objects(mask)
     if n == 0:
         return _Candidates.empty(), significance
@@ -174,13 +227,21 @@ def _s2_afloat(
         )
         return ndimage.mean(np.nan_to_num(image - background), labels, index)
 
+    shape = axis_shape(labels, n, pixel_m)
+    on_trestle = np.zeros(n + 1, dtype=bool)
+    if trestles.any():
+        beside = ndimage.binary_dilation(trestles, structure=np.ones((3, 3), dtype=bool))
+        on_trestle[np.unique(labels[beside])] = True
     step_nir = ndimage.mean(np.nan_to_num(scene.band("B08") - nir_bg), labels, index)
     step_green = step_above_water("B03")
     keep = (
         (step_nir >= params.s2_min_contrast)
         & (step_nir >= params.s2_foam_ratio * step_green)
         & (objects.median(np.nan_to_num(_ndvi(scene))) <= params.s2_max_ndvi)
-        & _ship_sized(axis_shape(labels, n, pixel_m), params, params.s2_min_length_m)
+        & _ship_sized(shape, params, params.s2_min_length_m)
+        # What was cut from a trestle is a jetty's head, unless longer than one: a ship
+        # moored at the head (its loading platform) reaches past it on both sides.
+        & ~(on_trestle & (shape["length_m"] < S2_JETTY_HEAD_MAX_LENGTH_M))
     )
     if scene.has_band("B11") and params.s2_min_swir_ratio > 0:
         # Water absorbs 1.6 um light within a millimetre or so, turbid or not (the SWIR
