@@ -6,7 +6,7 @@ import numpy as np
 
 from imagery.raster import Raster
 
-__all__ = ["BLUE_MARGIN", "green_vegetation", "leaf_ndvi"]
+__all__ = ["BLUE_MARGIN", "green_vegetation", "leaf_ndvi", "off_mixing_line"]
 
 #: Reflectance by which B02 must exceed B03 for a pixel of high NDVI to be paint, not
 #: leaves: about the blue aerosol residual of L2A.
@@ -44,3 +44,43 @@ def green_vegetation(scene: Raster, max_ndvi: float) -> np.ndarray:
     bands = [scene.band(name) for name in ("B02", "B03", "B04", "B08")]
     finite = np.logical_and.reduce([np.isfinite(b) for b in bands])
     return finite & (np.nan_to_num(leaf_ndvi(*bands), nan=-1.0) > max_ndvi)
+
+
+def off_mixing_line(spectra: np.ndarray, material: np.ndarray, water: np.ndarray) -> np.ndarray:
+    """Largest relative distance, over bands, of each spectrum from the mixtures of a
+    ``material`` with ``water``.
+
+    A structure narrower than the point spread is its material and the water mixed in
+    each pixel (linear spectral mixing: Adams, Smith & Johnson 1986), darker than the
+    material in every band yet the same material; another material lies off the line
+    between the two.
+
+    Parameters
+    ----------
+    spectra, material : ndarray, shape (band, n)
+        Reflectance of n objects and of the material each is compared with.
+    water : ndarray, shape (band,)
+        The water's reflectance.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Distance to the nearest mixture, relative to the material's reflectance in
+        each band (NaN inputs give 0).
+
+    References
+    ----------
+    Adams, J. B., Smith, M. O. & Johnson, P. E. (1986). Spectral mixture modeling: a new
+    analysis of rock and soil types at the Viking Lander 1 site. Journal of Geophysical
+    Research 91(B8), 8098-8112.
+    """
+    spectra = np.nan_to_num(np.asarray(spectra, dtype=np.float64))
+    material = np.nan_to_num(np.asarray(material, dtype=np.float64))
+    water = np.asarray(water, dtype=np.float64).reshape(-1, 1)
+    towards = material - water
+    share = np.sum((spectra - water) * towards, axis=0) / np.maximum(
+        np.sum(towards * towards, axis=0), 1e-12
+    )
+    mixed = water + np.clip(share, 0.0, 1.0) * towards
+    relative = np.abs(spectra - mixed) / np.maximum(np.abs(material), 1e-3)
+    return np.max(relative, axis=0)

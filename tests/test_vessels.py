@@ -798,3 +798,17 @@ def test_s2_tanker_at_a_jetty_head_is_found_and_the_empty_head_is_not():
     found = detect_vessels(empty)
     assert not inside(found, empty, head, margin=4).any()
     assert len(found) == 2  # the ships alongside and at anchor
+
+
+def test_a_strip_of_quay_mixed_with_water_is_on_the_mixing_line_and_a_hull_is_not():
+    """A pier narrower than the point spread: quay and water mixed in each pixel."""
+    from imagery.spectral import off_mixing_line
+
+    water, quay = np.array(WATER), np.array(QUAY)
+    strip = 0.45 * quay + 0.55 * water
+    spectra = np.column_stack([strip, quay, 0.6 * np.array(RED_HULL) + 0.4 * water])
+    distance = off_mixing_line(spectra, np.column_stack([quay] * 3), water)
+    assert distance[0] < 1e-9 and distance[1] < 1e-9
+    assert distance[2] > 0.3
+    # Measured against the quay alone, the strip differs by more than half.
+    assert np.max(np.abs(strip - quay) / quay) > 0.5

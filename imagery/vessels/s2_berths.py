@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from imagery.objects import axis_shape, label_objects
-from imagery.spectral import leaf_ndvi
+from imagery.spectral import leaf_ndvi, off_mixing_line
 from imagery.vessels.common import _open, _PerLabel, _ship_sized
 from imagery.vessels.params import (
     BERTH_END_ON_MAX_LENGTH_M,
@@ -32,6 +32,7 @@ class _Shore:
     step_nir: np.ndarray  # B08 minus the water's median
     step_green: np.ndarray  # B03 minus the water's median
     bands: np.ndarray  # (4, row, col): B02 B03 B04 B08
+    water: np.ndarray  # (4,): the clear water's median B02 B03 B04 B08
 
 
 def _shore(bands: np.ndarray, water: np.ndarray, usable: np.ndarray, reference) -> _Shore:
@@ -46,6 +47,7 @@ def _shore(bands: np.ndarray, water: np.ndarray, usable: np.ndarray, reference) 
         step_nir=bands[3] - reference[3],
         step_green=bands[1] - reference[1],
         bands=bands,
+        water=np.asarray(reference, dtype=np.float64),
     )
 
 
@@ -173,7 +175,7 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
         return _Candidates.empty()
     mine = mine.subset(keep[labels])
     contrast = _quay_contrast(shore, mine, labels.shape)
-    keep &= ~end_on | (contrast >= BERTH_END_ON_MIN_CONTRAST)
+    keep &= ~end_on | (_unmixed_contrast(shore, mine, labels.shape) >= BERTH_END_ON_MIN_CONTRAST)
     if not keep.any():
         return _Candidates.empty()
     count = int(keep.sum())
@@ -212,6 +214,24 @@ def _quay_contrast(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]) -> np
     theirs = np.stack([quay.median(band) for band in shore.bands])
     relative = np.abs(ours - theirs) / np.maximum(theirs, 1e-3)
     return np.max(np.nan_to_num(relative, nan=0.0), axis=0)
+
+
+def _unmixed_contrast(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`imagery.spectral.off_mixing_line` of a candidate's inner pixels (all of
+    them when it has none) against the quay 2-4 pixels behind and the water.
+
+    A strip of quay narrower than the point spread (a pier one or two pixels wide) is
+    quay and water mixed in each pixel: measured against the quay alone it differs by
+    half its brightness, against the mixing line it does not; a hull, another material,
+    still does.
+    """
+    quay = mine.ring(shape, 1, 4).subset(shore.land & ~shore.facing_water)
+    inner = mine.subset(~shore.facing_water)
+    ours = np.stack([inner.median(band) for band in shore.bands])
+    everywhere = np.stack([mine.median(band) for band in shore.bands])
+    ours = np.where(np.isfinite(ours), ours, everywhere)
+    theirs = np.stack([quay.median(band) for band in shore.bands])
+    return off_mixing_line(ours, theirs, shore.water)
 
 
 def _berth_score(elongation: np.ndarray, backing: np.ndarray, contrast: np.ndarray) -> np.ndarray:
