@@ -139,23 +139,41 @@ def without_thin_appendages(
     *,
     min_length_m: float = S2_APPENDAGE_MIN_LENGTH_M,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``mask`` less the long lines, a pixel or two wide, that run out of its thick parts.
+    """``mask`` less the long narrow arms that run out from the land to its thick parts.
 
     A jetty's trestle (10-20 m of roadway and pipe rack), a conveyor or a catwalk is as
     bright in B08 as a hull and thinner than the water mask resolves, so it is water to
-    the mask and grows into the object of the tanker moored at its head: one T of a
-    kilometre, which is no ship, or a ship centred on the trestle. The thick parts are
-    what survives an opening by a 3 x 3 (then a 5 x 5) square, grown back by a pixel
-    within ``mask`` (Soille 2003, ch. 4); a remainder that runs out from the ``land``
-    to them (touching the land with at most a quarter of its pixels: its root) and is at
-    least ``min_length_m`` long is cut away. A hull's tapered ends, thinner than its
-    middle, reach no land, and a strip along the shore touches it all along; lines that
-    touch no thick part (hulls one or two pixels wide) stay.
+    the mask and grows (by hysteresis, to two or three pixels) into the object of the
+    tanker moored at its head: one T of a kilometre, which is no ship, or a ship
+    centred on the trestle. The thick parts are what survives an opening by a 3 x 3
+    square, then by a 5 x 5 one (so arms up to four pixels wide next to thicker parts),
+    grown back by a pixel within ``mask`` (Soille 2003, ch. 4); a remainder that runs
+    out from the ``land`` to them (touching the land with at most a quarter of its
+    pixels: its root) and is at least ``min_length_m`` long is cut away. A hull's
+    tapered ends, thinner than its middle, reach no land, and a strip along the shore
+    touches it all along; narrow objects with no thick part (hulls one to four pixels
+    wide) stay.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, (row, col)
+        Objects afloat (grown detection cores).
+    land : ndarray of bool, (row, col)
+        Not water. A window's edge is not land: a trestle longer than a tiled run's halo
+        has no root in the window and is not cut there.
+    pixel_m : float
+        Pixel side on the ground, metres.
+    min_length_m : float
+        Shortest arm cut, metres (``S2_APPENDAGE_MIN_LENGTH_M``).
 
     Returns
     -------
     kept, cut : ndarray of bool, (row, col)
-        ``mask`` without the appendages, and the appendages.
+        ``mask`` without the arms, and the arms.
+
+    References
+    ----------
+    Soille, P. (2003). Morphological Image Analysis, 2nd ed. Springer.
     """
     square = np.ones((3, 3), dtype=bool)
     removed = np.zeros_like(mask)
@@ -188,7 +206,10 @@ def _ndvi(scene: Raster) -> np.ndarray:
 def _s2_afloat(
     scene, water, usable, params, pixel_m, measured=None
 ) -> tuple[_Candidates, np.ndarray]:
-    """Hulls afloat: B08 cores grown by hysteresis, kept when solid and ship-sized.
+    """Hulls afloat: B08 cores grown by hysteresis, less whitewater and the trestles
+    that join them to the land (:func:`without_thin_appendages`), kept when solid and
+    ship-sized; what a trestle was cut from must be longer than a jetty's loading
+    platform (``S2_JETTY_HEAD_MAX_LENGTH_M``).
 
     ``measured``: :func:`_foam_pixels` of the scene, when the caller has it.
     """
