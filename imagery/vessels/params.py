@@ -210,7 +210,8 @@ BERTH_TILE_PX = 2048
 #: ro-ro at its ramp) are protrusions across the quay, as piers are: up to this long,
 #: metres. Longer, a protrusion across the quay is a pier or a mole.
 BERTH_END_ON_MAX_LENGTH_M = 120.0
-#: A pier is the quay's own material; an end-on candidate must differ from the quay
-#: behind it by at least this much (:func:`imagery.vessels.s2_berths._quay_contrast`,
-#: the largest relative difference over four bands).
+#: A pier is the quay's own material, and one narrower than the point spread is quay
+#: mixed with water: an end-on candidate must lie at least this far off every mixture
+#: of the quay behind it with the water (:func:`imagery.spectral.off_mixing_line`, the
+#: largest relative distance over four bands).
 BERTH_END_ON_MIN_CONTRAST = 0.3

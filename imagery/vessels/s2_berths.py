@@ -174,10 +174,12 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     if not keep.any():
         return _Candidates.empty()
     mine = mine.subset(keep[labels])
-    contrast = _quay_contrast(shore, mine, labels.shape)
-    keep &= ~end_on | (_unmixed_contrast(shore, mine, labels.shape) >= BERTH_END_ON_MIN_CONTRAST)
-    if not keep.any():
-        return _Candidates.empty()
+    ours, quay = _spectra(shore, mine, labels.shape)
+    contrast = _quay_contrast(ours, quay)
+    if (keep & end_on).any():
+        keep &= ~end_on | (_unmixed_contrast(shore, mine, ours, quay) >= BERTH_END_ON_MIN_CONTRAST)
+        if not keep.any():
+            return _Candidates.empty()
     count = int(keep.sum())
     return _Candidates(
         mine.split(keep),
@@ -201,37 +203,41 @@ def _bare_banks(shore: _Shore, mine: _PerLabel, shape, params, pixel_m: float) -
     return ~(banks.median(shore.ndvi) > params.s2_max_ndvi)
 
 
-def _quay_contrast(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]) -> np.ndarray:
-    """Largest relative difference, over B02 B03 B04 B08, between a candidate's inner
-    pixels (not touching water, so not mixed with it) and the quay 2-4 pixels behind.
-
-    The mixed rim of a quay (the inside of a bend, a corner) has the quay's own
-    spectrum once the water-mixed pixels are left out; a hull is another material.
-    """
+def _spectra(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]):
+    """Median B02 B03 B04 B08, (band, label 0..n), of each candidate's inner pixels (not
+    touching water, so not mixed with it; NaN when it has none) and of the quay 2-4
+    pixels behind it."""
     inner = mine.subset(~shore.facing_water)
     quay = mine.ring(shape, 1, 4).subset(shore.land & ~shore.facing_water)
     ours = np.stack([inner.median(band) for band in shore.bands])
     theirs = np.stack([quay.median(band) for band in shore.bands])
-    relative = np.abs(ours - theirs) / np.maximum(theirs, 1e-3)
+    return ours, theirs
+
+
+def _quay_contrast(ours: np.ndarray, quay: np.ndarray) -> np.ndarray:
+    """Largest relative difference, over B02 B03 B04 B08, between a candidate's inner
+    pixels and the quay behind (:func:`_spectra`).
+
+    The mixed rim of a quay (the inside of a bend, a corner) has the quay's own
+    spectrum once the water-mixed pixels are left out; a hull is another material.
+    """
+    relative = np.abs(ours - quay) / np.maximum(quay, 1e-3)
     return np.max(np.nan_to_num(relative, nan=0.0), axis=0)
 
 
-def _unmixed_contrast(shore: _Shore, mine: _PerLabel, shape: tuple[int, int]) -> np.ndarray:
+def _unmixed_contrast(shore: _Shore, mine: _PerLabel, ours: np.ndarray, quay: np.ndarray):
     """:func:`imagery.spectral.off_mixing_line` of a candidate's inner pixels (all of
-    them when it has none) against the quay 2-4 pixels behind and the water.
+    them when it has none) against the quay behind and the water (:func:`_spectra`).
 
     A strip of quay narrower than the point spread (a pier one or two pixels wide) is
     quay and water mixed in each pixel: measured against the quay alone it differs by
     half its brightness, against the mixing line it does not; a hull, another material,
     still does.
     """
-    quay = mine.ring(shape, 1, 4).subset(shore.land & ~shore.facing_water)
-    inner = mine.subset(~shore.facing_water)
-    ours = np.stack([inner.median(band) for band in shore.bands])
-    everywhere = np.stack([mine.median(band) for band in shore.bands])
-    ours = np.where(np.isfinite(ours), ours, everywhere)
-    theirs = np.stack([quay.median(band) for band in shore.bands])
-    return off_mixing_line(ours, theirs, shore.water)
+    if not np.isfinite(ours).all():
+        whole = np.stack([mine.median(band) for band in shore.bands])
+        ours = np.where(np.isfinite(ours), ours, whole)
+    return off_mixing_line(ours, quay, shore.water)
 
 
 def _berth_score(elongation: np.ndarray, backing: np.ndarray, contrast: np.ndarray) -> np.ndarray:
