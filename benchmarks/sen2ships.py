@@ -13,10 +13,11 @@ as GeoTIFFs whose names carry the band (``B02.tif`` or EO Browser's
 Prints precision, recall and F1 per port and in total, with the default parameters,
 then a leave-one-port-out check of the constants that were set looking at these
 scenes: the berthed-score threshold ``berth_min_score``, the shortest vessel
-``s2_min_length_m`` and the smallest B08 step afloat ``s2_min_contrast``. For each
+``s2_min_length_m``, the smallest B08 step afloat ``s2_min_contrast`` and the berthed
+candidates' distance from the quay-water mixing line ``berth_min_unmixed``. For each
 port, the combination that maximises the pooled F1 of the two other ports is applied
-to it. Writes everything to ``benchmarks/results/sen2ships.json``. Takes about a
-minute on two cores (each port is run for every length and contrast tried).
+to it. Writes everything to ``benchmarks/results/sen2ships.json``. Takes about five
+minutes on two cores (each port is run for every length, contrast and distance tried).
 
 The files are EO Browser 16-bit "raw" exports: their digital numbers are reflectance x
 65535 (open sea B08 ~ 290, land B08 ~ 11 400 would be reflectance 1.14 at x 10000), so
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import platform
@@ -55,6 +57,7 @@ TOLERANCE_M = 20.0
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.30, 0.80, 0.05))
 MIN_LENGTHS_M = (30.0, 45.0)
 MIN_CONTRASTS = (0.01, 0.02)
+MIN_UNMIXED = (0.0, 0.05, 0.1, 0.15)
 
 
 def _cpu_name() -> str:
@@ -145,27 +148,34 @@ def at_threshold(run: dict, threshold: float) -> tuple[Score, object]:
 def leave_one_port_out(data: Path, params: VesselParams, runs: dict[str, dict]) -> dict:
     """For each port: the constants best on the other two, and the port's score with them."""
     table: dict[tuple, dict[str, Score]] = {}
-    for length in MIN_LENGTHS_M:
-        for contrast in MIN_CONTRASTS:
-            trial = dataclasses.replace(params, s2_min_length_m=length, s2_min_contrast=contrast)
-            same = trial == dataclasses.replace(params)
-            for port in runs:
-                run = runs[port] if same else run_port(data / port, trial)
-                for t in THRESHOLDS:
-                    table.setdefault((length, contrast, t), {})[port] = at_threshold(run, t)[0]
+    for length, contrast, unmixed in itertools.product(MIN_LENGTHS_M, MIN_CONTRASTS, MIN_UNMIXED):
+        trial = dataclasses.replace(
+            params, s2_min_length_m=length, s2_min_contrast=contrast, berth_min_unmixed=unmixed
+        )
+        same = trial == dataclasses.replace(params)
+        for port in runs:
+            run = runs[port] if same else run_port(data / port, trial)
+            for t in THRESHOLDS:
+                table.setdefault((length, contrast, unmixed, t), {})[port] = at_threshold(run, t)[0]
     out = {}
-    default = (params.s2_min_length_m, params.s2_min_contrast, params.berth_min_score)
+    default = (
+        params.s2_min_length_m,
+        params.s2_min_contrast,
+        params.berth_min_unmixed,
+        params.berth_min_score,
+    )
     for held in runs:
 
         def pooled(key, held=held):
             return sum((table[key][p] for p in runs if p != held), Score(0, 0, 0)).f1
 
         # Ties go to the defaults, then to the closest threshold.
-        best = max(table, key=lambda k: (pooled(k), k == default, -abs(k[2] - default[2])))
+        best = max(table, key=lambda k: (pooled(k), k == default, -abs(k[3] - default[3])))
         out[held] = {
             "s2_min_length_m": best[0],
             "s2_min_contrast": best[1],
-            "berth_min_score": best[2],
+            "berth_min_unmixed": best[2],
+            "berth_min_score": best[3],
             "train_f1": round(pooled(best), 4),
             **table[best][held].to_dict(),
         }
@@ -226,21 +236,22 @@ def main(argv: list[str] | None = None) -> int:
     lopo = leave_one_port_out(args.data, params, runs)
     lopo_total = sum((Score(v["tp"], v["fp"], v["fn"]) for v in lopo.values()), Score(0, 0, 0))
     print(
-        "\nleave one port out: s2_min_length_m, s2_min_contrast and berth_min_score"
-        " chosen on the two other ports"
+        "\nleave one port out: s2_min_length_m, s2_min_contrast, berth_min_unmixed and"
+        " berth_min_score chosen on the two other ports"
     )
     print(
-        f"{'held out':<10} {'len':>4} {'contr':>5} {'thr':>5} {'trainF1':>7} {'tp':>3} {'fp':>3} "
-        f"{'fn':>3} {'P':>6} {'R':>6} {'F1':>6}"
+        f"{'held out':<10} {'len':>4} {'contr':>5} {'mix':>5} {'thr':>5} {'trainF1':>7} {'tp':>3} "
+        f"{'fp':>3} {'fn':>3} {'P':>6} {'R':>6} {'F1':>6}"
     )
     for port, v in lopo.items():
         print(
             f"{port:<10} {v['s2_min_length_m']:>4.0f} {v['s2_min_contrast']:>5.2f} "
-            f"{v['berth_min_score']:>5.2f} {v['train_f1']:>7.3f} {v['tp']:>3} {v['fp']:>3} "
-            f"{v['fn']:>3} {v['precision']:>6.3f} {v['recall']:>6.3f} {v['f1']:>6.3f}"
+            f"{v['berth_min_unmixed']:>5.2f} {v['berth_min_score']:>5.2f} {v['train_f1']:>7.3f} "
+            f"{v['tp']:>3} {v['fp']:>3} {v['fn']:>3} {v['precision']:>6.3f} {v['recall']:>6.3f} "
+            f"{v['f1']:>6.3f}"
         )
     print(
-        f"{'all':<10} {'':>4} {'':>5} {'':>5} {'':>7} {lopo_total.tp:>3} {lopo_total.fp:>3} "
+        f"{'all':<10} {'':>4} {'':>5} {'':>5} {'':>5} {'':>7} {lopo_total.tp:>3} {lopo_total.fp:>3} "
         f"{lopo_total.fn:>3} {lopo_total.precision:>6.3f} {lopo_total.recall:>6.3f} "
         f"{lopo_total.f1:>6.3f}"
     )

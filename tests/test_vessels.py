@@ -812,3 +812,19 @@ def test_a_strip_of_quay_mixed_with_water_is_on_the_mixing_line_and_a_hull_is_no
     assert distance[2] > 0.3
     # Measured against the quay alone, the strip differs by more than half.
     assert np.max(np.abs(strip - quay) / quay) > 0.5
+
+
+def test_s2_a_rim_of_quay_mixed_with_water_is_not_a_ship_alongside():
+    """Where the ship lay, a strip of the quay's rim: each pixel part quay, part water
+    (darker than the quay by half, so its contrast with the quay scores like a hull's).
+    It lies on the quay-water mixing line and is no ship; without that test it is
+    found as one. The red hull in the same place is another material and is found."""
+    reflectance = s2_layout()
+    rim = 0.45 * np.array(QUAY) + 0.55 * np.array(WATER)
+    reflectance[:, BERTHED[0], BERTHED[1]] = rim.astype(np.float32)[:, None, None]
+    scene = s2_scene(reflectance)
+    assert not inside(detect_vessels(scene), scene, BERTHED).any()
+    off = dataclasses.replace(VesselParams(), berth_min_unmixed=0.0)
+    assert inside(detect_vessels(scene, params=off), scene, BERTHED).sum() == 1
+    hull = s2_scene(s2_layout())
+    assert inside(detect_vessels(hull), hull, BERTHED).sum() == 1

@@ -105,6 +105,13 @@ class VesselParams:
         (mangrove, scrub, lawn; blue roofs and containers are not vegetation:
         :func:`imagery.spectral.leaf_ndvi`). A quay apron is paved for tens of metres; a
         park or a tree line further back does not count. 0 turns the test off.
+    berth_min_unmixed : float
+        An S2 berthed candidate alongside a quay must lie at least this far off every
+        mixture of the quay behind it with the water (the largest relative distance
+        over B02 B03 B04 B08, :func:`imagery.spectral.off_mixing_line`; end-on
+        candidates: ``BERTH_END_ON_MIN_CONTRAST``). The quay's own rim, the pixels of
+        the shoreline that are part quay and part water, lies on that line; a hull is
+        another material. 0 turns the test off.
     berth_min_score : float
         S2 berthed objects scoring below this (:func:`_berth_score`, 0-0.9) are dropped.
     berth_angles : int
@@ -147,6 +154,7 @@ class VesselParams:
     berth_min_end_contrast_db: float | None = 1.0
     berth_min_backing: float = 2.0
     berth_bank_m: float = 50.0
+    berth_min_unmixed: float = 0.1
     berth_min_score: float = 0.55
     berth_angles: int = 16
     min_width_px: int = 2

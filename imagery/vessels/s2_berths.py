@@ -176,10 +176,14 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     mine = mine.subset(keep[labels])
     ours, quay = _spectra(shore, mine, labels.shape)
     contrast = _quay_contrast(ours, quay)
-    if (keep & end_on).any():
-        keep &= ~end_on | (_unmixed_contrast(shore, mine, ours, quay) >= BERTH_END_ON_MIN_CONTRAST)
-        if not keep.any():
-            return _Candidates.empty()
+    # The quay's rim is quay and water mixed in each pixel: on their mixing line, however
+    # dark beside the quay. An end-on candidate, as a narrow pier is, must lie further off.
+    floor = np.where(
+        end_on, max(BERTH_END_ON_MIN_CONTRAST, params.berth_min_unmixed), params.berth_min_unmixed
+    )
+    keep &= _unmixed_contrast(shore, mine, ours, quay) >= floor
+    if not keep.any():
+        return _Candidates.empty()
     count = int(keep.sum())
     return _Candidates(
         mine.split(keep),
