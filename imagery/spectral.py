@@ -66,7 +66,8 @@ def off_mixing_line(spectra: np.ndarray, material: np.ndarray, water: np.ndarray
     -------
     ndarray, shape (n,)
         Distance to the nearest mixture, relative to the material's reflectance in
-        each band (NaN inputs give 0).
+        each band; NaN where the spectrum or its material is unknown (NaN in a band),
+        so that no comparison with a floor passes.
 
     References
     ----------
@@ -74,8 +75,10 @@ def off_mixing_line(spectra: np.ndarray, material: np.ndarray, water: np.ndarray
     analysis of rock and soil types at the Viking Lander 1 site. Journal of Geophysical
     Research 91(B8), 8098-8112.
     """
-    spectra = np.nan_to_num(np.asarray(spectra, dtype=np.float64))
-    material = np.nan_to_num(np.asarray(material, dtype=np.float64))
+    spectra = np.asarray(spectra, dtype=np.float64)
+    material = np.asarray(material, dtype=np.float64)
+    unknown = ~(np.isfinite(spectra).all(axis=0) & np.isfinite(material).all(axis=0))
+    spectra, material = np.nan_to_num(spectra), np.nan_to_num(material)
     water = np.asarray(water, dtype=np.float64).reshape(-1, 1)
     towards = material - water
     share = np.sum((spectra - water) * towards, axis=0) / np.maximum(
@@ -83,4 +86,4 @@ def off_mixing_line(spectra: np.ndarray, material: np.ndarray, water: np.ndarray
     )
     mixed = water + np.clip(share, 0.0, 1.0) * towards
     relative = np.abs(spectra - mixed) / np.maximum(np.abs(material), 1e-3)
-    return np.max(relative, axis=0)
+    return np.where(unknown, np.nan, np.max(relative, axis=0))

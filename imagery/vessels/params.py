@@ -203,6 +203,11 @@ S2_APPENDAGE_MIN_LENGTH_M = 100.0
 #: 30-100 m) unless it is longer than this, metres: then a ship moored at the head,
 #: which reaches past it on both sides (tankers and bulk carriers, 150-330 m).
 S2_JETTY_HEAD_MAX_LENGTH_M = 120.0
+#: A hull is a convex body: its pixels fill the rectangle of its second moments (the
+#: length and width of :func:`imagery.objects.axis_shape`) to 0.95-1.05, a filled
+#: ellipse 1.05. An object afloat filling less than this share is a hook, an L or a
+#: comb (a curved pier, a jetty with its arm), not a ship.
+S2_HULL_MIN_FILL = 0.7
 
 #: Line lengths searched, as fractions of ``berth_line_m``. A hull shows at every line
 #: longer than itself; the inside of a bend deepens as the square of the line, so

@@ -26,6 +26,7 @@ from imagery.vessels.params import (
     S2_APPENDAGE_MIN_LENGTH_M,
     S2_FOAM_MIN_AREA_M2,
     S2_FOAM_STEP,
+    S2_HULL_MIN_FILL,
     S2_JETTY_HEAD_MAX_LENGTH_M,
     S2_SURF_MAX_SHARE,
     VesselParams,
@@ -260,6 +261,7 @@ def _s2_afloat(
         & (step_nir >= params.s2_foam_ratio * step_green)
         & (objects.median(np.nan_to_num(_ndvi(scene))) <= params.s2_max_ndvi)
         & _ship_sized(shape, params, params.s2_min_length_m)
+        & (shape["count"] * pixel_m**2 >= S2_HULL_MIN_FILL * shape["length_m"] * shape["width_m"])
         # What was cut from a trestle is a jetty's head, unless longer than one: a ship
         # moored at the head (its loading platform) reaches past it on both sides.
         & ~(on_trestle & (shape["length_m"] < S2_JETTY_HEAD_MAX_LENGTH_M))

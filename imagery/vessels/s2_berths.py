@@ -236,7 +236,7 @@ def _unmixed_contrast(shore: _Shore, mine: _PerLabel, ours: np.ndarray, quay: np
     A strip of quay narrower than the point spread (a pier one or two pixels wide) is
     quay and water mixed in each pixel: measured against the quay alone it differs by
     half its brightness, against the mixing line it does not; a hull, another material,
-    still does.
+    still does. NaN (no quay measured behind the candidate) passes no floor.
     """
     if not np.isfinite(ours).all():
         whole = np.stack([mine.median(band) for band in shore.bands])
