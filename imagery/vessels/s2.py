@@ -208,11 +208,20 @@ def _s2_afloat(
     scene, water, usable, params, pixel_m, measured=None
 ) -> tuple[_Candidates, np.ndarray]:
     """Hulls afloat: B08 cores grown by hysteresis, less whitewater and the trestles
-    that join them to the land (:func:`without_thin_appendages`), kept when solid and
-    ship-sized; what a trestle was cut from must be longer than a jetty's loading
-    platform (``S2_JETTY_HEAD_MAX_LENGTH_M``).
+    that join them to the land (:func:`without_thin_appendages`), kept when solid,
+    ship-sized and convex (filling at least ``S2_HULL_MIN_FILL`` of the rectangle of
+    their second moments: a hook or an L of pier is not a hull; shape analysis as the
+    first, coarse rejection of optical ship candidates, Zhu et al. 2010); what a trestle
+    was cut from must be longer than a jetty's loading platform
+    (``S2_JETTY_HEAD_MAX_LENGTH_M``).
 
     ``measured``: :func:`_foam_pixels` of the scene, when the caller has it.
+
+    References
+    ----------
+    Zhu, C., Zhou, H., Wang, R. & Guo, J. (2010). A novel hierarchical method of ship
+    detection from spaceborne optical image based on shape and texture features. IEEE
+    TGRS 48(9), 3446-3456. https://doi.org/10.1109/TGRS.2010.2046330
     """
     cores, significance, nir_bg = _s2_cores(scene, water, usable, params, pixel_m)
     if params.min_width_px > 1:
