@@ -181,7 +181,10 @@ def _protrusions(shore: _Shore, run, reach, angle, line_m, params, pixel_m) -> _
     floor = np.where(
         end_on, max(BERTH_END_ON_MIN_CONTRAST, params.berth_min_unmixed), params.berth_min_unmixed
     )
-    keep &= _unmixed_contrast(shore, mine, ours, quay) >= floor
+    passes = _unmixed_contrast(shore, mine, ours, quay) >= floor
+    if params.berth_min_unmixed <= 0:  # off: alongside candidates pass, even unmeasured
+        passes |= ~end_on
+    keep &= passes
     if not keep.any():
         return _Candidates.empty()
     count = int(keep.sum())
