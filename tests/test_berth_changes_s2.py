@@ -226,6 +226,30 @@ def test_a_hull_step_dark_at_1_6_um_is_not_a_departure():
         assert _at_the_berth(_search(before, after, sign=-1.0)[0]) == departed
 
 
+@pytest.mark.parametrize(
+    ("swir_per_nir", "departed_by_default", "departed_at_old_ratio"),
+    [
+        (0.22, 0, 1),  # whitewater: B11 about a quarter of B08 (Frouin et al. 1996)
+        (0.6, 1, 1),  # a hull, B11 lowered by its 20 m pixels on a narrow beam
+    ],
+)
+def test_a_step_with_a_quarter_of_its_b08_at_1_6_um_is_whitewater_not_a_departure(
+    swir_per_nir, departed_by_default, departed_at_old_ratio
+):
+    # Surf on a breakwater, white in the visible and as bright in B08 as a grey deck,
+    # gone by the second pass: its B11 step is a quarter of its B08 step, which the old
+    # ratio (0.15) let through; a hull's is half or more.
+    b11_quay = np.full((SIZE, SIZE), 0.003)
+    b11_quay[:, SHORE_COL:] = 0.2
+    strip_b11 = b11_quay.copy()
+    strip_b11[SHIP] = 0.003 + swir_per_nir * (DECK[3] - WATER[3])
+    before = _with_b11(blurred_s2(_port(ship=True), 1, 1), strip_b11, 1)
+    after = _with_b11(blurred_s2(_port(), 11, 2), b11_quay, 2)
+    assert _at_the_berth(_search(before, after, sign=-1.0)[0]) == departed_by_default
+    old = dataclasses.replace(PAIR_VESSEL_PARAMS, s2_min_swir_ratio=0.15)
+    assert _at_the_berth(_search(before, after, sign=-1.0, vessel=old)[0]) == departed_at_old_ratio
+
+
 def _surf_port(*, whitewater: bool) -> np.ndarray:
     # Surf is uneven: beside the whitewater, a band of thin foam over sediment the waves
     # stirred up lifts B08 as a grey deck does (suspended sediment is bright in the red
