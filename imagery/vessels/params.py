@@ -50,13 +50,15 @@ class VesselParams:
         (Hale & Querry 1973; the SWIR black-water assumption of Wang & Shi 2007), and
         whitewater, white in the visible, keeps about 60 % of that reflectance at
         0.85 um and 15 % at 1.65 um, the water in its bubbles absorbing (Frouin,
-        Schwindling & Deschamps 1996): its B11/B08 step is about a quarter. A hull's own B11/B08 ratio
-        is 0.5-1; B11's 20 m pixels lower it on a narrow hull. Over the 102 annotated
-        ships of the real ports (``benchmarks/sen2ships.py``) the step ratio's 1st
-        percentile is 0.2, its 5th 0.55; three lie below 0.4. Was 0.15, which let surf
-        on a breakwater through (session 31: an independent simulator's S2 pairs, false
-        new vessels 13 -> 11 and departures 4 -> 3, none lost; at 0.35 a ship is lost).
-        0 turns the test off.
+        Schwindling & Deschamps 1996): its B11/B08 step is about a quarter. A hull's
+        own B11/B08 ratio is 0.5-1; B11's 20 m pixels lower it on a narrow hull. Over
+        the 102 annotated ships of the real ports (``benchmarks/sen2ships.py``) the
+        step ratio's 1st percentile is 0.2, its 5th 0.55; three lie below 0.4. Was
+        0.15, which let whitewater through (session 31: an independent simulator's S2
+        pairs, false new vessels 13 -> 11 and departures 4 -> 3, none lost; at 0.35 a
+        ship is lost; real ports a false alarm fewer). Foam mixed with a breakwater's
+        concrete in its pixels steps 0.4-0.6 in B11 and still passes. 0 turns the test
+        off.
     s2_max_ndvi : float
         S2 candidates whose median NDVI exceeds this are vegetation; a berthed candidate
         whose land within ``berth_bank_m`` mostly exceeds it lies on a vegetated bank.
