@@ -219,3 +219,34 @@ def test_a_cloud_shadow_gone_from_a_yard_is_not_cut_into_stacks():
     before[:, region[0], region[1]] *= np.array([0.75, 0.55, 0.55, 0.55])[:, None, None]
     found = detect_aligned(blurred_s2(before, 1, 1), blurred_s2(after, 11, 2), params=ALL)
     assert not (found.detections["kind"] == "cargo").any()
+
+
+def test_a_churn_object_is_cut_into_its_strong_stack_scale_parts():
+    """A change object of a yard's churn holding a stack's strong change (peak score 9)
+    beside a weaker hump (peak 5, a mean under the seed score of 4.5 once cut) is cut at
+    the saddle between them: only the stack's part comes back."""
+    from imagery.detect import _stack_parts
+    from imagery.objects import label_objects, measure_objects
+
+    grid = blurred_s2(_ground(), 1, 1)
+    rows, cols = np.mgrid[:SIZE, :SIZE]
+    z = np.zeros((SIZE, SIZE))
+    for (r, c), peak in (((80, 100), 9.0), ((80, 109), 5.0)):
+        z += peak * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 3.0**2))
+    labels, n = label_objects(z > ALL.cargo_grow_z)
+    churn = measure_objects(labels, n, transform=grid.transform, crs=grid.crs)
+    import geopandas as gpd
+
+    churn = gpd.GeoDataFrame(churn, geometry="geometry", crs=grid.crs)
+    assert len(churn) == 1 and churn["area_m2"].iloc[0] >= 2 * ALL.cargo_min_area_m2
+    parts = _stack_parts(churn, z, grid, ALL)
+    assert len(parts) == 1
+    col, row = ~grid.transform * (
+        parts.geometry.iloc[0].centroid.x,
+        parts.geometry.iloc[0].centroid.y,
+    )
+    assert abs(row - 80) <= 2 and abs(col - 100) <= 3
+    assert parts["z_mean"].iloc[0] >= ALL.cargo_z
+    # Uncut, the object's mean score is the churn's, not the stack's.
+    whole = measure_objects(labels, n, transform=grid.transform, crs=grid.crs, values={"z": z})
+    assert whole["z_mean"].iloc[0] < parts["z_mean"].iloc[0]

@@ -15,6 +15,7 @@ from imagery.objects import (
     label_objects,
     label_sums,
     measure_objects,
+    split_at_saddles,
 )
 
 TRANSFORM = from_origin(600000.0, 4700000.0, 10.0, 10.0)
@@ -118,3 +119,40 @@ def test_label_reductions_and_hysteresis_are_scipys_and_skimages(seed, rows, col
     for v in (values, values.astype(np.float32), values > 0):
         assert np.array_equal(label_sums(v, labels, 7), ndimage.sum_labels(v, labels, index))
     assert np.array_equal(label_maxima(values, labels, 7), ndimage.maximum(values, labels, index))
+
+
+def _humps(separation_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two Gaussian humps of change score (peak 8) ``separation_px`` apart along a row,
+    as one object (the score above 2), and a lone hump as another."""
+    rows, cols = np.mgrid[:60, :90]
+    score = np.zeros((60, 90))
+    for r, c in ((20, 20), (20, 20 + separation_px), (48, 70)):
+        score += 8.0 * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 3.0**2))
+    labels, _ = ndimage.label(score > 2.0)
+    return labels, score
+
+
+def test_split_at_saddles_cuts_two_humps_joined_by_a_ridge_and_keeps_one_whole():
+    labels, score = _humps(12)
+    assert labels.max() == 2  # the joined pair and the lone hump
+    parts, n = split_at_saddles(labels, score, min_distance_px=3)
+    assert n == 3
+    # Each hump's peak lies in its own part, the cut between them near the saddle.
+    left, right, lone = parts[20, 20], parts[20, 32], parts[48, 70]
+    assert len({left, right, lone}) == 3 and 0 not in (left, right, lone)
+    assert (parts[20, 21:26] == left).all() and (parts[20, 27:32] == right).all()
+    # Parts cover the objects exactly, and never straddle two objects.
+    assert ((parts > 0) == (labels > 0)).all()
+    for part in range(1, n + 1):
+        assert len(np.unique(labels[parts == part])) == 1
+
+
+def test_split_at_saddles_leaves_humps_closer_than_the_spacing_whole():
+    labels, score = _humps(12)
+    parts, n = split_at_saddles(labels, score, min_distance_px=15)
+    assert n == 2 and parts[20, 20] == parts[20, 32]
+
+
+def test_split_at_saddles_of_nothing_is_nothing():
+    parts, n = split_at_saddles(np.zeros((5, 5), dtype=int), np.ones((5, 5)), min_distance_px=2)
+    assert n == 0 and not parts.any()
