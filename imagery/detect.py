@@ -1077,7 +1077,9 @@ def cargo_flags(
     ground mostly open (a cloud's shadow come or gone, with no SCL to mask it) is not cut
     into stacks. S2 cargo F1 0.620 -> 0.684 on this project's development pairs and
     0.376 -> 0.459 on an independent simulator's (``benchmarks/detection.py``,
-    ``benchmarks/second_opinion.py``).
+    ``benchmarks/second_opinion.py``). An object the empty-ground test rejects that
+    could hold two stacks is cut at the saddles of its change and its parts judged
+    alone, where SCL masked the clouds (``params.cargo_split_spacing_m``).
     """
 
     pixel_m = grid.pixel_m
