@@ -1095,13 +1095,7 @@ def cargo_flags(
     )
     if frame.empty:
         return frame
-    ok = (
-        (frame["area_m2"] >= params.cargo_min_area_m2)
-        & (frame["area_m2"] <= params.cargo_max_area_m2)
-        & (frame["length_m"] <= params.cargo_max_length_m)
-        & (frame["width_m"] >= params.cargo_min_width_m)
-    )
-    frame = frame.loc[ok].copy()
+    frame = frame.loc[_stack_scale(frame, params)].copy()
     if frame.empty:
         return frame
     if grid.sensor == "s1" and params.cargo_moved_m > 0:
@@ -1145,10 +1139,10 @@ def cargo_flags(
 def _stack_parts(
     churn: gpd.GeoDataFrame, z: np.ndarray, grid: Raster, params: DetectParams
 ) -> gpd.GeoDataFrame:
-    """The parts of stack scale of S2 change objects cut at the saddles of their change
-    (``params.cargo_split_spacing_m``): at least ``cargo_min_area_m2`` and
-    ``cargo_min_width_m``, at most ``cargo_max_area_m2``, with a mean normal score of at
-    least ``cargo_z`` (the seed score: a part must be as strong as a stack's seed)."""
+    """The parts of S2 change objects cut at the saddles of their change
+    (``params.cargo_split_spacing_m``) that are of stack scale (:func:`_stack_scale`)
+    with a mean normal score of at least ``cargo_z`` (the seed score: a part must be as
+    strong as a stack's seed)."""
     owner = numbered(churn, grid, all_touched=False)
     parts, n = split_at_saddles(
         owner, z, min_distance_px=round(params.cargo_split_spacing_m / grid.pixel_m)
@@ -1159,13 +1153,18 @@ def _stack_parts(
         parts, n, transform=grid.transform, crs=grid.crs, values={"z": np.where(parts > 0, z, 0.0)}
     )
     frame = gpd.GeoDataFrame(measured, geometry="geometry", crs=grid.crs)
-    ok = (
+    return frame.loc[_stack_scale(frame, params) & (frame["z_mean"] >= params.cargo_z)].copy()
+
+
+def _stack_scale(frame: pd.DataFrame, params: DetectParams) -> pd.Series:
+    """Per change object: of stack scale (``cargo_min_area_m2`` to ``cargo_max_area_m2``,
+    at most ``cargo_max_length_m`` long, at least ``cargo_min_width_m`` wide)?"""
+    return (
         (frame["area_m2"] >= params.cargo_min_area_m2)
         & (frame["area_m2"] <= params.cargo_max_area_m2)
+        & (frame["length_m"] <= params.cargo_max_length_m)
         & (frame["width_m"] >= params.cargo_min_width_m)
-        & (frame["z_mean"] >= params.cargo_z)
     )
-    return frame.loc[ok].copy()
 
 
 #: Side of the cell a single scatterer's response fills, metres: Sentinel-1 IW's
