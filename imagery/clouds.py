@@ -13,6 +13,10 @@ References
 Main-Knorn, M. et al. (2017). Sen2Cor for Sentinel-2. Proc. SPIE 10427, Image and
 Signal Processing for Remote Sensing XXIII. https://doi.org/10.1117/12.2278218
 
+Zhu, Z., & Woodcock, C. E. (2012). Object-based cloud and cloud shadow detection in
+Landsat imagery. Remote Sensing of Environment, 118, 83-94.
+https://doi.org/10.1016/j.rse.2011.10.028
+
 Bohren, C. F., & Huffman, D. R. (1983). Absorption and Scattering of Light by Small
 Particles. Wiley.
 """
@@ -20,18 +24,20 @@ Particles. Wiley.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
-from imagery.filters import masked_box_mean, odd_window_px
+from imagery.filters import block_sums, masked_box_mean, odd_window_px
 from imagery.objects import axis_shape, footprint_means, label_objects
 from imagery.raster import Raster
-from imagery.sensors import SCL_CLOUD_CLASSES, SCL_OPAQUE_CLASSES, cloud_mask
+from imagery.sensors import SCL_CLOUD_CLASSES, SCL_CLOUD_SHADOW, SCL_OPAQUE_CLASSES, cloud_mask
 
 __all__ = [
     "change_veils",
     "cloud_fragments",
     "cloud_reach",
+    "cloud_shadows",
     "large_patches",
+    "s2_cloud_shadows",
     "s2_clouds",
     "ship_shaped",
 ]
@@ -75,6 +81,23 @@ S2_HULL_MIN_ELONGATION = 2.5
 S2_VEIL_BLUE_STEP = 0.03
 S2_VEIL_MIN_AREA_M2 = 180_000.0
 S2_VEIL_SMOOTH_M = 70.0
+#: Cloud shadows without SCL (:func:`cloud_shadows`): the clouds' mask, moved by up to
+#: ``S2_SHADOW_MAX_OFFSET_M`` in any direction (a cloud 2 km up under a sun 20 degrees
+#: high), must cover ground at least ``S2_SHADOW_MIN_DARKENING`` darker than the
+#: scene's own water or land, on average, and ``S2_SHADOW_MIN_CONTRAST`` times as dark
+#: as under the median offset. The search runs on ``S2_SHADOW_BLOCK_M`` blocks; the
+#: shadow found is grown by ``S2_SHADOW_GROW_M`` into ground at least
+#: ``S2_SHADOW_MIN_DARKENING`` darker (a shadow's soft edge), and over any ground joined
+#: to it that is at least ``S2_SHADOW_EXTENT_DARKENING`` darker (the shadow of the
+#: cloud's thin parts, which the mask of thick cloud leaves out). A full shadow keeps
+#: the sky's diffuse light, a fifth to two fifths of the sunlit reflectance: 0.6-0.8
+#: darker.
+S2_SHADOW_MAX_OFFSET_M = 6000.0
+S2_SHADOW_MIN_DARKENING = 0.2
+S2_SHADOW_MIN_CONTRAST = 2.5
+S2_SHADOW_BLOCK_M = 40.0
+S2_SHADOW_GROW_M = 100.0
+S2_SHADOW_EXTENT_DARKENING = 0.35
 
 
 def _surrounded_by(mask: np.ndarray, where: np.ndarray, width_px: int = 2) -> np.ndarray:
@@ -151,6 +174,144 @@ def change_veils(
     return ndimage.binary_dilation(veils, iterations=max(1, round(buffer_m / pixel_m)))
 
 
+def _darkening(scene: Raster, clear: np.ndarray, water: np.ndarray | None) -> np.ndarray:
+    """How much darker each pixel is than the median of its kind (water or land) over
+    ``clear`` pixels, as a fraction in [0, 1] of that median (0 where not ``clear``).
+    The mean of B02, B03, B04 and B08: a shadow takes the direct sunlight from every
+    band, leaving the sky's diffuse light (a fifth to two fifths of it)."""
+    bright = np.mean([np.nan_to_num(scene.band(b)) for b in ("B02", "B03", "B04", "B08")], axis=0)
+    dark = np.zeros(bright.shape, dtype=np.float32)
+    kinds = (water, ~water) if water is not None else (np.ones(bright.shape, dtype=bool),)
+    for kind in kinds:
+        where = kind & clear
+        if where.sum() < 100:
+            continue
+        reference = float(np.median(bright[where]))
+        if reference <= 0:
+            continue
+        dark[where] = np.clip(1.0 - bright[where] / reference, 0.0, 1.0)
+    return dark
+
+
+def cloud_shadows(
+    scene: Raster,
+    clouds: np.ndarray,
+    *,
+    water: np.ndarray | None = None,
+    pixel_m: float | None = None,
+) -> np.ndarray:
+    """Boolean (row, col): where the ``clouds`` of an S2 scene cast their shadow, found
+    from the image alone (for scenes without SCL).
+
+    Sunlight comes from one direction over a scene, so a field of cloud casts its shadow
+    as a copy of itself moved by one offset, ``h / tan(elevation)`` along the sun's
+    azimuth for clouds at height ``h`` (Fmask's geometric matching, Zhu & Woodcock
+    2012, which searches heights along a known sun direction). Here the direction is
+    not assumed: the mask of ``clouds`` is moved over every offset up to
+    ``S2_SHADOW_MAX_OFFSET_M`` at once (a cross-correlation by FFT on
+    ``S2_SHADOW_BLOCK_M`` blocks) against how much darker the clear ground is than
+    the median of its kind (water, land; :func:`_darkening`). The darkest offset is
+    the shadow's when the ground under the moved mask is on average at least
+    ``S2_SHADOW_MIN_DARKENING`` darker and ``S2_SHADOW_MIN_CONTRAST`` times as dark as
+    under the median offset; its mask is then grown by ``S2_SHADOW_GROW_M`` into
+    ground that dark, and over the ground joined to it at least
+    ``S2_SHADOW_EXTENT_DARKENING`` darker (where the cloud's thin parts, not in
+    ``clouds``, cast theirs). One offset serves the whole scene: a field of cumulus
+    shares its condensation level. Clouds whose shadows fall outside the scene, or on
+    ground no darker than the rest, give none; so does a cloud the search window
+    (``S2_SHADOW_MAX_OFFSET_M``) holds without its shadow, when the windows of a tile
+    are searched one by one.
+
+    Parameters
+    ----------
+    scene : Raster
+        A prepared S2 scene (reflectance), with B02, B03, B04 and B08.
+    clouds : ndarray of bool, shape (row, col)
+        The scene's clouds, not grown by any buffer.
+    water : ndarray of bool, optional
+        The scene's water: its darkness is measured against the water's median, the
+        land's against the land's.
+    pixel_m : float, optional
+        Ground pixel size in metres (the scene's by default).
+
+    Returns
+    -------
+    ndarray of bool, shape (row, col)
+        The shadow, outside ``clouds``.
+    """
+    shadow = np.zeros(clouds.shape, dtype=bool)
+    if not clouds.any():
+        return shadow
+    if pixel_m is None:
+        pixel_m = scene.pixel_m
+    clear = np.isfinite(scene.band("B08")) & ~clouds
+    dark = _darkening(scene, clear, water)
+    block = max(1, round(S2_SHADOW_BLOCK_M / pixel_m))
+    area = float(block * block)
+    cloud_blocks = block_sums(clouds.astype(np.float32), block) / area
+    dark_blocks = block_sums(dark, block) / area
+    clear_blocks = block_sums(clear.astype(np.float32), block) / area
+    kernel = cloud_blocks[::-1, ::-1]
+    darkness = signal.fftconvolve(dark_blocks, kernel, mode="full")
+    ground = signal.fftconvolve(clear_blocks, kernel, mode="full")
+    # Offset (dr, dc) of the moved mask, in blocks, for each entry of the correlation.
+    rows, cols = cloud_blocks.shape
+    dr = np.arange(darkness.shape[0])[:, None] - (rows - 1)
+    dc = np.arange(darkness.shape[1])[None, :] - (cols - 1)
+    reach = np.hypot(dr, dc) * block * pixel_m
+    searched = (reach <= S2_SHADOW_MAX_OFFSET_M) & (reach >= 2 * block * pixel_m)
+    searched &= ground >= 0.3 * cloud_blocks.sum()
+    if not searched.any():
+        return shadow
+    mean = np.where(searched, darkness / np.maximum(ground, 1e-9), -np.inf)
+    best = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    peak = float(mean[best])
+    typical = float(np.median(mean[searched]))
+    if peak < S2_SHADOW_MIN_DARKENING or peak < S2_SHADOW_MIN_CONTRAST * max(typical, 0.0):
+        return shadow
+    shift_r, shift_c = int(dr[best[0], 0]) * block, int(dc[0, best[1]]) * block
+    moved = _moved(clouds, shift_r, shift_c)
+    grow = max(1, round(S2_SHADOW_GROW_M / pixel_m))
+    near = ndimage.binary_dilation(moved, iterations=grow)
+    shadow = (moved | (near & (dark >= S2_SHADOW_MIN_DARKENING))) & ~clouds
+    # The shadow of the cloud's thin parts, which the mask of thick cloud leaves out,
+    # continues the shadow as ground still well darker than its kind.
+    labels, count = ndimage.label(dark >= S2_SHADOW_EXTENT_DARKENING)
+    joined = np.zeros(count + 1, dtype=bool)
+    joined[np.unique(labels[shadow])] = True
+    joined[0] = False
+    return (shadow | joined[labels]) & ~clouds
+
+
+def _moved(mask: np.ndarray, shift_r: int, shift_c: int) -> np.ndarray:
+    """``mask`` moved by whole pixels (``shift_r`` down, ``shift_c`` right), False where
+    nothing moved in."""
+    out = np.zeros_like(mask)
+    rows, cols = mask.shape
+    if abs(shift_r) >= rows or abs(shift_c) >= cols:
+        return out
+    src_r = slice(max(0, -shift_r), rows - max(0, shift_r))
+    dst_r = slice(max(0, shift_r), rows - max(0, -shift_r))
+    src_c = slice(max(0, -shift_c), cols - max(0, shift_c))
+    dst_c = slice(max(0, shift_c), cols - max(0, -shift_c))
+    out[dst_r, dst_c] = mask[src_r, src_c]
+    return out
+
+
+def s2_cloud_shadows(
+    scene: Raster, *, water: np.ndarray | None = None, pixel_m: float | None = None
+) -> np.ndarray:
+    """Boolean (row, col): the cloud shadows of an S2 scene, not grown by any buffer.
+
+    SCL's cloud shadow class where the scene has SCL; else the shadows that
+    :func:`cloud_shadows` finds for the clouds :func:`s2_clouds` finds without it.
+    """
+    if scene.has_band("SCL"):
+        return cloud_mask(scene, (SCL_CLOUD_SHADOW,))
+    clouds = s2_clouds(scene, water=water, pixel_m=pixel_m, buffer_m=0.0, opaque=True)
+    return cloud_shadows(scene, clouds, water=water, pixel_m=pixel_m)
+
+
 def s2_clouds(
     scene: Raster,
     *,
@@ -219,9 +380,13 @@ def s2_clouds(
         wet[np.unique(labels[near_water & offshore])] = True
         wet[0] = False
         clouds |= wet[labels]
+    if not opaque and not scene.has_band("SCL"):
+        clouds |= cloud_shadows(scene, clouds, water=water, pixel_m=pixel_m)
     if not clouds.any():
         return clouds
     buffer_m = S2_CLOUD_BUFFER_M if buffer_m is None else buffer_m
+    if buffer_m <= 0:
+        return clouds
     return ndimage.binary_dilation(clouds, iterations=max(1, round(buffer_m / pixel_m)))
 
 
@@ -241,33 +406,37 @@ def cloud_fragments(
     grid: Raster,
 ) -> np.ndarray:
     """Which objects of ``frame`` (polygons on ``grid``) are detached puffs of cloud,
-    not hulls: a boolean array, one per row.
+        not hulls: a boolean array, one per row.
 
-    A cumulus field comes with puffs that SCL leaves unmarked, some ship-sized and
-    elongated. Cloud droplets are much larger than the wavelengths of B02-B08 and
-    scatter them alike (a cloud is white), so a puff over the sea brightens the blue
-    about as much as the near infrared. A hull replaces water, which is darkest in the
-    near infrared, with paint or steel, which is not, and most hulls step more in B08
-    than in B02. An object is a puff when it lies within ``reach`` (:func:`cloud_reach`)
-    and its mean ``steps["B02"]`` is positive and its mean ``steps["B08"]`` at most
-    ``S2_PUFF_MAX_RATIO`` times that, each less the mean over the water in a ring
-    ``FRAGMENT_RING_M`` around it: a veil over the ship (cirrus, haze) lies over that
-    water too. An object with no water in its ring is left undecided (kept). ``steps``
-    are the change from the date without the object to the date with it (a pair) or
-    the scene's own reflectance (one scene).
+        A cumulus field comes with puffs that SCL leaves unmarked, some ship-sized and
+        elongated. Cloud droplets are much larger than the wavelengths of B02-B08 and
+        scatter them alike (a cloud is white), so a puff over the sea brightens the blue
+        about as much as the near infrared. A hull replaces water, which is darkest in the
+        near infrared, with paint or steel, which is not, and most hulls step more in B08
+        than in B02. An object is a puff when it lies within ``reach`` (:func:`cloud_reach`)
+        and its mean ``steps["B02"]`` is positive and its mean ``steps["B08"]`` at most
+        ``S2_PUFF_MAX_RATIO`` times that, each less the mean over the water in a ring
+        ``FRAGMENT_RING_M`` around it: a veil over the ship (cirrus, haze) lies over that
+        water too. An object with no water in its ring is left undecided (kept). ``steps``
+        are the change from the date without the object to the date with it (a pair) or
+        the scene's own reflectance (one scene).
 
-    Measured: on simulated development pairs the ships flagged within 300 m of a cloud
-    stepped 1.25 times as much in B08 as in B02 or more, the puffs flagged there
-    0.7-1.4 times (the two overlap); on the real sen2ships ports 9 of 102 annotated
-    ships step at most 1.5 times as much in B08 as in B02 over the water (white, grey
-    and blue hulls, dark hulls in Honolulu), and those would be lost within reach of a
-    cloud, as are hulls of any colour under a veil that the ring does not cancel.
+        Measured: on simulated development pairs the ships flagged within 300 m of a cloud
+        stepped 1.25 times as much in B08 as in B02 or more, the puffs flagged there
+        0.7-1.4 times (the two overlap); on the real sen2ships ports 9 of 102 annotated
+        ships step at most 1.5 times as much in B08 as in B02 over the water (white, grey
+        and blue hulls, dark hulls in Honolulu), and those would be lost within reach of a
+        cloud, as are hulls of any colour under a veil that the ring does not cancel.
 
-    References
-    ----------
+        References
+        ----------
+        Zhu, Z., & Woodcock, C. E. (2012). Object-based cloud and cloud shadow detection in
+    Landsat imagery. Remote Sensing of Environment, 118, 83-94.
+    https://doi.org/10.1016/j.rse.2011.10.028
+
     Bohren, C. F., & Huffman, D. R. (1983). Absorption and Scattering of Light by Small
-    Particles. Wiley. (Droplets of 5-20 um scatter visible and near-infrared light
-    alike.)
+        Particles. Wiley. (Droplets of 5-20 um scatter visible and near-infrared light
+        alike.)
     """
     if frame.empty or not reach.any():
         return np.zeros(len(frame), dtype=bool)

@@ -44,7 +44,13 @@ from scipy import ndimage, stats
 
 from imagery.calibration import calibrate
 from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
-from imagery.clouds import change_veils, cloud_fragments, cloud_reach, s2_clouds
+from imagery.clouds import (
+    change_veils,
+    cloud_fragments,
+    cloud_reach,
+    s2_cloud_shadows,
+    s2_clouds,
+)
 from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.layover import correct_layover
@@ -62,8 +68,6 @@ from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import (
     S2_OPTIONAL_BANDS,
-    SCL_CLOUD_SHADOW,
-    cloud_mask,
     keep_shared,
     prepare,
 )
@@ -137,7 +141,8 @@ class DetectParams:
         edges and shadows that SCL misses), are excluded from every flag.
     shadow_shore_m : float
         S2: a new vessel (a departure) is not flagged where the date without it lies in
-        SCL's cloud shadow within this distance of the land (:class:`PairMasks`): the
+        a cloud's shadow (SCL's; without SCL, :func:`imagery.clouds.cloud_shadows`)
+        within this distance of the land (:class:`PairMasks`): the
         shadow makes quay edges and piers step like ships. A berth and a ship's beam
         out from it; beyond, open water. Development seeds 100-131: new vessels 62 -> 58
         true, 31 -> 16 false (all 15 within 30 m of the land).
@@ -1515,7 +1520,8 @@ class PairMasks:
         cirrus).
     arrivals, departures : ndarray of bool
         Where a ship may be flagged as new (as departed): ``seen``, and on the date
-        without the ship not in a cloud's shadow (SCL) within ``shadow_shore_m`` of the
+        without the ship not in a cloud's shadow (:func:`imagery.clouds.s2_cloud_shadows`:
+        SCL's, or found from the image without it) within ``shadow_shore_m`` of the
         land. There that date cannot say the berth was empty: the shadow dims the water
         and every quay edge, pier and moored barge alike, so they step between the dates
         as a ship arriving (leaving) would, and the single-scene search, in the dimmed
@@ -1560,7 +1566,7 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
         return PairMasks(usable, usable, usable, usable, np.zeros_like(usable))
     veiled = change_veils(before, after, buffer_m=params.cloud_buffer_m)
     usable &= ~veiled
-    shadow_before, shadow_after = (cloud_mask(s, (SCL_CLOUD_SHADOW,)) for s in (before, after))
+    shadow_before, shadow_after = (s2_cloud_shadows(s, water=water) for s in (before, after))
     if before.has_band("SCL") and after.has_band("SCL"):
         fleeting = fleeting_shadow(shadow_before, shadow_after)
         if fleeting.any():
