@@ -6,7 +6,8 @@ edges and haze. So small SCL cloud patches are dropped, large patches of spectra
 brightening are added (thick cloud on land, haze over water), and the result is grown
 by a buffer, since cloud edges are fuzzy and shadows sit beside their clouds. Puffs
 detached from a cloud beyond that buffer are told from hulls by their colour
-(:func:`cloud_fragments`).
+(:func:`cloud_fragments`). Without SCL, the clouds' shadows are found where their mask,
+moved by one offset, darkens the ground most (:func:`cloud_shadows`).
 
 References
 ----------
@@ -87,9 +88,10 @@ S2_VEIL_SMOOTH_M = 70.0
 #: scene's own water or land, on average, and ``S2_SHADOW_MIN_CONTRAST`` times as dark
 #: as under the median offset. The search runs on ``S2_SHADOW_BLOCK_M`` blocks; the
 #: shadow found is grown by ``S2_SHADOW_GROW_M`` into ground at least
-#: ``S2_SHADOW_MIN_DARKENING`` darker (a shadow's soft edge), and over any ground joined
-#: to it that is at least ``S2_SHADOW_EXTENT_DARKENING`` darker (the shadow of the
-#: cloud's thin parts, which the mask of thick cloud leaves out). A full shadow keeps
+#: ``S2_SHADOW_MIN_DARKENING`` darker (a shadow's soft edge), and over ground joined to
+#: it, within ``S2_SHADOW_EXTENT_M``, that is at least ``S2_SHADOW_EXTENT_DARKENING``
+#: darker (the shadow of the cloud's thin parts, which the mask of thick cloud leaves
+#: out). A full shadow keeps
 #: the sky's diffuse light, a fifth to two fifths of the sunlit reflectance: 0.6-0.8
 #: darker.
 S2_SHADOW_MAX_OFFSET_M = 6000.0
@@ -98,6 +100,13 @@ S2_SHADOW_MIN_CONTRAST = 2.5
 S2_SHADOW_BLOCK_M = 40.0
 S2_SHADOW_GROW_M = 100.0
 S2_SHADOW_EXTENT_DARKENING = 0.35
+S2_SHADOW_EXTENT_M = 600.0
+#: A shadow has the clouds' shape: moved twice the clouds' mean half-width further (in
+#: any of eight directions), their mask must cover ground on average at most this
+#: share as dark as at the darkest offset. A broad dark patch (clear water beside
+#: turbid, a dark field) is as dark wherever the mask lies on it. Simulated shadows:
+#: 0.38-0.74.
+S2_SHADOW_MAX_SPREAD = 0.85
 
 
 def _surrounded_by(mask: np.ndarray, where: np.ndarray, width_px: int = 2) -> np.ndarray:
@@ -179,7 +188,10 @@ def _darkening(scene: Raster, clear: np.ndarray, water: np.ndarray | None) -> np
     ``clear`` pixels, as a fraction in [0, 1] of that median (0 where not ``clear``).
     The mean of B02, B03, B04 and B08: a shadow takes the direct sunlight from every
     band, leaving the sky's diffuse light (a fifth to two fifths of it)."""
-    bright = np.mean([np.nan_to_num(scene.band(b)) for b in ("B02", "B03", "B04", "B08")], axis=0)
+    bright = np.zeros(scene.shape, dtype=np.float32)
+    for name in ("B02", "B03", "B04", "B08"):
+        bright += np.nan_to_num(scene.band(name)).astype(np.float32, copy=False)
+    bright /= 4.0
     dark = np.zeros(bright.shape, dtype=np.float32)
     kinds = (water, ~water) if water is not None else (np.ones(bright.shape, dtype=bool),)
     for kind in kinds:
@@ -207,20 +219,25 @@ def cloud_shadows(
     as a copy of itself moved by one offset, ``h / tan(elevation)`` along the sun's
     azimuth for clouds at height ``h`` (Fmask's geometric matching, Zhu & Woodcock
     2012, which searches heights along a known sun direction). Here the direction is
-    not assumed: the mask of ``clouds`` is moved over every offset up to
+    not assumed: the mask of ``clouds`` is moved over every offset from two blocks to
     ``S2_SHADOW_MAX_OFFSET_M`` at once (a cross-correlation by FFT on
-    ``S2_SHADOW_BLOCK_M`` blocks) against how much darker the clear ground is than
-    the median of its kind (water, land; :func:`_darkening`). The darkest offset is
-    the shadow's when the ground under the moved mask is on average at least
-    ``S2_SHADOW_MIN_DARKENING`` darker and ``S2_SHADOW_MIN_CONTRAST`` times as dark as
-    under the median offset; its mask is then grown by ``S2_SHADOW_GROW_M`` into
-    ground that dark, and over the ground joined to it at least
-    ``S2_SHADOW_EXTENT_DARKENING`` darker (where the cloud's thin parts, not in
-    ``clouds``, cast theirs). One offset serves the whole scene: a field of cumulus
-    shares its condensation level. Clouds whose shadows fall outside the scene, or on
-    ground no darker than the rest, give none; so does a cloud the search window
-    (``S2_SHADOW_MAX_OFFSET_M``) holds without its shadow, when the windows of a tile
-    are searched one by one.
+    ``S2_SHADOW_BLOCK_M`` blocks, so offsets are whole blocks) against how much darker
+    the clear ground is than the median of its kind (water, land; :func:`_darkening`);
+    offsets that leave less than 30 % of the moved mask on clear ground are not
+    searched. The darkest offset is the shadow's when the ground under the moved mask
+    is on average at least ``S2_SHADOW_MIN_DARKENING`` darker, ``S2_SHADOW_MIN_CONTRAST``
+    times as dark as under the median offset, and with the mask moved on by twice the
+    clouds' mean half-width the ground is at most ``S2_SHADOW_MAX_SPREAD`` times as
+    dark (:func:`_spread`; a broad dark patch, such as clear water beside turbid, is as
+    dark there). Its mask is then grown by ``S2_SHADOW_GROW_M`` into
+    ground that dark, and over ground joined to it at least
+    ``S2_SHADOW_EXTENT_DARKENING`` darker within ``S2_SHADOW_EXTENT_M`` (where the
+    cloud's thin parts, not in ``clouds``, cast theirs). One offset serves the whole
+    scene: a field of cumulus shares its condensation level. Clouds whose shadows fall
+    outside the scene, or on ground no darker than the rest, give none; so does a cloud
+    the search window (``S2_SHADOW_MAX_OFFSET_M``) holds without its shadow, when the
+    windows of a tile are searched one by one. Without ``water`` the darkness of all
+    ground is measured against one median, and water may read as shadowed land.
 
     Parameters
     ----------
@@ -269,18 +286,41 @@ def cloud_shadows(
     typical = float(np.median(mean[searched]))
     if peak < S2_SHADOW_MIN_DARKENING or peak < S2_SHADOW_MIN_CONTRAST * max(typical, 0.0):
         return shadow
+    if _spread(mean, best, clouds, block) > S2_SHADOW_MAX_SPREAD * peak:
+        return shadow
     shift_r, shift_c = int(dr[best[0], 0]) * block, int(dc[0, best[1]]) * block
     moved = _moved(clouds, shift_r, shift_c)
     grow = max(1, round(S2_SHADOW_GROW_M / pixel_m))
     near = ndimage.binary_dilation(moved, iterations=grow)
     shadow = (moved | (near & (dark >= S2_SHADOW_MIN_DARKENING))) & ~clouds
     # The shadow of the cloud's thin parts, which the mask of thick cloud leaves out,
-    # continues the shadow as ground still well darker than its kind.
+    # continues the shadow as ground still well darker than its kind, not far from it.
     labels, count = ndimage.label(dark >= S2_SHADOW_EXTENT_DARKENING)
     joined = np.zeros(count + 1, dtype=bool)
     joined[np.unique(labels[shadow])] = True
     joined[0] = False
-    return (shadow | joined[labels]) & ~clouds
+    reach = max(1, round(S2_SHADOW_EXTENT_M / (block * pixel_m)))
+    around = ndimage.binary_dilation(block_sums(moved, block) > 0, iterations=reach)
+    around = np.repeat(np.repeat(around, block, axis=0), block, axis=1)[
+        : clouds.shape[0], : clouds.shape[1]
+    ]
+    return (shadow | (joined[labels] & around)) & ~clouds
+
+
+def _spread(mean: np.ndarray, best: tuple[int, int], clouds: np.ndarray, block: int) -> float:
+    """The median darkness (``mean``, per offset in blocks) at eight offsets twice the
+    clouds' mean half-width (twice their area over their perimeter: a disc's radius)
+    from ``best``; -inf when none of them was searched."""
+    perimeter = int(np.count_nonzero(clouds & ~ndimage.binary_erosion(clouds)))
+    half_width = 2.0 * np.count_nonzero(clouds) / max(perimeter, 1)  # pixels; a disc's radius
+    step = max(1, round(2.0 * half_width / block))
+    around = []
+    for angle in np.arange(8) * np.pi / 4.0:
+        i = best[0] + round(step * np.sin(angle))
+        j = best[1] + round(step * np.cos(angle))
+        if 0 <= i < mean.shape[0] and 0 <= j < mean.shape[1] and np.isfinite(mean[i, j]):
+            around.append(float(mean[i, j]))
+    return float(np.median(around)) if around else -np.inf
 
 
 def _moved(mask: np.ndarray, shift_r: int, shift_c: int) -> np.ndarray:
@@ -335,7 +375,9 @@ def s2_clouds(
     ``S2_HAZE_MIN_AREA_M2`` where they reach the ``water``; and over water, thin cloud
     and haze (B02 at least ``S2_HAZE_STEP`` above the water's median) in patches of
     ``S2_HAZE_MIN_AREA_M2``. SCL misses thin cloud edges, whose bright, fuzzy fragments
-    would otherwise pass for hulls.
+    would otherwise pass for hulls. Without SCL, and without ``opaque``, the mask also
+    holds the shadows :func:`cloud_shadows` finds for those clouds. A ``buffer_m`` of 0
+    grows nothing.
     """
     if pixel_m is None:
         pixel_m = scene.pixel_m
@@ -406,37 +448,33 @@ def cloud_fragments(
     grid: Raster,
 ) -> np.ndarray:
     """Which objects of ``frame`` (polygons on ``grid``) are detached puffs of cloud,
-        not hulls: a boolean array, one per row.
+    not hulls: a boolean array, one per row.
 
-        A cumulus field comes with puffs that SCL leaves unmarked, some ship-sized and
-        elongated. Cloud droplets are much larger than the wavelengths of B02-B08 and
-        scatter them alike (a cloud is white), so a puff over the sea brightens the blue
-        about as much as the near infrared. A hull replaces water, which is darkest in the
-        near infrared, with paint or steel, which is not, and most hulls step more in B08
-        than in B02. An object is a puff when it lies within ``reach`` (:func:`cloud_reach`)
-        and its mean ``steps["B02"]`` is positive and its mean ``steps["B08"]`` at most
-        ``S2_PUFF_MAX_RATIO`` times that, each less the mean over the water in a ring
-        ``FRAGMENT_RING_M`` around it: a veil over the ship (cirrus, haze) lies over that
-        water too. An object with no water in its ring is left undecided (kept). ``steps``
-        are the change from the date without the object to the date with it (a pair) or
-        the scene's own reflectance (one scene).
+    A cumulus field comes with puffs that SCL leaves unmarked, some ship-sized and
+    elongated. Cloud droplets are much larger than the wavelengths of B02-B08 and
+    scatter them alike (a cloud is white), so a puff over the sea brightens the blue
+    about as much as the near infrared. A hull replaces water, which is darkest in the
+    near infrared, with paint or steel, which is not, and most hulls step more in B08
+    than in B02. An object is a puff when it lies within ``reach`` (:func:`cloud_reach`)
+    and its mean ``steps["B02"]`` is positive and its mean ``steps["B08"]`` at most
+    ``S2_PUFF_MAX_RATIO`` times that, each less the mean over the water in a ring
+    ``FRAGMENT_RING_M`` around it: a veil over the ship (cirrus, haze) lies over that
+    water too. An object with no water in its ring is left undecided (kept). ``steps``
+    are the change from the date without the object to the date with it (a pair) or
+    the scene's own reflectance (one scene).
 
-        Measured: on simulated development pairs the ships flagged within 300 m of a cloud
-        stepped 1.25 times as much in B08 as in B02 or more, the puffs flagged there
-        0.7-1.4 times (the two overlap); on the real sen2ships ports 9 of 102 annotated
-        ships step at most 1.5 times as much in B08 as in B02 over the water (white, grey
-        and blue hulls, dark hulls in Honolulu), and those would be lost within reach of a
-        cloud, as are hulls of any colour under a veil that the ring does not cancel.
+    Measured: on simulated development pairs the ships flagged within 300 m of a cloud
+    stepped 1.25 times as much in B08 as in B02 or more, the puffs flagged there
+    0.7-1.4 times (the two overlap); on the real sen2ships ports 9 of 102 annotated
+    ships step at most 1.5 times as much in B08 as in B02 over the water (white, grey
+    and blue hulls, dark hulls in Honolulu), and those would be lost within reach of a
+    cloud, as are hulls of any colour under a veil that the ring does not cancel.
 
-        References
-        ----------
-        Zhu, Z., & Woodcock, C. E. (2012). Object-based cloud and cloud shadow detection in
-    Landsat imagery. Remote Sensing of Environment, 118, 83-94.
-    https://doi.org/10.1016/j.rse.2011.10.028
-
+    References
+    ----------
     Bohren, C. F., & Huffman, D. R. (1983). Absorption and Scattering of Light by Small
-        Particles. Wiley. (Droplets of 5-20 um scatter visible and near-infrared light
-        alike.)
+    Particles. Wiley. (Droplets of 5-20 um scatter visible and near-infrared light
+    alike.)
     """
     if frame.empty or not reach.any():
         return np.zeros(len(frame), dtype=bool)

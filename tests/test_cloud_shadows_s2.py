@@ -112,6 +112,38 @@ def test_the_shadow_of_a_clouds_thin_fringe_is_found_with_the_thick_clouds(monke
     assert cloud_shadows(scene, thick, water=water)[beyond].mean() < 0.1
 
 
+def _two_waters(cloud: np.ndarray, shadow: np.ndarray | None):
+    """Turbid water over the north two thirds, clear water 40 % darker south of it."""
+    scene, water = _scene(cloud, shadow)
+    data = scene.data.copy()
+    clear = np.zeros(water.shape, dtype=bool)
+    clear[200:, :SHORE_COL] = True
+    data[:, clear & ~cloud] *= 0.6
+    return scene.replace(data=data), water, clear
+
+
+def test_clear_water_darker_than_turbid_is_no_shadow(monkeypatch):
+    # A broad dark patch is as dark wherever the clouds' mask lies on it; a shadow only
+    # where the mask has been moved by the sun's offset.
+    cloud = _blob((70, 100), (25, 30))
+    scene, water, _ = _two_waters(cloud, None)
+    assert not cloud_shadows(scene, cloud, water=water).any()
+    monkeypatch.setattr(clouds, "S2_SHADOW_MAX_SPREAD", 10.0)
+    assert cloud_shadows(scene, cloud, water=water).any()
+
+
+def test_a_shadow_reaching_dark_clear_water_does_not_flood_it():
+    cloud = _blob((70, 100), (25, 30))
+    shadow = _moved(cloud, 110, 20) & ~cloud
+    scene, water, clear = _two_waters(cloud, shadow)
+    found = cloud_shadows(scene, cloud, water=water)
+    assert found[shadow].mean() > 0.9
+    reach_px = (clouds.S2_SHADOW_EXTENT_M + clouds.S2_SHADOW_GROW_M) / 10.0 + 8  # and a block
+    far = ndimage.distance_transform_edt(~shadow) > reach_px
+    assert (clear & far).any()
+    assert not found[far].any()
+
+
 def test_a_cloud_whose_shadow_falls_off_the_scene_casts_none_on_it():
     cloud = _blob((150, 150), (30, 40))
     scene, water = _scene(cloud, None)
