@@ -91,9 +91,8 @@ S2_VEIL_SMOOTH_M = 70.0
 #: ``S2_SHADOW_MIN_DARKENING`` darker (a shadow's soft edge), and over ground joined to
 #: it, within ``S2_SHADOW_EXTENT_M``, that is at least ``S2_SHADOW_EXTENT_DARKENING``
 #: darker (the shadow of the cloud's thin parts, which the mask of thick cloud leaves
-#: out). A full shadow keeps
-#: the sky's diffuse light, a fifth to two fifths of the sunlit reflectance: 0.6-0.8
-#: darker.
+#: out). A full shadow keeps the sky's diffuse light, a fifth to two fifths of the
+#: sunlit reflectance: 0.6-0.8 darker.
 S2_SHADOW_MAX_OFFSET_M = 6000.0
 S2_SHADOW_MIN_DARKENING = 0.2
 S2_SHADOW_MIN_CONTRAST = 2.5
@@ -299,8 +298,8 @@ def cloud_shadows(
     joined = np.zeros(count + 1, dtype=bool)
     joined[np.unique(labels[shadow])] = True
     joined[0] = False
-    reach = max(1, round(S2_SHADOW_EXTENT_M / (block * pixel_m)))
-    around = ndimage.binary_dilation(block_sums(moved, block) > 0, iterations=reach)
+    extent_blocks = max(1, round(S2_SHADOW_EXTENT_M / (block * pixel_m)))
+    around = ndimage.binary_dilation(block_sums(moved, block) > 0, iterations=extent_blocks)
     around = np.repeat(np.repeat(around, block, axis=0), block, axis=1)[
         : clouds.shape[0], : clouds.shape[1]
     ]
