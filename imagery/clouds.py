@@ -358,6 +358,7 @@ def s2_clouds(
     pixel_m: float | None = None,
     buffer_m: float | None = None,
     opaque: bool = False,
+    shadows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean (row, col) cloud mask of a prepared S2 scene, dilated by ``buffer_m``
     (default ``S2_CLOUD_BUFFER_M``).
@@ -375,8 +376,9 @@ def s2_clouds(
     and haze (B02 at least ``S2_HAZE_STEP`` above the water's median) in patches of
     ``S2_HAZE_MIN_AREA_M2``. SCL misses thin cloud edges, whose bright, fuzzy fragments
     would otherwise pass for hulls. Without SCL, and without ``opaque``, the mask also
-    holds the shadows :func:`cloud_shadows` finds for those clouds. A ``buffer_m`` of 0
-    grows nothing.
+    holds the shadows :func:`cloud_shadows` finds for those clouds, or ``shadows`` when
+    given (:func:`s2_cloud_shadows` of the scene: they need not be searched again). A
+    ``buffer_m`` of 0 grows nothing.
     """
     if pixel_m is None:
         pixel_m = scene.pixel_m
@@ -422,7 +424,9 @@ def s2_clouds(
         wet[0] = False
         clouds |= wet[labels]
     if not opaque and not scene.has_band("SCL"):
-        clouds |= cloud_shadows(scene, clouds, water=water, pixel_m=pixel_m)
+        if shadows is None:
+            shadows = cloud_shadows(scene, clouds, water=water, pixel_m=pixel_m)
+        clouds |= shadows
     if not clouds.any():
         return clouds
     buffer_m = S2_CLOUD_BUFFER_M if buffer_m is None else buffer_m
@@ -431,12 +435,14 @@ def s2_clouds(
     return ndimage.binary_dilation(clouds, iterations=max(1, round(buffer_m / pixel_m)))
 
 
-def cloud_reach(scene: Raster, water: np.ndarray) -> np.ndarray:
+def cloud_reach(
+    scene: Raster, water: np.ndarray, *, shadows: np.ndarray | None = None
+) -> np.ndarray:
     """Where broken cloud may lie in an S2 scene, as a boolean (row, col) mask: within
     ``S2_SCL_FRAGMENT_M`` of its clouds (:func:`s2_clouds`: SCL's cloud, cirrus and
-    shadow classes, and the patches of flat brightening), grown a pixel at a time (so
-    300 m along rows and columns, about 210 m diagonally)."""
-    return s2_clouds(scene, water=water, buffer_m=S2_SCL_FRAGMENT_M)
+    shadow classes, and the patches of flat brightening; ``shadows`` as there), grown a
+    pixel at a time (so 300 m along rows and columns, about 210 m diagonally)."""
+    return s2_clouds(scene, water=water, buffer_m=S2_SCL_FRAGMENT_M, shadows=shadows)
 
 
 def cloud_fragments(

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -1532,6 +1533,9 @@ class PairMasks:
         S2: haze or thin cloud come or gone (``imagery.clouds.change_veils``, buffered),
         under which quay edges and piers step between the dates as a ship would; S1:
         nowhere.
+    shadows : tuple of two ndarray of bool, or None
+        S2: each date's cloud shadows (:func:`imagery.clouds.s2_cloud_shadows`, not
+        grown), kept so that a scene without SCL need not search them again; S1: None.
 
     Arrivals at a quay and departures from it found from the change
     (:func:`berth_changes`) are sought on ``arrivals`` (``departures``) off the veils:
@@ -1547,6 +1551,7 @@ class PairMasks:
     arrivals: np.ndarray
     departures: np.ndarray
     veiled: np.ndarray
+    shadows: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def berth_arrivals(self) -> np.ndarray:
@@ -1561,12 +1566,16 @@ class PairMasks:
 
 def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectParams) -> PairMasks:
     """What a pair's change may be judged on (:class:`PairMasks`)."""
-    usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
     if before.sensor != "s2":
+        usable = usable_mask(before, after, cloud_buffer_m=params.cloud_buffer_m, water=water)
         return PairMasks(usable, usable, usable, usable, np.zeros_like(usable))
+    shadows = tuple(s2_cloud_shadows(s, water=water) for s in (before, after))
+    shadow_before, shadow_after = shadows
+    usable = usable_mask(
+        before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, shadows=shadows
+    )
     veiled = change_veils(before, after, buffer_m=params.cloud_buffer_m)
     usable &= ~veiled
-    shadow_before, shadow_after = (s2_cloud_shadows(s, water=water) for s in (before, after))
     if before.has_band("SCL") and after.has_band("SCL"):
         fleeting = fleeting_shadow(shadow_before, shadow_after)
         if fleeting.any():
@@ -1584,14 +1593,15 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
             )
         else:
             near_shore = np.zeros_like(land)
-        shadow_before &= near_shore
-        shadow_after &= near_shore
+        shadow_before = shadow_before & near_shore
+        shadow_after = shadow_after & near_shore
     return PairMasks(
         usable=usable,
         seen=seen,
         arrivals=seen & ~shadow_before,
         departures=seen & ~shadow_after,
         veiled=veiled,
+        shadows=shadows,
     )
 
 
@@ -1631,14 +1641,18 @@ def usable_mask(
     cloud_buffer_m: float,
     water: np.ndarray | None = None,
     opaque: bool = False,
+    shadows: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Pixels valid on every date and, for S2, clear of clouds and shadows on every date
     (``imagery.clouds.s2_clouds``, grown by ``cloud_buffer_m``; with ``opaque``, of the
-    clouds a ship cannot be seen through)."""
+    clouds a ship cannot be seen through; ``shadows``, one per scene, as there)."""
     usable = np.logical_and.reduce([s.valid_mask() for s in scenes])
-    for scene in scenes:
+    known = list(shadows) if shadows is not None else [None] * len(scenes)
+    for scene, shadow in zip(scenes, known, strict=True):
         if scene.sensor == "s2":
-            usable &= ~s2_clouds(scene, water=water, buffer_m=cloud_buffer_m, opaque=opaque)
+            usable &= ~s2_clouds(
+                scene, water=water, buffer_m=cloud_buffer_m, opaque=opaque, shadows=shadow
+            )
     return usable
 
 
@@ -1859,7 +1873,10 @@ def detect_aligned(
             usable=usable,
             vessel=params.vessel,
             surf=pair_surf(before, aligned, water, params.vessel),
-            reach=(cloud_reach(before, water), cloud_reach(aligned, water)),
+            reach=tuple(
+                cloud_reach(scene, water, shadows=shadow)
+                for scene, shadow in zip((before, aligned), masks.shadows, strict=True)
+            ),
         )
     new_vessels, moored = one_flag_per_ship(new_vessels, moored, sensor, params)
     gone, unmoored = one_flag_per_ship(gone, unmoored, sensor, params)

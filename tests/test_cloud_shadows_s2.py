@@ -207,3 +207,20 @@ def test_without_scl_a_barge_in_a_cloud_shadow_on_the_first_date_is_not_a_new_sh
     monkeypatch.setattr(clouds, "S2_SHADOW_MIN_DARKENING", 2.0)
     blind = detect_aligned(before, after, params=params).detections
     assert _flagged(blind[blind["kind"] == "vessel"], before, BARGE) == 1
+
+
+def test_a_pair_searches_each_dates_shadows_once(monkeypatch):
+    # The cloud mask, the arrival rule and the clouds' reach all need them.
+    before, after = _barge_pair(1)
+    calls = []
+    search = clouds.cloud_shadows
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(clouds, "cloud_shadows", counted)
+    result = detect_aligned(before, after, params=DetectParams(min_score=0.0))
+    assert len(calls) == 2
+    vessels = result.detections[result.detections["kind"] == "vessel"]
+    assert _flagged(vessels, before, BARGE) == 0
