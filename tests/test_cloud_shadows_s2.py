@@ -224,3 +224,29 @@ def test_a_pair_searches_each_dates_shadows_once(monkeypatch):
     assert len(calls) == 2
     vessels = result.detections[result.detections["kind"] == "vessel"]
     assert _flagged(vessels, before, BARGE) == 0
+
+
+def test_without_scl_a_flat_puff_far_from_the_thick_cloud_is_no_ship(monkeypatch):
+    # Without SCL only the thick core of a cloud field is found; its puffs lie farther
+    # off. A flat bright puff about 630 m from the core's edge is judged a puff (it steps
+    # no more in B08 than 1.5 times in B02); a red hull nearer still, bright in the near
+    # infrared, is not.
+    from test_vessels import ANCHORED, RED_HULL, inside, px, s2_layout, s2_scene
+
+    from imagery.vessels import detect_vessels
+
+    reflectance = s2_layout()
+    rows, cols = np.indices(reflectance.shape[1:])
+    centre, radius = (px(700), px(2900)), px(250)
+    core = np.hypot(rows - centre[0], cols - centre[1]) <= radius
+    reflectance[:, core] = np.array(CLOUD, dtype=np.float32)[:, None]
+    puff = (slice(px(680), px(720)), slice(px(1900), px(2020)))
+    reflectance[:, puff[0], puff[1]] = np.array((0.30, 0.30, 0.30, 0.31))[:, None, None]
+    red = (slice(px(1000), px(1025)), slice(px(2150), px(2300)))
+    reflectance[:, red[0], red[1]] = np.array(RED_HULL)[:, None, None]
+    scene = s2_scene(reflectance, seed=3)
+    found = detect_vessels(scene)
+    assert inside(found, scene, red).any() and inside(found, scene, ANCHORED).any()
+    assert not inside(found, scene, puff).any()
+    monkeypatch.setattr(clouds, "S2_FRAGMENT_NO_SCL_M", clouds.S2_SCL_FRAGMENT_M)
+    assert inside(detect_vessels(scene), scene, puff).any()
