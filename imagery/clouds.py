@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, signal
 
-from imagery.filters import block_sums, masked_box_mean, odd_window_px
+from imagery.filters import block_sums, masked_box_mean, odd_window_px, overlap_slices
 from imagery.objects import axis_shape, footprint_means, label_objects
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_CLASSES, SCL_CLOUD_SHADOW, SCL_OPAQUE_CLASSES, cloud_mask
@@ -332,14 +332,10 @@ def _moved(mask: np.ndarray, shift_r: int, shift_c: int) -> np.ndarray:
     """``mask`` moved by whole pixels (``shift_r`` down, ``shift_c`` right), False where
     nothing moved in."""
     out = np.zeros_like(mask)
-    rows, cols = mask.shape
-    if abs(shift_r) >= rows or abs(shift_c) >= cols:
+    if abs(shift_r) >= mask.shape[0] or abs(shift_c) >= mask.shape[1]:
         return out
-    src_r = slice(max(0, -shift_r), rows - max(0, shift_r))
-    dst_r = slice(max(0, shift_r), rows - max(0, -shift_r))
-    src_c = slice(max(0, -shift_c), cols - max(0, shift_c))
-    dst_c = slice(max(0, shift_c), cols - max(0, -shift_c))
-    out[dst_r, dst_c] = mask[src_r, src_c]
+    dst, src = overlap_slices(mask.shape, -shift_r, -shift_c)
+    out[dst] = mask[src]
     return out
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "masked_ring_stats",
     "masked_ring_stats_coarse",
     "odd_window_px",
+    "overlap_slices",
     "ring_stats_blocks",
     "ring_stats_from_block_sums",
     "summed_area",
@@ -64,6 +65,16 @@ def odd_window_px(size_m: float, pixel_m: float, *, minimum: int = 1) -> int:
     """A window of ``size_m`` metres as an odd number of pixels (at least ``minimum``)."""
     n = max(minimum, round(size_m / pixel_m))
     return n if n % 2 == 1 else n + 1
+
+
+def overlap_slices(shape: tuple[int, int], dr: int, dc: int) -> tuple[tuple, tuple]:
+    """Slices ``dst``, ``src`` with ``image[src]`` the pixels ``(dr, dc)`` away from those
+    of ``image[dst]``, where both lie in the image (``|dr|``, ``|dc|`` less than its
+    size): ``out[dst] = image[src]`` moves an image by ``(-dr, -dc)``."""
+    rows, cols = shape
+    dst = (slice(max(0, -dr), rows - max(0, dr)), slice(max(0, -dc), cols - max(0, dc)))
+    src = (slice(max(0, dr), rows - max(0, -dr)), slice(max(0, dc), cols - max(0, -dc)))
+    return dst, src
 
 
 def box_sum(image: np.ndarray, size: int) -> np.ndarray:

@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 from scipy import ndimage
 
+from imagery.filters import overlap_slices
 from imagery.objects import hysteresis_threshold, label_objects, measure_objects
 from imagery.raster import Raster
 from imagery.vessels.params import VesselParams
@@ -44,15 +45,6 @@ def line_opening(mask: np.ndarray, *, length_px: int = 3) -> np.ndarray:
 SHIFT_OPENING_MAX_PX = 16
 
 
-def _overlap(shape: tuple[int, int], dr: int, dc: int) -> tuple[tuple, tuple]:
-    """Slices ``dst``, ``src`` with ``image[src]`` the pixels ``(dr, dc)`` away from those
-    of ``image[dst]``, where both lie in the image."""
-    rows, cols = shape
-    dst = (slice(max(0, -dr), rows - max(0, dr)), slice(max(0, -dc), cols - max(0, dc)))
-    src = (slice(max(0, dr), rows - max(0, -dr)), slice(max(0, dc), cols - max(0, -dc)))
-    return dst, src
-
-
 def opening(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
     """Binary opening of a 2-D ``mask``, equal to ``scipy.ndimage.binary_opening(mask,
     structure)`` (nothing outside the image).
@@ -77,14 +69,14 @@ def opening(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
         return np.zeros_like(mask)  # the element fits nowhere
     eroded = np.ones_like(mask)
     for dr, dc in offsets.tolist():
-        dst, src = _overlap(mask.shape, dr, dc)
+        dst, src = overlap_slices(mask.shape, dr, dc)
         eroded[dst] &= mask[src]
         # Where the element reaches outside the image the erosion fails.
         eroded[: dst[0].start] = eroded[dst[0].stop :] = False
         eroded[:, : dst[1].start] = eroded[:, dst[1].stop :] = False
     opened = np.zeros_like(mask)
     for dr, dc in offsets.tolist():
-        dst, src = _overlap(mask.shape, -dr, -dc)
+        dst, src = overlap_slices(mask.shape, -dr, -dc)
         opened[dst] |= eroded[src]
     return opened
 
