@@ -1,6 +1,6 @@
 """Vessels in one scene on simulated ports: precision, recall and F1 per sensor and setting.
 
-    .venv/bin/python benchmarks/vessels.py [--seeds 9100-9119] [--size 512] [--aoi] [--json OUT]
+    .venv/bin/python benchmarks/vessels.py [--seeds 9100-9119] [--size 512] [--aoi] [--no-scl] [--json OUT]
 
 What ``portwatch vessels SCENE`` finds: ``imagery.vessels.detect_vessels`` on the first
 scene of each simulated pair (``imagery.simulate``, cycling through the catalogue's
@@ -12,7 +12,8 @@ and detections matching them are neither right nor wrong. Small craft the simula
 draws as clutter (10-30 m, never truth) count as false alarms when detected.
 
 Without ``--aoi`` the water comes from the imagery alone, as for a scene without a
-port polygon; with it, from the port's water polygon.
+port polygon; with it, from the port's water polygon. ``--no-scl`` drops the scene
+classification band from the Sentinel-2 scenes, as ``benchmarks/detection.py`` does.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def score_scene(found, vessels) -> dict[str, Score]:
     return scores
 
 
-def run(seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool) -> dict:
+def run(
+    seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool, no_scl: bool = False
+) -> dict:
     ports = sorted(load_catalogue().values(), key=lambda a: a.id)
     totals: dict[str, Score] = {}
     seconds: dict[str, list[float]] = {s: [] for s in sensors}
@@ -87,7 +90,10 @@ def run(seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool) -> d
         for i, seed in enumerate(seeds):
             aoi = ports[i % len(ports)]
             sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
-            scene = prepare(sim.scenes[0], sensor, source=f"{aoi.id} seed {seed}")
+            raw = sim.scenes[0]
+            if no_scl and raw.has_band("SCL"):
+                raw = raw.select([name for name in raw.band_names if name != "SCL"])
+            scene = prepare(raw, sensor, source=f"{aoi.id} seed {seed}")
             started = time.perf_counter()
             found = detect_vessels(scene, aoi=aoi if with_aoi else None)
             seconds[sensor].append(time.perf_counter() - started)
@@ -101,6 +107,7 @@ def run(seeds: list[int], sensors: list[str], size: int, *, with_aoi: bool) -> d
         "size_px": size,
         "seeds": seeds,
         "water": "aoi polygon" if with_aoi else "from the imagery",
+        "s2_scl": not no_scl,
     }
     for name, score in sorted(totals.items()):
         row = score.to_dict()
@@ -119,9 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors", default="s1,s2")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--aoi", action="store_true", help="water from the port's polygon")
+    parser.add_argument("--no-scl", action="store_true", help="drop SCL from the S2 scenes")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    report = run(seed_list(args.seeds), args.sensors.split(","), args.size, with_aoi=args.aoi)
+    report = run(
+        seed_list(args.seeds),
+        args.sensors.split(","),
+        args.size,
+        with_aoi=args.aoi,
+        no_scl=args.no_scl,
+    )
     print(
         f"machine: {report['machine']}, {len(report['seeds'])} scenes per sensor at {args.size} px"
     )
