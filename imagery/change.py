@@ -41,7 +41,7 @@ import numpy as np
 from scipy import ndimage, stats
 
 from imagery.errors import DetectionError, NothingToCompareError
-from imagery.filters import local_median, masked_box_mean, tabulated
+from imagery.filters import box_sum, local_median, masked_box_mean, tabulated
 from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
 
@@ -49,6 +49,8 @@ __all__ = [
     "ChangeMap",
     "PixelStep",
     "effective_looks",
+    "local_linear_match",
+    "match_through_veil",
     "s1_change",
     "s2_change",
     "s2_pixel_step",
@@ -186,6 +188,115 @@ def _chi2_z_table(dof: int):
         return -stats.norm.ppf(np.clip(np.exp(logp), 1e-300, 1.0))
 
     return tabulated(exact, lo=0.0, hi=np.log1p(1e5), n=16385)
+
+
+def local_linear_match(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    fit: np.ndarray,
+    window_px: int,
+    *,
+    min_count: float,
+    rounds: int = 2,
+    clip_sigma: float = 3.0,
+    ridge: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel gain and offset that map ``moving`` onto ``reference`` over the ``fit``
+    pixels of the ``window_px`` window around it: ``reference ~ gain * moving + offset``.
+
+    A least-squares line from box sums (the local linear model of the guided filter,
+    He, Sun & Tang 2013), refitted ``rounds`` times without the pixels more than
+    ``clip_sigma`` robust standard deviations off the previous fit, so that the few
+    pixels that really changed (a stack set down) do not bend it. ``ridge``
+    (reflectance squared) pulls the gain toward the window's ratio of means where the
+    window's ground is too uniform to fix a slope.
+
+    Returns
+    -------
+    gain, offset : ndarray, float64, (row, col)
+    fitted : ndarray of bool, (row, col)
+        Windows holding at least ``min_count`` fit pixels (elsewhere gain and offset
+        mean nothing). A refit keeps the previous line where the clipping left fewer
+        than a quarter of that.
+    """
+    x = np.where(fit, np.nan_to_num(moving), 0.0)
+    y = np.where(fit, np.nan_to_num(reference), 0.0)
+    weight = fit.astype(np.float64)
+    fitted = box_sum(weight, window_px) >= min_count
+    gain = np.ones(x.shape)
+    offset = np.zeros(x.shape)
+    for step in range(max(1, rounds)):
+        count = box_sum(weight, window_px)
+        # A window the clipping emptied (a wide change) keeps the previous round's line.
+        enough = count >= (min_count if step == 0 else 0.25 * min_count)
+        count = np.where(enough, count, 1.0)
+        mean_x = box_sum(x * weight, window_px) / count
+        mean_y = box_sum(y * weight, window_px) / count
+        var_x = box_sum(x * x * weight, window_px) / count - mean_x * mean_x
+        cov = box_sum(x * y * weight, window_px) / count - mean_x * mean_y
+        ratio = mean_y / np.maximum(mean_x, 1e-4)
+        line_gain = (cov + ridge * ratio) / (np.maximum(var_x, 0.0) + ridge)
+        gain = np.where(enough, line_gain, gain)
+        offset = np.where(enough, mean_y - line_gain * mean_x, offset)
+        residual = y - (gain * x + offset)
+        inliers = residual[fit & fitted]
+        if inliers.size < 100:
+            break
+        spread = _MAD_TO_SIGMA * float(np.median(np.abs(inliers - np.median(inliers))))
+        weight = (fit & (np.abs(residual) <= clip_sigma * max(spread, 1e-4))).astype(np.float64)
+    return gain, offset, fitted
+
+
+def match_through_veil(
+    scene: Raster,
+    reference: Raster,
+    veil: np.ndarray,
+    *,
+    window_px: int,
+    min_share: float = 1.0 / 3.0,
+) -> tuple[Raster, np.ndarray]:
+    """``scene`` with its S2 bands over ``veil`` matched onto ``reference``, band by band.
+
+    Under thin cirrus the ground is seen through a smooth veil: the reflectance is the
+    ground's times the veil's transmittance plus its own (path) reflectance, both
+    varying over kilometres (the atmosphere's linear model, e.g. Vermote et al. 1997).
+    Fitted as a line over the veiled pixels of each window (:func:`local_linear_match`),
+    the veil is taken off (the difference of the two dates' veils, when both have one),
+    and what is left between the dates is the ground's own change, to be judged with
+    the veiled ground's own noise level (a stratum of its own in :func:`s2_change`).
+
+    Parameters
+    ----------
+    scene, reference : Raster
+        Prepared S2 scenes on one grid.
+    veil : ndarray of bool, (row, col)
+        The pixels to match, which are also the pixels the fit is made on.
+    window_px : int
+        Side of the fitting window; wide against a stack, narrow against the veil.
+    min_share : float
+        A pixel is matched only when its window holds this share of veil pixels.
+
+    Returns
+    -------
+    matched : Raster
+        ``scene`` with the matched values over the veil (float32).
+    done : ndarray of bool
+        The veil pixels matched in every band.
+    """
+    data = scene.data.astype(np.float32, copy=True)
+    done = veil.copy()
+    for name in S2_BANDS:
+        index = scene.band_index(name)
+        moving = scene.band(name).astype(np.float64)
+        target = reference.band(name).astype(np.float64)
+        fit = veil & np.isfinite(moving) & np.isfinite(target)
+        gain, offset, fitted = local_linear_match(
+            target, moving, fit, window_px, min_count=min_share * window_px**2
+        )
+        put = veil & fitted
+        done &= fitted
+        data[index][put] = (gain * np.nan_to_num(moving) + offset)[put].astype(np.float32)
+    return scene.replace(data=data), done
 
 
 def _robust_match(before: np.ndarray, after: np.ndarray, use: np.ndarray) -> tuple[float, float]:
@@ -349,14 +460,16 @@ def s2_change(
         Prepared S2 scenes (reflectance, optional SCL) on the same grid.
     window_px : int, default 3
         Side of the local averaging window.
-    strata : ndarray of bool, optional
+    strata : ndarray of bool or int, optional
         Surfaces with their own noise level (e.g. the water mask): the local means, the
         radiometric match and the noise scale are computed separately inside and
         outside it, since water varies far less between dates than land and would
         otherwise make every land pixel look changed, and a water pixel's window over
-        the shoreline would carry the land's change along every quay. A pixel with
-        fewer than ``window_px`` pixels of its own stratum in its window, or in a
-        stratum with fewer than 100 clear pixels, is not tested.
+        the shoreline would carry the land's change along every quay. Integer labels
+        give one stratum per value (e.g. ground seen through a veil matched away,
+        :func:`match_through_veil`). A pixel with fewer than ``window_px`` pixels of its
+        own stratum in its window, or in a stratum with fewer than 100 clear pixels, is
+        not tested.
 
     usable : ndarray of bool, optional
         Pixels clear on both dates (e.g. with ``imagery.clouds.s2_clouds`` excluded);
@@ -386,7 +499,13 @@ def s2_change(
     if extent is not None:
         fit = valid & ~ndimage.binary_dilation(tested & ~valid, iterations=window_px // 2)
     everywhere = np.ones(before.shape, dtype=bool)
-    groups = [everywhere] if strata is None else [strata, ~strata]
+    if strata is None:
+        groups = [everywhere]
+    elif strata.dtype == bool:
+        groups = [strata, ~strata]
+    else:
+        # Label 0 last: its gains are the ones reported, as ~strata's are.
+        groups = [strata == label for label in np.unique(strata)[::-1]]
     chi2 = np.zeros(before.shape)
     brightness = np.zeros(before.shape)
     measured = np.zeros(before.shape, dtype=bool)

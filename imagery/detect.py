@@ -44,7 +44,14 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from imagery.calibration import calibrate
-from imagery.change import ChangeMap, PixelStep, s1_change, s2_change, s2_pixel_step
+from imagery.change import (
+    ChangeMap,
+    PixelStep,
+    match_through_veil,
+    s1_change,
+    s2_change,
+    s2_pixel_step,
+)
 from imagery.clouds import (
     change_veils,
     cloud_fragments,
@@ -69,6 +76,9 @@ from imagery.raster import Raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import (
     S2_OPTIONAL_BANDS,
+    SCL_CIRRUS,
+    SCL_CLOUD_CLASSES,
+    cloud_mask,
     keep_shared,
     prepare,
 )
@@ -140,6 +150,12 @@ class DetectParams:
     cloud_buffer_m : float
         S2: SCL clouds and shadows of either date, grown by this distance (thin cloud
         edges and shadows that SCL misses), are excluded from every flag.
+    cirrus_match_m : float
+        S2 with SCL: ground under thin cirrus (SCL class 10) on either date, clear of
+        cloud and shadow on both, is not masked from the cargo test: the veiled date
+        is matched onto the other by a local linear fit in windows of this size
+        (:func:`cirrus_veil`, :func:`imagery.change.match_through_veil`) and its change
+        judged with its own noise level. 0 masks cirrus as any cloud.
     shadow_shore_m : float
         S2: a new vessel (a departure) is not flagged where the date without it lies in
         a cloud's shadow (SCL's; without SCL, :func:`imagery.clouds.cloud_shadows`)
@@ -274,6 +290,7 @@ class DetectParams:
     vessel_buffer_m: float = 80.0
     berth_reach_m: float = 30.0
     cloud_buffer_m: float = 60.0
+    cirrus_match_m: float = 250.0
     shadow_shore_m: float = 100.0
     cargo_max_ndvi: float = 0.4
     cargo_shore_gap_m: float = 50.0
@@ -1605,6 +1622,35 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
     )
 
 
+def cirrus_veil(
+    before: Raster, after: Raster, excluded: np.ndarray, params: DetectParams
+) -> np.ndarray:
+    """S2: the ground of ``excluded`` (masked from the change, e.g. ``seen & ~usable``
+    on land) that lies under SCL's thin cirrus on either date, away from its cloud and
+    shadow classes on both: where the date's veil can be matched away
+    (:func:`imagery.change.match_through_veil`). Both classes are grown by
+    ``cloud_buffer_m``, as their masks are; all False without SCL on both dates or with
+    ``cirrus_match_m`` 0.
+
+    Sen2Cor calls cirrus wherever band 10 (1.375 um, absorbed by water vapour below the
+    cirrus) is bright, over kilometres; the thin ice veil dims and brightens the ground
+    smoothly, so masking it loses every stack set down under it. A cloud's edge or its
+    shadow varies over tens of metres and stays masked.
+    """
+    if params.cirrus_match_m <= 0 or not (before.has_band("SCL") and after.has_band("SCL")):
+        return np.zeros(before.shape, dtype=bool)
+    buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+    cirrus = cloud_mask(before, (SCL_CIRRUS,)) | cloud_mask(after, (SCL_CIRRUS,))
+    if not cirrus.any():
+        return cirrus
+    other = [c for c in SCL_CLOUD_CLASSES if c != SCL_CIRRUS]
+    cloud = cloud_mask(before, other) | cloud_mask(after, other)
+    veil = excluded & ndimage.binary_dilation(cirrus, iterations=buffer_px)
+    if cloud.any():
+        veil &= ~ndimage.binary_dilation(cloud, iterations=buffer_px)
+    return veil
+
+
 def fleeting_shadow(shadow_before: np.ndarray, shadow_after: np.ndarray) -> np.ndarray:
     """SCL's cloud shadow on one date and not the other, whatever its patch's size.
 
@@ -1791,6 +1837,23 @@ def detect_aligned(
         )
     masks = pair_masks(before, aligned, water, params)
     usable, seen = masks.usable, masks.seen
+    # The ground's change (cargo) is also judged through thin cirrus on one date, with
+    # that date matched onto the other there: ``relit`` and ``judged``.
+    relit, judged, strata = aligned, usable, water
+    if sensor == "s2":
+        veil = cirrus_veil(before, aligned, seen & ~usable & ~water, params)
+        if veil.any():
+            relit, matched = match_through_veil(
+                aligned,
+                before,
+                veil,
+                window_px=odd_window_px(params.cirrus_match_m, before.pixel_m, minimum=3),
+            )
+            # Off the veil's rim, where a window takes in ground it cannot match.
+            buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+            matched = ndimage.binary_erosion(matched, iterations=buffer_px)
+            judged = usable | matched
+            strata = water.astype(np.int8) + 2 * (matched & ~usable).astype(np.int8)
     vessels_before, vessels_after = detect_vessels_each(
         [before, aligned], water=water, params=params.vessel, origin=origin
     )
@@ -1799,10 +1862,10 @@ def detect_aligned(
     else:
         change = s2_change(
             before,
-            aligned,
+            relit,
             window_px=params.change_window_px,
-            strata=water,
-            usable=usable,
+            strata=strata,
+            usable=judged,
             extent=seen,
         )
     pixel_m = before.pixel_m
@@ -1884,9 +1947,9 @@ def detect_aligned(
         new_vessels, moored, gone, unmoored = unlaid(
             [new_vessels, moored], [gone, unmoored], before, aligned, params
         )
-    land = cargo_land(water, usable, [before, aligned], params, distance=distance)
+    land = cargo_land(water, judged, [before, relit], params, distance=distance)
     cargo = cargo_flags(
-        change, before, land, [hulls_before, hulls_after], params, scenes=(before, aligned)
+        change, before, land, [hulls_before, hulls_after], params, scenes=(before, relit)
     )
     detections = to_schema(
         [new_vessels, moored, cargo], before.crs, before, aligned, "new", min_score=params.min_score

@@ -59,6 +59,8 @@ S2_OPTIONAL_BANDS = ("B11",)
 SCL_CLOUD_CLASSES = (3, 8, 9, 10)
 #: SCL class 3: cloud shadow.
 SCL_CLOUD_SHADOW = 3
+#: SCL class 10: thin cirrus, a smooth veil the ground is still seen through.
+SCL_CIRRUS = 10
 #: The SCL classes a hull cannot be seen through: cloud of medium and high probability.
 #: A ship in a cloud's shadow or under thin cirrus keeps its contrast with the water
 #: around it, dimmed or hazed; land change there does not (it is the shadow or haze).
