@@ -83,7 +83,7 @@ from imagery.sensors import (
     prepare,
 )
 from imagery.spectral import green_vegetation
-from imagery.vessels import VesselParams, detect_vessels_each, s2_surf
+from imagery.vessels import S1_PSF_SIGMA_M, VesselParams, detect_vessels_each, s2_surf
 from imagery.vessels.common import line_opening, opening, ship_sized_rows
 from imagery.vessels.params import S2_SURF_MAX_SHARE
 from imagery.water import S1_STABLE_DB, WaterSplit, series_water, water_mask
@@ -231,8 +231,10 @@ class DetectParams:
         Arrivals at (departures from) a quay found from the change
         (:func:`berth_changes`): within this distance of the water (S1; S2: of the
         shore, on the water), seeded by increases above this many dB (S1; S2: a B08
-        rise of ``vessel.s2_min_contrast``), at least this elongated, and lying within
-        this angle of the shoreline. ``berth_change_reach_m`` 0 turns the search off.
+        rise of ``vessel.s2_min_contrast``), at least this elongated (S1: with the blur of
+        the resolution and of the change test's means taken off, :func:`_elongation`),
+        and lying within this angle of the shoreline. ``berth_change_reach_m`` 0 turns
+        the search off.
     water_reference_m : float or None
         S2: the water's own near-infrared step between the dates (haze, turbidity, sun
         glint), the zero of a ship's, is its median over the clear water within a square
@@ -733,9 +735,9 @@ def berth_changes(
         & (frame["length_m"] <= vp.max_length_m)
         & (frame["width_m"] <= vp.max_width_m)
         & (frame["area_m2"] >= vp.min_area_m2)
-        & (frame["length_m"] >= params.berth_min_elongation * frame["width_m"])
         & (seeded >= 0.5)
     ).to_numpy(copy=True)
+    ok &= _elongation(frame, grid, params) >= params.berth_min_elongation
     if "edge" in means:
         ok &= ~(means["edge"] >= 0.5)
     if scenes is not None and grid.sensor == "s2" and ok.any():
@@ -781,6 +783,30 @@ def berth_changes(
     frame["score"] = _object_evidence(frame, change, grid, params, per_pixel=pixel is not None)
     frame["kind"] = "vessel"
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
+
+
+def _elongation(frame: pd.DataFrame, grid: Raster, params: DetectParams) -> np.ndarray:
+    """Length over width of S1 change objects with the blur taken off (S2: as measured).
+
+    An S1 change object is a hull seen at 20 m resolution (PSF sigma
+    ``imagery.vessels.S1_PSF_SIGMA_M``) through the change test's
+    ``change_window_px`` box means: each adds its variance to both axes of the
+    object's second moments (the variances of convolved distributions add), so a small
+    ship measures about as wide as long: a 46 m hull 15 m wide, 95 m x 48 m. That
+    variance is taken off each axis (floored at a pixel), as the vessel sizes take off
+    the PSF (:func:`imagery.objects.measure_objects`): 85 m x 21 m. A blob of the
+    blur's own size stays round.
+    """
+    length = frame["length_m"].to_numpy(dtype=np.float64)
+    width = frame["width_m"].to_numpy(dtype=np.float64)
+    if grid.sensor == "s1":
+        box_m = params.change_window_px * grid.pixel_m
+        # Length^2 / 12 is a uniform bar's variance: the blur's, in the same units.
+        blur = 12.0 * (S1_PSF_SIGMA_M**2 + box_m**2 / 12.0)
+        floor = grid.pixel_m**2
+        length = np.sqrt(np.maximum(length**2 - blur, floor))
+        width = np.sqrt(np.maximum(width**2 - blur, floor))
+    return length / np.maximum(width, 1e-9)
 
 
 def _solid_step(
@@ -1062,8 +1088,6 @@ def _brightness_weights(scene: Raster | None, water: np.ndarray) -> tuple[np.nda
     """
     if scene is None:
         return None, 0.0
-    from imagery.vessels import S1_PSF_SIGMA_M
-
     band = scene.band("VV") if scene.sensor == "s1" else scene.band("B08")
     sea = band[water & np.isfinite(band)]
     if sea.size < 100:

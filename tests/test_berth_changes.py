@@ -151,3 +151,31 @@ def test_a_ship_moored_astern_of_one_that_stayed_is_an_arrival():
     rows = [(~before.transform * (p.x, p.y))[1] for p in found.geometry.centroid]
     assert [r for r in rows if 56 <= r <= 69]
     assert not [r for r in rows if r < 54], "the ship that stayed is not an arrival"
+
+
+def _moored(rows: slice, cols: slice, seed: int = 2) -> tuple[Raster, Raster]:
+    after = _port()
+    after[rows, cols] *= 8.0
+    return _scene(_port(), 1, 1), _scene(after, 13, seed)
+
+
+def test_a_small_ship_is_elongated_once_the_blur_is_off():
+    # 50 m x 20 m: through the 20 m resolution and the 3 x 3 means it measures about as
+    # wide as long, and was taken for a round blob.
+    for seed in (2, 3, 4):
+        before, after = _moored(slice(80, 85), slice(QUAY_COL, QUAY_COL + 2), seed)
+        found = _search(before, after)
+        rows = [(~before.transform * (p.x, p.y))[1] for p in found.geometry.centroid]
+        assert [r for r in rows if 78 <= r <= 87], seed
+        ship = found.iloc[0]
+        assert ship.width_m > 0.5 * ship.length_m  # as measured, blur and all
+
+
+def test_a_square_change_at_the_quay_stays_round():
+    # 30 and 40 m squares (a crane's portal, a stack at the wall): with the blur off they
+    # are still about as wide as long. (A square wider than the 50 m the search reaches
+    # inland is cut to a strip by it, and no shape test can tell that strip from a hull.)
+    for side in (3, 4):
+        for seed in (2, 3, 4):
+            before, after = _moored(slice(80, 80 + side), slice(QUAY_COL, QUAY_COL + side), seed)
+            assert _search(before, after).empty, (side, seed)
