@@ -281,7 +281,8 @@ def match_through_veil(
     matched : Raster
         ``scene`` with the matched values over the veil (float32).
     done : ndarray of bool
-        The veil pixels matched in every band.
+        The veil pixels matched in every band (a pixel missing in a band stays
+        missing there).
     """
     data = scene.data.astype(np.float32, copy=True)
     done = veil.copy()
@@ -293,9 +294,9 @@ def match_through_veil(
         gain, offset, fitted = local_linear_match(
             target, moving, fit, window_px, min_count=min_share * window_px**2
         )
-        put = veil & fitted
+        put = veil & fitted & np.isfinite(moving)  # missing data stays missing
         done &= fitted
-        data[index][put] = (gain * np.nan_to_num(moving) + offset)[put].astype(np.float32)
+        data[index][put] = (gain * moving + offset)[put].astype(np.float32)
     return scene.replace(data=data), done
 
 

@@ -9,7 +9,7 @@ from s2_scenes import blurred_s2, with_scl
 from test_cargo_s2 import RED_CONTAINERS, SHORE_COL, SIZE, WATER
 from test_shadow_cargo_s2 import PAVEMENT, _cargo_near
 
-from imagery.change import local_linear_match
+from imagery.change import local_linear_match, match_through_veil
 from imagery.detect import DetectParams, cirrus_veil, detect_aligned
 from imagery.sensors import SCL_CIRRUS
 
@@ -110,3 +110,23 @@ def test_a_local_line_is_recovered_and_a_change_does_not_bend_it():
     assert np.abs(matched - ground)[44:64, 54:72][unchanged[44:64, 54:72]].max() < 0.02
     # The stack stands out of the matched date by what was set down.
     assert np.median((changed - matched)[50:58, 60:66]) > 0.2
+
+
+def test_matching_leaves_missing_data_missing_and_the_rest_untouched():
+    before, after = _pair()
+    data = after.data.copy()
+    data[:, 60:64, 120:124] = np.nan  # a hole in the after scene, under the veil
+    holed = after.replace(data=data)
+    veil = np.zeros((SIZE, SIZE), dtype=bool)
+    veil[:, VEIL_COL:] = True
+    matched, done = match_through_veil(holed, before, veil, window_px=25)
+    assert np.isnan(matched.band("B08")[60:64, 120:124]).all()
+    assert done[100:110, 120:130].all()
+    np.testing.assert_array_equal(
+        matched.band("B08")[:, :VEIL_COL], holed.band("B08")[:, :VEIL_COL]
+    )
+    np.testing.assert_array_equal(matched.band("SCL"), holed.band("SCL"))
+    # Off its rim the veil is gone: the matched yard is within noise of the before date.
+    inner = (slice(20, 180), slice(VEIL_COL + 20, SIZE - 20))
+    step = (matched.band("B04") - before.band("B04"))[inner]
+    assert np.nanmedian(np.abs(step)) < 0.005
