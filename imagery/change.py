@@ -41,7 +41,14 @@ import numpy as np
 from scipy import ndimage, stats
 
 from imagery.errors import DetectionError, NothingToCompareError
-from imagery.filters import box_sum, local_median, masked_box_mean, tabulated
+from imagery.filters import (
+    block_sums,
+    box_sum,
+    local_median,
+    masked_box_mean,
+    tabulated,
+    upsample_blocks,
+)
 from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
 
@@ -205,9 +212,10 @@ def local_linear_match(
     pixels of the ``window_px`` window around it: ``reference ~ gain * moving + offset``.
 
     A least-squares line from box sums (the local linear model of the guided filter,
-    He, Sun & Tang 2013), refitted ``rounds`` times without the pixels more than
-    ``clip_sigma`` robust standard deviations off the previous fit, so that the few
-    pixels that really changed (a stack set down) do not bend it. ``ridge``
+    He, Sun & Tang 2013), made on blocks of a fifth of the window and interpolated
+    bilinearly back onto the pixels. It is refitted ``rounds`` times without the pixels
+    more than ``clip_sigma`` robust standard deviations off the previous fit, so that
+    the few pixels that really changed (a stack set down) do not bend it. ``ridge``
     (reflectance squared) pulls the gain toward the window's ratio of means where the
     window's ground is too uniform to fix a slope.
 
@@ -221,30 +229,42 @@ def local_linear_match(
     """
     x = np.where(fit, np.nan_to_num(moving), 0.0)
     y = np.where(fit, np.nan_to_num(reference), 0.0)
+    shape = x.shape
+    # The veil varies over kilometres: its line is fitted on the blocks' sums, 25 times
+    # smaller than the image, and interpolated back.
+    block = max(1, window_px // 5)
+    blocks = max(1, round(window_px / block)) | 1
+
+    def windowed(values: np.ndarray) -> np.ndarray:
+        return box_sum(block_sums(values, block), blocks)
+
     weight = fit.astype(np.float64)
-    fitted = box_sum(weight, window_px) >= min_count
-    gain = np.ones(x.shape)
-    offset = np.zeros(x.shape)
+    fitted_blocks = windowed(weight) >= min_count
+    fitted = upsample_blocks(fitted_blocks.astype(np.float32), block, shape) >= 0.5
+    gain = np.ones(fitted_blocks.shape)
+    offset = np.zeros(fitted_blocks.shape)
     for step in range(max(1, rounds)):
-        count = box_sum(weight, window_px)
+        count = windowed(weight)
         # A window the clipping emptied (a wide change) keeps the previous round's line.
         enough = count >= (min_count if step == 0 else 0.25 * min_count)
         count = np.where(enough, count, 1.0)
-        mean_x = box_sum(x * weight, window_px) / count
-        mean_y = box_sum(y * weight, window_px) / count
-        var_x = box_sum(x * x * weight, window_px) / count - mean_x * mean_x
-        cov = box_sum(x * y * weight, window_px) / count - mean_x * mean_y
+        mean_x = windowed(x * weight) / count
+        mean_y = windowed(y * weight) / count
+        var_x = windowed(x * x * weight) / count - mean_x * mean_x
+        cov = windowed(x * y * weight) / count - mean_x * mean_y
         ratio = mean_y / np.maximum(mean_x, 1e-4)
         line_gain = (cov + ridge * ratio) / (np.maximum(var_x, 0.0) + ridge)
         gain = np.where(enough, line_gain, gain)
         offset = np.where(enough, mean_y - line_gain * mean_x, offset)
-        residual = y - (gain * x + offset)
+        residual = y - (
+            upsample_blocks(gain, block, shape) * x + upsample_blocks(offset, block, shape)
+        )
         inliers = residual[fit & fitted]
         if inliers.size < 100:
             break
         spread = _MAD_TO_SIGMA * float(np.median(np.abs(inliers - np.median(inliers))))
         weight = (fit & (np.abs(residual) <= clip_sigma * max(spread, 1e-4))).astype(np.float64)
-    return gain, offset, fitted
+    return upsample_blocks(gain, block, shape), upsample_blocks(offset, block, shape), fitted
 
 
 def match_through_veil(
