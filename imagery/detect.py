@@ -1861,8 +1861,8 @@ def detect_aligned(
         )
     masks = pair_masks(before, aligned, water, params)
     usable, seen = masks.usable, masks.seen
-    # The ground's change (cargo) is also judged through thin cirrus on one date, with
-    # that date matched onto the other there: ``relit`` and ``judged``.
+    # The ground's change (cargo) is also judged through thin cirrus on either date,
+    # the after date matched onto the before there: ``relit`` and ``judged``.
     relit, judged, strata = aligned, usable, water
     if sensor == "s2":
         veil = cirrus_veil(before, aligned, seen & ~usable & ~water, params)
