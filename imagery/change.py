@@ -239,12 +239,15 @@ def local_linear_match(
         return box_sum(block_sums(values, block), blocks)
 
     weight = fit.astype(np.float64)
-    fitted_blocks = windowed(weight) >= min_count
+    count = windowed(weight)
+    fitted_blocks = count >= min_count
     fitted = upsample_blocks(fitted_blocks.astype(np.float32), block, shape) >= 0.5
     gain = np.ones(fitted_blocks.shape)
     offset = np.zeros(fitted_blocks.shape)
-    for step in range(max(1, rounds)):
-        count = windowed(weight)
+    rounds = max(1, rounds)
+    for step in range(rounds):
+        if step > 0:
+            count = windowed(weight)
         # A window the clipping emptied (a wide change) keeps the previous round's line.
         enough = count >= (min_count if step == 0 else 0.25 * min_count)
         count = np.where(enough, count, 1.0)
@@ -256,15 +259,17 @@ def local_linear_match(
         line_gain = (cov + ridge * ratio) / (np.maximum(var_x, 0.0) + ridge)
         gain = np.where(enough, line_gain, gain)
         offset = np.where(enough, mean_y - line_gain * mean_x, offset)
-        residual = y - (
-            upsample_blocks(gain, block, shape) * x + upsample_blocks(offset, block, shape)
-        )
+        pixel_gain = upsample_blocks(gain, block, shape)
+        pixel_offset = upsample_blocks(offset, block, shape)
+        if step == rounds - 1:
+            break
+        residual = y - (pixel_gain * x + pixel_offset)
         inliers = residual[fit & fitted]
         if inliers.size < 100:
             break
         spread = _MAD_TO_SIGMA * float(np.median(np.abs(inliers - np.median(inliers))))
         weight = (fit & (np.abs(residual) <= clip_sigma * max(spread, 1e-4))).astype(np.float64)
-    return upsample_blocks(gain, block, shape), upsample_blocks(offset, block, shape), fitted
+    return pixel_gain, pixel_offset, fitted
 
 
 def match_through_veil(
