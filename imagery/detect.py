@@ -1620,7 +1620,7 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
     if before.has_band("SCL") and after.has_band("SCL"):
         fleeting = fleeting_shadow(shadow_before, shadow_after)
         if fleeting.any():
-            buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+            buffer_px = _cloud_buffer_px(params, before.pixel_m)
             usable &= ~ndimage.binary_dilation(fleeting, iterations=buffer_px)
     seen = usable_mask(
         before, after, cloud_buffer_m=params.cloud_buffer_m, water=water, opaque=True
@@ -1663,7 +1663,7 @@ def cirrus_veil(
     """
     if params.cirrus_match_m <= 0 or not (before.has_band("SCL") and after.has_band("SCL")):
         return np.zeros(before.shape, dtype=bool)
-    buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+    buffer_px = _cloud_buffer_px(params, before.pixel_m)
     cirrus = cloud_mask(before, (SCL_CIRRUS,)) | cloud_mask(after, (SCL_CIRRUS,))
     if not cirrus.any():
         return cirrus
@@ -1673,6 +1673,11 @@ def cirrus_veil(
     if cloud.any():
         veil &= ~ndimage.binary_dilation(cloud, iterations=buffer_px)
     return veil
+
+
+def _cloud_buffer_px(params: DetectParams, pixel_m: float) -> int:
+    """``params.cloud_buffer_m`` in whole pixels, at least one."""
+    return max(1, round(params.cloud_buffer_m / pixel_m))
 
 
 def fleeting_shadow(shadow_before: np.ndarray, shadow_after: np.ndarray) -> np.ndarray:
@@ -1874,7 +1879,7 @@ def detect_aligned(
                 window_px=odd_window_px(params.cirrus_match_m, before.pixel_m, minimum=3),
             )
             # Off the veil's rim, where a window takes in ground it cannot match.
-            buffer_px = max(1, round(params.cloud_buffer_m / before.pixel_m))
+            buffer_px = _cloud_buffer_px(params, before.pixel_m)
             matched = ndimage.binary_erosion(matched, iterations=buffer_px)
             judged = usable | matched
             strata = water.astype(np.int8) + 2 * (matched & ~usable).astype(np.int8)
