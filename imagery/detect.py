@@ -64,6 +64,7 @@ from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.layover import correct_layover
 from imagery.objects import (
     footprint_means,
+    hull_rectangles,
     hysteresis_threshold,
     label_maxima,
     label_objects,
@@ -1538,12 +1539,29 @@ def to_schema(
     if frame.empty:
         return empty_detections(crs)
     frame = frame.sort_values(["kind", "score"], ascending=[False, False]).reset_index(drop=True)
+    frame = _hulls_drawn(frame, before)
     frame["id"] = np.arange(1, len(frame) + 1)
     frame["before_time"] = before.time.isoformat() if before.time else None
     frame["after_time"] = after.time.isoformat() if after.time else None
     frame["status"] = status
     extra = [c for c in ("heading_deg", "evidence", "z_mean") if c in frame.columns]
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
+
+
+def _hulls_drawn(frame: gpd.GeoDataFrame, grid: Raster) -> gpd.GeoDataFrame:
+    """Vessel flags drawn as the hulls they are measured to be
+    (:func:`imagery.objects.hull_rectangles`), cargo as their pixel outlines."""
+    needed = {"kind", "length_m", "width_m", "heading_deg"}
+    if not needed <= set(frame.columns):
+        return frame
+    ships = (frame["kind"] == "vessel").to_numpy() & np.isfinite(
+        frame[["length_m", "width_m", "heading_deg"]].to_numpy(float)
+    ).all(axis=1)
+    if not ships.any():
+        return frame
+    geometry = np.asarray(frame.geometry, dtype=object).copy()
+    geometry[ships] = hull_rectangles(frame.loc[ships], grid)
+    return frame.set_geometry(gpd.GeoSeries(geometry, index=frame.index, crs=frame.crs))
 
 
 @dataclasses.dataclass(frozen=True)

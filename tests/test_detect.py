@@ -8,6 +8,7 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
+import shapely
 from click.testing import CliRunner
 from rasterio.warp import calculate_default_transform, reproject
 
@@ -16,6 +17,7 @@ from imagery.cli.main import cli
 from imagery.detect import DetectParams, detect_pair
 from imagery.errors import CoregistrationError
 from imagery.evaluation import score_detections
+from imagery.grid import to_lonlat
 from imagery.io import read_raster, write_raster
 from imagery.schema import DETECTION_FIELDS
 from imagery.simulate import simulate_pair, simulate_series, write_simulation
@@ -69,6 +71,14 @@ def test_detect_s1_writes_the_contract(tmp_path, s1_pair):
     assert frame["score"].between(0, 1).all()
     assert (frame["status"] == "new").all()
     assert frame.crs == sim.crs
+    # A vessel is drawn as the hull it measures, centred where lon/lat say; cargo as
+    # the pixels that changed.
+    ships = frame[frame["kind"] == "vessel"]
+    assert len(ships)
+    lon, lat = to_lonlat(ships.geometry.centroid.x, ships.geometry.centroid.y, frame.crs)
+    assert np.allclose(lon, ships["lon"], atol=1e-6) and np.allclose(lat, ships["lat"], atol=1e-6)
+    assert np.allclose(ships.geometry.area, ships["length_m"] * ships["width_m"], rtol=2e-3)
+    assert (shapely.get_num_coordinates(ships.geometry.to_numpy()) == 5).all()
 
 
 def test_detect_finds_new_vessels_in_s1_pair(s1_pair):

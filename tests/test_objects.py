@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from skimage.draw import polygon as draw_polygon
 from skimage.filters import apply_hysteresis_threshold
 
 from imagery.objects import (
+    hull_rectangles,
     hysteresis_threshold,
     label_maxima,
     label_objects,
@@ -61,6 +63,48 @@ def test_polygon_area_and_centroid_lonlat():
     assert row.x == pytest.approx(600250.0) and row.y == pytest.approx(4699880.0)
     assert 130 < row.lon < 131 and 42 < row.lat < 43
     assert row.v_max == 3.0
+
+
+@pytest.mark.parametrize("heading", [0, 30, 90, 135])
+def test_a_hull_is_drawn_as_the_rectangle_it_measures(heading):
+    import shapely
+
+    mask = _ship((200, 200), (100, 100), 30, 5, heading)
+    labels, n = label_objects(mask)
+    frame = measure_objects(labels, n, transform=TRANSFORM, crs="EPSG:32652")
+    grid = type("Grid", (), {"transform": TRANSFORM, "crs": "EPSG:32652", "shape": (200, 200)})
+    (rectangle,) = hull_rectangles(frame, grid)
+    row = frame.iloc[0]
+    # Map units are ground metres to within UTM's scale error.
+    assert rectangle.area == pytest.approx(row.length_m * row.width_m, rel=1e-3)
+    centre = rectangle.centroid
+    assert (centre.x, centre.y) == pytest.approx((row.x, row.y))
+    # The long side lies along the heading.
+    ring = np.asarray(rectangle.exterior.coords)[:3]
+    side = ring[1] - ring[0] if np.hypot(*(ring[1] - ring[0])) > 100 else ring[2] - ring[1]
+    bearing = np.degrees(np.arctan2(side[0], side[1])) % 180
+    assert min(abs(bearing - heading), 180 - abs(bearing - heading)) < 4
+    outline = row.geometry
+    assert shapely.intersection(rectangle, outline).area > 0.8 * rectangle.area
+
+
+def test_hull_rectangles_are_in_ground_metres_on_web_mercator():
+    # At 60 degrees north a Web Mercator unit is half a metre on the ground.
+    transform = from_origin(0.0, 8399737.9, 10.0, 10.0)
+    grid = type("Grid", (), {"transform": transform, "crs": "EPSG:3857", "shape": (100, 100)})
+    frame = pd.DataFrame(
+        {
+            "x": [500.0],
+            "y": [8399237.9],
+            "length_m": [100.0],
+            "width_m": [20.0],
+            "heading_deg": [0.0],
+        }
+    )
+    (rectangle,) = hull_rectangles(frame, grid)
+    minx, miny, maxx, maxy = rectangle.bounds
+    assert maxy - miny == pytest.approx(200.0, rel=0.01)  # 100 m north-south
+    assert maxx - minx == pytest.approx(40.0, rel=0.01)
 
 
 def test_no_objects():

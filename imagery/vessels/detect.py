@@ -10,6 +10,7 @@ import numpy as np
 from imagery.clouds import s2_clouds
 from imagery.errors import InputError
 from imagery.layover import correct_layover
+from imagery.objects import hull_rectangles
 from imagery.raster import Raster
 from imagery.vessels.common import _pixel_m
 from imagery.vessels.params import VesselParams
@@ -95,6 +96,10 @@ def detect_vessels(
         # Where the ships stand, not where their echoes lie (the pair pipeline keeps
         # the echoes' outlines, :func:`detect_vessels_each`, as masks on the image).
         frame = correct_layover(frame, scene, params.s1_layover_height_m)
+    if not frame.empty:
+        frame = frame.set_geometry(
+            gpd.GeoSeries(hull_rectangles(frame, scene), index=frame.index, crs=frame.crs)
+        )
     return frame
 
 
@@ -108,8 +113,10 @@ def detect_vessels_each(
     """:func:`detect_vessels` on each of ``scenes``, all searched on one ``water`` mask
     (a pair's or a series', :func:`imagery.water.series_water`).
 
-    The same frames as one call per scene; the shoreline geometry of the water (the
-    shore band, the protrusions that may be berthed ships) is worked out once.
+    The candidates one call per scene finds before its last steps (S2 puffs, S1
+    layover, the hull drawn): each keeps the pixel outline of its echoes, which a pair
+    compares as masks on the image. The shoreline geometry of the water (the shore band,
+    the protrusions that may be berthed ships) is worked out once.
     ``origin`` as for :func:`detect_vessels`.
     """
     water = np.asarray(water, dtype=bool)
