@@ -63,8 +63,8 @@ from imagery.errors import CoregistrationError, InputError, NoOverlapError
 from imagery.filters import box_sum, masked_box_mean, odd_window_px
 from imagery.layover import correct_layover
 from imagery.objects import (
+    draw_hulls,
     footprint_means,
-    hull_rectangles,
     hysteresis_threshold,
     label_maxima,
     label_objects,
@@ -783,11 +783,23 @@ def berth_changes(
     frame = frame.copy()
     frame["score"] = _object_evidence(frame, change, grid, params, per_pixel=pixel is not None)
     frame["kind"] = "vessel"
+    # The size the flag reports (and is drawn at, :func:`to_schema`): the hull's, once
+    # the score has been calibrated on the change object's own.
+    frame["hull_length_m"], frame["hull_width_m"] = _unblurred_size(frame, grid, params)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
 
 
 def _elongation(frame: pd.DataFrame, grid: Raster, params: DetectParams) -> np.ndarray:
-    """Length over width of S1 change objects with the blur taken off (S2: as measured).
+    """Length over width of S1 change objects with the blur taken off (S2: as measured;
+    :func:`_unblurred_size`)."""
+    length, width = _unblurred_size(frame, grid, params)
+    return length / np.maximum(width, 1e-9)
+
+
+def _unblurred_size(
+    frame: pd.DataFrame, grid: Raster, params: DetectParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Length and width (m) of S1 change objects with the blur taken off (S2: as measured).
 
     An S1 change object is a hull seen at 20 m resolution (PSF sigma
     ``imagery.vessels.S1_PSF_SIGMA_M``) through the change test's
@@ -807,7 +819,7 @@ def _elongation(frame: pd.DataFrame, grid: Raster, params: DetectParams) -> np.n
         floor = grid.pixel_m**2
         length = np.sqrt(np.maximum(length**2 - blur, floor))
         width = np.sqrt(np.maximum(width**2 - blur, floor))
-    return length / np.maximum(width, 1e-9)
+    return length, width
 
 
 def _solid_step(
@@ -1527,7 +1539,10 @@ def to_schema(
 
     ``evidence`` keeps the statistical score (probability that the change is not noise);
     ``score`` is the calibrated probability that the flag is right
-    (``imagery.calibration``). Flags scoring below ``min_score`` are dropped.
+    (``imagery.calibration``), on the sizes the flag was found at; a flag that also
+    carries its hull's (``hull_length_m``, ``hull_width_m``: an S1 berth change, blur
+    taken off) then reports those. Flags scoring below ``min_score`` are dropped.
+    Vessels are drawn as the hulls they measure (:func:`imagery.objects.draw_hulls`).
     """
     parts = [f for f in frames if not f.empty]
     if not parts:
@@ -1535,33 +1550,21 @@ def to_schema(
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
     frame["evidence"] = frame["score"].clip(0.0, 1.0)
     frame["score"] = calibrate(frame, before.sensor)
+    for name in ("length_m", "width_m"):
+        hull = f"hull_{name}"
+        if hull in frame.columns:
+            frame[name] = frame[hull].where(frame[hull].notna(), frame[name])
     frame = frame.loc[frame["score"] >= min_score]
     if frame.empty:
         return empty_detections(crs)
     frame = frame.sort_values(["kind", "score"], ascending=[False, False]).reset_index(drop=True)
-    frame = _hulls_drawn(frame, before)
+    frame = draw_hulls(frame, before, rows=(frame["kind"] == "vessel").to_numpy())
     frame["id"] = np.arange(1, len(frame) + 1)
     frame["before_time"] = before.time.isoformat() if before.time else None
     frame["after_time"] = after.time.isoformat() if after.time else None
     frame["status"] = status
     extra = [c for c in ("heading_deg", "evidence", "z_mean") if c in frame.columns]
     return frame[[*DETECTION_FIELDS, *extra, "geometry"]]
-
-
-def _hulls_drawn(frame: gpd.GeoDataFrame, grid: Raster) -> gpd.GeoDataFrame:
-    """Vessel flags drawn as the hulls they are measured to be
-    (:func:`imagery.objects.hull_rectangles`), cargo as their pixel outlines."""
-    needed = {"kind", "length_m", "width_m", "heading_deg"}
-    if not needed <= set(frame.columns):
-        return frame
-    ships = (frame["kind"] == "vessel").to_numpy() & np.isfinite(
-        frame[["length_m", "width_m", "heading_deg"]].to_numpy(float)
-    ).all(axis=1)
-    if not ships.any():
-        return frame
-    geometry = np.asarray(frame.geometry, dtype=object).copy()
-    geometry[ships] = hull_rectangles(frame.loc[ships], grid)
-    return frame.set_geometry(gpd.GeoSeries(geometry, index=frame.index, crs=frame.crs))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,7 @@ at an angle measures its true length), its heading, and its centroid in WGS84.
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -19,6 +20,7 @@ from imagery.grid import ground_pixel_size, to_lonlat
 
 __all__ = [
     "axis_shape",
+    "draw_hulls",
     "footprint_means",
     "hull_rectangles",
     "hysteresis_threshold",
@@ -195,6 +197,7 @@ def _moments(
     sy: float,
     weights: np.ndarray | None = None,
     psf_sigma_m: float = 0.0,
+    transform=None,
 ) -> dict[str, np.ndarray]:
     # Work on the labelled pixels only: objects cover a sliver of a scene.
     rows_i, cols_i = np.nonzero(labels)
@@ -212,9 +215,12 @@ def _moments(
     def per_object(values: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=w * values, minlength=n + 1)[1:] / total
 
-    # Map-aligned metric coordinates: x east, y north (rows grow southward).
-    x = cols_i * sx
-    y = -rows_i.astype(np.float64) * sy
+    # Map-aligned metric coordinates: x east, y north (rows grow southward unless the
+    # grid's transform says otherwise).
+    east = 1.0 if transform is None or transform.a >= 0 else -1.0
+    south = 1.0 if transform is None or transform.e <= 0 else -1.0
+    x = cols_i * sx * east
+    y = -rows_i.astype(np.float64) * sy * south
     mx = per_object(x)
     my = per_object(y)
     sxx = per_object(x * x) - mx * mx
@@ -240,16 +246,18 @@ def _moments(
         "length": np.sqrt(12.0 * major),  # a uniform bar of length a has variance a^2/12
         "width": np.sqrt(12.0 * minor),
         "heading": heading,
-        "row": -my / sy,
-        "col": mx / sx,
+        "row": -my / (sy * south),
+        "col": mx / (sx * east),
     }
 
 
 def hull_rectangles(frame, grid) -> np.ndarray:
     """The hull each vessel of ``frame`` is measured to be: a rectangle ``length_m`` by
     ``width_m`` (ground metres) along ``heading_deg`` (clockwise from north), centred on
-    ``x``, ``y`` (the polygon's centroid when those are missing), as an array of polygons in
-    ``grid``'s CRS (anything with ``transform``, ``crs`` and ``shape``, e.g. a Raster).
+    ``x``, ``y`` (the polygon's centroid when those are missing), as an array of polygons.
+    ``x``, ``y`` are in the CRS of ``grid`` (anything with ``transform``, ``crs`` and
+    ``shape``, e.g. a Raster), which sets the map units per ground metre; every value
+    must be finite and the sizes positive (:func:`draw_hulls` picks such rows).
 
     The pixel outline of a detection is the hull convolved with the sensor's point
     spread and grown by the detector's hysteresis: at Sentinel-1's 20 m resolution a
@@ -285,6 +293,25 @@ def hull_rectangles(frame, grid) -> np.ndarray:
         [x[:, None] + offsets[..., 0] * per_m_x, y[:, None] + offsets[..., 1] * per_m_y], axis=-1
     )
     return shapely.polygons(corners)
+
+
+def draw_hulls(frame, grid, rows: np.ndarray | None = None):
+    """``frame`` (a GeoDataFrame) with the geometry of ``rows`` (boolean, default all)
+    replaced by :func:`hull_rectangles`; a row without a finite centre, heading and
+    positive size keeps its outline."""
+    needed = ["length_m", "width_m", "heading_deg"]
+    if len(frame) == 0 or not set(needed) <= set(frame.columns):
+        return frame
+    centre = ["x", "y"] if {"x", "y"} <= set(frame.columns) else []
+    values = frame[needed + centre].to_numpy(dtype=float)
+    drawable = np.isfinite(values).all(axis=1) & (values[:, 0] > 0) & (values[:, 1] > 0)
+    if rows is not None:
+        drawable &= np.asarray(rows, dtype=bool)
+    if not drawable.any():
+        return frame
+    geometry = np.asarray(frame.geometry, dtype=object).copy()
+    geometry[drawable] = hull_rectangles(frame.loc[drawable], grid)
+    return frame.set_geometry(gpd.GeoSeries(geometry, index=frame.index, crs=frame.crs))
 
 
 def _polygons(labels: np.ndarray, transform) -> dict[int, object]:
@@ -359,7 +386,7 @@ def measure_objects(
     if n == 0:
         return pd.DataFrame(columns=columns)
     sx, sy = ground_pixel_size(transform, crs, labels.shape)
-    m = _moments(labels, n, sx, sy, weights, psf_sigma_m)
+    m = _moments(labels, n, sx, sy, weights, psf_sigma_m, transform)
     x, y = transform * (m["col"] + 0.5, m["row"] + 0.5)
     lon, lat = to_lonlat(x, y, crs)
     polygons = _polygons(labels, transform)

@@ -169,6 +169,8 @@ def test_a_small_ship_is_elongated_once_the_blur_is_off():
         assert [r for r in rows if 78 <= r <= 87], seed
         ship = found.iloc[0]
         assert ship.width_m > 0.5 * ship.length_m  # as measured, blur and all
+        # The hull it reports, with the blur off: about 50 m x 20 m.
+        assert 30.0 <= ship.hull_length_m <= 80.0 and ship.hull_width_m <= 30.0, seed
 
 
 def test_a_square_change_at_the_quay_stays_round():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import from_origin
@@ -86,6 +87,47 @@ def test_a_hull_is_drawn_as_the_rectangle_it_measures(heading):
     assert min(abs(bearing - heading), 180 - abs(bearing - heading)) < 4
     outline = row.geometry
     assert shapely.intersection(rectangle, outline).area > 0.8 * rectangle.area
+
+
+@pytest.mark.parametrize("heading", [30, 120])
+def test_a_grid_whose_rows_run_north_measures_the_same_ship(heading):
+    # The same scene stored bottom row first (a positive y pixel size): the ship on the
+    # ground, its heading and its centre are unchanged.
+    mask = _ship((200, 200), (100, 80), 30, 5, heading)
+    south_up = Affine(10.0, 0.0, TRANSFORM.c, 0.0, 10.0, TRANSFORM.f - 200 * 10.0)
+    frames = []
+    for grid_mask, transform in ((mask, TRANSFORM), (mask[::-1], south_up)):
+        labels, n = label_objects(grid_mask)
+        frames.append(measure_objects(labels, n, transform=transform, crs="EPSG:32652").iloc[0])
+    north, south = frames
+    assert south.heading_deg == pytest.approx(north.heading_deg, abs=1e-6)
+    assert (south.x, south.y) == pytest.approx((north.x, north.y))
+    assert south.geometry.equals(north.geometry)
+
+
+def test_draw_hulls_keeps_the_outline_of_a_row_it_cannot_draw():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from imagery.objects import draw_hulls
+
+    grid = type("Grid", (), {"transform": TRANSFORM, "crs": "EPSG:32652", "shape": (100, 100)})
+    outline = box(600000.0, 4699000.0, 600100.0, 4699030.0)
+    frame = gpd.GeoDataFrame(
+        {
+            "x": [600050.0, np.nan, 600050.0],
+            "y": [4699015.0, 4699015.0, 4699015.0],
+            "length_m": [90.0, 90.0, 0.0],
+            "width_m": [20.0, 20.0, 20.0],
+            "heading_deg": [90.0, 90.0, 90.0],
+        },
+        geometry=[outline] * 3,
+        crs="EPSG:32652",
+    )
+    drawn = draw_hulls(frame, grid)
+    assert drawn.geometry.iloc[0].area == pytest.approx(1800.0, rel=1e-3)
+    assert drawn.geometry.iloc[1].equals(outline) and drawn.geometry.iloc[2].equals(outline)
+    assert draw_hulls(frame, grid, rows=np.zeros(3, bool)).geometry.iloc[0].equals(outline)
 
 
 def test_hull_rectangles_are_in_ground_metres_on_web_mercator():

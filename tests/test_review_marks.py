@@ -80,6 +80,21 @@ def test_match_tolerance_grows_with_length():
     assert match_flags(short, _frame([("cargo", 21, 0, 10)])) == []
 
 
+def test_match_uses_the_reported_centre_not_the_drawing():
+    # An earlier version drew a 45 m vessel as its pixel outline, centred 35 m off the
+    # lon/lat it reported; this one draws the hull on lon/lat. Still the same flag.
+    from imagery.grid import to_lonlat
+
+    previous = _frame([("vessel", 600035, 4700000, 45)])
+    current = _frame([("vessel", 600000, 4700000, 45)])
+    assert match_flags(previous, current) == []
+    for frame in (previous, current):
+        frame["lon"], frame["lat"] = to_lonlat([600000.0], [4700000.0], CRS)
+    assert match_flags(previous, current) == [(0, 0)]
+    previous["lon"] = float("nan")  # no reported centre: the drawing's
+    assert match_flags(previous, current) == []
+
+
 def test_merge_without_previous_numbers_flags_from_one():
     result = merge_marks(None, _frame([("vessel", 0, 0, 50), ("cargo", 100, 0, 10)]))
     assert result.frame["id"].tolist() == [1, 2]

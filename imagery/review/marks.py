@@ -2,7 +2,7 @@
 
 An analyst marks flags in QGIS (``status`` new/confirmed/dismissed, ``note``). When
 the same pair is processed again, each new flag is matched to a previous one of the
-same kind whose centroid lies within ``max(min_tolerance_m, half the longer of the
+same kind whose centre (the ``lon``, ``lat`` it reports) lies within ``max(min_tolerance_m, half the longer of the
 two flags)``, one-to-one and nearest first. A matched flag keeps its previous ``id``,
 ``status`` and ``note`` and takes the new run's geometry and measurements; an
 unmatched new flag gets a fresh id and status ``new``; a previous flag the new run
@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+from pyproj import Transformer
 
 from imagery.errors import ReviewError
 
@@ -126,16 +127,15 @@ def match_flags(
 ) -> list[tuple[int, int]]:
     """Pairs ``(previous row, current row)`` of the same flag, one-to-one, nearest first.
 
-    Two flags match when they have the same ``kind`` and their centroids lie within
+    Two flags match when they have the same ``kind`` and their centres lie within
     ``max(min_tolerance_m, max(length_prev, length_cur) / 2)`` metres (both frames in
-    one projected CRS).
+    one projected CRS). A flag's centre is the ``lon``, ``lat`` it reports, else (a row
+    without them) its polygon's centroid: a vessel drawn as a pixel outline by an
+    earlier version and as its hull now keeps its reported centre.
     """
     if previous.empty or current.empty:
         return []
-    pc = previous.geometry.centroid
-    cc = current.geometry.centroid
-    pxy = np.column_stack([pc.x.to_numpy(), pc.y.to_numpy()])
-    cxy = np.column_stack([cc.x.to_numpy(), cc.y.to_numpy()])
+    pxy, cxy = _centres(previous), _centres(current)
     distance = np.hypot(*(pxy[:, None, :] - cxy[None, :, :]).transpose(2, 0, 1))
     plen = np.nan_to_num(previous["length_m"].to_numpy(dtype=float), nan=0.0)
     clen = np.nan_to_num(current["length_m"].to_numpy(dtype=float), nan=0.0)
@@ -153,6 +153,22 @@ def match_flags(
         used_cur.add(j)
         pairs.append((i, j))
     return pairs
+
+
+def _centres(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) centres in the frame's CRS: ``lon``/``lat`` where finite, else centroids."""
+    centroids = frame.geometry.centroid
+    xy = np.column_stack([centroids.x.to_numpy(), centroids.y.to_numpy()])
+    if not {"lon", "lat"} <= set(frame.columns) or frame.crs is None:
+        return xy
+    lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(lon) & np.isfinite(lat)
+    if known.any():
+        to_map = Transformer.from_crs("EPSG:4326", frame.crs, always_xy=True)
+        x, y = to_map.transform(lon[known], lat[known])
+        xy[known] = np.column_stack([x, y])
+    return xy
 
 
 def merge_marks(

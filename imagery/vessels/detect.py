@@ -10,7 +10,7 @@ import numpy as np
 from imagery.clouds import s2_clouds
 from imagery.errors import InputError
 from imagery.layover import correct_layover
-from imagery.objects import hull_rectangles
+from imagery.objects import draw_hulls
 from imagery.raster import Raster
 from imagery.vessels.common import _pixel_m
 from imagery.vessels.params import VesselParams
@@ -96,11 +96,7 @@ def detect_vessels(
         # Where the ships stand, not where their echoes lie (the pair pipeline keeps
         # the echoes' outlines, :func:`detect_vessels_each`, as masks on the image).
         frame = correct_layover(frame, scene, params.s1_layover_height_m)
-    if not frame.empty:
-        frame = frame.set_geometry(
-            gpd.GeoSeries(hull_rectangles(frame, scene), index=frame.index, crs=frame.crs)
-        )
-    return frame
+    return draw_hulls(frame, scene)
 
 
 def detect_vessels_each(
