@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from affine import Affine
 from rasterio import features
 from scipy import ndimage
 from shapely.geometry import shape
@@ -197,7 +198,7 @@ def _moments(
     sy: float,
     weights: np.ndarray | None = None,
     psf_sigma_m: float = 0.0,
-    transform=None,
+    transform: Affine | None = None,
 ) -> dict[str, np.ndarray]:
     # Work on the labelled pixels only: objects cover a sliver of a scene.
     rows_i, cols_i = np.nonzero(labels)
@@ -262,11 +263,12 @@ def hull_rectangles(frame, grid) -> np.ndarray:
     The pixel outline of a detection is the hull convolved with the sensor's point
     spread and grown by the detector's hysteresis: at Sentinel-1's 20 m resolution a
     45 m hull's outline spans 100 m and more, and its centroid follows whatever bright
-    pixels the blur joined to it (a quay's corner, a bollard, a neighbour's bow). The
-    measured centre weights each pixel by its brightness above the background and
-    ``length_m`` and ``width_m`` have the point spread taken off
-    (:func:`measure_objects`); this rectangle is what they describe, so the polygon an
-    analyst sees and the centre the fields report agree.
+    pixels the blur joined to it (a quay's corner, a bollard, a neighbour's bow). A
+    vessel's centre is measured with each pixel weighted by its brightness above the
+    background and its ``length_m`` and ``width_m`` with the point spread taken off
+    (:func:`measure_objects` with ``weights`` and ``psf_sigma_m``); this rectangle is
+    what those fields describe, so the polygon an analyst sees and the centre the
+    fields report agree.
     """
     if len(frame) == 0:
         return np.empty(0, dtype=object)

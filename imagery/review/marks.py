@@ -2,8 +2,9 @@
 
 An analyst marks flags in QGIS (``status`` new/confirmed/dismissed, ``note``). When
 the same pair is processed again, each new flag is matched to a previous one of the
-same kind whose centre (the ``lon``, ``lat`` it reports) lies within ``max(min_tolerance_m, half the longer of the
-two flags)``, one-to-one and nearest first. A matched flag keeps its previous ``id``,
+same kind whose centre (the ``lon``, ``lat`` it reports) lies within
+``max(min_tolerance_m, half the longer of the two flags)``, one-to-one and nearest
+first. A matched flag keeps its previous ``id``,
 ``status`` and ``note`` and takes the new run's geometry and measurements; an
 unmatched new flag gets a fresh id and status ``new``; a previous flag the new run
 no longer sees is dropped, unless the analyst touched it (status not ``new`` or a
