@@ -8,7 +8,14 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Geod, Transformer
 
-__all__ = ["SCALE_TOLERANCE", "ground_pixel_size", "pixel_centres", "pixel_size_m", "to_lonlat"]
+__all__ = [
+    "SCALE_TOLERANCE",
+    "ground_pixel_size",
+    "map_units_per_metre",
+    "pixel_centres",
+    "pixel_size_m",
+    "to_lonlat",
+]
 
 #: A projected grid whose pixels are within this fraction of their nominal size on the
 #: ground is taken at its nominal size (UTM's scale error is at most 0.1 % in a zone).
@@ -44,6 +51,13 @@ def ground_pixel_size(transform: Affine, crs, shape: tuple[int, int]) -> tuple[f
     _, _, dx = _GEOD.inv(lon[0], lat[0], lon[1], lat[1])
     _, _, dy = _GEOD.inv(lon[0], lat[0], lon[2], lat[2])
     return float(dx), float(dy)
+
+
+def map_units_per_metre(transform: Affine, crs, shape: tuple[int, int]) -> tuple[float, float]:
+    """Map units (x, y) per metre on the ground at the grid centre (UTM: 1; Web
+    Mercator: 1 / cos(latitude); geographic: degrees), from :func:`ground_pixel_size`."""
+    ground_x, ground_y = ground_pixel_size(transform, crs, shape)
+    return abs(transform.a) / ground_x, abs(transform.e) / ground_y
 
 
 def pixel_size_m(transform: Affine, crs, shape: tuple[int, int]) -> float:

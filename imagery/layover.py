@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from imagery.grid import ground_pixel_size, to_lonlat
+from imagery.grid import map_units_per_metre, to_lonlat
 from imagery.raster import Raster
 
 __all__ = [
@@ -109,11 +109,8 @@ def correct_layover(frame: gpd.GeoDataFrame, scene: Raster, height_m: float) -> 
     east, north = distance * math.sin(look), distance * math.cos(look)
     out = frame.copy()
     crs = scene.crs
-    # Map units per metre on the ground at the scene (UTM: 1; Web Mercator: 1 / cos(lat);
-    # geographic: degrees).
-    ground_x, ground_y = ground_pixel_size(scene.transform, crs, scene.shape)
-    dx = east * abs(scene.transform.a) / ground_x
-    dy = north * abs(scene.transform.e) / ground_y
+    per_m_x, per_m_y = map_units_per_metre(scene.transform, crs, scene.shape)
+    dx, dy = east * per_m_x, north * per_m_y
     out["geometry"] = out.geometry.translate(xoff=dx, yoff=dy)
     if "x" in out.columns and "y" in out.columns:
         out["x"] = out["x"].to_numpy() + dx

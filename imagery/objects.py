@@ -17,7 +17,7 @@ from scipy import ndimage
 from shapely.geometry import shape
 from shapely.ops import unary_union
 
-from imagery.grid import ground_pixel_size, to_lonlat
+from imagery.grid import ground_pixel_size, map_units_per_metre, to_lonlat
 
 __all__ = [
     "axis_shape",
@@ -280,10 +280,7 @@ def hull_rectangles(frame, grid) -> np.ndarray:
     heading = np.radians(frame["heading_deg"].to_numpy(float))
     half_length = frame["length_m"].to_numpy(float) / 2.0
     half_width = frame["width_m"].to_numpy(float) / 2.0
-    # Map units per ground metre at the grid (UTM: 1; Web Mercator: 1 / cos(lat)).
-    ground_x, ground_y = ground_pixel_size(grid.transform, grid.crs, grid.shape)
-    per_m_x = abs(grid.transform.a) / ground_x
-    per_m_y = abs(grid.transform.e) / ground_y
+    per_m_x, per_m_y = map_units_per_metre(grid.transform, grid.crs, grid.shape)
     along = np.stack([np.sin(heading), np.cos(heading)], axis=-1)  # (east, north)
     across = np.stack([np.cos(heading), -np.sin(heading)], axis=-1)
     signs = np.array([(1, 1), (1, -1), (-1, -1), (-1, 1)], dtype=float)
