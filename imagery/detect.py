@@ -106,13 +106,13 @@ log = logging.getLogger(__name__)
 
 #: The pair's single-scene vessels are evidence, not flags: their footprints keep cargo
 #: off ships and tell each date's ships from the other's, and a structure there on both
-#: dates is never flagged. So every S1 berthed candidate is kept (no end-contrast test,
-#: ``VesselParams.berth_min_end_contrast_db``), which the standalone vessels output drops
-#: for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
+#: dates is never flagged. So every S1 berthed candidate is kept (no end-contrast or VV
+#: floor test, ``VesselParams.berth_min_end_contrast_db`` and ``berth_min_vv_db``), which
+#: the standalone vessels output drops for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
 #: more false cargo flag; check seeds 200-239: vessel 100 -> 98 true, cargo +1 true +2 false.
 #: Only S1 candidates at least ``DetectParams.evidence_min_width_m`` wide count as ships
 #: (:func:`evidence_hulls`); thinner ones are lines, and are kept as possible flags only.
-PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None)
+PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None, berth_min_vv_db=None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,8 +26,10 @@ def _found_and_false(aoi_id: str, seed: int, params: VesselParams) -> tuple[int,
 
 @pytest.mark.parametrize(("aoi_id", "seed"), [("chongjin", 100), ("rajin", 104)])
 def test_quay_fittings_go_and_the_ships_stay(aoi_id, seed):
-    without = dataclasses.replace(VesselParams(), berth_min_end_contrast_db=None)
-    true_with, false_with = _found_and_false(aoi_id, seed, VesselParams())
+    # The end-contrast test alone (the VV floor has its own test below).
+    with_test = dataclasses.replace(VesselParams(), berth_min_vv_db=None)
+    without = dataclasses.replace(with_test, berth_min_end_contrast_db=None)
+    true_with, false_with = _found_and_false(aoi_id, seed, with_test)
     true_without, false_without = _found_and_false(aoi_id, seed, without)
     # Most false detections go (chongjin 18 -> 4, rajin 14 -> 5): the rest are yard
     # stacks beside pavement as dark as the sea, which the test does not address. It
@@ -42,3 +44,19 @@ def test_quay_fittings_go_and_the_ships_stay(aoi_id, seed):
 def test_the_pair_keeps_every_berthed_candidate_as_evidence():
     assert DetectParams().vessel.berth_min_end_contrast_db is None
     assert VesselParams().berth_min_end_contrast_db == 1.0
+
+
+def test_natural_shore_is_no_berthed_ship():
+    # Nakhodka, seed 102: three berthed candidates 1-2 km from any ship, on the natural
+    # shore (median VV of their pixels -11 to -9 dB), are reported without the floor; the
+    # two ships (+3 dB) stay with it.
+    without = dataclasses.replace(VesselParams(), berth_min_vv_db=None)
+    true_with, false_with = _found_and_false("nakhodka", 102, VesselParams())
+    true_without, false_without = _found_and_false("nakhodka", 102, without)
+    assert true_with == true_without >= 2
+    assert false_without >= 2 and false_with < false_without
+
+
+def test_the_pair_skips_the_vv_floor_too():
+    assert DetectParams().vessel.berth_min_vv_db is None
+    assert VesselParams().berth_min_vv_db == -6.0

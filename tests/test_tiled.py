@@ -112,7 +112,8 @@ def test_tiled_vessels_match_the_whole_scene_and_count_each_once(tmp_path):
     paths = write_simulation(sim, tmp_path / "pair")
     whole = detect_vessels(prepare(read_raster(paths["after"]), "s1", grid="native"))
     tiled = detect_vessels_file(paths["after"], sensor="s1", chunk_px=512, workers=2)
-    assert len(whole) >= 8
+    # Six since berthed candidates must return -6 dB (VesselParams.berth_min_vv_db).
+    assert len(whole) >= 5
     assert len(whole) == len(tiled)
     a = np.column_stack([whole.geometry.centroid.x, whole.geometry.centroid.y])
     b = np.column_stack([tiled.geometry.centroid.x, tiled.geometry.centroid.y])
@@ -257,7 +258,7 @@ def test_windowed_vessels_are_the_whole_scene_s(tmp_path, sensor, port, seed):
     paths = write_simulation(sim, tmp_path / "pair")
     whole = detect_vessels(prepare(read_raster(paths["after"]), sensor, grid="native"))
     tiled = detect_vessels_file(paths["after"], sensor=sensor, chunk_px=512)
-    assert len(whole) >= 8 and len(tiled) == len(whole)
+    assert len(whole) >= 5 and len(tiled) == len(whole)
     a = np.column_stack([whole["x"], whole["y"]])
     b = np.column_stack([tiled["x"], tiled["y"]])
     nearest = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1]).min(axis=1)

@@ -83,6 +83,9 @@ References
 Crisp, D. J. (2004). The state-of-the-art in ship detection in synthetic aperture radar
 imagery. DSTO-RR-0272.
 
+Ulaby, F. T. & Dobson, M. C. (1989). Handbook of Radar Scattering Statistics for Terrain.
+Artech House.
+
 Heiselberg, H. (2016). A direct and fast methodology for ship recognition in Sentinel-2
 multispectral imagery. Remote Sensing, 8(12), 1033. https://doi.org/10.3390/rs8121033
 

@@ -185,7 +185,8 @@ def _s1_frame(
         psf_sigma_m=S1_PSF_SIGMA_M,
     )
     frame = _size_filter(frame, params, params.min_length_m)
-    if params.berths and params.berth_min_end_contrast_db is not None and len(frame):
+    tested = params.berth_min_end_contrast_db is not None or params.berth_min_vv_db is not None
+    if params.berths and tested and len(frame):
         frame = frame.loc[_keeps_end_contrast(frame, mask, afloat, scene, params)]
     return frame
 
@@ -198,7 +199,8 @@ def _keeps_end_contrast(
     params: VesselParams,
 ) -> np.ndarray:
     """Boolean per row: afloat (mostly CFAR pixels), or a berthed candidate brighter
-    than the shore continuing along its axis (``berth_min_end_contrast_db``)."""
+    than the shore continuing along its axis (``berth_min_end_contrast_db``) and with a
+    median VV of at least ``berth_min_vv_db`` (either None: that test is off)."""
     band = scene.band("VV")
     labels, n = label_objects(mask)
     size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
@@ -221,6 +223,13 @@ def _keeps_end_contrast(
     for k in np.flatnonzero(berthed):
         label = rows_of[k]
         inside = np.nanmedian(values[starts[label] : starts[label + 1]])
+        if params.berth_min_vv_db is not None and not (
+            inside > 0 and 10.0 * np.log10(inside) >= params.berth_min_vv_db
+        ):
+            keep[k] = False
+            continue
+        if params.berth_min_end_contrast_db is None:
+            continue
         row = frame.iloc[k]
         heading = np.radians(row["heading_deg"])
         reach = 0.5 * row["length_m"] + beyond
