@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -293,13 +294,15 @@ def test_s1_lines_thinner_than_the_blur_are_not_ships_as_evidence(aoi_id, seed, 
     sim = simulate_pair(get_aoi(aoi_id), sensor="s1", seed=seed, size_px=512)
     truth = sim.departed[0] if kind == "departed" else sim.truth[0]
     right = []
+    without_floor = dataclasses.replace(DetectParams().vessel, berth_min_vv_db=None)
     for width_m in (DetectParams().evidence_min_width_m, 0.0):
         result = detect_pair(
             sim.scenes[0],
             sim.scenes[1],
             sensor="s1",
             aoi=get_aoi(aoi_id),
-            params=DetectParams(evidence_min_width_m=width_m),
+            # Without the VV floor, which takes one of seed 126's hiding lines too.
+            params=DetectParams(vessel=without_floor, evidence_min_width_m=width_m),
         )
         if kind == "departed":
             flags, truth_kind = result.departed.assign(kind="vessel"), truth.assign(kind="vessel")

@@ -57,6 +57,6 @@ def test_natural_shore_is_no_berthed_ship():
     assert false_without >= 2 and false_with < false_without
 
 
-def test_the_pair_skips_the_vv_floor_too():
-    assert DetectParams().vessel.berth_min_vv_db is None
-    assert VesselParams().berth_min_vv_db == -6.0
+def test_the_pair_keeps_the_vv_floor():
+    # A natural shore's rim is no ship on either date: as evidence it only hid flags.
+    assert DetectParams().vessel.berth_min_vv_db == VesselParams().berth_min_vv_db == -6.0
