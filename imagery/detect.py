@@ -108,11 +108,12 @@ log = logging.getLogger(__name__)
 #: off ships and tell each date's ships from the other's, and a structure there on both
 #: dates is never flagged. So S1 berthed candidates are kept without the end-contrast test
 #: (``VesselParams.berth_min_end_contrast_db``), which the standalone vessels output applies
-#: for precision. The VV floor (``berth_min_vv_db``) applies here too: a natural shore's rim
-#: is no ship on either date, and as the other date's ship it hid true flags (development
-#: pairs 100-131: new vessels 92 -> 93 true, departures 128 -> 129; 300-339: new vessels
-#: 123 -> 124, departures 145 / 16 -> 146 / 15; the independent simulator identical). Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
+#: for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
 #: more false cargo flag; check seeds 200-239: vessel 100 -> 98 true, cargo +1 true +2 false.
+#: The VV floor (``berth_min_vv_db``) applies here too: a natural shore's rim is no ship on
+#: either date, and as the other date's ship it hid true flags (development pairs 100-131:
+#: new vessels 92 -> 93 true, departures 128 -> 129; 300-339: new vessels 123 -> 124,
+#: departures 145 / 16 -> 146 / 15; the independent simulator identical).
 #: Only S1 candidates at least ``DetectParams.evidence_min_width_m`` wide count as ships
 #: (:func:`evidence_hulls`); thinner ones are lines, and are kept as possible flags only.
 PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None)
