@@ -187,20 +187,20 @@ def _s1_frame(
     frame = _size_filter(frame, params, params.min_length_m)
     tested = params.berth_min_end_contrast_db is not None or params.berth_min_vv_db is not None
     if params.berths and tested and len(frame):
-        frame = frame.loc[_keeps_end_contrast(frame, mask, afloat, scene, params)]
+        frame = frame.loc[_keeps_berthed(frame, mask, afloat, scene, params)]
     return frame
 
 
-def _keeps_end_contrast(
+def _keeps_berthed(
     frame: gpd.GeoDataFrame,
     mask: np.ndarray,
     afloat: np.ndarray,
     scene: Raster,
     params: VesselParams,
 ) -> np.ndarray:
-    """Boolean per row: afloat (mostly CFAR pixels), or a berthed candidate brighter
-    than the shore continuing along its axis (``berth_min_end_contrast_db``) and with a
-    median VV of at least ``berth_min_vv_db`` (either None: that test is off)."""
+    """Boolean per row: afloat (mostly CFAR pixels), or a berthed candidate that passes
+    the berthed tests: a median VV of at least ``berth_min_vv_db``, and brighter than the
+    shore continuing along its axis (``berth_min_end_contrast_db``); None turns either off."""
     band = scene.band("VV")
     labels, n = label_objects(mask)
     size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
