@@ -115,8 +115,12 @@ log = logging.getLogger(__name__)
 #: new vessels 92 -> 93 true, departures 128 -> 129; 300-339: new vessels 123 -> 124,
 #: departures 145 / 16 -> 146 / 15; the independent simulator identical).
 #: Only S1 candidates at least ``DetectParams.evidence_min_width_m`` wide count as ships
-#: (:func:`evidence_hulls`); thinner ones are lines, and are kept as possible flags only.
-PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None)
+#: (:func:`evidence_hulls`); thinner ones are lines, and are kept as possible flags only,
+#: so the standalone output's significance floor on one-pixel lines
+#: (``VesselParams.thin_min_significance``) is off here: development pairs 100-131 with
+#: it, new vessels 93 -> 92 true; 300-339 124 / 28 -> 124 / 27; the independent
+#: simulator identical.
+PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None, thin_min_significance=None)
 
 
 @dataclasses.dataclass(frozen=True)

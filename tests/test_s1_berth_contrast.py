@@ -26,8 +26,11 @@ def _found_and_false(aoi_id: str, seed: int, params: VesselParams) -> tuple[int,
 
 @pytest.mark.parametrize(("aoi_id", "seed"), [("chongjin", 100), ("rajin", 104)])
 def test_quay_fittings_go_and_the_ships_stay(aoi_id, seed):
-    # The end-contrast test alone (the VV floor has its own test below).
-    with_test = dataclasses.replace(VesselParams(), berth_min_vv_db=None)
+    # The end-contrast test alone (the VV floor has its own test below, the floor on
+    # one-pixel lines its own in test_s1_thin_lines.py).
+    with_test = dataclasses.replace(
+        VesselParams(), berth_min_vv_db=None, thin_min_significance=None
+    )
     without = dataclasses.replace(with_test, berth_min_end_contrast_db=None)
     true_with, false_with = _found_and_false(aoi_id, seed, with_test)
     true_without, false_without = _found_and_false(aoi_id, seed, without)

@@ -113,6 +113,22 @@ class VesselParams:
         false / missed: development seeds 300-339 127 / 128 -> 93 / 129, 100-131
         122 / 95 -> 101 / 97, an independent simulator's seeds 1-20 45 / 76 -> 28 / 81
         (``benchmarks/vessels.py``, ``benchmarks/second_opinion.py``). None turns it off.
+    thin_min_significance : float or None
+        S1: a candidate no wider than one pixel once the sensor's blur is taken off
+        (``S1_PSF_SIGMA_M``) is kept only when the mean significance of its pixels (the
+        CFAR test's -log10 tail probability against the sea, the larger of VV and VH) is
+        at least this. Through IW's 20 m x 22 m resolution a hull of 8-15 m beam spreads
+        over two pixels or more, and its steel (side, dihedrals with the water and the
+        deck) returns far above the sea; a significant line one pixel wide is most often
+        a quay face, the edge of a stack or a pier's rim, bright but less so. 50 is a
+        tail probability of 10^-50: backscatter about 15 dB above the sea's mean for gamma
+        clutter of 4.4 looks, more under K clutter's heavier tail. Single S1 scenes, true / false / missed (``benchmarks/vessels.py``,
+        ``benchmarks/second_opinion.py``): development seeds 100-131 131 / 101 / 97 ->
+        124 / 51 / 104 (F1 0.570 -> 0.615; of the one-pixel candidates 51 were ships and
+        73 not); an independent simulator's seeds 1-20 148 / 27 / 80 -> 146 / 18 / 82
+        (0.734 -> 0.745); 40 and 55 measured alike. None turns the test off; pair
+        detection (:data:`imagery.detect.PAIR_VESSEL_PARAMS`) keeps such lines as
+        possible flags and never counts them as the other date's ships.
     berth_min_backing : float
         The quay behind an S2 berthed candidate must run this many times longer than
         the candidate along the same direction.
@@ -171,6 +187,7 @@ class VesselParams:
     berth_min_elongation: float = 2.5
     berth_min_end_contrast_db: float | None = 1.0
     berth_min_vv_db: float | None = -6.0
+    thin_min_significance: float | None = 50.0
     berth_min_backing: float = 2.0
     berth_bank_m: float = 50.0
     berth_min_unmixed: float = 0.1

@@ -185,10 +185,20 @@ def _s1_frame(
         psf_sigma_m=S1_PSF_SIGMA_M,
     )
     frame = _size_filter(frame, params, params.min_length_m)
+    if params.thin_min_significance is not None and len(frame):
+        frame = frame.loc[~_thin_and_faint(frame, params.thin_min_significance, _pixel_m(scene))]
     tested = params.berth_min_end_contrast_db is not None or params.berth_min_vv_db is not None
     if params.berths and tested and len(frame):
         frame = frame.loc[_keeps_berthed(frame, mask, afloat, scene, params)]
     return frame
+
+
+def _thin_and_faint(frame: gpd.GeoDataFrame, min_significance: float, pixel_m: float) -> np.ndarray:
+    """Boolean per row: no wider than a pixel with the blur taken off, and less significant
+    on average than ``min_significance`` (``VesselParams.thin_min_significance``)."""
+    # The blur correction floors a width at one pixel; 5 % over it is still that floor.
+    thin = frame["width_m"].to_numpy() <= 1.05 * pixel_m
+    return thin & (frame["sig_mean"].to_numpy() < min_significance)
 
 
 def _keeps_berthed(
