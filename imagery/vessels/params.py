@@ -125,8 +125,8 @@ class VesselParams:
         clutter of 4.4 looks, more under K clutter's heavier tail. Single S1 scenes, true / false / missed (``benchmarks/vessels.py``,
         ``benchmarks/second_opinion.py``): development seeds 100-131 131 / 101 / 97 ->
         124 / 51 / 104 (F1 0.570 -> 0.615; of the one-pixel candidates 51 were ships and
-        73 not); an independent simulator's seeds 1-20 148 / 27 / 80 -> 146 / 18 / 82
-        (0.734 -> 0.745); 40 and 55 measured alike. None turns the test off; pair
+        73 not); an independent simulator's seeds 1-20 147 / 28 / 81 -> 145 / 19 / 83
+        (0.730 -> 0.740); 40 and 55 measured alike. None turns the test off; pair
         detection (:data:`imagery.detect.PAIR_VESSEL_PARAMS`) keeps such lines as
         possible flags and never counts them as the other date's ships.
     berth_min_backing : float
