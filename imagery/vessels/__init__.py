@@ -8,7 +8,9 @@ Sentinel-1
     that band a pixel must also stand out against the surrounding land (a second CFAR
     with land as clutter), which keeps bright quay edges and cranes out. Berthed ships
     that merge with the quay in the water mask are recovered as shoreline protrusions
-    (below) that are significantly bright against the water.
+    (below) that are significantly bright against the water. A candidate that is one
+    pixel wide once the 20 m blur is taken off is a line (a quay face, a stack's edge),
+    not a hull, unless it is far above the sea on average (``thin_min_significance``).
 
 Sentinel-2
     Decisions are per object, not per pixel, and objects are of two kinds.

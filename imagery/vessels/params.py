@@ -122,7 +122,8 @@ class VesselParams:
         deck) returns far above the sea; a significant line one pixel wide is most often
         a quay face, the edge of a stack or a pier's rim, bright but less so. 50 is a
         tail probability of 10^-50: backscatter about 15 dB above the sea's mean for gamma
-        clutter of 4.4 looks, more under K clutter's heavier tail. Single S1 scenes, true / false / missed (``benchmarks/vessels.py``,
+        clutter of 4.4 looks, more under K clutter's heavier tail. Single S1 scenes,
+        true / false / missed (``benchmarks/vessels.py``,
         ``benchmarks/second_opinion.py``): development seeds 100-131 131 / 101 / 97 ->
         124 / 51 / 104 (F1 0.570 -> 0.615; of the one-pixel candidates 51 were ships and
         73 not); an independent simulator's seeds 1-20 147 / 28 / 81 -> 145 / 19 / 83
