@@ -190,7 +190,9 @@ def _aligned_window(
     direction: str | None = None,
     s2_scale: float | None = None,
 ) -> Raster:
-    """The after scene resampled onto ``grid`` with the registration's correction."""
+    """The after scene resampled onto ``grid`` with the registration's correction; NaN
+    where the after file does not reach (all NaN for a window wholly beyond it: a pair
+    of files that overlap only in part)."""
     from imagery.registration.apply import corrected_transform
 
     with open_raster(after_path, sensor) as ds:
@@ -203,14 +205,23 @@ def _aligned_window(
             window.width + 2 * margin_px,
             window.height + 2 * margin_px,
         )
+        beyond = not rasterio.windows.intersect([window, Window(0, 0, ds.width, ds.height)])
+    # A window beyond the file still reads one pixel, for the bands' names and count.
     moving = _prepared(
-        read_raster(after_path, window=window, require_valid=False, sensor=sensor),
+        read_raster(
+            after_path,
+            window=Window(0, 0, 1, 1) if beyond else window,
+            require_valid=False,
+            sensor=sensor,
+        ),
         sensor,
         after_path,
         direction=direction,
         s2_scale=s2_scale,
     )
     out = np.full((moving.count, *grid.shape), np.nan, dtype=np.float32)
+    if beyond:
+        return moving.replace(data=out, transform=grid.transform, crs=grid.crs, nodata=float("nan"))
     src_transform = corrected_transform(registration, moving.transform, moving.crs)
     for band in range(moving.count):
         categorical = moving.band_names and moving.band_names[band] == "SCL"
@@ -387,8 +398,9 @@ def detect_pair_files(
         side (:func:`imagery.cfar.block_px`, 5 px at 10 m), as is ``halo_px``, so that
         every window's ring statistics are the whole scene's.
     halo_px : int, optional
-        Halo on every side; default: the CFAR background ring (twice, for its sparse
-        fallback) plus the longest vessel, in pixels.
+        Halo on every side; default: the CFAR background window
+        (``VesselParams.background_m``) plus the longest vessel
+        (``VesselParams.max_length_m``), in pixels.
     workers : int, default 2
         Windows processed at once (threads).
     progress : callable(done, total), optional
@@ -510,32 +522,22 @@ def detect_pair_files(
         # dropped once written: a finished window holds its change and display cores
         # (19-57 MB at 1540 px), which would otherwise pile up behind a slow window, or
         # all stay to the end (1.2 GB of a tile's 64 windows, until session 28).
-        def submit(core: Window, padded: Window):
-            return pool.submit(
-                _run_window,
-                core,
-                padded,
-                before_path=before_path,
-                after_path=after_path,
-                registration=registration,
-                sensor=sensor,
-                aoi=aoi,
-                params=params,
-                margin_px=margin_px,
-                water_splits=water_splits,
-                direction=direction,
-                s2_scale=s2_scale,
-                displays=display_paths is not None,
-            )
-
-        waiting = iter(windows)
-        jobs = collections.deque(
-            submit(*window) for window in itertools.islice(waiting, 2 * max(1, workers))
+        run = functools.partial(
+            _run_window,
+            before_path=before_path,
+            after_path=after_path,
+            registration=registration,
+            sensor=sensor,
+            aoi=aoi,
+            params=params,
+            margin_px=margin_px,
+            water_splits=water_splits,
+            direction=direction,
+            s2_scale=s2_scale,
+            displays=display_paths is not None,
         )
-        for done in range(1, len(windows) + 1):
-            ended, core, change, found, gone, shown = jobs.popleft().result()
-            if (window := next(waiting, None)) is not None:
-                jobs.append(submit(*window))
+        results = _in_order(pool, run, windows, ahead=2 * max(1, workers))
+        for done, (ended, core, change, found, gone, shown) in enumerate(results, start=1):
             for show, part in zip((show_before, show_after), shown or (), strict=False):
                 if part is not None:
                     show(part, core)
@@ -549,14 +551,15 @@ def detect_pair_files(
                 departed.append(gone)
             if progress:
                 progress(done, len(windows))
+        if uncompared + without_data == len(windows):
+            # Without any window compared there is no change raster to hand on (a pair
+            # with no data in common is refused earlier, by the co-registration). Raised
+            # within the writers, so that none of the displays is written either.
+            raise NothingToCompareError(
+                f"{before_path} and {after_path}: no window has enough clear pixels common "
+                "to both scenes to compare"
+            )
     seconds["detection"] = time.perf_counter() - started
-    if uncompared + without_data == len(windows):
-        # Without any window compared there is no change raster to hand on (a pair
-        # with no data in common is refused earlier, by the co-registration).
-        raise NothingToCompareError(
-            f"{before_path} and {after_path}: no window has enough clear pixels common to "
-            "both scenes to compare"
-        )
     parameters = {
         "sensor": sensor,
         "detect": params.to_dict(),
@@ -681,11 +684,11 @@ def detect_vessels_file(
         rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES),
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
-        jobs = [pool.submit(run, core, padded) for core, padded in windows]
-        for done, job in enumerate(jobs, start=1):
-            frames.append(job.result())
+        results = _in_order(pool, run, windows, ahead=2 * max(1, workers))
+        for done, frame in enumerate(results, start=1):
+            frames.append(frame)
             if progress:
-                progress(done, len(jobs))
+                progress(done, len(windows))
     parts = [f for f in frames if f is not None and not f.empty]
     if not parts:
         template = next((f for f in frames if f is not None), None)
@@ -699,6 +702,29 @@ def detect_vessels_file(
     out = out.sort_values("score", ascending=False).reset_index(drop=True)
     out["id"] = np.arange(1, len(out) + 1)
     return out
+
+
+def _in_order(pool: ThreadPoolExecutor, run: Callable, windows: list, *, ahead: int):
+    """Yield ``run(core, padded)`` of each window in the windows' order, with at most
+    ``ahead`` windows submitted beyond the one awaited.
+
+    Bounded so that finished windows do not pile up behind a slow one; on an error (or
+    Ctrl-C) the windows not yet started are cancelled, so that the error surfaces once
+    the few running windows end rather than after the whole tile.
+    """
+    waiting = iter(windows)
+    jobs = collections.deque(
+        pool.submit(run, *window) for window in itertools.islice(waiting, ahead)
+    )
+    try:
+        while jobs:
+            result = jobs.popleft().result()
+            if (window := next(waiting, None)) is not None:
+                jobs.append(pool.submit(run, *window))
+            yield result
+    finally:
+        for job in jobs:
+            job.cancel()
 
 
 class _CogWriter:

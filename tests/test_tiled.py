@@ -199,8 +199,67 @@ def test_a_tile_with_nothing_to_compare_says_so(tmp_path, monkeypatch):
     paths = _clouded_pair(tmp_path / "cloud", slice(0, 768), slice(0, 768))
     # Co-registration would refuse the clouded pair first; here every window has to.
     monkeypatch.setattr(coregister, "estimate_registration_files", lambda *a, **k: registration)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "change.tif").write_bytes(b"an earlier run's change raster")
     with pytest.raises(NothingToCompareError, match="no window"):
-        detect_pair_files(paths["before"], paths["after"], sensor="s2", chunk_px=256)
+        detect_pair_files(
+            paths["before"],
+            paths["after"],
+            sensor="s2",
+            chunk_px=256,
+            change_path=out / "change.tif",
+            display_paths=(out / "before.tif", out / "after.tif"),
+        )
+    # A refused run writes nothing: no displays beside the earlier run's change raster.
+    assert sorted(p.name for p in out.iterdir()) == ["change.tif"]
+    assert (out / "change.tif").read_bytes() == b"an earlier run's change raster"
+
+
+def test_windows_beyond_the_after_file_have_no_data(tmp_path):
+    from rasterio.windows import Window
+
+    from imagery.io import write_raster
+
+    sim = simulate_pair(get_aoi("vostochny"), sensor="s1", seed=21, size_px=768)
+    paths = write_simulation(sim, tmp_path / "pair")
+    # The after file covers the western 300 columns only: the pair overlaps in part, and
+    # the windows of the eastern third (cores from column 512, halos from 382) lie beyond it.
+    west = read_raster(paths["after"], window=Window(0, 0, 300, 768))
+    after = write_raster(west, tmp_path / "after_west.tif")
+    whole = detect_pair(read_raster(paths["before"]), read_raster(after), sensor="s1")
+    tiled = detect_pair_files(paths["before"], after, sensor="s1", chunk_px=256)
+    assert tiled.parameters["windows"] == 9
+    assert tiled.parameters["windows_without_data"] == 3
+    assert len(tiled.detections) > 0 and len(whole.detections) > 0
+    x = tiled.detections.geometry.centroid.x.to_numpy()
+    assert (x <= west.bounds[2]).all()
+
+
+def test_a_failing_window_stops_the_windows_not_started():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imagery.tiled import _in_order
+
+    started = []
+    lock = threading.Lock()
+
+    def run(core, padded):
+        with lock:
+            started.append(core)
+        if core == 0:
+            raise ValueError("window 0 cannot be read")
+        return core
+
+    windows = [(k, None) for k in range(50)]
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(ValueError, match="window 0"):
+        list(_in_order(pool, run, windows, ahead=4))
+    assert len(started) <= 5
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(_in_order(pool, lambda core, padded: core + 1, windows[1:], ahead=4)) == list(
+            range(2, 51)
+        )
 
 
 def test_a_window_off_its_grid_stops_the_tile(tmp_path, monkeypatch):
