@@ -16,9 +16,11 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   (:func:`imagery.cfar.block_px`), so that every window's blocks, and its ring
   statistics, are the whole scene's; each window draws the shoreline's digital lines
   (berthed ships are protrusions of it) from the file's origin, not its own. Single-scene
-  vessels in windows are the whole scene's. Objects are kept by the window that owns
-  their centroid: an object cut by a core's edge is therefore counted exactly once, by
-  one window, whole;
+  vessels in windows are the whole scene's. Each window keeps the objects whose centroid
+  lies in its core or within :data:`SEAM_MARGIN_PX` of it, and an object two windows
+  both found is kept once, from the window whose core it lies deeper in
+  (:func:`merge_seams`): the two windows measure it on their own pixels and may place
+  it a pixel or two apart, on either side of the seam;
 - water from the imagery is split from land at the thresholds of the whole file
   (:func:`imagery.water.water_split_file`, one pass over each file before the
   windows): a window of land alone, or of open sea, has no valley between water and
@@ -37,7 +39,7 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   the change raster is written core by core into one GeoTIFF, then converted to a COG.
 
 This is ``dask.array.map_overlap`` done by hand: map_overlap suits pixel outputs, while
-a window here also returns vector objects, which the centroid rule de-duplicates.
+a window here also returns vector objects, which :func:`merge_seams` de-duplicates.
 Peak memory is about ``workers`` windows' worth, whatever the scene size.
 """
 
@@ -64,6 +66,7 @@ import pandas as pd
 import rasterio
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
+from scipy.spatial import cKDTree
 
 from imagery.atomic import atomic_path
 from imagery.cfar import block_px
@@ -265,15 +268,78 @@ def _display_core(raster: Raster, rows: slice, cols: slice) -> Raster | None:
     return display_raster(core) if core.valid_mask().any() else None
 
 
+#: How far past its core a window keeps its objects, pixels. A window measures an
+#: object cut by its core's edge on its own pixels, so two windows place its centre up
+#: to a pixel or two apart (each with its own water, references and blur): kept by the
+#: bare centroid rule, such an object would be kept twice or not at all.
+SEAM_MARGIN_PX = 4
+
+
 def _owned(
-    frame: gpd.GeoDataFrame, core_bounds: tuple[float, float, float, float]
+    frame: gpd.GeoDataFrame,
+    core_bounds: tuple[float, float, float, float],
+    margin: float = 0.0,
 ) -> gpd.GeoDataFrame:
+    """Rows of ``frame`` whose centre lies in the core grown by ``margin`` (map units),
+    with how deep inside the core it lies (``_depth``, map units; negative beyond it).
+
+    With ``margin`` 0 the core is half-open (left and top edges in, right and bottom
+    out), so that cores that tile a grid own every point once."""
     if frame.empty:
         return frame
     left, bottom, right, top = core_bounds
     centres = frame.geometry.centroid
-    inside = (centres.x >= left) & (centres.x < right) & (centres.y > bottom) & (centres.y <= top)
-    return frame.loc[inside.to_numpy()]
+    x, y = centres.x.to_numpy(), centres.y.to_numpy()
+    depth = np.minimum.reduce([x - left, right - x, y - bottom, top - y])
+    if margin > 0:
+        inside = depth >= -margin
+    else:
+        inside = (x >= left) & (x < right) & (y > bottom) & (y <= top)
+    return frame.loc[inside].assign(_depth=depth[inside])
+
+
+def merge_seams(frames: list[gpd.GeoDataFrame | None], tolerance: float) -> gpd.GeoDataFrame | None:
+    """One row per object from the objects of overlapping windows.
+
+    Each window keeps its objects up to :data:`SEAM_MARGIN_PX` past its core
+    (:func:`_owned`); an object of one window whose centre lies within ``tolerance``
+    (map units) of an object of the same kind from another window that lies deeper
+    in its own core is the same object, seen twice, and is dropped. Objects of one
+    window never merge with each other: two ships moored end to end stay two.
+
+    Parameters
+    ----------
+    frames : list of GeoDataFrame or None
+        One per window, in any order, as :func:`_owned` returns them.
+    tolerance : float
+        Map units.
+
+    Returns
+    -------
+    GeoDataFrame or None
+        The kept rows of every window, without the bookkeeping columns; None when
+        there are no rows.
+    """
+    parts = [f.assign(_window=k) for k, f in enumerate(frames) if f is not None and not f.empty]
+    if not parts:
+        return None
+    merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry")
+    merged = merged.sort_values("_depth", ascending=False, kind="stable").reset_index(drop=True)
+    centres = merged.geometry.centroid
+    x, y = centres.x.to_numpy(), centres.y.to_numpy()
+    window = merged["_window"].to_numpy()
+    kind = merged["kind"].to_numpy() if "kind" in merged else np.zeros(len(merged))
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(tolerance, output_type="ndarray")
+    pairs = pairs[
+        (window[pairs[:, 0]] != window[pairs[:, 1]]) & (kind[pairs[:, 0]] == kind[pairs[:, 1]])
+    ]
+    kept = np.ones(len(merged), dtype=bool)
+    # Deepest first (rows are in that order, and each pair is (shallower index last)): a
+    # row goes when a deeper row of another window, itself kept, is the same object.
+    for deeper, shallower in sorted(map(tuple, np.sort(pairs, axis=1))):
+        if kept[deeper]:
+            kept[shallower] = False
+    return merged.loc[kept].drop(columns=["_depth", "_window"])
 
 
 def _run_window(
@@ -346,8 +412,8 @@ def _run_window(
         _DONE,
         core,
         change,
-        _owned(result.detections, core_bounds),
-        _owned(result.departed, core_bounds),
+        _owned(result.detections, core_bounds, SEAM_MARGIN_PX * before.res[0]),
+        _owned(result.departed, core_bounds, SEAM_MARGIN_PX * before.res[0]),
         shown,
     )
 
@@ -356,11 +422,11 @@ def _run_window(
 _DONE, _NO_DATA, _UNCOMPARED = "done", "no data", "nothing to compare"
 
 
-def _renumber(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
-    parts = [f for f in frames if f is not None and not f.empty]
-    if not parts:
+def _renumber(frames: list[gpd.GeoDataFrame], crs, tolerance: float) -> gpd.GeoDataFrame:
+    merged = merge_seams(frames, tolerance)
+    if merged is None:
         return empty_detections(crs)
-    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+    out = gpd.GeoDataFrame(merged, geometry="geometry", crs=crs)
     out = out.sort_values(["kind", "score"], ascending=[False, False]).reset_index(drop=True)
     out["id"] = np.arange(1, len(out) + 1)
     return out
@@ -560,6 +626,7 @@ def detect_pair_files(
                 "to both scenes to compare"
             )
     seconds["detection"] = time.perf_counter() - started
+    seam_tolerance = SEAM_MARGIN_PX * abs(info.transform.a)
     parameters = {
         "sensor": sensor,
         "detect": params.to_dict(),
@@ -573,8 +640,8 @@ def detect_pair_files(
         "water_splits": [dataclasses.asdict(s) for s in water_splits] if water_splits else None,
     }
     return TiledResult(
-        detections=_renumber(detections, info.crs),
-        departed=_renumber(departed, info.crs),
+        detections=_renumber(detections, info.crs, seam_tolerance),
+        departed=_renumber(departed, info.crs, seam_tolerance),
         change_path=Path(change_path) if change_path else None,
         registration=registration,
         parameters=parameters,
@@ -670,7 +737,7 @@ def detect_vessels_file(
         core_bounds = rasterio.windows.bounds(
             Window(c0, r0, core.width, core.height), scene.transform
         )
-        return _owned(found, core_bounds)
+        return _owned(found, core_bounds, SEAM_MARGIN_PX * scene.res[0])
 
     windows = plan_windows(
         info.height,
@@ -689,16 +756,16 @@ def detect_vessels_file(
             frames.append(frame)
             if progress:
                 progress(done, len(windows))
-    parts = [f for f in frames if f is not None and not f.empty]
-    if not parts:
+    merged = merge_seams(frames, SEAM_MARGIN_PX * abs(info.transform.a))
+    if merged is None:
         template = next((f for f in frames if f is not None), None)
         if template is not None:
-            return template
+            return template.drop(columns=["_depth"], errors="ignore")
         from imagery.schema import VESSEL_FIELDS
 
         empty = {name: [] for name in VESSEL_FIELDS}
         return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=info.crs))
-    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=info.crs)
+    out = gpd.GeoDataFrame(merged, geometry="geometry", crs=info.crs)
     out = out.sort_values("score", ascending=False).reset_index(drop=True)
     out["id"] = np.arange(1, len(out) + 1)
     return out

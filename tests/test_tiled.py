@@ -322,3 +322,35 @@ def test_windowed_vessels_are_the_whole_scene_s(tmp_path, sensor, port, seed):
     b = np.column_stack([tiled["x"], tiled["y"]])
     nearest = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1]).min(axis=1)
     assert (nearest < 1.0).all()
+
+
+def test_an_object_two_windows_found_is_kept_once():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from imagery.tiled import _owned, merge_seams
+
+    def flags(xs, kind="vessel"):
+        return gpd.GeoDataFrame(
+            {"kind": [kind] * len(xs), "score": [0.9] * len(xs)},
+            geometry=[Point(x, 5.0).buffer(2.0) for x in xs],
+        )
+
+    # Two cores meet at x = 100 (map units; pixels of 10, margin 4 px = 40). Each window
+    # measured the ship cut by the seam on its own pixels: at 98 in the left window, at
+    # 103 in the right one. The bare centroid rule kept it twice.
+    left = _owned(flags([98.0, 20.0]), (0.0, 0.0, 100.0, 10.0), margin=40.0)
+    right = _owned(flags([103.0, 180.0]), (100.0, 0.0, 200.0, 10.0), margin=40.0)
+    merged = merge_seams([left, right], tolerance=40.0)
+    assert sorted(merged.geometry.centroid.x.round(1)) == [20.0, 103.0, 180.0]
+    assert "_depth" not in merged and "_window" not in merged
+    # The other way round it was kept by neither; now once.
+    left = _owned(flags([102.0]), (0.0, 0.0, 100.0, 10.0), margin=40.0)
+    right = _owned(flags([97.0]), (100.0, 0.0, 200.0, 10.0), margin=40.0)
+    assert len(_owned(flags([102.0]), (0.0, 0.0, 100.0, 10.0))) == 0
+    assert len(merge_seams([left, right], tolerance=40.0)) == 1
+    # Two ships of one window moored end to end stay two; a stack beside a ship too.
+    one = _owned(flags([60.0, 75.0]), (0.0, 0.0, 100.0, 10.0), margin=40.0)
+    other = _owned(flags([70.0], kind="cargo"), (100.0, 0.0, 200.0, 10.0), margin=40.0)
+    assert len(merge_seams([one, other], tolerance=40.0)) == 3
+    assert merge_seams([None, flags([])], tolerance=40.0) is None
