@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
+from imagery.aoi import safe_id
 from imagery.errors import PortwatchError
-from imagery.store import StoredScene, find_scenes, store_aoi
+from imagery.store import StoredScene, find_scenes, store_aoi, store_aois
 
 __all__ = ["BatchReport", "Job", "JobResult", "plan_jobs", "run_batch", "run_job"]
 
@@ -113,6 +114,11 @@ def plan_jobs(
     since : date, optional
         Only pairs whose after pass is on or after this day.
     """
+    aoi_ids = list(aoi_ids)
+    held = store_aois(store)  # StoreError: no such store
+    for aoi_id in aoi_ids:
+        if safe_id(aoi_id) not in held:
+            store_aoi(store, aoi_id)  # AOIError: unknown AOI id
     jobs = []
     for aoi_id in aoi_ids:
         for sensor in sensors:

@@ -20,6 +20,7 @@ __all__ = [
     "InputError",
     "NoOverlapError",
     "NothingToCompareError",
+    "OutputError",
     "PortwatchError",
     "RasterIOError",
     "ReviewError",
@@ -93,3 +94,8 @@ class StoreError(PortwatchError, OSError):
 
 class ReviewError(PortwatchError, OSError):
     """A review package or review history cannot be read or written."""
+
+
+class OutputError(PortwatchError, OSError):
+    """An output file or folder cannot be written (no such place, no permission, a file
+    in the way), or would replace one of the command's inputs."""

@@ -56,6 +56,7 @@ __all__ = [
     "resolve",
     "scene_path",
     "sha256_file",
+    "store_aois",
     "verify_store",
     "write_scene",
 ]
@@ -407,6 +408,17 @@ def _store_dir(store: str | os.PathLike) -> Path:
     if not root.is_dir():
         raise StoreError(f"{root}: no such imagery store (a folder made by `portwatch fetch`)")
     return root
+
+
+def store_aois(store: str | os.PathLike) -> list[str]:
+    """Ids of the AOIs ``store`` holds (its folders), sorted.
+
+    Raises
+    ------
+    StoreError
+        ``store`` is not a folder.
+    """
+    return sorted(p.name for p in _store_dir(store).iterdir() if p.is_dir())
 
 
 def list_scenes(

@@ -42,16 +42,11 @@ def batch(
     Sentinel-1 pairs share their relative orbit and direction. Up-to-date run folders
     are skipped; a failed pair does not stop the others; exits 1 if any failed.
     """
-    from pathlib import Path
-
     from imagery.batch import plan_jobs, run_batch
+    from imagery.store import store_aois
 
     if not aoi_ids:
-        aoi_ids = (
-            sorted(p.name for p in Path(store).iterdir() if p.is_dir())
-            if Path(store).is_dir()
-            else []
-        )
+        aoi_ids = store_aois(store)
     jobs = plan_jobs(store, aoi_ids, sensors or ("s1", "s2"), since=since.date() if since else None)
     if plan_only:
         for job in jobs:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from imagery.cli.guards import check_output, refuse_overwriting
 from imagery.coregister import coregister_files
 
 
@@ -67,6 +68,8 @@ def coregister(
     Refuses (exit status 1) when the scenes barely overlap, are clouded out, do not
     correlate, or are shifted by more than --max-shift-px; nothing is written then.
     """
+    check_output(out, is_file=True)
+    refuse_overwriting([reference, moving], [out])
     reg = coregister_files(
         reference,
         moving,

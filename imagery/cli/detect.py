@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import click
@@ -102,6 +104,69 @@ def _aoi(aoi_id: str | None):
     return get_aoi(aoi_id)
 
 
+def _when(time) -> str:
+    return time.isoformat() if time is not None else "undated"
+
+
+def _check_pair(scenes, times, *, history: bool) -> None:
+    """Refuse, before anything is written, scenes that would make a wrong run: one file
+    given twice, a pair out of time order, or (``history``) a scene without a time."""
+    from imagery.errors import InputError
+
+    for i, first in enumerate(scenes):
+        for second in scenes[i + 1 :]:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(first, second):
+                    raise InputError(
+                        f"{first} and {second}: the same scene given twice; "
+                        "give scenes of different passes"
+                    )
+    if history:
+        for path, time in zip(scenes, times, strict=True):
+            if time is None:
+                raise InputError(
+                    f"{path}: no acquisition time (tag or date in the file name); --root "
+                    "keeps the AOI's history by date, which needs the times of all scenes"
+                )
+    if len(scenes) == 2 and None not in times and times[0] > times[1]:
+        raise InputError(
+            f"{scenes[0]}: the before scene ({_when(times[0])}) is not earlier than the "
+            f"after scene {scenes[1]} ({_when(times[1])}); give the earlier scene first"
+        )
+    if len(scenes) == 2 and None not in times and times[0] == times[1]:
+        raise InputError(
+            f"{scenes[0]} and {scenes[1]}: both acquired {_when(times[0])}; "
+            "give scenes of two different passes"
+        )
+
+
+def _check_previous_run(run_dir: Path, sensor: str, times) -> None:
+    """Refuse a run folder that holds the run of another pair: its review marks would be
+    carried over, by place, to this pair's flags. The same pair again is a rerun."""
+    from imagery.errors import OutputError
+    from imagery.review.marks import read_flags
+    from imagery.review.package import GPKG
+
+    if len(times) > 2 and None in times:
+        return  # refused by detect_series, which needs every date
+    table = read_flags(run_dir / GPKG, "run")
+    if table is None or not len(table):
+        return
+    row = table.iloc[0]
+    held = tuple(str(row.get(key) or "") for key in ("sensor", "before_time", "after_time"))
+    held_sensor, held_dates = held[0], (held[1][:10], held[2][:10])
+    ends = times if len(times) == 2 else (min(times), max(times))
+    dates = tuple(t.date().isoformat() if t is not None else "" for t in ends)
+    if held_sensor not in ("", sensor) or held_dates != dates:
+        held_text, text = (
+            " -> ".join(d or "undated" for d in pair) for pair in (held_dates, dates)
+        )
+        raise OutputError(
+            f"{run_dir} holds the run of {held_sensor or 'unknown sensor'} {held_text}; "
+            f"write this pair ({sensor} {text}) to another --out"
+        )
+
+
 @click.command("vessels")
 @click.argument("scene", type=click.Path())
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
@@ -128,10 +193,12 @@ def vessels(
     """Detect every vessel in one SCENE; writes OUT/vessels.gpkg (layer vessels)."""
     import dataclasses
 
+    from imagery.cli.guards import check_output, writing
     from imagery.outputs import write_vessels
     from imagery.sensors import prepare
     from imagery.vessels import VesselParams, detect_vessels
 
+    check_output(out_dir)
     params = VesselParams()
     if pfa is not None:
         params = dataclasses.replace(params, pfa=pfa, s2_pfa=pfa)
@@ -154,7 +221,8 @@ def vessels(
             s2_scale=s2_scale,
         )
         found = detect_vessels(raster, aoi=aoi, params=params)
-    path = write_vessels(found, out_dir)
+    with writing(out_dir):
+        path = write_vessels(found, out_dir)
     if as_json:
         cols = ["id", "score", "length_m", "width_m", "heading_deg", "lon", "lat", "time"]
         click.echo(found[cols].to_json(orient="records", indent=2))
@@ -261,6 +329,7 @@ def detect(
     carries change_time, the first pass it is seen on. A pair of whole tiles (more than
     25 Mpx a scene) without --aoi runs window by window in bounded memory.
     """
+    from imagery.cli.guards import check_output, refuse_overwriting, writing
     from imagery.detect import detect_pair
     from imagery.outputs import write_pair_outputs, write_run_folder
 
@@ -290,10 +359,34 @@ def detect(
         else {"scenes": [str(path) for path in scenes]}
     )
 
-    def write(result) -> dict[str, Path]:
+    check_output(out_dir if out_dir is not None else root_dir)
+
+    def guard(times) -> Path:
+        """Refuse, before anything is written, what the run would get wrong or destroy;
+        return the run folder."""
+        from imagery.outputs import RUN_STAMP, run_folder
+        from imagery.review.package import PACKAGE_FILES
+
+        _check_pair(scenes, times, history=root_dir is not None)
         if out_dir is not None:
-            return write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
-        return write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
+            run_dir, others = Path(out_dir), []
+            _check_previous_run(run_dir, sensor, times)
+        else:
+            after = max((t for t in times if t is not None), default=None)
+            run_dir = run_folder(root_dir, aoi.id if aoi is not None else "scene", after, sensor)
+            others = [run_dir / RUN_STAMP, run_dir.parent / "history.gpkg"]
+        refuse_overwriting(
+            scenes,
+            [*(run_dir / name for name in PACKAGE_FILES), *others],
+            folders=[run_dir / "chips"],
+        )
+        return run_dir
+
+    def write(result) -> dict[str, Path]:
+        with writing(out_dir if out_dir is not None else root_dir):
+            if out_dir is not None:
+                return write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
+            return write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
 
     if problem := _too_large(list(scenes), sensor, aoi):
         if len(scenes) != 2:
@@ -310,25 +403,23 @@ def detect(
             if sensor == "s1" and is_grd(path):
                 _refuse_grd_without_aoi(path, aoi)
 
+        from imagery.io import raster_info
+
+        run_dir = guard([raster_info(path, sensor=sensor).time for path in scenes])
         # Beside the run folder and named as the package's staging is: on its file
         # system (the rasters are linked in, not copied), and removed as stale staging
         # by a later run if this one is killed.
-        if out_dir is not None:
-            run_dir = Path(out_dir)
-        else:
-            from imagery.io import raster_info
-            from imagery.outputs import run_folder
-
-            when = raster_info(scenes[1], sensor=sensor).time
-            run_dir = run_folder(root_dir, aoi.id if aoi is not None else "scene", when, sensor)
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(
-            prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent
-        ) as tmp:
+        with writing(run_dir):
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            staging = tempfile.TemporaryDirectory(
+                prefix=f".{run_dir.name}.", suffix=".tmp", dir=run_dir.parent
+            )
+        with staging as tmp:
             result = _detect_tiles(scenes, sensor, aoi, direction, s2_scale, Path(tmp))
             paths = write(result)
     else:
         rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
+        guard([raster.time for raster in rasters])
         if s2_scale is not None:
             from imagery.sensors import prepare
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from imagery.atomic import atomic_write_text
+from imagery.cli.guards import check_output, writing
 from imagery.schema import STATUSES
 
 
@@ -40,9 +41,12 @@ def export(out: str, statuses: tuple[str, ...], fmt: str, output: str | None) ->
     """List the flags under OUT (an output tree or one run folder) with their marks."""
     from imagery.review.export import export_flags
 
+    if output:
+        check_output(output, is_file=True)
     text, count = export_flags(out, statuses=statuses or None, fmt=fmt)
     if output:
-        atomic_write_text(output, text)
+        with writing(output):
+            atomic_write_text(output, text)
         click.echo(f"{count} flags written to {output}", err=True)
     else:
         click.echo(text, nl=False)

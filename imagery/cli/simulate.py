@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from imagery.aoi import get_aoi
+from imagery.cli.guards import check_output, writing
 from imagery.simulate import simulate_pair, simulate_series, write_simulation
 
 
@@ -47,6 +48,7 @@ def simulate(
     Writes GeoTIFFs on the AOI's UTM grid, truth.geojson of what is new in each later
     scene, departed.geojson, the objects of each scene, water.tif and simulation.json.
     """
+    check_output(out_dir)
     aoi = get_aoi(aoi_id)
     first = start.date() if start is not None else None
     if dates is None:
@@ -55,7 +57,8 @@ def simulate(
         sim = simulate_series(
             aoi, sensor=sensor, seed=seed, dates=dates, size_px=size_px, start=first
         )
-    paths = write_simulation(sim, out_dir)
+    with writing(out_dir):
+        paths = write_simulation(sim, out_dir)
     keys = [f"t{i:02d}" for i in range(len(sim.scenes))] if sim.is_series else ["before", "after"]
     scenes = [paths[k] for k in keys]
     click.echo(

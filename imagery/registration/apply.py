@@ -24,7 +24,7 @@ from rasterio.warp import transform, transform_bounds
 from rasterio.windows import Window
 
 from imagery.atomic import atomic_path
-from imagery.errors import InputError, RasterIOError
+from imagery.errors import InputError, PortwatchError, RasterIOError
 from imagery.io import TIME_TAG, open_raster, overview_count, raster_info
 from imagery.raster import Raster
 from imagery.registration.model import Registration
@@ -251,5 +251,13 @@ def apply_registration_files(
             )
     except rasterio.errors.RasterioIOError as exc:
         raise RasterIOError(f"{out_path}: cannot write the co-registered raster ({exc})") from exc
+    except PortwatchError:
+        raise
+    except OSError as exc:  # the folder: missing, not writable, a file in the way
+        reason = exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        raise RasterIOError(
+            f"{out_path}: cannot write the co-registered raster ({reason}{where})"
+        ) from exc
     log.info("wrote %s", out_path)
     return out_path

@@ -219,7 +219,13 @@ class FileSource:
                 self._warp_moving(stack, ref, mov)
             if self.sensor == "s1":
                 for key in ("reference", "moving"):
-                    self._db[key] = _looks_db(self._datasets[key], self._plans[key][0][0])
+                    try:
+                        self._db[key] = _looks_db(self._datasets[key], self._plans[key][0][0])
+                    except RasterioIOError as exc:
+                        raise RasterIOError(
+                            f"{self._paths[key]}: cannot read pixels ({exc}); the file may "
+                            "be truncated"
+                        ) from exc
             self._stack = stack.pop_all()
         return self
 

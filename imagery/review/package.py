@@ -69,7 +69,7 @@ from imagery.review.styles import (
 from imagery.schema import DETECTION_FIELDS
 from imagery.vectors import write_geopackage
 
-__all__ = ["FLAG_FIELDS", "GROUPS", "RunResult", "write_run", "write_run_files"]
+__all__ = ["FLAG_FIELDS", "GROUPS", "PACKAGE_FILES", "RunResult", "write_run", "write_run_files"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,20 @@ FLAG_FIELDS = (*DETECTION_FIELDS, "note", SEEN_FIELD, "chip_before", "chip_after
 #: Layer-tree groups of project.qgs, top to bottom.
 GROUPS = ("flags", "change", "after", "before", "AOI")
 GPKG = "detections.gpkg"
+#: What a run folder holds (``chips`` a folder, replaced whole), in commit order: the
+#: GeoPackage after the files it names.
+PACKAGE_FILES = (
+    "before.tif",
+    "after.tif",
+    "change.tif",
+    "before.qml",
+    "after.qml",
+    "change.qml",
+    "chips",
+    GPKG,
+    "project.qgs",
+    "report.html",
+)
 ATTRIBUTION = "Contains modified Copernicus Sentinel data"
 
 
@@ -686,8 +700,5 @@ def _build(
         attribution=attribution,
         version=__version__,
     )
-    names = ["before.tif", "after.tif", "change.tif", "before.qml", "after.qml", "change.qml"]
-    if chips:
-        names.append("chips")
-    names += [GPKG, "project.qgs", "report.html"]
+    names = [name for name in PACKAGE_FILES if chips or name != "chips"]
     return {name: name for name in names}
