@@ -11,7 +11,9 @@ on every side, and each window runs the whole per-grid pipeline on its own:
   scene is read and resampled onto its before window with the corrected transform;
 - the halo (default 1.3 km) is wider than the CFAR background ring (800 m) plus the
   longest vessel (500 m), so every statistic near the window's edge sees what it would
-  see in the whole scene, and every object whose centroid lies in the window's core is
+  see in the whole scene (one exception: where even the CFAR's doubled ring holds too
+  little water, :mod:`imagery.cfar` falls back on the clutter of all the water in
+  view, which is the window's here), and every object whose centroid lies in the window's core is
   complete in the window. Cores and halos are whole multiples of the CFAR's block side
   (:func:`imagery.cfar.block_px`), so that every window's blocks, and its ring
   statistics, are the whole scene's; each window draws the shoreline's digital lines
