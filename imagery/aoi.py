@@ -217,10 +217,26 @@ def _geometry(feature: dict, path: Path, what: str) -> BaseGeometry:
             f"{what} coordinates {geom.bounds} are not WGS84 longitude/latitude "
             "(RFC 7946 GeoJSON is lon, lat in degrees)",
         )
+    _check_antimeridian(geom, path, what)
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         raise _fail(path, f"{what} polygon is invalid: {reason}")
     return geom
+
+
+def _check_antimeridian(geom: BaseGeometry, path: Path, what: str) -> None:
+    # RFC 7946 (3.1.9) cuts a geometry that crosses the antimeridian in two; a single
+    # polygon from 179.9 to -179.9 instead spans the globe on the flat lon/lat map, so
+    # its centroid (and UTM zone) lands near lon 0 and the catalog search covers every
+    # longitude. A port is a few km across: a span over 180 degrees can only be that.
+    minx, _, maxx, _ = geom.bounds
+    if maxx - minx > 180:
+        raise _fail(
+            path,
+            f"{what} polygon spans {maxx - minx:.1f} degrees of longitude ({minx:g} to "
+            f"{maxx:g}): it crosses the antimeridian, which portwatch cannot fetch; split it "
+            "at 180 degrees into two AOI files, one on each side",
+        )
 
 
 def load_aoi(path: str | os.PathLike) -> AOI:

@@ -7,7 +7,8 @@ Layout::
 
 ``<aoi>`` is the AOI id through :func:`imagery.aoi.safe_id`; ``<sensor>`` is ``s1`` or
 ``s2``; ``<orbit>`` is ``ASC127`` / ``DSC054`` for Sentinel-1 (direction and relative
-orbit) and ``R032`` for Sentinel-2 (relative orbit; the MGRS tile when unknown).
+orbit; ``ASCA002800`` with the absolute orbit when the relative one is unknown) and
+``R032`` for Sentinel-2 (relative orbit; the MGRS tile when unknown).
 
 The sidecar records the request (no credentials), the acquisition metadata, and the
 SHA-256 and size of the ``.tif``. A scene is *valid* when its sidecar reads, the size
@@ -43,6 +44,7 @@ from imagery.io import ORBIT_DIRECTION_TAG, write_raster
 from imagery.raster import SENSORS, Raster
 
 __all__ = [
+    "PASS_GAP_S",
     "SIDECAR_SCHEMA",
     "StoredScene",
     "check_scene",
@@ -54,6 +56,7 @@ __all__ = [
     "pair_on",
     "read_scene",
     "resolve",
+    "same_pass",
     "scene_path",
     "sha256_file",
     "store_aois",
@@ -64,6 +67,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SIDECAR_SCHEMA = "portwatch.scene/1"
+#: Products (and scenes) of one platform closer than this, seconds, are one pass: a
+#: satellite is back over a place one orbit (about 100 min) later at the earliest.
+PASS_GAP_S = 600.0
 _NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})_([A-Z0-9]+)_([A-Za-z0-9]+)\.tif$")
 _DIRECTIONS = {
     "ASCENDING": "ASCENDING",
@@ -93,12 +99,15 @@ def orbit_label(
     direction: str | None = None,
     relative_orbit: int | None = None,
     tile: str | None = None,
+    absolute_orbit: int | None = None,
 ) -> str:
     """The ``<orbit>`` part of a scene file name.
 
-    Sentinel-1: ``ASC127`` / ``DSC054`` (``ASC`` alone when the relative orbit is unknown,
-    ``UNK`` for an unknown direction). Sentinel-2: ``R032``, else the MGRS tile
-    (``T52TGN``), else ``R000``.
+    Sentinel-1: ``ASC127`` / ``DSC054`` (``UNK`` for an unknown direction). When the
+    relative orbit is unknown (S1C without ``sat:relative_orbit``) the absolute orbit
+    names the pass, ``ASCA002800``, so two passes of one day (adjacent orbits, ~100 min
+    apart at high latitude) do not share a file; ``ASC`` alone when both are unknown.
+    Sentinel-2: ``R032``, else the MGRS tile (``T52TGN``), else ``R000``.
     """
     _check_sensor(sensor)
     if sensor == "s1":
@@ -106,7 +115,9 @@ def orbit_label(
             prefix = "UNK"
         else:
             prefix = "ASC" if normalise_direction(direction) == "ASCENDING" else "DSC"
-        return prefix if relative_orbit is None else f"{prefix}{int(relative_orbit):03d}"
+        if relative_orbit is not None:
+            return f"{prefix}{int(relative_orbit):03d}"
+        return prefix if absolute_orbit is None else f"{prefix}A{int(absolute_orbit):06d}"
     if relative_orbit is not None:
         return f"R{int(relative_orbit):03d}"
     if tile:
@@ -593,7 +604,25 @@ def pair_on(
     return _in_order(same[-1], target)
 
 
+def same_pass(a: StoredScene, b: StoredScene) -> bool:
+    """True when ``a`` and ``b`` are of one pass of one satellite.
+
+    A store written before passes straddling 00:00 UTC were kept whole may hold such a
+    pass as two scenes, one per day; they see the same instant and are no change pair.
+    """
+    return (
+        a.sensor == b.sensor
+        and a.platform == b.platform
+        and abs((a.time - b.time).total_seconds()) <= PASS_GAP_S
+    )
+
+
 def _in_order(before: StoredScene, after: StoredScene) -> tuple[StoredScene, StoredScene]:
+    if same_pass(before, after):
+        raise StoreError(
+            f"{before.path}: the before scene is of the same {before.platform} pass as the "
+            f"after scene {after.path.name} (a pass across 00:00 UTC); pick an earlier date"
+        )
     if before.time >= after.time:
         raise StoreError(
             f"{before.path}: the before scene ({before.date}) is not earlier than the after "
@@ -630,9 +659,9 @@ def pair_for(
     """The (before, after) pair for change detection ending on ``after_date``.
 
     ``after`` is the scene on ``after_date`` (narrowed by ``orbit``/``direction`` when the
-    day has several). ``before`` is the most recent earlier scene; with ``same_orbit``
-    (default for Sentinel-1) it must share the after scene's relative orbit and
-    direction, so both were seen from the same geometry.
+    day has several). ``before`` is the most recent earlier scene of another pass
+    (:func:`same_pass`); with ``same_orbit`` (default for Sentinel-1) it must share the
+    after scene's relative orbit and direction, so both were seen from the same geometry.
 
     Raises
     ------
@@ -642,7 +671,11 @@ def pair_for(
     target = _one_scene(store, aoi_id, sensor, after_date, orbit=orbit, direction=direction)
     if same_orbit is None:
         same_orbit = sensor == "s1"
-    earlier = [s for s in find_scenes(store, aoi_id, sensor) if s.time < target.time]
+    earlier = [
+        s
+        for s in find_scenes(store, aoi_id, sensor)
+        if s.time < target.time and not same_pass(s, target)
+    ]
     if same_orbit:
         if target.relative_orbit is None:
             raise StoreError(

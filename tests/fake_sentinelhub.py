@@ -15,6 +15,10 @@ mocked. It implements just enough of the real services:
   ``setup()`` declares. Pixel values depend only on the pixel centre's map coordinates
   and the requested day, so tiles mosaic exactly into a single request's result.
   Requests over ``max_px`` per axis are refused with a 400 as Sentinel Hub does.
+  With ``run_evalscripts=True`` the synthetic values are the evalscript's *input*
+  samples (S2 reflectance bands as reflectance, i.e. DN / 10000) and the request's own
+  ``evaluatePixel`` is run on every pixel by Node.js, as Sentinel Hub runs it; the
+  output is rounded and clamped to the sample type (UINT8/UINT16) as Sentinel Hub does.
 
 Faults are injected per endpoint (``fake.faults["process"].append(Fault(...))``,
 consumed one per request) or by rule (``fake.process_rule = lambda body: Fault(...)``).
@@ -27,6 +31,8 @@ import base64
 import dataclasses
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -229,6 +235,82 @@ def _setup_output(evalscript: str) -> tuple[int, str]:
     return int(bands.group(1)) if bands else 1, sample.group(1) if sample else "AUTO"
 
 
+_INPUT_BANDS = re.compile(r"input\s*:\s*\[\s*\{\s*bands\s*:\s*\[([^\]]*)\]")
+
+#: Runs ``evaluatePixel`` of an evalscript over float64 samples (band-major, base64)
+#: and writes the outputs (pixel-major float64) to stdout.
+_NODE_RUNNER = r"""
+const fs = require("fs");
+const job = JSON.parse(fs.readFileSync(0, "utf8"));
+const script = new Function(job.script + "\nreturn { setup, evaluatePixel };")();
+const raw = Buffer.from(job.samples, "base64");
+const samples = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+const n = job.pixels, names = job.names, count = job.count;
+const out = new Float64Array(n * count);
+for (let i = 0; i < n; i++) {
+  const sample = {};
+  names.forEach((name, b) => { sample[name] = samples[b * n + i]; });
+  const values = script.evaluatePixel(sample);
+  for (let b = 0; b < count; b++) out[i * count + b] = values[b];
+}
+process.stdout.write(Buffer.from(out.buffer));
+"""
+
+
+def input_bands(evalscript: str) -> list[str]:
+    """Band names of ``setup().input[0].bands``."""
+    match = _INPUT_BANDS.search(evalscript)
+    if not match:
+        raise ValueError("evalscript has no input bands in setup()")
+    return re.findall(r"\"(\w+)\"", match.group(1))
+
+
+def run_evalscript(evalscript: str, samples: dict[str, np.ndarray], count: int) -> np.ndarray:
+    """``evaluatePixel`` of ``evalscript`` on every pixel, with Node.js: (count, rows, cols)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise RuntimeError("run_evalscripts needs Node.js (node) on PATH")
+    names = list(samples)
+    stack = np.stack([samples[n] for n in names]).astype(np.float64)
+    shape = stack.shape[1:]
+    job = {
+        "script": evalscript,
+        "names": names,
+        "count": count,
+        "pixels": int(np.prod(shape)),
+        "samples": base64.b64encode(stack.tobytes()).decode(),
+    }
+    done = subprocess.run(
+        [node, "-e", _NODE_RUNNER],
+        input=json.dumps(job).encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    out = np.frombuffer(done.stdout, dtype=np.float64).reshape(*shape, count)
+    return np.moveaxis(out, -1, 0)
+
+
+def evalscript_samples(kind: str, evalscript: str, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """The evalscript's input samples from :func:`synth_pixels` rows, in declared order.
+
+    Sentinel-2 ``B..`` bands are reflectance (DN / 10000), as Sentinel Hub passes them.
+    """
+    names = input_bands(evalscript)
+    if len(names) != len(pixels):
+        raise ValueError(f"{len(names)} input bands but {len(pixels)} synthetic rows")
+    scale = {n: 1e-4 for n in names if kind == "sentinel-2-l2a" and n.startswith("B")}
+    return {n: pixels[i] * scale.get(n, 1.0) for i, n in enumerate(names)}
+
+
+def to_sample_type(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Round and clamp to an integer sample type as Sentinel Hub does; floats are cast."""
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return values.astype(dtype)
+
+
 def synth_pixels(
     kind: str, bounds, width: int, height: int, count: int, day: int, nodata_x: float
 ) -> np.ndarray:
@@ -260,12 +342,14 @@ class FakeSentinelHub:
         items: list[dict] | None = None,
         max_px: int = 2500,
         nodata_x: float = -np.inf,
+        run_evalscripts: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.items = list(items or [])
         self.max_px = max_px
         self.nodata_x = nodata_x
+        self.run_evalscripts = run_evalscripts
         self.faults: dict[str, list[Fault]] = defaultdict(list)
         self.process_rule = None
         self.log: list[Logged] = []
@@ -391,10 +475,17 @@ class FakeSentinelHub:
         data = body["input"]["data"][0]
         count, sample_type = _setup_output(body["evalscript"])
         day = _parse_dt(data["dataFilter"]["timeRange"]["from"]).timetuple().tm_yday
-        pixels = synth_pixels(data["type"], bbox, width, height, count, day, self.nodata_x)
         dtype = {"FLOAT32": "float32", "UINT16": "uint16", "UINT8": "uint8", "AUTO": "uint8"}[
             sample_type
         ]
+        if self.run_evalscripts:
+            script = body["evalscript"]
+            rows = len(input_bands(script))
+            synth = synth_pixels(data["type"], bbox, width, height, rows, day, self.nodata_x)
+            samples = evalscript_samples(data["type"], script, synth)
+            pixels = run_evalscript(script, samples, count)
+        else:
+            pixels = synth_pixels(data["type"], bbox, width, height, count, day, self.nodata_x)
         profile = {
             "driver": "GTiff",
             "width": width,
@@ -406,7 +497,7 @@ class FakeSentinelHub:
         }
         with MemoryFile() as mem:
             with mem.open(**profile) as ds:
-                ds.write(pixels.astype(dtype))
+                ds.write(to_sample_type(pixels, dtype))
             return 200, mem.read()
 
 
@@ -484,6 +575,7 @@ __all__ = [
     "FakeSentinelHub",
     "Fault",
     "rate_limited",
+    "run_evalscript",
     "s1_item",
     "s2_item",
     "sh_error",

@@ -72,6 +72,30 @@ def test_projected_coordinates_are_refused(tmp_path):
         load_aoi(path)
 
 
+def test_polygon_across_the_antimeridian_is_refused(tmp_path):
+    # Fiji: a quay from 179.99 E to 179.99 W, written as one polygon (RFC 7946 would cut it)
+    across = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [179.99, -16.8],
+                [-179.99, -16.8],
+                [-179.99, -16.78],
+                [179.99, -16.78],
+                [179.99, -16.8],
+            ]
+        ],
+    }
+    path = _write(tmp_path / "fiji.geojson", across)
+    with pytest.raises(AOIError, match=r"fiji\.geojson: .*antimeridian.*split it at 180 degrees"):
+        load_aoi(path)
+
+
+def test_polygon_beside_the_antimeridian_is_accepted(tmp_path):
+    path = _write(tmp_path / "taveuni.geojson", _box(179.95, -16.82, 179.99, -16.78))
+    assert load_aoi(path).utm_epsg == 32760
+
+
 def test_tiny_area_is_refused(tmp_path):
     path = _write(tmp_path / "tiny.geojson", _box(130.27, 42.22, 130.271, 42.221))
     with pytest.raises(AOIError, match=r"tiny\.geojson: AOI area 0\.0\d+ km"):

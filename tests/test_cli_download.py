@@ -80,6 +80,29 @@ def test_max_cloud_is_for_s2_only(fake, aoi_file):
     assert "--max-cloud applies to --sensor s2 only" in result.output
 
 
+def test_catalog_200_with_an_error_body_is_one_line_with_the_server_message(fake, aoi_file):
+    fake.items = [s1_item(T0, relative_orbit=127)]
+    fake.faults["catalog"].append(
+        Fault(200, sh_error(200, "OK", "catalog backend timeout", "BACKEND_TIMEOUT"))
+    )
+    result = run("scenes", "--aoi", aoi_file, "--sensor", "s1", *RANGE)
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, KeyError)
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("portwatch: error: catalog search over testport: HTTP 200 OK")
+    assert "catalog backend timeout [BACKEND_TIMEOUT]" in line and "not a STAC page" in line
+    assert len(fake.requests("catalog")) == 1  # the server said it failed: not retried
+
+
+def test_catalog_page_without_the_context_extension_is_the_last_page(fake, aoi_file):
+    fake.faults["catalog"].append(
+        Fault(200, {"type": "FeatureCollection", "features": [s1_item(T0, relative_orbit=127)]})
+    )
+    result = run("scenes", "--aoi", aoi_file, "--sensor", "s1", *RANGE)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "1 acquisition(s)"
+
+
 def test_one_failed_acquisition_of_three(fake, aoi_file, tmp_path):
     fake.items = [s1_item(T0 + timedelta(days=d), relative_orbit=127) for d in (0, 12, 24)]
     bad_day = (T0 + timedelta(days=12)).strftime("%Y-%m-%d")

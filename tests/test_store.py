@@ -74,6 +74,8 @@ def test_orbit_labels():
     assert orbit_label("s2", relative_orbit=32) == "R032"
     assert orbit_label("s2", tile="52TGN") == "T52TGN"
     assert orbit_label("s1", relative_orbit=3) == "UNK003"
+    assert orbit_label("s1", direction="asc", absolute_orbit=2800) == "ASCA002800"
+    assert orbit_label("s1", direction="asc", relative_orbit=7, absolute_orbit=2800) == "ASC007"
     with pytest.raises(InputError):
         orbit_label("s1", direction="sideways", relative_orbit=3)
 
@@ -194,6 +196,18 @@ def test_pair_on_named_dates_keeps_the_orbit_too(tmp_path):
     assert crossed.orbit == "DSC054"
     with pytest.raises(StoreError, match="not earlier than the after scene"):
         pair_on(tmp_path, "rajin", "s1", "2024-05-13", "2024-05-01")
+
+
+def test_scenes_of_one_pass_across_midnight_are_never_a_pair(tmp_path):
+    # a store written before such a pass was kept whole: one scene on each side of 00:00
+    midnight = datetime(2024, 5, 2, tzinfo=UTC)
+    earlier = _put(tmp_path, midnight - timedelta(days=12, seconds=20))
+    _put(tmp_path, midnight - timedelta(seconds=20))  # 2024-05-01 23:59:40
+    after = _put(tmp_path, midnight + timedelta(seconds=5))  # 2024-05-02 00:00:05
+    before, got = pair_for(tmp_path, "rajin", "s1", "2024-05-02")
+    assert (before.path, got.path) == (earlier.path, after.path)
+    with pytest.raises(StoreError, match="same S1A pass as the after scene"):
+        pair_on(tmp_path, "rajin", "s1", "2024-05-01", "2024-05-02")
 
 
 def test_pair_for_s2_takes_the_most_recent_earlier_scene(tmp_path):

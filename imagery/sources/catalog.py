@@ -2,7 +2,8 @@
 
 The catalog lists products (S1 slices, S2 MGRS tiles). Products of one pass, i.e. of
 the same platform, orbit direction and relative orbit and within
-:data:`PASS_GAP_S` of each other, are grouped into one :class:`Acquisition`: that is
+:data:`PASS_GAP_S` of each other, are grouped into one :class:`Acquisition`, whatever
+their UTC date (a pass may straddle midnight; it is named by its first product): that is
 what one Process API request over the AOI returns.
 
 Orbit metadata comes from the STAC ``sat:`` extension (``sat:orbit_state``,
@@ -16,7 +17,7 @@ Sentinel-1 Mission Performance Centre, ESA STEP forum, 2017):
 * S1B: ``(absolute - 27) % 175 + 1``
 
 No offset is published for S1C here, so an S1C product without ``sat:relative_orbit``
-keeps ``relative_orbit=None`` (stored as ``ASC``/``DSC`` with no number, never paired).
+keeps ``relative_orbit=None`` (stored as ``ASCA<absolute orbit>``, never paired).
 """
 
 from __future__ import annotations
@@ -31,22 +32,26 @@ from typing import Any
 
 from sentinelhub import CRS as SHCRS
 from sentinelhub import Geometry, SentinelHubCatalog, SentinelHubSession
-from sentinelhub.exceptions import SHRateLimitWarning
+from sentinelhub.exceptions import MissingDataInRequestException, SHRateLimitWarning
 
 from imagery.aoi import AOI
 from imagery.errors import InputError
 from imagery.io import parse_time
-from imagery.sources.client import collection, make_client, open_session, sh_config
+from imagery.sources.client import (
+    DownloadClient,
+    collection,
+    make_client,
+    open_session,
+    sh_config,
+)
 from imagery.sources.config import Settings, load_settings
-from imagery.sources.retry import call_with_retries
-from imagery.store import normalise_direction, orbit_label
+from imagery.sources.retry import ErrorBody, body_message, call_with_retries
+from imagery.store import PASS_GAP_S, normalise_direction, orbit_label
 
-__all__ = ["PASS_GAP_S", "Acquisition", "group_items", "relative_orbit", "search"]
+__all__ = ["PASS_GAP_S", "Acquisition", "StacClient", "group_items", "relative_orbit", "search"]
 
 log = logging.getLogger(__name__)
 
-#: Products further apart than this (seconds) are different passes.
-PASS_GAP_S = 600.0
 
 _S1_ABS_ORBIT = re.compile(r"_(\d{6})_[0-9A-F]{6}_[0-9A-F]{4}$")
 _S2_REL_ORBIT = re.compile(r"_R(\d{3})_")
@@ -99,12 +104,14 @@ class Acquisition:
 
     @property
     def orbit(self) -> str:
-        """Orbit label used in store file names: ``ASC127``, ``DSC054``, ``R032``."""
+        """Orbit label used in store file names: ``ASC127``, ``DSC054``, ``R032``
+        (``ASCA002800`` for an S1 pass of unknown relative orbit)."""
         return orbit_label(
             self.sensor,
             direction=self.orbit_direction,
             relative_orbit=self.relative_orbit,
             tile=self.tile,
+            absolute_orbit=self.absolute_orbit if self.sensor == "s1" else None,
         )
 
     @property
@@ -205,12 +212,13 @@ def _parse_item(item: dict, sensor: str) -> Acquisition:
 
 
 def _same_pass(a: Acquisition, b: Acquisition) -> bool:
-    return (
-        (a.platform, a.orbit_direction, a.relative_orbit)
-        == (b.platform, b.orbit_direction, b.relative_orbit)
-        and a.start.date() == b.start.date()
-        and (b.start - a.end).total_seconds() <= PASS_GAP_S
-    )
+    # No same-date condition: a pass whose slices straddle 00:00 UTC is still one pass
+    # (named by its first slice's day), never two scenes to pair with each other.
+    return (a.platform, a.orbit_direction, a.relative_orbit) == (
+        b.platform,
+        b.orbit_direction,
+        b.relative_orbit,
+    ) and (b.start - a.end).total_seconds() <= PASS_GAP_S
 
 
 def _merge(group: list[Acquisition]) -> Acquisition:
@@ -253,12 +261,38 @@ def group_items(items: Iterable[dict], sensor: str) -> list[Acquisition]:
     return [_merge(g) for g in groups]
 
 
+class StacClient(DownloadClient):
+    """The download client for Catalog searches: every answer must be a STAC page.
+
+    sentinelhub-py reads ``page["context"]["next"]`` and ``page["features"]`` blindly,
+    so a 200 holding an error document ended a run with ``KeyError('context')``. A page
+    without ``features`` raises :class:`~imagery.sources.retry.ErrorBody` with the
+    server's message; a page without the (optional) STAC ``context`` extension is taken
+    as the last page.
+    """
+
+    def get_json_dict(self, url: str, *args: Any, **kwargs: Any) -> dict:
+        try:
+            page = super().get_json_dict(url, *args, **kwargs)
+        except (ValueError, MissingDataInRequestException) as exc:
+            raise ErrorBody(f"HTTP 200 but not a JSON object ({exc})") from exc
+        return _stac_page(page)
+
+
+def _stac_page(page: dict) -> dict:
+    if not isinstance(page.get("features"), list):
+        raise ErrorBody(f"{body_message(200, 'OK', page)} (not a STAC page: no 'features')")
+    if not isinstance(page.get("context"), dict):
+        page = {**page, "context": {}}
+    return page
+
+
 def _time_interval(start: date, end: date) -> tuple[datetime, datetime]:
     if end < start:
         raise InputError(f"end date {end} is before start date {start}")
     return (
         datetime.combine(start, time(0, 0), tzinfo=UTC),
-        datetime.combine(end, time(23, 59, 59), tzinfo=UTC),
+        datetime.combine(end, time.max, tzinfo=UTC),  # inclusive: to 23:59:59.999999
     )
 
 
@@ -311,7 +345,7 @@ def search(
     data_collection = collection(sensor, settings)
     session = session or open_session(settings)
     catalog = SentinelHubCatalog(config=sh_config(settings))
-    catalog.client = make_client(settings, session)
+    catalog.client = make_client(settings, session, cls=StacClient)
     query = f"eo:cloud_cover <= {max_cloud_pct:g}" if max_cloud_pct is not None else None
 
     def run() -> list[dict]:

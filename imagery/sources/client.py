@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, OAuth2Error
 from sentinelhub import DataCollection, SentinelHubDownloadClient, SentinelHubSession, SHConfig
@@ -28,7 +29,14 @@ from imagery.errors import ConfigError, InputError
 from imagery.sources.config import Settings
 from imagery.sources.retry import backoff_s, call_with_retries, retry_after_s, server_message
 
-__all__ = ["collection", "make_client", "open_session", "sh_config"]
+__all__ = [
+    "CappedRateLimit",
+    "DownloadClient",
+    "collection",
+    "make_client",
+    "open_session",
+    "sh_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +137,10 @@ class CappedRateLimit(SentinelHubRateLimit):
         self.settings = settings
         self.strikes = 0
 
+    def succeeded(self) -> None:
+        """A request went through: the next 429 starts the backoff from ``backoff_s`` again."""
+        self.strikes = 0
+
     def update(self, headers: Mapping[str, str], *, default: float) -> None:
         self.strikes += 1
         wait = retry_after_s(headers.get("Retry-After"), self.settings)
@@ -140,11 +152,28 @@ class CappedRateLimit(SentinelHubRateLimit):
         self.next_download_time = max(time.monotonic() + wait, self.next_download_time)
 
 
-def make_client(settings: Settings, session: SentinelHubSession) -> SentinelHubDownloadClient:
-    """A download client bound to ``session``, with the capped rate limiter."""
-    client = SentinelHubDownloadClient(
-        config=sh_config(settings), session=session, default_retry_time=settings.backoff_s
-    )
+class DownloadClient(SentinelHubDownloadClient):
+    """sentinelhub-py's client, telling the rate limiter when a download went through.
+
+    Without it the 429 strikes of a whole run add up: a lone 429 late in a long fetch
+    waited ``backoff_max_s`` although the previous requests had all succeeded.
+    """
+
+    def download(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().download(*args, **kwargs)
+        if isinstance(self.rate_limit, CappedRateLimit):
+            self.rate_limit.succeeded()
+        return result
+
+
+def make_client(
+    settings: Settings,
+    session: SentinelHubSession,
+    *,
+    cls: type[DownloadClient] = DownloadClient,
+) -> SentinelHubDownloadClient:
+    """A download client (of class ``cls``) bound to ``session``, with the capped rate limiter."""
+    client = cls(config=sh_config(settings), session=session, default_retry_time=settings.backoff_s)
     client.rate_limit = CappedRateLimit(settings)
     return client
 

@@ -27,7 +27,7 @@ file is TOML at ``$PORTWATCH_CONFIG``, else ``$XDG_CONFIG_HOME/portwatch/config.
     backoff_max_s = 60.0         # cap on one backoff wait
     rate_limit_attempts = 10     # requests per call while the server answers 429
     retry_after_max_s = 60.0     # cap on one Retry-After wait
-    retry_after_unit = "ms"      # Sentinel Hub sends milliseconds; "s" for RFC 9110 seconds
+    retry_after_unit = "ms"      # of a 429's Retry-After (Sentinel Hub: ms); 5xx: seconds
     timeout_s = 120.0            # per HTTP request
     max_tile_px = 2500           # Process API limit per axis; larger requests are tiled
 
@@ -96,7 +96,8 @@ class Settings:
     retry_after_max_s : float
         Cap on one wait asked for by ``Retry-After``, seconds.
     retry_after_unit : {"ms", "s"}
-        Unit of a numeric ``Retry-After``; Sentinel Hub documents milliseconds.
+        Unit of a numeric ``Retry-After`` on HTTP 429; Sentinel Hub documents
+        milliseconds. On a 5xx it is always seconds (RFC 9110).
     timeout_s : float
         Timeout of one HTTP request, seconds.
     max_tile_px : int

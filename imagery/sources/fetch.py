@@ -3,8 +3,11 @@
 One acquisition failing (after its retries) does not stop the others; the
 :class:`FetchSummary` says what was fetched, skipped (already in the store and valid),
 empty (no valid pixel over the AOI, not stored) and failed, with the reason. A scene
-already in the store is checked first (sidecar, size, SHA-256, every block readable):
-valid ones are not requested again, damaged ones are fetched again and replaced.
+already in the store is checked first (sidecar, size, SHA-256, every block readable)
+and its sidecar's request compared with the one that would be sent now (grid bounds,
+CRS, size, evalscript hash, processing: :data:`~imagery.sources.process.REQUEST_KEYS`):
+valid matching ones are not requested again; damaged ones, and ones fetched for another
+AOI polygon or evalscript, are fetched again and replaced (atomically, file by file).
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from imagery.errors import PortwatchError
 from imagery.sources.catalog import Acquisition, search
 from imagery.sources.client import collection, make_client, open_session, sh_config
 from imagery.sources.config import Settings, load_settings
-from imagery.sources.process import fetch_raster
-from imagery.store import check_scene, remember_aoi, scene_path, write_scene
+from imagery.sources.process import REQUEST_KEYS, fetch_raster, input_data, planned_request
+from imagery.store import check_scene, read_scene, remember_aoi, scene_path, write_scene
 
 __all__ = ["FetchEvent", "FetchResult", "FetchSummary", "fetch_scenes"]
 
@@ -88,6 +91,33 @@ class FetchSummary:
         )
 
 
+def _still_valid(path: Path, acq: Acquisition, aoi: AOI, fetch_kwargs: dict) -> bool:
+    """True when the stored ``path`` is intact and was fetched with today's request.
+
+    Logs why it is not: a damaged file, or sidecar request fields (grid, CRS, size,
+    evalscript, processing) that differ from the request that would be sent now.
+    """
+    problems = check_scene(path)
+    if problems:
+        log.warning("%s; fetching it again", problems[0])
+        return False
+    data_in = input_data(
+        acq, fetch_kwargs["collection"], max_cloud_pct=fetch_kwargs.get("max_cloud_pct")
+    )
+    planned = planned_request(acq, aoi, data_in)
+    stored = read_scene(path).metadata.get("request") or {}
+    changed = [key for key in REQUEST_KEYS if stored.get(key) != planned[key]]
+    if changed:
+        log.warning(
+            "%s: stored for another request (%s differ from AOI %s now); fetching it again",
+            path,
+            ", ".join(changed),
+            aoi.path or aoi.id,
+        )
+        return False
+    return True
+
+
 def _fetch_one(
     acq: Acquisition,
     aoi: AOI,
@@ -98,11 +128,8 @@ def _fetch_one(
 ) -> FetchResult:
     try:
         path = scene_path(store, aoi.id, acq.sensor, acq.start, acq.platform, acq.orbit)
-        if path.exists():
-            problems = check_scene(path)
-            if not problems:
-                return FetchResult(acq, "skipped", path)
-            log.warning("%s; fetching it again", problems[0])
+        if path.exists() and _still_valid(path, acq, aoi, fetch_kwargs):
+            return FetchResult(acq, "skipped", path)
         raster, request = fetch_raster(acq, aoi, settings=settings, **fetch_kwargs)
         if not raster.valid_mask().any():
             return FetchResult(acq, "empty", None, "no valid pixel over the AOI")

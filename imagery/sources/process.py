@@ -16,6 +16,10 @@ Sentinel-1 (``evalscripts/s1_grd.js``)
 Sentinel-2 (``evalscripts/s2_l2a.js``)
     ``sentinel-2-l2a``; bands ``B02 B03 B04 B08 B11`` as uint16 reflectance x 10000
     (harmonised; B11 from 20 m) and ``SCL``; 0 (the nodata value) where there is no data.
+    Where there is data each reflectance band is at least 1 (1e-4 reflectance, below any
+    band's noise): UINT16 clamps dark water's negative harmonised B08/B11 to 0, and a
+    pixel with any band at 0 is nodata (:meth:`imagery.raster.Raster.valid_mask`), so 0
+    stays reserved for nodata as in ESA's L2A products.
 
 Both ask for the pass only: ``timeRange`` is the acquisition's first-to-last product
 time widened by :data:`TIME_MARGIN_S`, with ``mosaickingOrder=mostRecent`` so the slices
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import math
 import warnings
@@ -58,9 +63,10 @@ from imagery.layover import with_pass_direction
 from imagery.raster import Raster
 from imagery.sources.catalog import Acquisition
 from imagery.sources.config import Settings
-from imagery.sources.retry import CorruptResponse, call_with_retries
+from imagery.sources.retry import CorruptResponse, ErrorBody, body_message, call_with_retries
 
 __all__ = [
+    "REQUEST_KEYS",
     "RESOLUTION_M",
     "S1_PROCESSING",
     "SPECS",
@@ -68,12 +74,16 @@ __all__ = [
     "SensorSpec",
     "evalscript",
     "fetch_raster",
+    "input_data",
+    "planned_request",
     "tile_windows",
 ]
 
 log = logging.getLogger(__name__)
 
 RESOLUTION_M = 10.0
+#: Sidecar request fields compared before a stored scene is kept (:func:`planned_request`).
+REQUEST_KEYS = ("bbox", "crs", "size", "evalscript_sha256", "processing")
 #: Seconds added before the first and after the last product of a pass.
 TIME_MARGIN_S = 300.0
 #: Process API processing options for Sentinel-1 GRD.
@@ -129,9 +139,11 @@ def tile_windows(width: int, height: int, *, max_px: int) -> list[Window]:
     ]
 
 
-def _input_data(
+def input_data(
     acq: Acquisition, collection: DataCollection, *, max_cloud_pct: float | None
 ) -> dict[str, Any]:
+    """``input.data[0]`` of the Process API request for ``acq``: the pass's time range
+    (widened by :data:`TIME_MARGIN_S`), mosaicking, cloud cover and S1 processing."""
     margin = timedelta(seconds=TIME_MARGIN_S)
     extra: dict[str, Any] = {}
     if acq.sensor == "s1":
@@ -172,6 +184,24 @@ def _decode(
         raise CorruptResponse(
             f"{len(content)} bytes that GDAL cannot read as a GeoTIFF ({reason})"
         ) from exc
+
+
+def _refuse_error_body(content: bytes, headers: dict[str, str], status: int | None) -> None:
+    """Raise :class:`ErrorBody` when a 200 answer holds a JSON document, not a GeoTIFF.
+
+    Sentinel Hub may answer 200 with ``{"error": {...}}`` (an evalscript that failed);
+    its message, not "bytes GDAL cannot read", is what the user needs.
+    """
+    ctype = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "")
+    if "json" not in ctype.lower() and content.lstrip()[:1] != b"{":
+        return
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return  # not JSON after all: _decode reports the bytes
+    raise ErrorBody(
+        f"{body_message(status or 200, 'OK', body)} (a JSON answer instead of a GeoTIFF)"
+    )
 
 
 def _mask_to_nodata(stack: np.ndarray, spec: SensorSpec) -> np.ndarray:
@@ -222,13 +252,13 @@ def fetch_raster(
     """
     spec = SPECS[acq.sensor]
     script = evalscript(spec.evalscript)
-    left, bottom, right, top = aoi.utm_bounds(resolution_m=RESOLUTION_M)
-    width = round((right - left) / RESOLUTION_M)
-    height = round((top - bottom) / RESOLUTION_M)
+    data_in = input_data(acq, collection, max_cloud_pct=max_cloud_pct)
+    planned = planned_request(acq, aoi, data_in)
+    left, _, _, top = planned["bbox"]
+    width, height = planned["size"]
     transform = from_origin(left, top, RESOLUTION_M, RESOLUTION_M)
     epsg = int(aoi.utm_epsg)
     windows = tile_windows(width, height, max_px=settings.max_tile_px)
-    input_data = _input_data(acq, collection, max_cloud_pct=max_cloud_pct)
     mosaic: np.ndarray | None = None
     payload: dict[str, Any] = {}
     for k, window in enumerate(windows, start=1):
@@ -237,7 +267,7 @@ def fetch_raster(
         x1, y1 = tile_transform * (window.width, window.height)
         request = SentinelHubRequest(
             evalscript=script,
-            input_data=[input_data],
+            input_data=[data_in],
             responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
             bbox=BBox((x0, y1, x1, y0), crs=SHCRS(epsg)),
             size=(int(window.width), int(window.height)),
@@ -253,6 +283,7 @@ def fetch_raster(
                 # the client warns on every 429; our rate limiter logs the wait instead
                 warnings.simplefilter("ignore", SHRateLimitWarning)
                 response = client.download([download], max_threads=1, decode_data=False)[0]
+            _refuse_error_body(response.content, response.headers, response.status_code)
             return _decode(
                 response.content,
                 window=window,
@@ -293,10 +324,7 @@ def fetch_raster(
         "url": download.url,
         "collection": collection.api_id,
         "evalscript": spec.evalscript,
-        "evalscript_sha256": hashlib.sha256(script.encode()).hexdigest(),
-        "bbox": [left, bottom, right, top],
-        "crs": f"EPSG:{epsg}",
-        "size": [width, height],
+        **planned,
         "resolution_m": RESOLUTION_M,
         "tiles": [[int(w.col_off), int(w.row_off), int(w.width), int(w.height)] for w in windows],
         "data_filter": data_spec.get("dataFilter", {}),
@@ -304,3 +332,32 @@ def fetch_raster(
         "requested_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return raster, request_info
+
+
+def planned_request(acq: Acquisition, aoi: AOI, data_in: dict[str, Any]) -> dict[str, Any]:
+    """The request fields that fix a scene's grid and values, as its sidecar records them.
+
+    Parameters
+    ----------
+    acq : Acquisition
+    aoi : AOI
+    data_in : dict
+        ``input.data[0]`` of the request (:func:`input_data`), for its ``processing``.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`REQUEST_KEYS`: ``bbox`` (UTM bounds snapped to 10 m, metres),
+        ``crs`` (``EPSG:326xx``/``327xx``), ``size`` (width, height in pixels),
+        ``evalscript_sha256`` and ``processing``. A stored scene whose sidecar records
+        other values was fetched for another AOI polygon or script and is stale.
+    """
+    left, bottom, right, top = aoi.utm_bounds(resolution_m=RESOLUTION_M)
+    script = evalscript(SPECS[acq.sensor].evalscript)
+    return {
+        "bbox": [left, bottom, right, top],
+        "crs": f"EPSG:{int(aoi.utm_epsg)}",
+        "size": [round((right - left) / RESOLUTION_M), round((top - bottom) / RESOLUTION_M)],
+        "evalscript_sha256": hashlib.sha256(script.encode()).hexdigest(),
+        "processing": dict(data_in.get("processing") or {}),
+    }

@@ -17,7 +17,9 @@ portwatch keeps the client's 429 loop, bounds it (``max_retries`` =
 :mod:`imagery.sources.client`). It turns the client's own 5xx loop off
 (``max_download_attempts=1``) and runs :func:`call_with_retries` instead, so 5xx answers,
 timeouts, dropped connections and corrupt payloads share one loop with exponential
-backoff, a cap per wait, ``Retry-After`` honoured on 503, and a warning per retry.
+backoff, a cap per wait, ``Retry-After`` honoured on 503 (in seconds, RFC 9110, as the
+lower bound of the wait: the wait is the longer of it and the backoff), and a warning
+per retry.
 """
 
 from __future__ import annotations
@@ -38,7 +40,15 @@ from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsExcepti
 from imagery.errors import DownloadError, PortwatchError
 from imagery.sources.config import Settings
 
-__all__ = ["CorruptResponse", "backoff_s", "call_with_retries", "retry_after_s", "server_message"]
+__all__ = [
+    "CorruptResponse",
+    "ErrorBody",
+    "backoff_s",
+    "body_message",
+    "call_with_retries",
+    "retry_after_s",
+    "server_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,16 @@ class CorruptResponse(Exception):
 
     Internal to :mod:`imagery.sources`: :func:`call_with_retries` retries it and, once the
     attempts are spent, raises :class:`~imagery.errors.DownloadError`.
+    """
+
+
+class ErrorBody(Exception):
+    """A 200 answer whose body is an error document (or not the document asked for).
+
+    The server said it failed ("Evaluation of evalscript failed"); asking again gets the
+    same answer, so :func:`call_with_retries` does not retry it and raises
+    :class:`~imagery.errors.DownloadError` with the message, built by
+    :func:`body_message`.
     """
 
 
@@ -65,11 +85,15 @@ def backoff_s(attempt: int, settings: Settings) -> float:
     return min(settings.backoff_s * 2.0 ** max(attempt - 1, 0), settings.backoff_max_s)
 
 
-def retry_after_s(value: str | None, settings: Settings) -> float | None:
+def retry_after_s(
+    value: str | None, settings: Settings, *, unit: str | None = None
+) -> float | None:
     """Seconds to wait for a ``Retry-After`` header value, capped; None when absent or unreadable.
 
-    A number is read in ``settings.retry_after_unit`` (Sentinel Hub sends milliseconds);
-    an HTTP date is read as a point in time.
+    A number is read in ``unit`` (``"ms"`` or ``"s"``), by default
+    ``settings.retry_after_unit``: Sentinel Hub's 429 sends milliseconds, while RFC 9110
+    (10.2.3) gives seconds, as gateways send on 503. An HTTP date is read as a point in
+    time.
     """
     if value is None or not str(value).strip():
         return None
@@ -85,7 +109,8 @@ def retry_after_s(value: str | None, settings: Settings) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
     else:
-        seconds = number / 1000.0 if settings.retry_after_unit == "ms" else number
+        unit = unit or settings.retry_after_unit
+        seconds = number / 1000.0 if unit == "ms" else number
     return min(max(seconds, 0.0), settings.retry_after_max_s)
 
 
@@ -102,39 +127,53 @@ def server_message(response: requests.Response | None) -> str:
     """
     if response is None:
         return "no response"
-    head = f"HTTP {response.status_code}"
     try:
         body = response.json()
     except ValueError:
         body = None
+    if body is None:
+        text = (response.text or "").strip()
+        head = f"HTTP {response.status_code} {response.reason or ''}"
+        return _one_line(head + (f": {text}" if text else ""))
+    return body_message(response.status_code, response.reason, body)
+
+
+def body_message(status: int | None, reason: str | None, body: object) -> str:
+    """One line from a decoded JSON answer: status, reason and the server's own message.
+
+    Sentinel Hub's ``{"error": {"status", "reason", "message", "code"}}``, OAuth's
+    ``{"error": ..., "error_description": ...}``, else the JSON itself.
+    """
+    head = f"HTTP {status}"
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         err = body["error"]
-        reason = err.get("reason") or response.reason or ""
-        text = f"{head} {reason}: {err.get('message', '')}".rstrip(": ")
+        text = f"{head} {err.get('reason') or reason or ''}: {err.get('message', '')}".rstrip(": ")
         if err.get("code"):
             text += f" [{err['code']}]"
         return _one_line(text)
     if isinstance(body, dict) and "error" in body:
         detail = body.get("error_description") or body.get("message") or ""
         return _one_line(f"{head}: {body['error']}" + (f": {detail}" if detail else ""))
-    text = (response.text or "").strip() if body is None else json.dumps(body)
-    return _one_line(f"{head} {response.reason or ''}" + (f": {text}" if text else ""))
+    return _one_line(f"{head} {reason or ''}: {json.dumps(body)}")
 
 
 def _http_fault(response: requests.Response | None, settings: Settings) -> _Fault:
     status = response.status_code if response is not None else 0
     message = server_message(response)
-    wait = (
-        retry_after_s(response.headers.get("Retry-After"), settings)
-        if response is not None
-        else None
-    )
+    wait = None
+    if response is not None:
+        # Only Sentinel Hub's own 429 counts in milliseconds; a 5xx (often from a
+        # gateway or load balancer in front of it) follows RFC 9110: seconds.
+        unit = None if status == 429 else "s"
+        wait = retry_after_s(response.headers.get("Retry-After"), settings, unit=unit)
     return _Fault(retryable=status >= 500 or status == 429, message=message, wait_s=wait)
 
 
 def _classify(exc: BaseException, settings: Settings) -> _Fault | None:
     if isinstance(exc, CorruptResponse):
         return _Fault(True, f"corrupt response: {exc}")
+    if isinstance(exc, ErrorBody):
+        return _Fault(False, str(exc))
     if isinstance(exc, OutOfRequestsException):
         return _Fault(
             False, f"still rate limited (HTTP 429) after {settings.rate_limit_attempts} requests"
@@ -192,7 +231,8 @@ def call_with_retries(
             if not fault.retryable or attempt == attempts:
                 tries = f" (after {attempt} attempts)" if attempt > 1 else ""
                 raise DownloadError(f"{what}: {message}{tries}") from exc
-            wait = fault.wait_s if fault.wait_s is not None else backoff_s(attempt, settings)
+            # Retry-After is the server's lower bound, not a replacement for the backoff.
+            wait = max(fault.wait_s or 0.0, backoff_s(attempt, settings))
             log.warning(
                 "%s: %s; attempt %d of %d in %.2f s", what, message, attempt + 1, attempts, wait
             )

@@ -11,6 +11,14 @@
 //   dataMask         1 where the scene has data; portwatch sets every band to 0
 //                    (the nodata value) where it is 0 and drops this band.
 //
+// 0 is the nodata value, and portwatch takes a pixel with any band at 0 as nodata.
+// A real reflectance can be 0, though: UINT16 clamps the negative harmonised
+// reflectance of dark water in B08/B11 to 0. So where dataMask is 1 each reflectance
+// band is at least 1 (1e-4 reflectance, below the noise of every band), and 0 stays
+// reserved for nodata, as in ESA's L2A products (NODATA 0, valid digital numbers
+// from 1; Sentinel-2 Products Specification Document, S2-PDGS-TAS-DI-PSD).
+// SCL is left as it is: its class 0 means no data.
+//
 // Options portwatch sends with this script (input.data[0]):
 //   dataFilter: timeRange = the pass +- a few minutes, mosaickingOrder mostRecent,
 //               maxCloudCoverage when --max-cloud is given
@@ -22,14 +30,20 @@ function setup() {
   };
 }
 
+// Reflectance (0-1) as digital numbers x 10000, at least 1 where there is data.
+function dn(reflectance, dataMask) {
+  return dataMask === 1 ? Math.max(10000 * reflectance, 1) : 0;
+}
+
 function evaluatePixel(sample) {
+  const m = sample.dataMask;
   return [
-    10000 * sample.B02,
-    10000 * sample.B03,
-    10000 * sample.B04,
-    10000 * sample.B08,
-    10000 * sample.B11,
+    dn(sample.B02, m),
+    dn(sample.B03, m),
+    dn(sample.B04, m),
+    dn(sample.B08, m),
+    dn(sample.B11, m),
     sample.SCL,
-    sample.dataMask,
+    m,
   ];
 }
