@@ -62,6 +62,7 @@ from imagery.registration.regrid import (
     same_grid,
 )
 from imagery.registration.windows import ArraySource, FileSource, plan_grid
+from imagery.sensors import check_bands
 from imagery.water import water_mask_file
 
 __all__ = [
@@ -103,7 +104,7 @@ def _one_sensor(reference: str | None, moving: str | None, given: str | None, wh
     return sensor
 
 
-def _grid_or_refuse(overlap, shape, options: Options):
+def _grid_or_refuse(overlap, shape, options: Options, window_option: str | None = None):
     grid = plan_grid(
         overlap,
         shape,
@@ -121,10 +122,11 @@ def _grid_or_refuse(overlap, shape, options: Options):
         )
     if grid.size == 0:
         need = options.window_px + 2 * options.margin_px
+        hint = f" (a smaller {window_option} may do)" if window_option else ""
         raise CoregistrationError(
             f"the scenes overlap by {row1 - row0} x {col1 - col0} px of the reference "
             f"({shape[0]} x {shape[1]} px); one {options.window_px}-px window with its search "
-            f"margin needs {need} x {need} px (a smaller window_px may do)",
+            f"margin needs {need} x {need} px{hint}",
             reason="overlap",
         )
     return grid
@@ -143,6 +145,7 @@ def estimate_registration(
     min_windows: int = 6,
     min_confidence: float = 0.2,
     sensor: str | None = None,
+    window_option: str | None = None,
     **options,
 ) -> Registration:
     """Estimate how ``moving`` is displaced relative to ``reference``.
@@ -173,6 +176,10 @@ def estimate_registration(
         Refuse below this :attr:`Registration.confidence`.
     sensor : {"s1", "s2"}, optional
         Defaults to the rasters' own ``sensor``.
+    window_option : str, optional
+        How the caller's user sets ``window_px`` (``"--window-px"`` on the command
+        line): a refusal of an overlap smaller than one window then suggests a smaller
+        one. By default it suggests nothing, as when the caller picks the windows.
     **options
         Advanced: ``min_coherence`` (per-window peak, default 0.4 for S2, 0.5 for S1),
         ``min_psr`` (peak-to-sidelobe, 8), ``min_valid_fraction`` (usable pixels per
@@ -205,7 +212,7 @@ def estimate_registration(
     overlap = overlap_window(
         reference.shape, reference.transform, reference.crs, moving.bounds, moving.crs
     )
-    grid = _grid_or_refuse(overlap, reference.shape, opts)
+    grid = _grid_or_refuse(overlap, reference.shape, opts, window_option)
     if not same_grid(
         reference.transform,
         reference.crs,
@@ -257,12 +264,15 @@ def estimate_registration_files(
     min_windows: int = 6,
     min_confidence: float = 0.2,
     s2_scale: float | None = None,
+    window_option: str | None = None,
     **options,
 ) -> Registration:
     """:func:`estimate_registration` on two raster files, reading only the strips it measures.
 
     Memory stays at a few strips of the reference width whatever the scene size; a
-    moving file on another grid is warped strip by strip through a WarpedVRT.
+    moving file on another grid is warped strip by strip through a WarpedVRT. Files
+    whose bands are not the sensor's are refused before any pixel is read, and every
+    refusal names both files.
 
     Parameters
     ----------
@@ -276,10 +286,19 @@ def estimate_registration_files(
         Reflectance per S2 digital number when not L2A's 1e-4.
     others
         As for :func:`estimate_registration`.
+
+    Raises
+    ------
+    BandError
+        A file does not have the sensor's bands (named in the message).
+    CoregistrationError
+        As :func:`estimate_registration`; the message starts with
+        ``"<moving> onto <reference>: "``.
     """
     reference_path, moving_path = Path(reference_path), Path(moving_path)
     ref_info, mov_info = raster_info(reference_path), raster_info(moving_path)
     sensor = _one_sensor(ref_info.sensor, mov_info.sensor, sensor, f"{moving_path}")
+    _check_bands((ref_info, mov_info), sensor)
     opts = Options(
         window_px=window_px,
         spacing_px=spacing_px,
@@ -289,6 +308,44 @@ def estimate_registration_files(
         min_confidence=min_confidence,
         **options,
     )
+    try:
+        return _estimate_files(
+            ref_info,
+            mov_info,
+            sensor=sensor,
+            exclude_reference=exclude_reference,
+            exclude_moving=exclude_moving,
+            s2_scale=s2_scale,
+            window_option=window_option,
+            options=opts,
+        )
+    except CoregistrationError as exc:
+        raise CoregistrationError(
+            f"{moving_path} onto {reference_path}: {exc}", reason=exc.reason
+        ) from exc
+
+
+def _check_bands(infos, sensor: str | None) -> None:
+    """Refuse, from their headers, files whose bands are not ``sensor``'s."""
+    if sensor is None:
+        return  # any raster: the mean of its bands is measured
+    for info in infos:
+        check_bands(info.band_names, info.count, sensor, source=str(info.path))
+
+
+def _estimate_files(
+    ref_info,
+    mov_info,
+    *,
+    sensor: str | None,
+    exclude_reference: np.ndarray | None,
+    exclude_moving: np.ndarray | None,
+    s2_scale: float | None,
+    window_option: str | None,
+    options: Options,
+) -> Registration:
+    """The body of :func:`estimate_registration_files`, on the files' headers."""
+    reference_path, moving_path, opts = ref_info.path, mov_info.path, options
     ref_shape = (ref_info.height, ref_info.width)
     exclude_reference = _check_mask(exclude_reference, ref_shape, "exclude_reference")
     exclude_moving = _check_mask(
@@ -297,7 +354,7 @@ def estimate_registration_files(
     overlap = overlap_window(
         ref_shape, ref_info.transform, ref_info.crs, mov_info.bounds, mov_info.crs
     )
-    grid = _grid_or_refuse(overlap, ref_shape, opts)
+    grid = _grid_or_refuse(overlap, ref_shape, opts, window_option)
     same = same_grid(
         ref_info.transform,
         ref_info.crs,
@@ -364,9 +421,12 @@ def coregister_files(
     Sentinel-1 scene's water (the AOI's water polygon, else
     :func:`imagery.water.water_mask_file`) is kept out of the measurement, since sea
     speckle correlates with nothing; Sentinel-2 water is excluded through its SCL band.
-    Nothing is written when the registration is refused.
+    Nothing is written when the registration is refused, nor when a file's bands are
+    not the sensor's (checked before any pixel is read).
     """
-    sensor = sensor or raster_info(reference_path).sensor
+    ref_info = raster_info(reference_path)
+    sensor = sensor or ref_info.sensor
+    _check_bands((ref_info, raster_info(moving_path)), sensor)
     if exclude_water and sensor == "s1" and "exclude_reference" not in kwargs:
         kwargs["exclude_reference"] = water_mask_file(reference_path, sensor=sensor, aoi=aoi)
         kwargs["exclude_moving"] = water_mask_file(moving_path, sensor=sensor, aoi=aoi)

@@ -40,6 +40,7 @@ __all__ = [
     "SCL_CLOUD_CLASSES",
     "SCL_OPAQUE_CLASSES",
     "SCL_WATER",
+    "check_bands",
     "cloud_mask",
     "keep_shared",
     "prepare",
@@ -90,15 +91,23 @@ def to_db(power: np.ndarray, *, floor: float = 1e-6) -> np.ndarray:
 
 
 def _as_float_nan(raster: Raster, index: int) -> np.ndarray:
+    """Band ``index`` as float32 with NaN for nodata, and for +-inf: no sensor measures
+    an infinite backscatter or reflectance, and an infinity left in would spill NaN
+    (inf - inf) through every difference taken near it."""
     band = raster.data[index].astype(np.float32, copy=True)
     nodata = raster.nodata
     if nodata is not None and not np.isnan(nodata):
         band[raster.data[index] == nodata] = np.nan
+    band[np.isinf(band)] = np.nan
     return band
 
 
 def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
-    names = [n.upper() for n in raster.band_names]
+    return _s1_bands(raster.band_names, raster.count, source)
+
+
+def _s1_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[str, int]]:
+    names = [n.upper() for n in band_names]
     found: dict[str, int] = {}
     for i, name in enumerate(names):
         match = _S1_NAME.search(name)
@@ -106,11 +115,11 @@ def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
             found[match.group(1)] = i
     if "VV" in found:
         return [(b, found[b]) for b in S1_BANDS if b in found]
-    if raster.count in (1, 2):
-        return list(zip(S1_BANDS[: raster.count], range(raster.count), strict=True))
+    if count in (1, 2):
+        return list(zip(S1_BANDS[:count], range(count), strict=True))
     raise BandError(
         f"{source}: Sentinel-1 input needs 1 band (VV) or 2 bands (VV, VH), or band descriptions "
-        f"naming VV/VH; got {raster.count} bands {list(raster.band_names) or '(no descriptions)'}"
+        f"naming VV/VH; got {count} bands {list(band_names) or '(no descriptions)'}"
     )
 
 
@@ -167,8 +176,12 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
 
 
 def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
+    return _s2_bands(raster.band_names, raster.count, source)
+
+
+def _s2_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[str, int]]:
     found: dict[str, int] = {}
-    for i, name in enumerate(n.upper() for n in raster.band_names):
+    for i, name in enumerate(n.upper() for n in band_names):
         if "SCL" in name:
             found.setdefault("SCL", i)
             continue
@@ -178,14 +191,47 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
     if all(b in found for b in S2_BANDS):
         wanted = [b for b in (*S2_BANDS, *S2_OPTIONAL_BANDS, "SCL") if b in found]
         return [(b, found[b]) for b in wanted]
-    if raster.count in (4, 5):
-        wanted = [*S2_BANDS, "SCL"][: raster.count]
-        return list(zip(wanted, range(raster.count), strict=True))
+    if count in (4, 5):
+        wanted = [*S2_BANDS, "SCL"][:count]
+        return list(zip(wanted, range(count), strict=True))
     raise BandError(
         f"{source}: Sentinel-2 input needs bands B02 B03 B04 B08 [SCL] (4 or 5 bands in that order, "
-        f"or band descriptions naming them, then B11 too); got {raster.count} bands "
-        f"{list(raster.band_names) or '(no descriptions)'}"
+        f"or band descriptions naming them, then B11 too); got {count} bands "
+        f"{list(band_names) or '(no descriptions)'}"
     )
+
+
+def check_bands(
+    band_names: Sequence[str], count: int, sensor: str, *, source: str = "input"
+) -> list[tuple[str, int]]:
+    """Refuse, from a file's header alone, bands that :func:`prepare` would refuse.
+
+    Parameters
+    ----------
+    band_names : sequence of str
+        The file's band descriptions (empty when it has none), as
+        :attr:`imagery.io.RasterInfo.band_names`.
+    count : int
+        Its number of bands.
+    sensor : {"s1", "s2"}
+    source : str
+        Name used in error messages (the file path).
+
+    Returns
+    -------
+    list of (str, int)
+        The band each 0-based index is taken for, as :func:`prepare` orders them.
+
+    Raises
+    ------
+    BandError
+        The bands are not those of ``sensor`` (a Sentinel-2 file given as Sentinel-1).
+    """
+    if sensor == "s1":
+        return _s1_bands(band_names, count, source)
+    if sensor == "s2":
+        return _s2_bands(band_names, count, source)
+    raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
 
 
 def prepare_s2(

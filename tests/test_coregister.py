@@ -7,6 +7,7 @@ Texture comes from a real Sentinel-2 port scene (sen2ships, Durban; MIT licence,
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,10 +30,11 @@ from imagery.coregister import (
     estimate_registration,
     estimate_registration_files,
 )
-from imagery.errors import CoregistrationError, InputError, RasterIOError
+from imagery.errors import BandError, CoregistrationError, InputError, RasterIOError
 from imagery.io import read_raster, write_raster
 from imagery.raster import Raster
 from imagery.registration.model import ground_metres
+from imagery.sensors import prepare_s1
 
 SCENE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sen2ships" / "durban"
 BANDS = ("B02", "B03", "B04", "B08")
@@ -430,3 +432,64 @@ def test_s1_files_in_db_on_another_grid(texture, tmp_path):
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(RasterIOError, match=r"nope\.tif"):
         estimate_registration_files(tmp_path / "nope.tif", tmp_path / "other.tif")
+
+
+def test_file_refusals_name_both_files(texture, tmp_path):
+    ref, mov, _ = s2_pair(texture, shift=(1.0, 1.0))
+    ref_path = write_raster(ref, tmp_path / "ref.tif", cog=False)
+    far = write_raster(
+        mov.replace(transform=from_origin(ORIGIN[0] + 50_000, ORIGIN[1], 10.0, 10.0)),
+        tmp_path / "far.tif",
+        cog=False,
+    )
+    with pytest.raises(CoregistrationError, match="do not overlap") as err:
+        estimate_registration_files(ref_path, far)
+    assert str(err.value).startswith(f"{far} onto {ref_path}: ")
+    assert err.value.reason == "overlap"
+
+
+def test_a_sliver_suggests_smaller_windows_only_to_a_caller_that_offers_them(texture, tmp_path):
+    ref, mov, _ = s2_pair(texture, shift=(1.0, 1.0))
+    sliver = mov.replace(transform=from_origin(ORIGIN[0] + 2000, ORIGIN[1], 10.0, 10.0))
+    with pytest.raises(CoregistrationError, match="overlap by 256 x 56 px") as err:
+        estimate_registration(ref, sliver)  # as detect_pair calls it, picking the windows
+    assert "smaller" not in str(err.value) and "window_px may" not in str(err.value)
+    ref_path = write_raster(ref, tmp_path / "ref.tif", cog=False)
+    sliver_path = write_raster(sliver, tmp_path / "sliver.tif", cog=False)
+    with pytest.raises(CoregistrationError, match=r"a smaller --window-px may do\)$"):
+        estimate_registration_files(ref_path, sliver_path, window_option="--window-px")
+
+
+def test_files_without_the_sensors_bands_are_refused_up_front(texture, tmp_path):
+    """An S2 file given as S1 is a band error naming it, not a weak correlation."""
+    ref, mov, _ = s2_pair(texture, shift=(1.0, 1.0))
+    ref_path = write_raster(ref, tmp_path / "ref.tif", cog=False)
+    mov_path = write_raster(mov, tmp_path / "mov.tif", cog=False)
+    out = tmp_path / "out.tif"
+    for call in (
+        lambda: estimate_registration_files(ref_path, mov_path, sensor="s1"),
+        lambda: coregister_files(ref_path, mov_path, out, sensor="s1"),
+    ):
+        with pytest.raises(BandError, match=rf"^{ref_path}: Sentinel-1 input needs"):
+            call()
+    three = write_raster(mov.replace(data=mov.data[:3], band_names=()), tmp_path / "three.tif")
+    with pytest.raises(BandError, match=rf"^{three}: Sentinel-2 input needs"):
+        coregister_files(ref_path, three, out)
+    assert not out.exists()
+
+
+def test_infinite_pixels_are_nodata_and_warn_of_nothing(texture, tmp_path):
+    ref, mov, _ = s1_pair(texture, shift=(2.0, 1.0), size=320, seed=4)
+    data = mov.data.copy()
+    data[0, 100:110, 100:120] = np.inf
+    data[0, 200:205, 50:90] = -np.inf
+    ref_path = write_raster(ref, tmp_path / "ref.tif", cog=False)
+    mov_path = write_raster(mov.replace(data=data), tmp_path / "inf.tif", cog=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # inf - inf in the gradients
+        reg = estimate_registration_files(ref_path, mov_path, sensor="s1")
+        in_memory = estimate_registration(
+            prepare_s1(read_raster(ref_path)), prepare_s1(read_raster(mov_path))
+        )
+    assert reg.shift_x_px == pytest.approx(2.0, abs=0.25)
+    assert in_memory.shift_x_px == pytest.approx(2.0, abs=0.25)

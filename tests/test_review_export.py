@@ -13,6 +13,7 @@ from test_review_data import run_inputs
 from test_review_marks import _mark
 
 from imagery.cli.main import cli
+from imagery.errors import ReviewError
 from imagery.review import write_run
 from imagery.review.export import export_flags, find_runs
 
@@ -93,3 +94,15 @@ def test_cli_export_without_runs_is_a_one_line_error(tmp_path):
 def test_cli_export_rejects_unknown_status(out):
     result = CliRunner().invoke(cli, ["review", "export", str(out), "--status", "maybe"])
     assert result.exit_code == 2
+
+
+def test_export_of_an_unreadable_geopackage_names_it_and_leaves_it(tmp_path):
+    gpkg = tmp_path / "run" / "detections.gpkg"
+    gpkg.parent.mkdir()
+    gpkg.write_bytes(b"not a geopackage")
+    with pytest.raises(ReviewError, match=r"cannot read the flags of layer") as err:
+        export_flags(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"{gpkg}: ") and message.endswith("the file is left untouched")
+    assert "carry" not in message and "afresh" not in message
+    assert gpkg.read_bytes() == b"not a geopackage"

@@ -6,7 +6,14 @@ from rasterio.transform import from_origin
 
 from imagery.errors import BandError
 from imagery.raster import Raster
-from imagery.sensors import S2_OPTIONAL_BANDS, cloud_mask, keep_shared, prepare_s1, prepare_s2
+from imagery.sensors import (
+    S2_OPTIONAL_BANDS,
+    check_bands,
+    cloud_mask,
+    keep_shared,
+    prepare_s1,
+    prepare_s2,
+)
 
 
 def _raster(data, names=(), nodata=None):
@@ -141,3 +148,28 @@ def test_keep_shared_drops_what_one_date_lacks():
     c, d = keep_shared([with_swir, without.select(["B02", "B03", "B04", "B08"])], ["B11"])
     assert d.band_names == ("B02", "B03", "B04", "B08")
     assert "SCL" in c.band_names and "B11" not in c.band_names
+
+
+@pytest.mark.parametrize("db", [False, True])
+def test_s1_infinities_are_nodata(db):
+    data = np.full((1, 4, 4), -10.0 if db else 0.1, np.float32)
+    data[0, 0, 0], data[0, 1, 1] = np.inf, -np.inf
+    prepared = prepare_s1(_raster(data), db=db)
+    assert np.isnan(prepared.data[0, [0, 1], [0, 1]]).all()
+    assert np.isfinite(prepared.data).sum() == 14
+
+
+def test_s2_infinities_are_nodata():
+    data = np.full((4, 4, 4), 0.1, np.float32)
+    data[2, 3, 3] = np.inf
+    prepared = prepare_s2(_raster(data))
+    assert np.isnan(prepared.data[2, 3, 3]) and np.isfinite(prepared.data[:, :3]).all()
+
+
+def test_check_bands_reads_the_header_as_prepare_does():
+    assert check_bands(("VV", "VH"), 2, "s1") == [("VV", 0), ("VH", 1)]
+    assert check_bands((), 5, "s2", source="x.tif")[-1] == ("SCL", 4)
+    with pytest.raises(BandError, match=r"^scene\.tif: Sentinel-1 input needs .* got 5 bands"):
+        check_bands(("B02", "B03", "B04", "B08", "SCL"), 5, "s1", source="scene.tif")
+    with pytest.raises(BandError, match=r"^s1\.tif: Sentinel-2 input needs"):
+        check_bands(("VV", "VH"), 2, "s2", source="s1.tif")

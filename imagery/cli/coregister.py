@@ -65,8 +65,9 @@ def coregister(
 
     Prints the shift at the reference centre (x east, y down in pixels; east, north in
     metres), the model, the residual RMSE of the tie points and a 0-1 confidence.
-    Refuses (exit status 1) when the scenes barely overlap, are clouded out, do not
-    correlate, or are shifted by more than --max-shift-px; nothing is written then.
+    Refuses (exit status 1) when a scene lacks the sensor's bands, or the scenes barely
+    overlap, are clouded out, do not correlate, or are shifted by more than
+    --max-shift-px; nothing is written then.
     """
     check_output(out, is_file=True)
     refuse_overwriting([reference, moving], [out])
@@ -79,6 +80,7 @@ def coregister(
         max_shift_px=max_shift_px,
         window_px=window_px,
         resampling=resampling,
+        window_option="--window-px",
     )
     if as_json:
         click.echo(json.dumps({**reg.to_dict(), "out": out}, indent=2))

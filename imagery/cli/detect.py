@@ -167,6 +167,60 @@ def _check_previous_run(run_dir: Path, sensor: str, times) -> None:
         )
 
 
+#: Why a scene that reads fine holds no valid pixel once prepared (imagery.sensors).
+_FILL = {
+    "s1": "a sigma0 of exactly 0 is GRD nodata",
+    "s2": "a digital number of 0 is L2A's fill",
+}
+
+
+def _refuse_no_valid_pixel(raster, scene: str, sensor: str) -> None:
+    """Refuse a prepared scene without one valid pixel (all GRD fill, say), as ``detect``
+    does, rather than report that it holds no vessel."""
+    import numpy as np
+
+    from imagery.errors import EmptyRasterError
+
+    measured = [i for i, name in enumerate(raster.band_names) if name != "SCL"]
+    if not np.isfinite(raster.data[measured or slice(None)]).any():
+        raise EmptyRasterError(
+            f"{scene}: the scene holds no valid pixel ({_FILL[sensor]}); nothing to detect"
+        )
+
+
+def _previous_chips(run_dir: Path) -> list[Path]:
+    """The chip PNGs the previous run in ``run_dir`` wrote: those its flags name
+    (``chip_before``, ``chip_after`` of the detections and departed layers)."""
+    from imagery.review.marks import read_flags
+    from imagery.review.package import GPKG
+
+    folder = (run_dir / "chips").resolve()
+    found = []
+    for layer in ("detections", "departed"):
+        flags = read_flags(run_dir / GPKG, layer)
+        if flags is None:
+            continue
+        for column in ("chip_before", "chip_after"):
+            for name in flags.get(column, ()):
+                if not isinstance(name, str) or not name.endswith(".png"):
+                    continue
+                path = (run_dir / name).resolve()
+                if path.parent == folder and path not in found:
+                    found.append(path)
+    return found
+
+
+def _remove_chips(chips: list[Path]) -> None:
+    """Remove the chips a previous run wrote, which a run without chips leaves stale (its
+    flags and report name none); their folder goes too when nothing else is left in it."""
+    for path in chips:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    for folder in {path.parent for path in chips}:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+
+
 @click.command("vessels")
 @click.argument("scene", type=click.Path())
 @click.option("--sensor", type=SENSOR, required=True, help="Sentinel-1 or Sentinel-2.")
@@ -176,7 +230,12 @@ def _check_previous_run(run_dir: Path, sensor: str, times) -> None:
 @click.option(
     "--aoi", "aoi_id", help="AOI id or GeoJSON file (supplies a water polygon if it has one)."
 )
-@click.option("--pfa", type=float, default=None, help="CFAR false alarm probability per pixel.")
+@click.option(
+    "--pfa",
+    type=click.FloatRange(0.0, 0.5, min_open=True, max_open=True),
+    default=None,
+    help="CFAR false alarm probability per pixel.",
+)
 @click.option("--direction", type=click.Choice(["asc", "dsc"]), help=DIRECTION_HELP)
 @click.option("--s2-scale", type=float, default=None, help=S2_SCALE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the vessels as JSON.")
@@ -220,6 +279,7 @@ def vessels(
             grid="square",
             s2_scale=s2_scale,
         )
+        _refuse_no_valid_pixel(raster, scene, sensor)
         found = detect_vessels(raster, aoi=aoi, params=params)
     with writing(out_dir):
         path = write_vessels(found, out_dir)
@@ -288,7 +348,11 @@ def _detect_tiles(scenes, sensor: str, aoi, direction, s2_scale, scratch: Path):
     help="Results tree instead of --out: writes ROOT/<aoi>/<after-date>/ and ROOT/<aoi>/history.gpkg.",
 )
 @click.option("--aoi", "aoi_id", help="AOI id or GeoJSON file.")
-@click.option("--no-chips", is_flag=True, help="Skip the before/after PNG chips.")
+@click.option(
+    "--no-chips",
+    is_flag=True,
+    help="Skip the before/after PNG chips (a rerun removes those the previous run wrote).",
+)
 @click.option(
     "--store", type=click.Path(file_okay=False), help="Take the scenes from this imagery store."
 )
@@ -347,8 +411,24 @@ def detect(
         scenes = tuple(
             _scenes_from_store(store, aoi, sensor, after_date, before_date, orbit, direction)
         )
-    elif aoi_id is not None:
-        aoi = _aoi(aoi_id)
+    else:
+        given_for_store = [
+            option
+            for option, value in (
+                ("--after", after_date),
+                ("--before", before_date),
+                ("--orbit", orbit),
+            )
+            if value is not None
+        ]
+        if given_for_store:
+            joined = " and ".join(given_for_store)
+            raise click.UsageError(
+                f"{joined}: only with --store, which picks the scenes by date; give --store "
+                f"and --aoi instead of scene files, or leave {joined} out"
+            )
+        if aoi_id is not None:
+            aoi = _aoi(aoi_id)
     if len(scenes) < 2:
         raise click.UsageError(
             "give two scenes (BEFORE AFTER), three or more for a series, or --store"
@@ -360,6 +440,7 @@ def detect(
     )
 
     check_output(out_dir if out_dir is not None else root_dir)
+    stale_chips: list[Path] = []
 
     def guard(times) -> Path:
         """Refuse, before anything is written, what the run would get wrong or destroy;
@@ -380,13 +461,20 @@ def detect(
             [*(run_dir / name for name in PACKAGE_FILES), *others],
             folders=[run_dir / "chips"],
         )
+        if no_chips:
+            stale_chips.extend(_previous_chips(run_dir))
         return run_dir
 
     def write(result) -> dict[str, Path]:
         with writing(out_dir if out_dir is not None else root_dir):
             if out_dir is not None:
-                return write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
-            return write_run_folder(result, root_dir, aoi=aoi, chips=not no_chips, inputs=given)
+                paths = write_pair_outputs(result, out_dir, aoi=aoi, chips=not no_chips)
+            else:
+                paths = write_run_folder(
+                    result, root_dir, aoi=aoi, chips=not no_chips, inputs=given
+                )
+            _remove_chips(stale_chips)
+        return paths
 
     if problem := _too_large(list(scenes), sensor, aoi):
         if len(scenes) != 2:

@@ -293,6 +293,9 @@ class FileSource:
             scale = {} if self.s2_scale is None else {"scale": self.s2_scale}
             return prepare_s2(strip, source=source, **scale)
         data = strip.data.astype(np.float32, copy=False)
+        invalid = ~np.isfinite(data)  # +-inf is nodata, as prepare_s1/_s2 take it
         if strip.nodata is not None and not np.isnan(strip.nodata):
-            data = np.where(strip.data == strip.nodata, np.float32(np.nan), data)
+            invalid |= strip.data == strip.nodata
+        if invalid.any():
+            data = np.where(invalid, np.float32(np.nan), data)
         return strip.replace(data=data, nodata=float("nan"))

@@ -73,6 +73,21 @@ def find_runs(out: str | os.PathLike) -> list[RunFolder]:
     return found
 
 
+def _read_layer(gpkg: Path, layer: str) -> gpd.GeoDataFrame | None:
+    """The flags of ``layer``; a file that cannot be read is reported as what it is to an
+    export, which only reads it (not as :func:`read_flags` words it for a rerun, which
+    would replace it)."""
+    try:
+        return read_flags(gpkg, layer)
+    except ReviewError as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        reason = str(cause).split("\n")[0].split("; It might help")[0].rstrip(".")
+        raise ReviewError(
+            f"{gpkg}: cannot read the flags of layer {layer!r} ({reason}); nothing was "
+            "exported, and the file is left untouched"
+        ) from exc
+
+
 def load_flags(
     runs: Iterable[RunFolder], *, statuses: Iterable[str] | None = None
 ) -> gpd.GeoDataFrame:
@@ -84,7 +99,7 @@ def load_flags(
     frames = []
     for run in runs:
         for layer in ("detections", "departed"):
-            flags = read_flags(run.path / _GPKG, layer)
+            flags = _read_layer(run.path / _GPKG, layer)
             if flags is None or flags.empty:
                 continue
             if wanted is not None:
