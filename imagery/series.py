@@ -15,6 +15,7 @@ transform written the way rioxarray writes them.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -44,7 +45,12 @@ from imagery.detect import (
     unlaid,
     vessel_flags,
 )
-from imagery.errors import CoregistrationError, DetectionError, InputError
+from imagery.errors import (
+    CoregistrationError,
+    DetectionError,
+    InputError,
+    NothingToCompareError,
+)
 from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
@@ -87,45 +93,61 @@ class SeriesResult:
     parameters: dict[str, Any]
 
 
-def _s1_steps(scenes: Sequence[Raster], params: DetectParams) -> list[ChangeMap]:
+def _s1_steps(
+    scenes: Sequence[Raster], params: DetectParams, stable: np.ndarray | None = None
+) -> list[ChangeMap]:
+    """The omnibus test's steps of an S1 series, as :func:`imagery.change.s1_change`
+    gives a pair's: each date's calibration gain against the first and the equivalent
+    looks estimated on ``stable`` ground (land: the sea's texture decorrelates between
+    passes and its level follows the wind), on every pixel where fewer than 1000 are
+    stable. Each date is averaged on its own valid pixels, so that a date without data
+    somewhere (a swath's edge) leaves the other dates' steps there intact."""
     window = params.change_window_px
-    valid = np.logical_and.reduce([s.valid_mask() for s in scenes])
+    present = [s.valid_mask() for s in scenes]
     averaged = np.stack(
         [
             np.stack(
-                [
-                    masked_box_mean(s.band(b), valid, window, min_count=window)[0]
-                    for b in s.band_names
-                ]
+                [masked_box_mean(s.band(b), ok, window, min_count=window)[0] for b in s.band_names]
             )
-            for s in scenes
+            for s, ok in zip(scenes, present, strict=True)
         ]
     )
-    # Remove each date's calibration offset against the first (median log-ratio).
+
+    def where_stable(both: np.ndarray) -> np.ndarray:
+        return both & stable if stable is not None and (both & stable).sum() >= 1000 else both
+
     gains = []
     for t in range(1, len(scenes)):
-        ratio = np.log(averaged[t] / averaged[0])
-        gain = np.nanmedian(ratio.reshape(ratio.shape[0], -1), axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(averaged[t] / averaged[0])
+        use = where_stable(np.isfinite(ratio).all(axis=0))
+        gain = np.median(ratio[:, use], axis=1) if use.sum() >= 100 else np.zeros(ratio.shape[0])
         averaged[t] /= np.exp(gain)[:, None, None]
         gains.append(gain)
-    looks = float(
-        np.median(
-            [
-                effective_looks(np.log(averaged[t, 0] / averaged[t - 1, 0]))
-                for t in range(1, len(scenes))
-            ]
+    per_step = []
+    for t in range(1, len(scenes)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(averaged[t] / averaged[t - 1])
+        use = where_stable(np.isfinite(ratio).all(axis=0))
+        if use.sum() >= 100:
+            # Every band's looks, as for a pair (s1_change): VH speckle is VV's.
+            per_step.append(np.mean([effective_looks(band[use]) for band in ratio]))
+    if not per_step:
+        raise NothingToCompareError(
+            "no two consecutive dates of the series share enough valid pixels to compare"
         )
-    )
+    looks = float(np.median(per_step))
     result = sequential_omnibus(averaged, looks=looks, alpha=1e-6)
     steps = []
     for j in range(1, len(scenes)):
-        magnitude = 10.0 * np.log10(np.mean(averaged[j] / averaged[j - 1], axis=0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            magnitude = 10.0 * np.log10(np.mean(averaged[j] / averaged[j - 1], axis=0))
         z = result.z[j - 1]
         steps.append(
             ChangeMap(
                 magnitude=magnitude.astype(np.float32),
                 z=z,
-                valid=valid & np.isfinite(z),
+                valid=present[j - 1] & present[j] & np.isfinite(z),
                 looks=looks,
                 gain_db=tuple(10 * np.log10(np.exp(gains[j - 1]))),
             )
@@ -171,6 +193,13 @@ def detect_series(
             f"{missing[0]}: no acquisition time (tag or date in the file name); a series needs dates"
         )
     order = np.argsort([p.time for p in prepared], kind="stable")
+    for a, b in itertools.pairwise(order):
+        if prepared[a].time == prepared[b].time:
+            # A step of no time: the omnibus would count one pass as two dates.
+            raise InputError(
+                f"{names[a]} and {names[b]}: both acquired {prepared[a].time.isoformat()}; "
+                "a series needs one scene per pass"
+            )
     prepared = [prepared[i] for i in order]
     # One (time, band, y, x) array, and every date judged on the same evidence.
     shared = keep_shared(prepared)
@@ -209,7 +238,7 @@ def detect_series(
     water = series_water(scenes, waters, stable_db=params.water_stable_db, enclosed=not polygon)
     vessels = detect_vessels_each(scenes, water=water, params=params.vessel)
     hulls = [evidence_hulls(v, sensor, params, reference.pixel_m) for v in vessels]
-    s1_steps = _s1_steps(scenes, params) if sensor == "s1" else None
+    s1_steps = _s1_steps(scenes, params, stable=~water) if sensor == "s1" else None
     pixel_m = reference.pixel_m
     distance = shore_distance_m(water, pixel_m)
     # S2's berth search runs on the water: its distance is to the land.
