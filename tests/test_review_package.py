@@ -223,3 +223,26 @@ def test_flags_in_another_crs_are_reprojected(tmp_path):
     result = write_run(tmp_path / "run", **inputs, chips=False)
     assert result.detections.crs == CRS
     assert result.detections.geometry.centroid.x.min() > 630000
+
+
+def test_project_declares_the_geometry_type_the_geopackage_holds(tmp_path):
+    inputs = run_inputs("s1")
+    # A gap across the after scene (a swath's seam): its valid-data footprint is cut in
+    # two, a MultiPolygon, and OGR declares the footprints layer so.
+    after = inputs["after"]
+    data = after.data.copy()
+    data[..., :, 40:44] = np.nan
+    inputs["after"] = after.replace(data=data)
+    run = write_run(tmp_path / "run", **inputs)
+    con = sqlite3.connect(run.paths["detections"])
+    try:
+        declared = dict(
+            con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns")
+        )
+    finally:
+        con.close()
+    assert declared["footprints"] == "MULTIPOLYGON"
+    root = ET.parse(run.paths["project"]).getroot()
+    types = {m.find("layername").text: m.get("wkbType") for m in root.iter("maplayer")}
+    assert types["footprints"] == "MultiPolygon"
+    assert types["detections"] == "Polygon"

@@ -608,6 +608,14 @@ def _build(
     title = f"{aoi_name}: {_date(before.time)} to {_date(after.time)}"
     attribution = f"{ATTRIBUTION} {_years(before, after)}"
     vec_extent = tuple(aoi_layer.total_bounds)
+
+    def wkb(name: str) -> str:
+        # A footprint cut by a gap in the swath is a MultiPolygon, and OGR then declares
+        # the whole layer so; the project must say what the GeoPackage says.
+        frame = layers[name]
+        multi = len(frame) and (frame.geom_type == "MultiPolygon").any()
+        return "MultiPolygon" if multi else "Polygon"
+
     project_layers = [
         ProjectLayer(
             "detections",
@@ -616,6 +624,7 @@ def _build(
             vector_roots["detections"],
             "flags",
             vec_extent,
+            wkb_type=wkb("detections"),
         ),
         ProjectLayer(
             "departed",
@@ -624,6 +633,7 @@ def _build(
             vector_roots["departed"],
             "flags",
             vec_extent,
+            wkb_type=wkb("departed"),
         ),
         ProjectLayer("change", "./change.tif", "gdal", styles["change"], "change", after.bounds),
         ProjectLayer("after", "./after.tif", "gdal", styles["after"], "after", after.bounds),
@@ -637,7 +647,13 @@ def _build(
             visible=False,
         ),
         ProjectLayer(
-            "aoi", f"./{GPKG}|layername=aoi", "ogr", vector_roots["aoi"], "AOI", vec_extent
+            "aoi",
+            f"./{GPKG}|layername=aoi",
+            "ogr",
+            vector_roots["aoi"],
+            "AOI",
+            vec_extent,
+            wkb_type=wkb("aoi"),
         ),
         ProjectLayer(
             "footprints",
@@ -646,6 +662,7 @@ def _build(
             vector_roots["footprints"],
             "AOI",
             after.bounds,
+            wkb_type=wkb("footprints"),
         ),
     ]
     write_project(

@@ -64,6 +64,8 @@ class ProjectLayer:
     extent : (xmin, ymin, xmax, ymax)
         In the project CRS.
     visible : bool
+    wkb_type : {"Polygon", "MultiPolygon"}
+        A vector layer's geometry type as its GeoPackage declares it.
     """
 
     name: str
@@ -73,6 +75,7 @@ class ProjectLayer:
     group: str
     extent: tuple[float, float, float, float]
     visible: bool = True
+    wkb_type: str = "Polygon"
 
     @property
     def id(self) -> str:
@@ -150,7 +153,7 @@ def _maplayer(parent: ET.Element, layer: ProjectLayer, crs) -> None:
     style = layer.style
     attrib = {k: v for k, v in style.attrib.items() if k not in ("version", "styleCategories")}
     if layer.is_vector:
-        attrib.update(type="vector", geometry="Polygon", wkbType="Polygon")
+        attrib.update(type="vector", geometry="Polygon", wkbType=layer.wkb_type)
     else:
         attrib.update(type="raster")
     node = sub(parent, "maplayer", **attrib)
