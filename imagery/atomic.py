@@ -1,7 +1,8 @@
 """Atomic file writes: write beside the target, then rename over it.
 
 A reader (or an analyst's QGIS) never sees a half-written file, and a run that fails
-half way leaves the previous file untouched.
+half way leaves the previous file untouched. :func:`locked` serialises the
+read-modify-write of a file that several processes update (an AOI's history).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "locked"]
 
 
 @contextlib.contextmanager
@@ -52,3 +53,30 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically; return the path."""
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a lock file, created if missing) while the
+    block runs; other processes taking the same lock wait (``wait`` False: raise
+    BlockingIOError at once instead).
+
+    An atomic rename keeps a file whole, not up to date: two processes that each read a
+    file, add to it and write it back lose one's additions. POSIX record locks
+    (``fcntl.lockf``) are taken, which NFS also honours, so workers of a dask cluster on
+    other machines sharing the folder wait too. Where ``fcntl`` does not exist
+    (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = Path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.lockf(handle, fcntl.LOCK_UN)

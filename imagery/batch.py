@@ -12,6 +12,7 @@ is skipped (``force`` reruns it; analysts' marks survive either way).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -22,7 +23,8 @@ from datetime import date
 from pathlib import Path
 
 from imagery.aoi import safe_id
-from imagery.errors import PortwatchError
+from imagery.atomic import locked
+from imagery.errors import OutputError, PortwatchError
 from imagery.store import StoredScene, find_scenes, store_aoi, store_aois
 
 __all__ = ["BatchReport", "Job", "JobResult", "plan_jobs", "run_batch", "run_job"]
@@ -115,6 +117,8 @@ def plan_jobs(
         Only pairs whose after pass is on or after this day.
     """
     aoi_ids = list(aoi_ids)
+    # Absolute, so that workers started elsewhere (a dask scheduler's) find the files.
+    store = Path(store).resolve()
     held = store_aois(store)  # StoreError: no such store
     for aoi_id in aoi_ids:
         if safe_id(aoi_id) not in held:
@@ -184,7 +188,7 @@ def run_job(
 
     started = time.perf_counter()
     try:
-        aoi = store_aoi(job.before.parents[2], job.aoi_id)
+        aoi = store_aoi(job.before.parents[2], job.aoi_id)  # <store>/<aoi>/<sensor>/<scene>
         before = read_raster(job.before)
         after = read_raster(job.after)
         run_dir = run_folder(out_root, aoi.id, after.time, job.sensor)
@@ -199,6 +203,14 @@ def run_job(
     except PortwatchError as exc:
         log.warning("%s failed: %s", job.name, exc)
         return JobResult(job, "failed", reason=str(exc), seconds=time.perf_counter() - started)
+    except Exception as exc:  # a full disk, a bug: this pair fails, the batch goes on
+        log.exception("%s failed", job.name)
+        return JobResult(
+            job,
+            "failed",
+            reason=f"{type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - started,
+        )
     kinds = result.detections["kind"].value_counts().to_dict()
     return JobResult(
         job,
@@ -225,9 +237,38 @@ def run_batch(
 
     Each job reads its own files and returns a small :class:`JobResult`, so nothing
     large crosses between processes. Results come back in plan order.
+
+    One batch at a time writes into ``out_root`` (a lock on ``out_root/.batch.lock``):
+    a second one, a cron run overlapping a slow one, is refused at once.
+
+    Raises
+    ------
+    OutputError
+        Another batch is writing into ``out_root``.
     """
     if not jobs:
         return BatchReport(())
+    out_root = Path(out_root).resolve()
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(locked(out_root / ".batch.lock", wait=False))
+        except BlockingIOError as exc:
+            raise OutputError(
+                f"{out_root}: another portwatch batch is writing here; this one stops "
+                "(run it when that one has ended)"
+            ) from exc
+        return _run_batch(jobs, out_root, workers, scheduler, force, chips, progress)
+
+
+def _run_batch(
+    jobs: Sequence[Job],
+    out_root: Path,
+    workers: int,
+    scheduler: str | None,
+    force: bool,
+    chips: bool,
+    progress: Callable[[JobResult], None] | None,
+) -> BatchReport:
     if workers <= 1 and scheduler is None:
         results = []
         for job in jobs:

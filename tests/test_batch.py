@@ -135,3 +135,79 @@ def test_a_users_own_aoi_file_works_with_the_store(tmp_path):
         assert (out / "testport" / day / "detections.gpkg").exists()
     report = run_batch(plan_jobs(store, ["testport"], ["s1"]), tmp_path / "batch", chips=False)
     assert report.count("done") == 1, report.summary()
+
+
+def _hold(lock_path, holding, release):
+    from imagery.atomic import locked
+
+    with locked(lock_path):
+        holding.set()
+        release.wait(30)
+
+
+def _count_up(path, times):
+    import json
+    import time
+
+    from imagery.atomic import atomic_write_text, locked
+
+    for _ in range(times):
+        with locked(path.with_name(path.name + ".lock")):
+            value = json.loads(path.read_text())
+            time.sleep(0.002)  # another process reads meanwhile, unless it waits
+            atomic_write_text(path, json.dumps(value + 1))
+
+
+def test_a_locked_read_modify_write_loses_no_update(tmp_path):
+    import multiprocessing
+
+    counter = tmp_path / "counter.json"
+    counter.write_text("0")
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_count_up, args=(counter, 25)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert counter.read_text() == "75"
+
+
+def test_a_second_batch_on_one_root_is_refused(tmp_path, store):
+    import multiprocessing
+
+    from imagery.errors import OutputError
+
+    root, _ = store
+    out = tmp_path / "results"
+    jobs = plan_jobs(root, ["dunai"], ["s1"])
+    spawn = multiprocessing.get_context("spawn")
+    holding, release = spawn.Event(), spawn.Event()
+    other = spawn.Process(target=_hold, args=(out / ".batch.lock", holding, release))
+    other.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(OutputError, match="another portwatch batch"):
+            run_batch(jobs, out, chips=False)
+        assert not (out / "dunai").exists()
+    finally:
+        release.set()
+        other.join(30)
+    assert run_batch(jobs[:1], out, chips=False).count("done") == 1
+
+
+def test_a_pair_failing_on_an_os_error_does_not_stop_the_batch(tmp_path, store):
+    root, _ = store
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "dunai").write_text("a file where the AOI's folder goes")
+    report = run_batch(plan_jobs(root, ["dunai"], ["s1"]), out, chips=False)
+    assert [r.status for r in report.results] == ["failed", "failed"]
+    assert all("Error" in r.reason for r in report.results)
+
+
+def test_jobs_carry_absolute_paths_for_workers_elsewhere(tmp_path, store, monkeypatch):
+    root, _ = store
+    monkeypatch.chdir(root.parent)
+    jobs = plan_jobs(root.name, ["dunai"], ["s1"])
+    assert jobs and all(j.before.is_absolute() and j.after.is_absolute() for j in jobs)

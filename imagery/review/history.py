@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from imagery.atomic import locked
 from imagery.review.marks import match_flags, read_flags
 from imagery.review.styles import history_style, to_qml, write_layer_styles
 from imagery.vectors import write_geopackage
@@ -210,6 +211,22 @@ def update_history(
         ISO dates (``YYYY-MM-DD``) of the two scenes.
     """
     path = Path(path)
+    # Batch workers fold runs of one AOI into its history at the same time: one at a time.
+    with locked(path.with_name(f".{path.name}.lock")):
+        return _update(
+            path, run_dir, detections, departed, before_date, after_date, min_tolerance_m
+        )
+
+
+def _update(
+    path: Path,
+    run_dir: str | os.PathLike,
+    detections: gpd.GeoDataFrame,
+    departed: gpd.GeoDataFrame,
+    before_date: str,
+    after_date: str,
+    min_tolerance_m: float,
+) -> gpd.GeoDataFrame:
     folder = Path(os.path.relpath(Path(run_dir).resolve(), path.parent.resolve())).as_posix()
     previous = read_flags(path, LAYER)
     crs = detections.crs or departed.crs
