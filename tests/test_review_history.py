@@ -123,3 +123,41 @@ def test_last_seen_is_the_last_date_a_vessel_was_there(tmp_path):
         "2024-03-25",
         "2024-04-06",
     )
+
+
+def test_a_kept_mark_the_run_no_longer_detects_is_no_sighting(tmp_path):
+    from test_review_data import flags_frame
+
+    from imagery.review.history import update_history
+
+    history = tmp_path / "testport" / "history.gpkg"
+    (tmp_path / "testport" / "2024-03-13").mkdir(parents=True)
+    (tmp_path / "testport" / "2024-03-25").mkdir()
+    seen = flags_frame(NEW, D1, D2).assign(note="", seen_in_last_run=True)
+    update_history(
+        history,
+        run_dir=history.parent / "2024-03-13",
+        detections=seen,
+        departed=flags_frame([], D1, D2),
+        before_date="2024-03-01",
+        after_date="2024-03-13",
+    )
+    # The 2024-03-25 folder's run detects none of them; it keeps, for their marks, the
+    # vessel the analyst confirmed there and a stack dismissed there (flags of an
+    # earlier processing of that folder, with other settings or another before scene).
+    kept = flags_frame([*NEW[:1], ("cargo", 10, 10, 6, 6)], D2, D3).assign(
+        status=["confirmed", "dismissed"], note=["tanker", "shadow"], seen_in_last_run=False
+    )
+    rows = update_history(
+        history,
+        run_dir=history.parent / "2024-03-25",
+        detections=kept,
+        departed=flags_frame([], D2, D3),
+        before_date="2024-03-13",
+        after_date="2024-03-25",
+    ).set_index("id")
+    assert len(rows) == len(NEW)  # no row for the stack: it was never a sighting here
+    first = rows.iloc[0]
+    assert (first.runs, first.last_seen) == (1, "2024-03-13")
+    assert json.loads(first.run_folders) == ["2024-03-13"]
+    assert (first.last_status, first.last_note) == ("confirmed", "tanker")

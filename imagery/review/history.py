@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from imagery.atomic import locked
-from imagery.review.marks import match_flags, read_flags
+from imagery.review.marks import SEEN_FIELD, match_flags, read_flags
 from imagery.review.styles import history_style, to_qml, write_layer_styles
 from imagery.vectors import write_geopackage
 
@@ -97,15 +97,29 @@ def _review(hist, i, flag, folder: str) -> None:
         hist.at[i, "reviewed_in"] = folder
 
 
+def _seen(flags) -> np.ndarray:
+    """Per flag: detected by this run. A flag an analyst marked that the run no longer
+    detects is kept in the run folder (``seen_in_last_run`` false) for its mark; it is no
+    sighting, and carries only its mark into the history."""
+    if SEEN_FIELD not in flags or not len(flags):
+        return np.ones(len(flags), dtype=bool)
+    values = flags[SEEN_FIELD]
+    return ~values.isin([False, 0, "false", "False", "0"]).to_numpy()
+
+
 def _apply_detections(hist, flags, *, date: str, folder: str, tolerance_m: float) -> int:
     """Match this run's flags to open rows; update them, add the rest. Returns (hist, added)."""
     departed = hist["departed_seen"]
     eligible = np.flatnonzero((departed.isna() | (departed.astype(str) > date)).to_numpy())
     pairs = match_flags(hist.iloc[eligible], flags, min_tolerance_m=tolerance_m)
-    matched = set()
+    seen = _seen(flags)
+    matched = set(np.flatnonzero(~seen))  # marks only: never a new row
     for i_sub, j in pairs:
         i = hist.index[eligible[i_sub]]
         matched.add(j)
+        if not seen[j]:
+            _review(hist, i, flags.iloc[j], folder)
+            continue
         folders = _folders(hist.at[i, "run_folders"])
         if folder not in folders:
             folders.append(folder)
@@ -145,10 +159,14 @@ def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolera
     open_then = (first <= before) & (departed.isna() | (departed.astype(str) >= after))
     eligible = np.flatnonzero(open_then.to_numpy())
     pairs = match_flags(hist.iloc[eligible], flags, min_tolerance_m=tolerance_m)
-    matched = set()
+    seen = _seen(flags)
+    matched = set(np.flatnonzero(~seen))
     for i_sub, j in pairs:
         i = hist.index[eligible[i_sub]]
         matched.add(j)
+        if not seen[j]:
+            _review(hist, i, flags.iloc[j], folder)
+            continue
         hist.at[i, "departed_seen"] = after
         hist.at[i, "departed_run"] = folder
         # It was still there on the before date of the pass that saw it gone.
