@@ -64,7 +64,12 @@ log = logging.getLogger(__name__)
 
 
 def to_series(rasters: Sequence[Raster]) -> xr.DataArray:
-    """Stack rasters on one grid into a (time, band, y, x) DataArray with CRS and transform."""
+    """Stack rasters on one grid into a (time, band, y, x) DataArray with CRS and transform.
+
+    The ``time`` coordinate holds each scene's acquisition time in UTC as numpy
+    datetime64 (which has no time zone), the CRS and transform are written as rioxarray
+    writes them (the ``spatial_ref`` coordinate), and the attributes are the first
+    scene's: per-date metadata lives in the coordinate, not in ``attrs``."""
     first = rasters[0]
     for r in rasters[1:]:
         if r.shape != first.shape or r.transform != first.transform or r.crs != first.crs:
@@ -74,6 +79,7 @@ def to_series(rasters: Sequence[Raster]) -> xr.DataArray:
         if r.band_names != first.band_names:
             raise InputError(f"band mismatch in series: {r.band_names} vs {first.band_names}")
     arrays = [r.to_xarray() for r in rasters]
+    # Raster keeps its time in UTC: dropping the zone loses nothing.
     times = pd.DatetimeIndex([r.time.replace(tzinfo=None) if r.time else pd.NaT for r in rasters])
     da = xr.concat(arrays, dim=pd.Index(times, name="time"))
     return da.rio.write_crs(first.crs).rio.write_transform(first.transform)

@@ -3,7 +3,7 @@ and one date's missing data does not blind the other dates."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import numpy as np
 import pytest
@@ -106,3 +106,22 @@ def test_the_omnibus_leaves_a_missing_date_out_of_its_segment():
     # No change anywhere else: the false alarms stay near alpha per step.
     assert result.changed[:, :, :100].mean() < 1e-3
     assert result.changed[:2, :, 100:].mean() < 1e-3
+
+
+def test_a_series_is_a_rioxarray_dataarray_in_utc():
+    from datetime import timezone
+
+    from imagery.series import to_series
+
+    base = _port(64, 20, seed=2)
+    scenes = _scenes([base, base, base], 20)
+    # The same instant written in Korea's time zone is the same UTC time.
+    seoul = timezone(timedelta(hours=9))
+    scenes[1] = scenes[1].replace(time=scenes[1].time.astimezone(seoul))
+    series = to_series(scenes)
+    assert series.dims == ("time", "band", "y", "x")
+    expected = [np.datetime64(s.time.astimezone(UTC).replace(tzinfo=None)) for s in scenes]
+    assert list(series["time"].values) == expected
+    assert series.rio.crs == scenes[0].crs
+    assert series.rio.transform() == scenes[0].transform
+    assert list(series["band"].values) == ["VV", "VH"]
