@@ -83,7 +83,12 @@ class CfarResult:
 
 def gamma_threshold_factor(pfa: float, looks: float) -> float:
     """Multiple of the local mean intensity exceeded with probability ``pfa`` by
-    fully developed speckle of ``looks`` equivalent looks."""
+    fully developed speckle of ``looks`` equivalent looks.
+
+    L-look intensity is Gamma(L, mean / L) (Oliver & Quegan 2004, ch. 4), so the
+    factor is the inverse regularised upper incomplete gamma function of ``pfa``
+    divided by L.
+    """
     return float(special.gammainccinv(looks, pfa) / looks)
 
 
@@ -132,7 +137,12 @@ def _k_table(pfa: float, looks: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def k_threshold_factor(nu: np.ndarray, pfa: float, looks: float) -> np.ndarray:
-    """Threshold multiple of the local mean for K clutter of order ``nu`` (array)."""
+    """Threshold multiple of the local mean for K clutter of order ``nu`` (array).
+
+    K-distributed intensity: a Gamma(nu) texture times L-look gamma speckle (Ward 1981;
+    Crisp 2004, sec. 5); the factor is tabulated over nu and tends to
+    :func:`gamma_threshold_factor` as nu grows.
+    """
     nus, factors = _k_table(float(pfa), float(looks))
     gamma_factor = gamma_threshold_factor(pfa, looks)
     nu = np.asarray(nu, dtype=np.float64)

@@ -27,6 +27,10 @@ SAR data. IEEE TGRS, 41(1), 4-19. https://doi.org/10.1109/TGRS.2002.808066
 Oliver, C., & Quegan, S. (2004). Understanding Synthetic Aperture Radar Images.
 SciTech Publishing.
 
+Malila, W. A. (1980). Change vector analysis: an approach for detecting forest changes
+with Landsat. Proceedings of the 6th Annual Symposium on Machine Processing of Remotely
+Sensed Data, Purdue University, 326-335.
+
 Bovolo, F., & Bruzzone, L. (2007). A theoretical framework for unsupervised change
 detection based on change vector analysis in the polar domain. IEEE TGRS, 45(1),
 218-236. https://doi.org/10.1109/TGRS.2006.885408
@@ -100,6 +104,8 @@ def effective_looks(log_ratio: np.ndarray) -> float:
     For gamma intensities with n looks, y/x ~ F(2n, 2n), so ln(y/x) is symmetric about 0
     with median absolute deviation ln F_{0.75}(2n, 2n). Matching that to the observed
     MAD (robust: most pixels do not change) gives n exactly, heavy log-F tails and all.
+    The F(2n, 2n) law of the ratio of two gamma (single-polarisation Wishart)
+    intensities is that of Conradsen et al. (2003), IEEE TGRS 41(1), 4-19.
     """
     finite = log_ratio[np.isfinite(log_ratio)]
     if finite.size < 100:
@@ -122,6 +128,11 @@ def s1_change(
     before: Raster, after: Raster, *, window_px: int = 3, stable: np.ndarray | None = None
 ) -> ChangeMap:
     """Per-pixel likelihood-ratio test for an increase in backscatter (VV, and VH).
+
+    The test of equal means of two Wishart (single polarisation: gamma) intensities,
+    whose ratio under no change follows F(2n, 2n) (Conradsen et al. 2003, IEEE TGRS
+    41(1), 4-19), one-sided, with n from :func:`effective_looks`; the polarisations'
+    normal scores are combined by Stouffer's rule.
 
     Parameters
     ----------
@@ -479,6 +490,10 @@ def s2_change(
     extent: np.ndarray | None = None,
 ) -> ChangeMap:
     """Per-pixel cloud-masked change vector test over B02 B03 B04 B08.
+
+    Change vector analysis (Malila 1980; Bovolo & Bruzzone 2007): the per-band
+    differences after a robust radiometric match, in units of their noise level, summed
+    in squares to a chi-square statistic.
 
     Parameters
     ----------

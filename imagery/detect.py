@@ -20,12 +20,17 @@
    ship-shaped strip along the shore, brighter (darker when they left;
    :func:`berth_changes`).
 5. Cargo: on land (not water of the pair), pixels whose change test is significant
-   (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale.
+   (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale
+   (``cargo_min_area_m2`` to ``cargo_max_area_m2``, at most ``cargo_max_length_m``
+   long: nothing larger is ever cargo).
 
 Everything returned is on the (prepared) before scene's grid and CRS.
 
 References
 ----------
+Canny, J. (1986). A computational approach to edge detection. IEEE TPAMI, 8(6), 679-698.
+https://doi.org/10.1109/TPAMI.1986.4767851
+
 Dai, X., & Khorram, S. (1998). The effects of image misregistration on the accuracy of
 remotely sensed change detection. IEEE TGRS, 36(5), 1566-1577.
 https://doi.org/10.1109/36.718860
@@ -1079,7 +1084,8 @@ def change_objects(
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Objects of significant change: seeds above ``seed_z`` (at least 2 x 2 pixels;
     with ``thin_seeds``, lines of three in any of four directions) grown by hysteresis
-    over pixels above ``grow_z``, inside ``domain``.
+    over pixels above ``grow_z``, inside ``domain``: hysteresis (seed-and-grow)
+    thresholding (Canny 1986).
 
     Returns the measured objects (with ``z_mean``/``z_max``) and the grown mask.
     """

@@ -77,6 +77,9 @@ class OmnibusResult:
 def sequential_omnibus(stack: np.ndarray, *, looks: float, alpha: float = 1e-4) -> OmnibusResult:
     """Run the sequential omnibus test over a (time, band, row, col) intensity stack.
 
+    The omnibus likelihood-ratio test and its factorisation into the tests R_j
+    (Conradsen et al. 2016), with the simplifications given in the module's notes.
+
     Parameters
     ----------
     stack : ndarray, (time, band, row, col)

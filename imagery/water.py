@@ -371,6 +371,10 @@ def water_mask(
 ) -> np.ndarray:
     """Boolean (row, col) water mask of one prepared scene.
 
+    From the AOI's water polygon when it has one, else split at the thresholds of
+    :func:`water_split`: the Otsu split (Otsu 1979) of S1 VV in dB, or of S2 NDWI
+    (McFeeters 1996).
+
     Parameters
     ----------
     raster : Raster

@@ -58,6 +58,11 @@ def detect_vessels(
 ) -> gpd.GeoDataFrame:
     """Every vessel in one prepared scene.
 
+    S1: CFAR on sea clutter (Crisp 2004), with ESA SNAP's Ocean Object Detection
+    windows and false alarm probability (``imagery.cfar``); S2: a contrast test of B08
+    against the water around it, and berthed ships as shoreline protrusions
+    (``imagery.vessels``).
+
     Parameters
     ----------
     scene : Raster
