@@ -34,6 +34,7 @@ zero (the offset lets dark water's noise go there) is floored by ``prepare_s2``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import zipfile
 from collections.abc import Iterable
@@ -45,6 +46,8 @@ import rasterio
 from rasterio.errors import RasterioIOError
 
 from imagery.errors import BandError, InputError, RasterIOError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ProductBand",
@@ -183,7 +186,32 @@ def _resolve(path: Path, sensor: str | None) -> tuple[ProductListing, str, list[
         bands = _l2a_bands(chosen, listing.read_text(safe_metadata), where)
     else:
         bands = [_plain_band(b, p, sensor) for b, p in chosen.items()]
+        if sensor == "s2":
+            _warn_offset_lost(listing.root, chosen)
     return listing, sensor, bands
+
+
+#: ESA's L2A tile band files (``T36JTL_20230821T074619_B08_10m.jp2``), with the date.
+_L2A_TILE_FILE = re.compile(r"T\d{2}[A-Z]{3}_(\d{8})T\d{6}_B\w{2}(?:_\d{2}m)?\.jp2$")
+#: Processing baseline 04.00, and its BOA_ADD_OFFSET of -1000, from this date on.
+BASELINE_04_FROM = "20220125"
+
+
+def _warn_offset_lost(root: Path, chosen: dict[str, str]) -> None:
+    """Warn when the band files are ESA L2A tiles of baseline 04.00 or later taken out of
+    their ``.SAFE``: their -1000 offset lives only in ``MTD_MSIL2A.xml``, so read as
+    they are every reflectance is 0.1 too high."""
+    for path in chosen.values():
+        match = _L2A_TILE_FILE.search(PurePosixPath(path).name)
+        if match and match.group(1) >= BASELINE_04_FROM:
+            log.warning(
+                "%s: an L2A tile of %s, processing baseline 04.00 or later, read without its "
+                "MTD_MSIL2A.xml: its BOA_ADD_OFFSET (-1000 on every band) is not known, so "
+                "reflectances read 0.1 too high; read the .SAFE (folder or zip) instead",
+                path,
+                match.group(1),
+            )
+            return
 
 
 def product_vrt(path: str | Path, sensor: str | None = None) -> str:

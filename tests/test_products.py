@@ -508,3 +508,22 @@ def test_a_whole_tile_without_an_aoi_goes_by_windows_or_is_refused_before_it_is_
         cli, ["detect", *three, "--sensor", "s2", "--out", str(tmp_path / "run")]
     )
     assert result.exit_code == 2 and "Mpx in all" in result.output, result.output
+
+
+def test_l2a_tiles_taken_out_of_their_safe_warn_of_the_lost_offset(tmp_path, dn, caplog):
+    safe = write_l2a_safe(tmp_path / "unzipped", dn)
+    with caplog.at_level("WARNING", logger="imagery.products"):
+        read_raster(safe)
+    assert "BOA_ADD_OFFSET" not in caplog.text  # the SAFE's MTD_MSIL2A.xml has it
+    # The same JPEG 2000 bands copied out of the SAFE: a baseline 04.00 tile of 2023,
+    # whose -1000 offset only MTD_MSIL2A.xml records.
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for jp2 in safe.rglob("*_10m.jp2"):
+        shutil.copy(jp2, loose / jp2.name)
+    for jp2 in safe.rglob("*_B11_20m.jp2"):
+        shutil.copy(jp2, loose / jp2.name)
+    with caplog.at_level("WARNING", logger="imagery.products"):
+        read_raster(loose)
+    assert "BOA_ADD_OFFSET" in caplog.text and "read the .SAFE" in caplog.text
+    assert "20230821" in caplog.text
