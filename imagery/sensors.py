@@ -115,6 +115,12 @@ def _s1_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[
             found[match.group(1)] = i
     if "VV" in found:
         return [(b, found[b]) for b in S1_BANDS if b in found]
+    if "VH" in found:
+        # VH is about 8 dB under VV: read as VV, every threshold set on VV would be off.
+        raise BandError(
+            f"{source}: holds VH but no VV (bands {list(band_names)}); Sentinel-1 detection "
+            "needs VV, with VH beside it or alone"
+        )
     if count in (1, 2):
         return list(zip(S1_BANDS[:count], range(count), strict=True))
     raise BandError(
@@ -144,6 +150,25 @@ def _looks_db(values: np.ndarray, names: Sequence[str]) -> bool:
     return bool(np.median(sample) < 0)
 
 
+#: Highest plausible scene median of VV sigma0, linear (+10 dB). Over a port, water,
+#: fields and built-up ground put the median between about -25 and 0 dB; digital numbers
+#: (amplitude, or power before calibration) lie tens of dB above any sigma0.
+S1_MAX_MEDIAN_SIGMA0 = 10.0
+
+
+def _check_sigma0(vv: np.ndarray, source: str) -> None:
+    finite = vv[np.isfinite(vv)]
+    if finite.size == 0:
+        return
+    median = float(np.median(finite[:: max(1, finite.size // 200_000)]))
+    if median > S1_MAX_MEDIAN_SIGMA0:
+        raise InputError(
+            f"{source}: VV reads as sigma0 with a median of {10 * np.log10(median):+.0f} dB, "
+            "far above any scene's; it looks like digital numbers or amplitude: give "
+            "calibrated sigma0 (linear power, or dB with 'dB' in the band names)"
+        )
+
+
 def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None) -> Raster:
     """Sentinel-1 backscatter as named linear-power float32 bands with NaN for invalid pixels.
 
@@ -170,6 +195,7 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     else:
         # Linear power of exactly zero is the usual GRD border fill.
         bands[bands <= 0] = np.nan
+    _check_sigma0(bands[0], source)
     return raster.replace(
         data=bands, nodata=float("nan"), sensor="s1", band_names=tuple(b for b, _ in order)
     )

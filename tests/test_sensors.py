@@ -173,3 +173,31 @@ def test_check_bands_reads_the_header_as_prepare_does():
         check_bands(("B02", "B03", "B04", "B08", "SCL"), 5, "s1", source="scene.tif")
     with pytest.raises(BandError, match=r"^s1\.tif: Sentinel-2 input needs"):
         check_bands(("VV", "VH"), 2, "s2", source="s1.tif")
+
+
+def test_s1_with_vh_alone_is_refused_not_read_as_vv():
+    data = np.full((1, 4, 4), 0.01, np.float32)
+    with pytest.raises(BandError, match="holds VH but no VV"):
+        prepare_s1(_raster(data, ("Sigma0_VH",)), source="vh.tif")
+    with pytest.raises(BandError, match=r"vh\.tif"):
+        check_bands(("VH",), 1, "s1", source="vh.tif")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.sqrt(np.linspace(0.001, 0.5, 64)) * 600.0,  # amplitude digital numbers
+        np.linspace(0.001, 0.5, 64) * 10_000.0,  # power before calibration, scaled
+    ],
+)
+def test_s1_digital_numbers_are_refused_not_taken_for_sigma0(values):
+    from imagery.errors import InputError
+
+    data = values.reshape(1, 8, 8).astype(np.float32)
+    with pytest.raises(InputError, match=r"dn.tif: VV reads as sigma0 .* digital numbers"):
+        prepare_s1(_raster(data), source="dn.tif")
+    # The same scene as calibrated sigma0, linear or dB, is taken as it is.
+    sigma0 = np.linspace(0.001, 0.5, 64).reshape(1, 8, 8).astype(np.float32)
+    assert prepare_s1(_raster(sigma0)).band_names == ("VV",)
+    db = (10 * np.log10(sigma0)).astype(np.float32)
+    np.testing.assert_allclose(prepare_s1(_raster(db)).band("VV"), sigma0[0], rtol=1e-5)
