@@ -161,3 +161,20 @@ def test_a_rerun_without_chips_removes_the_chips_the_last_run_wrote(s1, tmp_path
     shutil.copy(chips[0], mine)
     assert _run(*args, "--no-chips").exit_code == 0
     assert [p.name for p in (run / "chips").iterdir()] == ["sketch.png"]
+
+
+def test_vessels_warns_of_pixels_coarser_than_the_defaults_are_set_for(s1, tmp_path):
+    from affine import Affine
+
+    raster = read_raster(s1["before"])
+    d = raster.data.reshape(raster.count, SIZE // 2, 2, SIZE // 2, 2).mean(axis=(2, 4))
+    coarse = write_raster(
+        raster.replace(data=d.astype(np.float32), transform=raster.transform * Affine.scale(2)),
+        tmp_path / "twenty.tif",
+    )
+    result = _run("vessels", coarse, "--sensor", "s1", "--out", tmp_path / "coarse")
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.output and "20 m pixels" in result.output
+    assert str(coarse) in result.output
+    fine = _run("vessels", s1["before"], "--sensor", "s1", "--out", tmp_path / "fine")
+    assert fine.exit_code == 0 and "warning" not in fine.output

@@ -188,6 +188,25 @@ def _refuse_no_valid_pixel(raster, scene: str, sensor: str) -> None:
         )
 
 
+#: Pixels coarser than this (m) are warned of: the defaults are set for 10 m.
+COARSE_PIXEL_M = 12.0
+
+
+def _warn_coarse(raster, scene) -> None:
+    """Say when a scene's pixels are coarser than the 10 m the defaults are set for:
+    single S1 and S2 scenes averaged to 20 m lose about 40 % of the ships found at 10 m
+    (benchmarks/README.md, session 39), coarser ones more."""
+    from imagery.grid import pixel_size_m
+
+    pixel_m = pixel_size_m(raster.transform, raster.crs, raster.shape)
+    if pixel_m > COARSE_PIXEL_M:
+        click.echo(
+            f"portwatch: warning: {scene}: {pixel_m:.0f} m pixels; the defaults are set for "
+            "Sentinel's 10 m, and at 20 m about 40 % of the ships found at 10 m are lost",
+            err=True,
+        )
+
+
 def _previous_chips(run_dir: Path) -> list[Path]:
     """The chip PNGs the previous run in ``run_dir`` wrote: those its flags name
     (``chip_before``, ``chip_after`` of the detections and departed layers)."""
@@ -280,6 +299,7 @@ def vessels(
             s2_scale=s2_scale,
         )
         _refuse_no_valid_pixel(raster, scene, sensor)
+        _warn_coarse(raster, scene)
         found = detect_vessels(raster, aoi=aoi, params=params)
     with writing(out_dir):
         path = write_vessels(found, out_dir)
@@ -508,6 +528,7 @@ def detect(
     else:
         rasters = [_viewed(_read(path, sensor, aoi), sensor, direction) for path in scenes]
         guard([raster.time for raster in rasters])
+        _warn_coarse(rasters[0], scenes[0])
         if s2_scale is not None:
             from imagery.sensors import prepare
 
