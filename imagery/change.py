@@ -57,8 +57,10 @@ from imagery.raster import Raster
 from imagery.sensors import S2_BANDS, cloud_mask
 
 __all__ = [
+    "MIN_STABLE_PX",
     "ChangeMap",
     "PixelStep",
+    "calibration_pixels",
     "effective_looks",
     "local_linear_match",
     "match_through_veil",
@@ -124,6 +126,19 @@ def effective_looks(log_ratio: np.ndarray) -> float:
     return float(np.sqrt(lo * hi))
 
 
+#: Fewest stable pixels the gain and looks are estimated on; below, every valid pixel.
+MIN_STABLE_PX = 1000
+
+
+def calibration_pixels(valid: np.ndarray, stable: np.ndarray | None) -> np.ndarray:
+    """Where a pair's (or a series step's) calibration gain and looks are estimated: the
+    ``valid`` pixels on ``stable`` ground (land), or every valid pixel when fewer than
+    :data:`MIN_STABLE_PX` are stable."""
+    if stable is None or (valid & stable).sum() < MIN_STABLE_PX:
+        return valid
+    return valid & stable
+
+
 def s1_change(
     before: Raster, after: Raster, *, window_px: int = 3, stable: np.ndarray | None = None
 ) -> ChangeMap:
@@ -160,7 +175,7 @@ def s1_change(
         ok = valid & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
         log_ratio = np.full(x.shape, np.nan)
         log_ratio[ok] = np.log(y[ok] / x[ok])
-        use = ok if stable is None or (ok & stable).sum() < 1000 else ok & stable
+        use = calibration_pixels(ok, stable)
         gain = float(np.nanmedian(log_ratio[use][:: max(1, int(use.sum()) // 1_000_000)]))
         log_ratio -= gain
         looks = effective_looks(np.where(use, log_ratio, np.nan))

@@ -140,14 +140,16 @@ def vv_band(band_names: Sequence[str | None]) -> int:
     return 1
 
 
-def _looks_db(values: np.ndarray, names: Sequence[str]) -> bool:
+def _sample(values: np.ndarray) -> np.ndarray:
+    """Up to about 200 000 of ``values``' finite values, evenly spread."""
+    finite = values[np.isfinite(values)]
+    return finite[:: max(1, finite.size // 200_000)]
+
+
+def _looks_db(sample: np.ndarray, names: Sequence[str]) -> bool:
     if any("DB" in n.upper() for n in names):
         return True
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return False
-    sample = finite[:: max(1, finite.size // 200_000)]
-    return bool(np.median(sample) < 0)
+    return bool(sample.size and np.median(sample) < 0)
 
 
 #: Highest plausible scene median of VV sigma0, linear (+10 dB). Over a port, water,
@@ -156,11 +158,12 @@ def _looks_db(values: np.ndarray, names: Sequence[str]) -> bool:
 S1_MAX_MEDIAN_SIGMA0 = 10.0
 
 
-def _check_sigma0(vv: np.ndarray, source: str) -> None:
-    finite = vv[np.isfinite(vv)]
-    if finite.size == 0:
+def _check_sigma0(linear_sample: np.ndarray, source: str) -> None:
+    """Refuse VV whose sampled linear values (:func:`_sample`, fill left out) have a
+    median above :data:`S1_MAX_MEDIAN_SIGMA0`."""
+    if linear_sample.size == 0:
         return
-    median = float(np.median(finite[:: max(1, finite.size // 200_000)]))
+    median = float(np.median(linear_sample))
     if median > S1_MAX_MEDIAN_SIGMA0:
         raise InputError(
             f"{source}: VV reads as sigma0 with a median of {10 * np.log10(median):+.0f} dB, "
@@ -190,12 +193,16 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     order = _s1_order(raster, source)
     bands = np.stack([_as_float_nan(raster, i) for _, i in order])
     picked_names = [raster.band_names[i] if raster.band_names else "" for _, i in order]
-    if db if db is not None else _looks_db(bands[0], picked_names):
+    # One pass over VV serves both the dB guess and the plausibility check.
+    sample = _sample(bands[0])
+    if db if db is not None else _looks_db(sample, picked_names):
         bands = np.power(10.0, bands / 10.0, dtype=np.float32)
+        linear_sample = np.power(10.0, sample / 10.0)
     else:
         # Linear power of exactly zero is the usual GRD border fill.
         bands[bands <= 0] = np.nan
-    _check_sigma0(bands[0], source)
+        linear_sample = sample[sample > 0]
+    _check_sigma0(linear_sample, source)
     return raster.replace(
         data=bands, nodata=float("nan"), sensor="s1", band_names=tuple(b for b, _ in order)
     )

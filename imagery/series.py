@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from imagery.change import ChangeMap, effective_looks, s2_change
+from imagery.change import ChangeMap, calibration_pixels, effective_looks, s2_change
 from imagery.clouds import cloud_reach
 from imagery.detect import (
     DetectParams,
@@ -105,8 +105,8 @@ def _s1_steps(
     """The omnibus test's steps of an S1 series, as :func:`imagery.change.s1_change`
     gives a pair's: each date's calibration gain against the first and the equivalent
     looks estimated on ``stable`` ground (land: the sea's texture decorrelates between
-    passes and its level follows the wind), on every pixel where fewer than 1000 are
-    stable. Each date is averaged on its own valid pixels, so that a date without data
+    passes and its level follows the wind; :func:`imagery.change.calibration_pixels`).
+    Each date is averaged on its own valid pixels, so that a date without data
     somewhere (a swath's edge) leaves the other dates' steps there intact."""
     window = params.change_window_px
     present = [s.valid_mask() for s in scenes]
@@ -119,14 +119,11 @@ def _s1_steps(
         ]
     )
 
-    def where_stable(both: np.ndarray) -> np.ndarray:
-        return both & stable if stable is not None and (both & stable).sum() >= 1000 else both
-
     gains = []
     for t in range(1, len(scenes)):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(averaged[t] / averaged[0])
-        use = where_stable(np.isfinite(ratio).all(axis=0))
+        use = calibration_pixels(np.isfinite(ratio).all(axis=0), stable)
         gain = np.median(ratio[:, use], axis=1) if use.sum() >= 100 else np.zeros(ratio.shape[0])
         averaged[t] /= np.exp(gain)[:, None, None]
         gains.append(gain)
@@ -134,7 +131,7 @@ def _s1_steps(
     for t in range(1, len(scenes)):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.log(averaged[t] / averaged[t - 1])
-        use = where_stable(np.isfinite(ratio).all(axis=0))
+        use = calibration_pixels(np.isfinite(ratio).all(axis=0), stable)
         if use.sum() >= 100:
             # Every band's looks, as for a pair (s1_change): VH speckle is VV's.
             per_step.append(np.mean([effective_looks(band[use]) for band in ratio]))

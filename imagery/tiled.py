@@ -284,19 +284,14 @@ def _owned(
 ) -> gpd.GeoDataFrame:
     """Rows of ``frame`` whose centre lies in the core grown by ``margin`` (map units),
     with how deep inside the core it lies (``_depth``, map units; negative beyond it).
-
-    With ``margin`` 0 the core is half-open (left and top edges in, right and bottom
-    out), so that cores that tile a grid own every point once."""
+    A centre on a seam is kept by both windows; :func:`merge_seams` keeps it once."""
     if frame.empty:
         return frame
     left, bottom, right, top = core_bounds
     centres = frame.geometry.centroid
     x, y = centres.x.to_numpy(), centres.y.to_numpy()
     depth = np.minimum.reduce([x - left, right - x, y - bottom, top - y])
-    if margin > 0:
-        inside = depth >= -margin
-    else:
-        inside = (x >= left) & (x < right) & (y > bottom) & (y <= top)
+    inside = depth >= -margin
     return frame.loc[inside].assign(_depth=depth[inside])
 
 

@@ -133,29 +133,25 @@ def test_a_kept_mark_the_run_no_longer_detects_is_no_sighting(tmp_path):
     history = tmp_path / "testport" / "history.gpkg"
     (tmp_path / "testport" / "2024-03-13").mkdir(parents=True)
     (tmp_path / "testport" / "2024-03-25").mkdir()
-    seen = flags_frame(NEW, D1, D2).assign(note="", seen_in_last_run=True)
-    update_history(
-        history,
-        run_dir=history.parent / "2024-03-13",
-        detections=seen,
-        departed=flags_frame([], D1, D2),
-        before_date="2024-03-01",
-        after_date="2024-03-13",
-    )
+
+    def fold(detections, before, after):
+        return update_history(
+            history,
+            run_dir=history.parent / after.date().isoformat(),
+            detections=detections,
+            departed=flags_frame([], before, after),
+            before_date=before.date().isoformat(),
+            after_date=after.date().isoformat(),
+        )
+
+    fold(flags_frame(NEW, D1, D2).assign(note="", seen_in_last_run=True), D1, D2)
     # The 2024-03-25 folder's run detects none of them; it keeps, for their marks, the
     # vessel the analyst confirmed there and a stack dismissed there (flags of an
     # earlier processing of that folder, with other settings or another before scene).
     kept = flags_frame([*NEW[:1], ("cargo", 10, 10, 6, 6)], D2, D3).assign(
         status=["confirmed", "dismissed"], note=["tanker", "shadow"], seen_in_last_run=False
     )
-    rows = update_history(
-        history,
-        run_dir=history.parent / "2024-03-25",
-        detections=kept,
-        departed=flags_frame([], D2, D3),
-        before_date="2024-03-13",
-        after_date="2024-03-25",
-    ).set_index("id")
+    rows = fold(kept, D2, D3).set_index("id")
     assert len(rows) == len(NEW)  # no row for the stack: it was never a sighting here
     first = rows.iloc[0]
     assert (first.runs, first.last_seen) == (1, "2024-03-13")

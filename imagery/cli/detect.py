@@ -177,12 +177,9 @@ _FILL = {
 def _refuse_no_valid_pixel(raster, scene: str, sensor: str) -> None:
     """Refuse a prepared scene without one valid pixel (all GRD fill, say), as ``detect``
     does, rather than report that it holds no vessel."""
-    import numpy as np
-
     from imagery.errors import EmptyRasterError
 
-    measured = [i for i, name in enumerate(raster.band_names) if name != "SCL"]
-    if not np.isfinite(raster.data[measured or slice(None)]).any():
+    if not raster.valid_mask().any():
         raise EmptyRasterError(
             f"{scene}: the scene holds no valid pixel ({_FILL[sensor]}); nothing to detect"
         )

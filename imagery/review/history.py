@@ -101,10 +101,9 @@ def _seen(flags) -> np.ndarray:
     """Per flag: detected by this run. A flag an analyst marked that the run no longer
     detects is kept in the run folder (``seen_in_last_run`` false) for its mark; it is no
     sighting, and carries only its mark into the history."""
-    if SEEN_FIELD not in flags or not len(flags):
+    if SEEN_FIELD not in flags:  # written before the field existed: all seen
         return np.ones(len(flags), dtype=bool)
-    values = flags[SEEN_FIELD]
-    return ~values.isin([False, 0, "false", "False", "0"]).to_numpy()
+    return flags[SEEN_FIELD].fillna(True).astype(bool).to_numpy()
 
 
 def _apply_detections(hist, flags, *, date: str, folder: str, tolerance_m: float) -> int:
