@@ -55,3 +55,26 @@ def test_a_detection_is_assigned_once_between_a_hidden_and_a_visible_vessel(benc
     scores = bench.score_scene(found, vessels)
     assert (scores["all"].tp, scores["all"].fp, scores["all"].fn) == (1, 0, 0)
     assert (scores["berth"].tp, scores["berth"].fn) == (1, 0)
+
+
+def test_coarsened_scenes_average_blocks_and_keep_classes(bench):
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    from imagery.raster import Raster
+
+    dn = np.array([[[100, 300, 0, 0], [500, 700, 0, 0]]] * 4, dtype=np.uint16)
+    scl = np.array([[[6, 8, 0, 0], [4, 4, 0, 0]]], dtype=np.uint16)
+    scene = Raster(
+        np.concatenate([dn, scl]),
+        from_origin(600000, 4700000, 10, 10),
+        "EPSG:32652",
+        nodata=0,
+        sensor="s2",
+        band_names=("B02", "B03", "B04", "B08", "SCL"),
+    )
+    coarse = bench.coarsened(scene, 2)
+    assert coarse.shape == (1, 2) and coarse.res == (20.0, 20.0)
+    assert coarse.data.dtype == np.uint16
+    assert coarse.band("B08").tolist() == [[400, 0]]  # a mean; fill stays fill
+    assert coarse.band("SCL").tolist() == [[6, 0]]  # a class, not a mean
