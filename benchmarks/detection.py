@@ -1,6 +1,6 @@
 """Detection quality on simulated pairs: precision, recall and F1 per kind and sensor.
 
-    .venv/bin/python benchmarks/detection.py [--seeds 9000-9011] [--size 512] [--json OUT]
+    .venv/bin/python benchmarks/detection.py [--seeds 9000-9011] [--size 512] [--windy] [--json OUT]
                                              [--no-scl]
 
 Pairs come from ``imagery.simulate`` over the catalogue's ports. The detector was never
@@ -66,7 +66,13 @@ def without_scl(sim):
 
 
 def run(
-    seeds: list[int], sensors: list[str], size: int, verbose: bool, *, no_scl: bool = False
+    seeds: list[int],
+    sensors: list[str],
+    size: int,
+    verbose: bool,
+    *,
+    no_scl: bool = False,
+    windy: bool = False,
 ) -> dict:
     ports = sorted(load_catalogue().values(), key=lambda a: a.id)
     totals: dict[tuple[str, str], Score] = {}
@@ -75,7 +81,7 @@ def run(
     for sensor in sensors:
         for i, seed in enumerate(seeds):
             aoi = ports[i % len(ports)]
-            sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
+            sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size, windy=windy)
             if no_scl and sensor == "s2":
                 sim = without_scl(sim)
             started = time.perf_counter()
@@ -115,6 +121,7 @@ def run(
         "size_px": size,
         "seeds": seeds,
         "s2_scl": not no_scl,
+        "windy": windy,
     }
     for (sensor, kind), score in sorted(totals.items()):
         report[f"{sensor}/{kind}"] = score.to_dict()
@@ -137,9 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--no-scl", action="store_true", help="drop SCL from the S2 scenes")
+    parser.add_argument(
+        "--windy", action="store_true", help="S1 only: seas as bright as the land in VV"
+    )
     args = parser.parse_args(argv)
     report = run(
-        seed_list(args.seeds), args.sensors.split(","), args.size, args.verbose, no_scl=args.no_scl
+        seed_list(args.seeds),
+        args.sensors.split(","),
+        args.size,
+        args.verbose,
+        no_scl=args.no_scl,
+        windy=args.windy,
     )
     print(
         f"machine: {report['machine']}, {len(report['seeds'])} pairs per sensor at {args.size} px"

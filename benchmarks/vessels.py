@@ -1,6 +1,6 @@
 """Vessels in one scene on simulated ports: precision, recall and F1 per sensor and setting.
 
-    .venv/bin/python benchmarks/vessels.py [--seeds 9100-9119] [--size 512] [--aoi] [--no-scl] [--json OUT]
+    .venv/bin/python benchmarks/vessels.py [--seeds 9100-9119] [--size 512] [--aoi] [--no-scl] [--windy] [--json OUT]
 
 What ``portwatch vessels SCENE`` finds: ``imagery.vessels.detect_vessels`` on the first
 scene of each simulated pair (``imagery.simulate``, cycling through the catalogue's
@@ -111,6 +111,7 @@ def run(
     with_aoi: bool,
     no_scl: bool = False,
     coarsen: int = 1,
+    windy: bool = False,
 ) -> dict:
     ports = sorted(load_catalogue().values(), key=lambda a: a.id)
     totals: dict[str, Score] = {}
@@ -118,7 +119,7 @@ def run(
     for sensor in sensors:
         for i, seed in enumerate(seeds):
             aoi = ports[i % len(ports)]
-            sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size)
+            sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size, windy=windy)
             raw = sim.scenes[0]
             if no_scl and raw.has_band("SCL"):
                 raw = raw.select([name for name in raw.band_names if name != "SCL"])
@@ -140,6 +141,7 @@ def run(
         "water": "aoi polygon" if with_aoi else "from the imagery",
         "s2_scl": not no_scl,
         "coarsen": coarsen,
+        "windy": windy,
     }
     for name, score in sorted(totals.items()):
         row = score.to_dict()
@@ -162,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--coarsen", type=int, default=1, help="average K x K pixels first (2: 20 m pixels)"
     )
+    parser.add_argument(
+        "--windy", action="store_true", help="S1 only: seas as bright as the land in VV"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     report = run(
@@ -171,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         with_aoi=args.aoi,
         no_scl=args.no_scl,
         coarsen=args.coarsen,
+        windy=args.windy,
     )
     print(
         f"machine: {report['machine']}, {len(report['seeds'])} scenes per sensor at {args.size} px"

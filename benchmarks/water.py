@@ -1,7 +1,7 @@
 """Water of a Sentinel-1 pair against the simulator's true water: the union of the two
 dates' masks against :func:`imagery.water.series_water`.
 
-    .venv/bin/python benchmarks/water.py [--seeds 100-131] [--json OUT]
+    .venv/bin/python benchmarks/water.py [--seeds 100-131] [--windy] [--json OUT]
 
 Per pair (the catalogue's ports in turn, 512 px, on the nominal grid: the 1-3 px
 misregistration of the simulated scenes is left in), the share of true land taken for
@@ -34,12 +34,12 @@ def confusion(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     )
 
 
-def run(seeds: list[int], size: int = 512) -> dict:
+def run(seeds: list[int], size: int = 512, *, windy: bool = False) -> dict:
     ports = sorted(load_catalogue().values(), key=lambda a: a.id)
     rows = []
     for i, seed in enumerate(seeds):
         aoi = ports[i % len(ports)]
-        sim = simulate_pair(aoi, sensor="s1", seed=seed, size_px=size)
+        sim = simulate_pair(aoi, sensor="s1", seed=seed, size_px=size, windy=windy)
         scenes = [prepare(s, "s1") for s in sim.scenes[:2]]
         # Each date's mask as the pair pipeline makes it: enclosed water is judged on the pair's.
         waters = [water_mask(s, enclosed=False) for s in scenes]
@@ -50,16 +50,17 @@ def run(seeds: list[int], size: int = 512) -> dict:
         name: [round(float(np.mean([r[name][k] for r in rows])), 4) for k in (0, 1)]
         for name in ("union", "series_water")
     }
-    return {"seeds": seeds, "size_px": size, "mean": means, "pairs": rows}
+    return {"seeds": seeds, "size_px": size, "windy": windy, "mean": means, "pairs": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="100-131", type=seeds_argument)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--windy", action="store_true", help="seas as bright as the land in VV")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    report = run(seed_list(args.seeds), args.size)
+    report = run(seed_list(args.seeds), args.size, windy=args.windy)
     print(f"{len(report['seeds'])} S1 pairs at {args.size} px: mean share of")
     print(f"{'mask':<14} {'land as water':>14} {'water as land':>14}")
     for name, (land, water) in report["mean"].items():

@@ -7,7 +7,9 @@ Sentinel-1
     Calm harbour water is the darkest surface in a C-band scene (VV around -18 dB
     against -12 to -5 dB for land). The VV backscatter is smoothed over about 50 m to
     beat speckle, converted to dB and thresholded at the Otsu split of its histogram,
-    bounded to a physically plausible range.
+    bounded to a physically plausible range. Wind lifts the sea's VV into the range of
+    land but leaves its VH at the noise floor, so when VH parts the scene into two
+    classes more cleanly than VV, VH is split instead.
 Sentinel-2
     The normalised difference water index NDWI = (B03 - B08) / (B03 + B08)
     (McFeeters 1996) separates water (strongly positive) from land and from ships
@@ -36,6 +38,10 @@ windy pass's split called water, and judges enclosed water on all the dates at o
 
 References
 ----------
+Hersbach, H., Stoffelen, A. and de Haan, S. (2007). An improved C-band scatterometer
+ocean geophysical model function: CMOD5. Journal of Geophysical Research: Oceans, 112,
+C03006. https://doi.org/10.1029/2006JC003743
+
 McFeeters, S. K. (1996). The use of the Normalized Difference Water Index (NDWI) in the
 delineation of open water features. International Journal of Remote Sensing, 17(7),
 1425-1432. https://doi.org/10.1080/01431169608948714
@@ -43,6 +49,10 @@ delineation of open water features. International Journal of Remote Sensing, 17(
 Otsu, N. (1979). A threshold selection method from gray-level histograms. IEEE
 Transactions on Systems, Man, and Cybernetics, 9(1), 62-66.
 https://doi.org/10.1109/TSMC.1979.4310076
+
+Vachon, P. W. and Wolfe, J. (2011). C-band cross-polarization wind speed retrieval.
+IEEE Geoscience and Remote Sensing Letters, 8(3), 456-459.
+https://doi.org/10.1109/LGRS.2010.2085417
 
 Ulaby, F. T., Long, D. G., Blackwell, W. J., Elachi, C., Fung, A. K., Ruf, C., Sarabandi,
 K., Zebker, H. A. and Van Zyl, J. (2014). Microwave Radar and Radiometric Remote Sensing.
@@ -68,7 +78,14 @@ from imagery.filters import masked_box_mean, odd_window_px
 from imagery.grid import pixel_size_m
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
-from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db, vv_band
+from imagery.sensors import (
+    SCL_OPAQUE_CLASSES,
+    SCL_WATER,
+    cloud_mask,
+    prepare,
+    s1_band_indexes,
+    to_db,
+)
 
 __all__ = [
     "WaterSplit",
@@ -105,6 +122,24 @@ MIN_ENCLOSED_WATER_M2 = 250_000.0
 #: Plausible VV dB split between water and land for a harbour.
 S1_THRESHOLD_DB = (-21.0, -11.0)
 S1_DEFAULT_DB = -15.0
+#: Plausible VH dB split: water lies at Sentinel-1's cross-pol noise floor (NESZ about -22
+#: to -26 dB, lower where the noise is removed) up to gale force; land's VH lies above
+#: about -20 dB (grass and crops -20 to -15, trees and buildings brighter), all but
+#: smooth bare soil and pavement. A split above -19 dB falls inside the land's range,
+#: and the speckled half of a field below it floods the mask.
+S1_VH_THRESHOLD_DB = (-27.0, -19.0)
+S1_VH_DEFAULT_DB = -21.0
+#: VH is split instead of VV when it parts the scene into two classes more cleanly by more
+#: than this (Otsu's separability, the between-class share of the variance, 0-1): when
+#: VV's water class is gone or blurred into the land, as under a windy sea (VV -12 to
+#: -8 dB, as bright as land in VV, never in VH). Not on a close call: VV's contrast
+#: between calm water and land is the wider, and VH's the noisier.
+S1_VH_PREFERENCE = 0.15
+#: ... and only when what VH calls water is, by its median VV, brighter than smooth
+#: pavement can be (-20 to -13 dB): a sea roughened by the wind. Pavement and calm water
+#: both lie at VH's noise floor, so a VH split takes a paved yard for water where VV's
+#: split tells the two apart.
+S1_WINDY_SEA_VV_DB = -13.0
 #: Between passes land keeps its 50 m mean backscatter within speckle and calibration
 #: (well under 1 dB); an object arriving or leaving, or the wind over water, moves it by
 #: more than this, dB.
@@ -138,17 +173,21 @@ class WaterSplit:
     ----------
     sensor : {"s1", "s2"}
     threshold : float
-        Sentinel-1: VV of the ``smooth_m`` mean, dB, below which a pixel is water (and
-        of the 3 x 3 mean of VV in dB, below which it is dark, a way to open water).
-        Sentinel-2: NDWI of the 3 x 3 mean above which a pixel is water.
+        Sentinel-1: ``band`` of the ``smooth_m`` mean, dB, below which a pixel is water
+        (and of the 3 x 3 mean of ``band`` in dB, below which it is dark, a way to open
+        water). Sentinel-2: NDWI of the 3 x 3 mean above which a pixel is water.
     nir_ceiling : float or None
         Sentinel-2: B08 reflectance above which no pixel is water (the water's median
         plus ``S2_WATER_NIR_MARGIN``); None when the scene has no water.
+    band : {"VV", "VH"}
+        Sentinel-1: the polarisation split (VH where wind makes the sea as bright as
+        land in VV, see :func:`water_split`).
     """
 
     sensor: str
     threshold: float
     nir_ceiling: float | None = None
+    band: str = "VV"
 
 
 def _valley_split(values: np.ndarray, bounds: tuple[float, float], default: float) -> float:
@@ -255,38 +294,81 @@ def _clean(mask: np.ndarray, pixel_area_m2: float, hole_m2: float) -> np.ndarray
     return fill_small_holes(mask, hole_m2 / pixel_area_m2)
 
 
-def _smoothed_db(raster: Raster, smooth_m: float) -> np.ndarray:
-    """VV averaged over about ``smooth_m`` (linear, valid pixels only), in dB; NaN where
-    the window holds no valid pixel."""
-    vv = raster.band("VV")
+def _smoothed_db(raster: Raster, smooth_m: float, band: str = "VV") -> np.ndarray:
+    """``band`` averaged over about ``smooth_m`` (linear, valid pixels only), in dB; NaN
+    where the window holds no valid pixel."""
+    values = raster.band(band)
     size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
-    mean, _ = masked_box_mean(vv, np.isfinite(vv), size)
+    mean, _ = masked_box_mean(values, np.isfinite(values), size)
     db = to_db(mean)
     db[~np.isfinite(mean)] = np.nan
     return db
 
 
-def _s1_split(db: np.ndarray) -> float:
-    """The VV split (dB) of a scene's ``smooth_m`` means, :func:`_valley_split`."""
-    split = _valley_split(db, S1_THRESHOLD_DB, S1_DEFAULT_DB)
-    log.debug("S1 water split at %.2f dB", split)
+def _separability(values: np.ndarray, split: float) -> float:
+    """Share of the variance of ``values`` between the two classes ``split`` makes
+    (Otsu's 1979 criterion eta, 0-1); 0 when one class is empty."""
+    finite = values[np.isfinite(values)]
+    below = finite < split
+    share = float(below.mean()) if finite.size else 0.0
+    if share in (0.0, 1.0):
+        return 0.0
+    gap = float(finite[below].mean() - finite[~below].mean())
+    return share * (1.0 - share) * gap * gap / float(finite.var())
+
+
+def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
+    """The S1 split of a scene's ``smooth_m`` means (dB, the same pixels in both bands):
+    :func:`_valley_split` of VV, or of VH when VH separates two classes more cleanly by
+    ``S1_VH_PREFERENCE`` and its water is a windy sea (median VV above
+    ``S1_WINDY_SEA_VV_DB``).
+
+    Calm water is darkest in VV, where the contrast with land is widest. Wind roughens
+    the sea: its VV rises with the wind speed (CMOD5, Hersbach et al. 2007: about -13 to
+    -7 dB at 10 m/s over IW's 30-46 degrees of incidence) into the range of land, while
+    its VH stays under the instrument's noise floor (NESZ -22 to -26 dB) well into a
+    gale (Vachon & Wolfe 2011: about -30 dB at 10 m/s, -24 dB at 20 m/s, whatever the
+    incidence) and land's lies 5-15 dB above that. Under such a wind the VV histogram
+    has no water class left and VH's has.
+    """
+    split = WaterSplit("s1", _valley_split(vv_db, S1_THRESHOLD_DB, S1_DEFAULT_DB))
+    if vh_db is not None:
+        vh_split = _valley_split(vh_db, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB)
+        vv_eta = _separability(vv_db, split.threshold)
+        vh_eta = _separability(vh_db, vh_split)
+        with np.errstate(invalid="ignore"):
+            vh_water = vv_db[vh_db < vh_split]
+        vh_water = vh_water[np.isfinite(vh_water)]
+        water_vv = float(np.median(vh_water)) if vh_water.size else -np.inf
+        log.debug(
+            "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB", vv_eta, vh_eta, water_vv
+        )
+        if vh_eta > vv_eta + S1_VH_PREFERENCE and water_vv > S1_WINDY_SEA_VV_DB:
+            split = WaterSplit("s1", vh_split, band="VH")
+    log.debug("S1 water split at %.2f dB %s", split.threshold, split.band)
     return split
+
+
+def _s1_scene_split(raster: Raster, smooth_m: float) -> WaterSplit:
+    vh = _smoothed_db(raster, smooth_m, "VH") if raster.has_band("VH") else None
+    return _s1_split(_smoothed_db(raster, smooth_m), vh)
 
 
 def _s1_levels(
     raster: Raster, smooth_m: float, split: WaterSplit | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Three images of the scene: VV smoothed over ``smooth_m``, in dB; where that is
-    below the water split (the scene's own, or ``split``'s); and where the 3 x 3 mean of
-    VV in dB (a geometric mean: a lone bright scatterer barely moves it) is below the
-    split too."""
-    vv = raster.band("VV")
-    valid = np.isfinite(vv)
-    db = _smoothed_db(raster, smooth_m)
-    split = _s1_split(db) if split is None else split.threshold
-    coarse = np.where(np.isfinite(db), db < split, False)
-    fine, _ = masked_box_mean(np.where(valid, to_db(vv), 0.0), valid, 3)
-    dark = np.isfinite(fine) & (fine < split)
+    """Three images of the scene: the split's band smoothed over ``smooth_m``, in dB;
+    where that is below the water split (the scene's own, or ``split``'s); and where the
+    3 x 3 mean of the band in dB (a geometric mean: a lone bright scatterer barely
+    moves it) is below the split too."""
+    if split is None:
+        split = _s1_scene_split(raster, smooth_m)
+    values = raster.band(split.band)
+    valid = np.isfinite(values)
+    db = _smoothed_db(raster, smooth_m, split.band)
+    coarse = np.where(np.isfinite(db), db < split.threshold, False)
+    fine, _ = masked_box_mean(np.where(valid, to_db(values), 0.0), valid, 3)
+    dark = np.isfinite(fine) & (fine < split.threshold)
     return db, coarse, dark
 
 
@@ -413,13 +495,18 @@ def water_mask(
 def _check_split(split: WaterSplit | None, raster: Raster) -> None:
     if split is not None and split.sensor != raster.sensor:
         raise InputError(f"a {split.sensor} water split cannot split a {raster.sensor} scene")
+    if split is not None and split.sensor == "s1" and not raster.has_band(split.band):
+        raise InputError(f"a water split of {split.band} cannot split a scene without {split.band}")
 
 
 def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     """The water/land thresholds of one prepared scene, as :func:`water_mask` finds them.
 
     Sentinel-1: the Otsu split in the deepest valley of the histogram of VV's
-    ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979). Sentinel-2:
+    ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979), or of VH's,
+    bounded to ``S1_VH_THRESHOLD_DB``, when VH separates the two classes more cleanly
+    by ``S1_VH_PREFERENCE`` (a windy sea; Otsu's separability, see :func:`_s1_split`).
+    Sentinel-2:
     the same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08
     ceiling over it.
 
@@ -435,7 +522,7 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     WaterSplit
     """
     if raster.sensor == "s1":
-        return WaterSplit("s1", _s1_split(_smoothed_db(raster, smooth_m)))
+        return _s1_scene_split(raster, smooth_m)
     if raster.sensor == "s2":
         index, cloudy = _s2_index(raster)
         return _s2_split(raster, index, np.isfinite(index) & ~cloudy)
@@ -510,11 +597,16 @@ def series_water(
     reference = None
     splits = splits or [None] * len(scenes)
     for scene, water, split in zip(scenes, waters, splits, strict=True):
+        split = split or _s1_scene_split(scene, smooth_m)
         level, _, dark = _s1_levels(scene, smooth_m, split)
         passable |= dark
         seen_any |= np.isfinite(scene.band("VV"))
         if not judge:
             continue
+        # Judged in VV whichever band split the date: wind moves the sea's VV, which
+        # is what tells it from land, and leaves its VH at the noise floor.
+        if split.band != "VV":
+            level = _smoothed_db(scene, smooth_m)
         level = level.astype(np.float32)
         if reference is None:
             reference = level
@@ -552,8 +644,8 @@ def water_mask_file(
     ndarray of bool, shape (row, col) of the file
     """
     info = raster_info(path)
-    # The S1 mask needs only VV: half the reading.
-    bands = [vv_band(info.band_names)] if sensor == "s1" else None
+    # The S1 mask needs VV and VH only, whatever else the file holds.
+    bands = s1_band_indexes(info.band_names, info.count, str(path)) if sensor == "s1" else None
     # GDAL's block cache (5 % of RAM by default) would keep the whole file resident; 64 MB
     # (rasterio passes the size to GDAL in bytes).
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
@@ -597,7 +689,7 @@ def water_split_file(
     histogram, so each window would draw its shoreline at its own level. The split is
     found once for the file, as :func:`water_split` finds it for a scene in memory, from
     about ``samples`` of the file's full-resolution values on a regular lattice (VV's
-    ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them), gathered window
+    and VH's ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them), gathered window
     by window so that memory stays that of one window. A decimated read would not do:
     block means narrow the histogram's classes and move the split (Busan's NDWI split
     by 0.006 at 40 m, which moves berthed ships in and out of the water).
@@ -630,12 +722,12 @@ def water_split_file(
     from imagery.errors import EmptyRasterError
 
     info = raster_info(path, sensor=sensor)
-    bands = [vv_band(info.band_names)] if sensor == "s1" else None  # VV only: half the reading
+    bands = s1_band_indexes(info.band_names, info.count, str(path)) if sensor == "s1" else None
     # The smoothing's reach, so that each window's core is smoothed as in the whole.
     pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
     pad = odd_window_px(smooth_m, pixel_m, minimum=3) // 2 + 1
     step = max(1, math.isqrt((info.height * info.width) // max(1, samples)))
-    values, nir = [], []
+    values, nir, cross = [], [], []
     # GDAL's block cache (5 % of RAM by default) would keep the file resident; windows
     # are read once each (rasterio passes the size to GDAL in bytes).
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
@@ -660,7 +752,10 @@ def water_split_file(
             rows, cols = rows - r0, cols - c0
             if sensor == "s1":
                 level = _smoothed_db(raster, smooth_m)[rows, cols]
-                values.append(level[np.isfinite(level)])
+                keep = np.isfinite(level)
+                values.append(level[keep])
+                if raster.has_band("VH"):
+                    cross.append(_smoothed_db(raster, smooth_m, "VH")[rows, cols][keep])
             else:
                 index, cloudy = _s2_index(raster)
                 index, cloudy = index[rows, cols], cloudy[rows, cols]
@@ -669,7 +764,7 @@ def water_split_file(
                 nir.append(raster.band("B08")[rows, cols][usable])
     values = np.concatenate(values) if values else np.empty(0, dtype=np.float32)
     if sensor == "s1":
-        return WaterSplit("s1", _s1_split(values))
+        return _s1_split(values, np.concatenate(cross) if cross else None)
     split = _valley_split(values, S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
     nir = np.concatenate(nir) if nir else np.empty(0, dtype=np.float32)
     water = values > split

@@ -85,3 +85,11 @@ def test_bad_sensor_is_a_usage_error(tmp_path):
     result = _run("--aoi", "rajin", "--sensor", "s3", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "s3" in result.output
+
+
+def test_a_windy_s2_sea_is_a_usage_error(tmp_path):
+    result = _run(
+        "--aoi", "rajin", "--sensor", "s2", "--windy", "--size", "128", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 2 and "--windy" in result.output
+    assert not any(tmp_path.iterdir())

@@ -124,6 +124,26 @@ def test_s1_scene_is_linear_sigma0_vv_vh(s1_pair):
     assert prepare_s1(scene).band_names == ("VV", "VH")
 
 
+def test_a_windy_sea_is_as_bright_as_land_in_vv_and_at_the_floor_in_vh(rajin):
+    windy = simulate_pair(rajin, sensor="s1", seed=3, size_px=256, windy=True)
+    calm_pair = simulate_pair(rajin, sensor="s1", seed=3, size_px=256)
+    water = binary_erosion(windy.water, iterations=5)
+    land = binary_erosion(~windy.water, iterations=5)
+    vv, vh = windy.scenes[1].data
+    assert -13.0 < 10 * np.log10(np.median(vv[water])) < -7.0
+    assert np.median(vv[water]) > 0.25 * np.median(vv[land])  # within 6 dB of the land
+    assert 10 * np.log10(np.median(vh[water])) < 10 * np.log10(np.median(vh[land])) - 3.0
+    # Only the sea changes: the traffic, the land and the truth are the calm pair's.
+    assert windy.truth[0].geometry.equals(calm_pair.truth[0].geometry)
+    cond = windy.conditions[1]
+    calm = calm_pair.conditions[1]
+    assert {k: v for k, v in cond.items() if k not in ("water_vv_db", "cross_pol_db")} == {
+        k: v for k, v in calm.items() if k not in ("water_vv_db", "cross_pol_db")
+    }
+    with pytest.raises(InputError, match="Sentinel-1 only"):
+        simulate_pair(rajin, sensor="s2", seed=3, size_px=256, windy=True)
+
+
 def test_s2_scene_is_l2a_reflectance_and_scl(s2_pair):
     scene = s2_pair.scenes[0]
     assert scene.band_names == ("B02", "B03", "B04", "B08", "SCL") and scene.sensor == "s2"

@@ -393,6 +393,71 @@ def test_the_sample_is_even_whatever_the_windows(tmp_path):
     assert splits.pop().threshold == pytest.approx(water_split(scene).threshold, abs=1.0)
 
 
+def windy_port(*, seed: int = 5, ship: bool = False) -> Raster:
+    """6 km x 3 km, dual-pol: land in the west (built-up, VV -6 dB / VH -13 dB, and
+    grass, -11 / -18 dB) and a sea under a 10 m/s wind in the east (VV -9 dB, about
+    CMOD5's at 35 degrees, as bright as the land; VH -24 dB, Sentinel-1's noise floor),
+    with a 150 m x 30 m ship (+3 dB VV) at anchor when ``ship``."""
+    vv = np.full((300, 600), 10**-0.9, dtype=np.float32)
+    vh = np.full((300, 600), 10**-2.4, dtype=np.float32)
+    vv[:, :250], vh[:, :250] = 10**-0.6, 10**-1.3
+    vv[:, 100:200], vh[:, 100:200] = 10**-1.1, 10**-1.8
+    if ship:
+        vv[150:153, 400:415], vh[150:153, 400:415] = 10**0.3, 10**-0.8
+    rng = np.random.default_rng(seed)
+    speckle = rng.gamma(4.4, 1 / 4.4, (2, *vv.shape))
+    return Raster(
+        data=(np.stack([vv, vh]) * speckle).astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+
+
+def test_a_windy_sea_as_bright_as_land_in_vv_is_split_in_vh():
+    scene = windy_port()
+    split = water_split(scene)
+    assert split.band == "VH" and -23.0 < split.threshold < -18.0
+    mask = water_mask(scene)
+    assert mask[:, 260:].mean() > 0.99 and mask[:, :240].mean() < 0.01
+    # VV alone has no water class: the sea is land, as before VH was consulted.
+    vv_only = scene.select(["VV"])
+    assert water_split(vv_only).band == "VV"
+    assert water_mask(vv_only)[:, 260:].mean() < 0.05
+    with pytest.raises(InputError, match="split of VH"):
+        water_mask(vv_only, split=split)
+
+
+def test_a_ship_on_a_windy_sea_is_found():
+    found = detect_vessels(windy_port(ship=True))
+    assert len(found) == 1
+    assert 100.0 < found.length_m.iloc[0] < 220.0
+
+
+def test_the_split_of_a_windy_file_is_the_scene_s(tmp_path):
+    scene = windy_port()
+    path = write_raster(scene, tmp_path / "windy.tif")
+    split = water_split_file(path, sensor="s1", chunk_px=128)
+    assert split.band == "VH"
+    assert split.threshold == pytest.approx(water_split(scene).threshold, abs=1e-6)
+    coarse = water_mask_file(path, sensor="s1")
+    assert coarse[:, 270:].mean() > 0.99 and coarse[:, :230].mean() < 0.01
+
+
+def test_a_series_of_a_calm_and_a_windy_pass_keeps_the_land_dry():
+    calm = windy_port()
+    data = calm.data.copy()
+    data[0, :, 250:] *= 10**-1.0  # the same sea, calm: VV -19 dB
+    calm = calm.replace(data=data)
+    windy = windy_port(seed=6)
+    scenes = [calm, windy]
+    waters = [water_mask(s, enclosed=False) for s in scenes]
+    assert [water_split(s).band for s in scenes] == ["VV", "VH"]
+    water = series_water(scenes, waters)
+    assert water[:, 260:].mean() > 0.99 and water[:, :240].mean() < 0.01
+
+
 def test_the_split_of_a_file_reads_its_vv_band_by_name(tmp_path):
     scene = land_with_dark_fields()
     vh = scene.data[0] * 0.2 * np.random.default_rng(7).gamma(4.4, 1 / 4.4, scene.shape)

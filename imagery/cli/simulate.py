@@ -34,6 +34,11 @@ from imagery.simulate import simulate_pair, simulate_series, write_simulation
     default=None,
     help="Date of the first scene, YYYY-MM-DD [default: 2024-06-01].",
 )
+@click.option(
+    "--windy",
+    is_flag=True,
+    help="S1: a sea under a 7-15 m/s wind, as bright as the land in VV.",
+)
 def simulate(
     aoi_id: str,
     sensor: str,
@@ -42,20 +47,25 @@ def simulate(
     out_dir: str,
     dates: int | None,
     start,
+    windy: bool,
 ) -> None:
     """Simulate a before/after pair (or a series) of a port at 10 m, with truth.
 
     Writes GeoTIFFs on the AOI's UTM grid, truth.geojson of what is new in each later
     scene, departed.geojson, the objects of each scene, water.tif and simulation.json.
     """
+    if windy and sensor != "s1":
+        raise click.UsageError("--windy simulates a Sentinel-1 sea; use it with --sensor s1")
     check_output(out_dir)
     aoi = get_aoi(aoi_id)
     first = start.date() if start is not None else None
     if dates is None:
-        sim = simulate_pair(aoi, sensor=sensor, seed=seed, size_px=size_px, start=first)
+        sim = simulate_pair(
+            aoi, sensor=sensor, seed=seed, size_px=size_px, start=first, windy=windy
+        )
     else:
         sim = simulate_series(
-            aoi, sensor=sensor, seed=seed, dates=dates, size_px=size_px, start=first
+            aoi, sensor=sensor, seed=seed, dates=dates, size_px=size_px, start=first, windy=windy
         )
     with writing(out_dir):
         paths = write_simulation(sim, out_dir)

@@ -12,6 +12,7 @@ Sentinel-1 and Sentinel-2 with the same seed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 import math
@@ -174,6 +175,7 @@ def simulate_pair(
     size_px: int = 512,
     resolution_m: float = 10.0,
     start: date | None = None,
+    windy: bool = False,
 ) -> Simulation:
     """Simulate a before/after pair of one port.
 
@@ -190,6 +192,10 @@ def simulate_pair(
         Pixel size, metres.
     start : date, optional
         Date of the first scene (default 2024-06-01); the second follows one revisit later.
+    windy : bool, default False
+        Sentinel-1: every pass over a sea under a 7-15 m/s wind, VV -12 to -8 dB, as
+        bright as the land (:data:`imagery.simulate.s1.WINDY_WATER_VV_DB`); otherwise
+        the same scenes.
 
     Returns
     -------
@@ -204,7 +210,9 @@ def simulate_pair(
     [('VV', 'VH'), ('VV', 'VH')]
     """
     _check(aoi, sensor, seed, size_px, resolution_m)
-    return _simulate(aoi, sensor, int(seed), 2, int(size_px), float(resolution_m), start)
+    return _simulate(
+        aoi, sensor, int(seed), 2, int(size_px), float(resolution_m), start, windy=windy
+    )
 
 
 def simulate_series(
@@ -216,6 +224,7 @@ def simulate_series(
     size_px: int = 512,
     resolution_m: float = 10.0,
     start: date | None = None,
+    windy: bool = False,
 ) -> Simulation:
     """Simulate ``dates`` consecutive acquisitions of one port on the sensor's revisit.
 
@@ -232,7 +241,9 @@ def simulate_series(
         )
     if dates > MAX_DATES:
         raise InputError(f"at most {MAX_DATES} dates in one series, got {dates}")
-    return _simulate(aoi, sensor, int(seed), int(dates), int(size_px), float(resolution_m), start)
+    return _simulate(
+        aoi, sensor, int(seed), int(dates), int(size_px), float(resolution_m), start, windy=windy
+    )
 
 
 def _simulate(
@@ -243,7 +254,11 @@ def _simulate(
     size_px: int,
     resolution_m: float,
     start: date | None,
+    *,
+    windy: bool = False,
 ) -> Simulation:
+    if windy and sensor != "s1":
+        raise InputError("a windy sea is simulated for Sentinel-1 only")
     sk = _SENSOR_KEY[sensor]
     scale = [size_px, round(resolution_m * 1000)]
     crs = CRS.from_epsg(aoi.utm_epsg)
@@ -266,7 +281,11 @@ def _simulate(
     ground = _rng(seed, aoi.id, 5, sk, *scale)
     if sensor == "s1":
         renderer = s1.S1Renderer(layout, transform=transform, size_px=size_px, rng=ground)
-        draw_conditions, names, nodata = s1.draw_conditions, s1.BANDS, None
+        draw_conditions, names, nodata = (
+            functools.partial(s1.draw_conditions, windy=windy),
+            s1.BANDS,
+            None,
+        )
     else:
         renderer = s2.S2Renderer(layout, transform=transform, size_px=size_px, rng=ground)
         draw_conditions, names, nodata = s2.draw_conditions, s2.BANDS, 0

@@ -12,6 +12,14 @@ scene's calibration gain is applied.
 
 References
 ----------
+Hersbach, H., Stoffelen, A. and de Haan, S. (2007). An improved C-band scatterometer
+ocean geophysical model function: CMOD5. Journal of Geophysical Research: Oceans, 112,
+C03006. https://doi.org/10.1029/2006JC003743
+
+Vachon, P. W. and Wolfe, J. (2011). C-band cross-polarization wind speed retrieval.
+IEEE Geoscience and Remote Sensing Letters, 8(3), 456-459.
+https://doi.org/10.1109/LGRS.2010.2085417
+
 Ward, K. D. (1981). Compound representation of high resolution sea clutter.
 Electronics Letters 17(16), 561-563. https://doi.org/10.1049/el:19810394
 
@@ -72,9 +80,20 @@ def psf_kernel(fwhm_px: float, *, alpha: float = 0.75, radius_px: int = 6) -> np
     return (k / k.sum()).astype(np.float32)
 
 
-def draw_conditions(rng: np.random.Generator) -> dict:
-    """Sea and land state of one acquisition (wind, clutter texture, noise floor)."""
-    return {
+#: A windy sea's VV (dB) and its VV/VH ratio (dB): 7-15 m/s over IW's incidences (CMOD5,
+#: Hersbach et al. 2007) and VH = 0.58 U - 35.7 dB, -31.6 to -27 dB (Vachon & Wolfe 2011),
+#: under the noise floor.
+WINDY_WATER_VV_DB = (-12.0, -8.0)
+WINDY_CROSS_POL_DB = (17.0, 20.0)
+
+
+def draw_conditions(rng: np.random.Generator, *, windy: bool = False) -> dict:
+    """Sea and land state of one acquisition (wind, clutter texture, noise floor).
+
+    ``windy`` raises the sea to ``WINDY_WATER_VV_DB``, as bright as land in VV, with
+    VH ``WINDY_CROSS_POL_DB`` below it; the other draws are those of a calm pass.
+    """
+    cond = {
         "water_vv_db": round(float(rng.uniform(-22.0, -14.0)), 3),
         "cross_pol_db": round(float(rng.uniform(8.0, 10.0)), 3),
         "texture_shape": round(float(rng.uniform(2.0, 10.0)), 3),
@@ -85,6 +104,10 @@ def draw_conditions(rng: np.random.Generator) -> dict:
         "nesz_vh_db": round(float(rng.uniform(-28.0, -24.0)), 3),
         "enl": ENL,
     }
+    if windy:
+        cond["water_vv_db"] = round(float(rng.uniform(*WINDY_WATER_VV_DB)), 3)
+        cond["cross_pol_db"] = round(float(rng.uniform(*WINDY_CROSS_POL_DB)), 3)
+    return cond
 
 
 class S1Renderer:
