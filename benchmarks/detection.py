@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "--windy", action="store_true", help="S1 only: seas as bright as the land in VV"
     )
     args = parser.parse_args(argv)
+    if args.windy and args.sensors.split(",") != ["s1"]:
+        parser.error("--windy draws Sentinel-1 seas: add --sensors s1")
     report = run(
         seed_list(args.seeds),
         args.sensors.split(","),

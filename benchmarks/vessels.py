@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.windy and args.sensors.split(",") != ["s1"]:
+        parser.error("--windy draws Sentinel-1 seas: add --sensors s1")
     report = run(
         seed_list(args.seeds),
         args.sensors.split(","),

@@ -46,7 +46,6 @@ __all__ = [
     "prepare",
     "prepare_s1",
     "prepare_s2",
-    "s1_band_indexes",
     "to_db",
     "vv_band",
 ]
@@ -128,20 +127,6 @@ def _s1_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[
         f"{source}: Sentinel-1 input needs 1 band (VV) or 2 bands (VV, VH), or band descriptions "
         f"naming VV/VH; got {count} bands {list(band_names) or '(no descriptions)'}"
     )
-
-
-def s1_band_indexes(
-    band_names: Sequence[str | None], count: int, source: str = "input"
-) -> list[int]:
-    """1-based indexes of a file's VV band and, when it has one, its VH band, as
-    :func:`prepare_s1` reads them (band descriptions first, else VV then VH).
-
-    Raises
-    ------
-    BandError
-        As :func:`prepare_s1`: no VV, or no way to tell the bands apart.
-    """
-    return [i + 1 for _, i in _s1_bands([n or "" for n in band_names], count, source)]
 
 
 def vv_band(band_names: Sequence[str | None]) -> int:

@@ -9,7 +9,8 @@ Sentinel-1
     beat speckle, converted to dB and thresholded at the Otsu split of its histogram,
     bounded to a physically plausible range. Wind lifts the sea's VV into the range of
     land but leaves its VH at the noise floor, so when VH parts the scene into two
-    classes more cleanly than VV, VH is split instead.
+    classes more cleanly than VV and what VH calls water is bright in VV (a windy sea,
+    not pavement, which lies at VH's floor too), VH is split instead.
 Sentinel-2
     The normalised difference water index NDWI = (B03 - B08) / (B03 + B08)
     (McFeeters 1996) separates water (strongly positive) from land and from ships
@@ -73,19 +74,12 @@ from rasterio import features
 from scipy import ndimage
 from skimage.filters import threshold_multiotsu, threshold_otsu
 
-from imagery.errors import InputError
+from imagery.errors import EmptyRasterError, InputError
 from imagery.filters import masked_box_mean, odd_window_px
 from imagery.grid import pixel_size_m
 from imagery.io import raster_info, read_raster
 from imagery.raster import Raster
-from imagery.sensors import (
-    SCL_OPAQUE_CLASSES,
-    SCL_WATER,
-    cloud_mask,
-    prepare,
-    s1_band_indexes,
-    to_db,
-)
+from imagery.sensors import SCL_OPAQUE_CLASSES, SCL_WATER, cloud_mask, prepare, to_db
 
 __all__ = [
     "WaterSplit",
@@ -136,10 +130,14 @@ S1_VH_DEFAULT_DB = -21.0
 #: between calm water and land is the wider, and VH's the noisier.
 S1_VH_PREFERENCE = 0.15
 #: ... and only when what VH calls water is, by its median VV, brighter than smooth
-#: pavement can be (-20 to -13 dB): a sea roughened by the wind. Pavement and calm water
-#: both lie at VH's noise floor, so a VH split takes a paved yard for water where VV's
-#: split tells the two apart.
-S1_WINDY_SEA_VV_DB = -13.0
+#: pavement mostly is (-20 to -15 dB): a sea roughened by the wind (6 m/s and more).
+#: Pavement and calm water both lie at VH's noise floor, so a VH split takes a paved yard
+#: for water where VV's split tells the two apart.
+S1_WINDY_SEA_VV_DB = -14.0
+#: ... and only when VH is valid wherever VV is, but for this share: the two bands'
+#: separabilities are compared on the same pixels, and VH's mask has no water where VH
+#: is missing.
+S1_VH_MIN_COVERAGE = 0.9
 #: Between passes land keeps its 50 m mean backscatter within speckle and calibration
 #: (well under 1 dB); an object arriving or leaving, or the wind over water, moves it by
 #: more than this, dB.
@@ -179,9 +177,9 @@ class WaterSplit:
     nir_ceiling : float or None
         Sentinel-2: B08 reflectance above which no pixel is water (the water's median
         plus ``S2_WATER_NIR_MARGIN``); None when the scene has no water.
-    band : {"VV", "VH"}
-        Sentinel-1: the polarisation split (VH where wind makes the sea as bright as
-        land in VV, see :func:`water_split`).
+    band : {"VV", "VH", "NDWI"}
+        What is split: Sentinel-1's VV, or VH where wind makes the sea as bright as land
+        in VV (see :func:`water_split`); Sentinel-2's NDWI.
     """
 
     sensor: str
@@ -190,13 +188,17 @@ class WaterSplit:
     band: str = "VV"
 
 
-def _valley_split(values: np.ndarray, bounds: tuple[float, float], default: float) -> float:
+def _valley_split(
+    values: np.ndarray, bounds: tuple[float, float], default: float, *, clamp: bool = False
+) -> float:
     """The water/land split: the Otsu candidate lying in the deepest histogram valley.
 
     Ports hold three broad surfaces (water, built-up, vegetation or bare land), so the
     two-class Otsu split may fall between the two land classes. The candidates are the
     two-class split and both three-class (multi-Otsu) splits; the one inside ``bounds``
-    where the smoothed histogram is lowest wins. Without any, ``default``.
+    where the smoothed histogram is lowest wins. Without any, ``default``. With
+    ``clamp``, a candidate beyond a bound is tried at that bound too (a two-class split
+    just past the bound still marks a valley between water and land).
     """
     finite = values[np.isfinite(values)]
     if finite.size < 100:
@@ -209,6 +211,8 @@ def _valley_split(values: np.ndarray, bounds: tuple[float, float], default: floa
     except ValueError:
         pass
     low, high = bounds
+    if clamp:
+        candidates += [min(max(c, low), high) for c in candidates]
     inside = [c for c in candidates if low <= c <= high]
     if not inside:
         # A scene that is nearly all water or all land has no valley between the
@@ -318,9 +322,10 @@ def _separability(values: np.ndarray, split: float) -> float:
 
 
 def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
-    """The S1 split of a scene's ``smooth_m`` means (dB, the same pixels in both bands):
-    :func:`_valley_split` of VV, or of VH when VH separates two classes more cleanly by
-    ``S1_VH_PREFERENCE`` and its water is a windy sea (median VV above
+    """The S1 split of a scene's ``smooth_m`` means (dB, the same pixels in both bands,
+    NaN where missing): :func:`_valley_split` of VV, or of VH when VH is valid wherever
+    VV is (``S1_VH_MIN_COVERAGE``), separates two classes more cleanly by
+    ``S1_VH_PREFERENCE``, and its water is a windy sea (median VV above
     ``S1_WINDY_SEA_VV_DB``).
 
     Calm water is darkest in VV, where the contrast with land is widest. Wind roughens
@@ -333,12 +338,16 @@ def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
     """
     split = WaterSplit("s1", _valley_split(vv_db, S1_THRESHOLD_DB, S1_DEFAULT_DB))
     if vh_db is not None:
-        vh_split = _valley_split(vh_db, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB)
-        vv_eta = _separability(vv_db, split.threshold)
-        vh_eta = _separability(vh_db, vh_split)
-        with np.errstate(invalid="ignore"):
-            vh_water = vv_db[vh_db < vh_split]
-        vh_water = vh_water[np.isfinite(vh_water)]
+        vv_valid = np.isfinite(vv_db)
+        both = vv_valid & np.isfinite(vh_db)
+        if both.sum() < S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
+            log.debug("S1 water split at %.2f dB VV: VH is missing", split.threshold)
+            return split
+        vv, vh = vv_db[both], vh_db[both]
+        vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
+        vv_eta = _separability(vv, split.threshold)
+        vh_eta = _separability(vh, vh_split)
+        vh_water = vv[vh < vh_split]
         water_vv = float(np.median(vh_water)) if vh_water.size else -np.inf
         log.debug(
             "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB", vv_eta, vh_eta, water_vv
@@ -408,7 +417,7 @@ def _s2_split(raster: Raster, index: np.ndarray, usable: np.ndarray) -> WaterSpl
     if water.any():
         ceiling = float(np.nanmedian(raster.band("B08")[water])) + S2_WATER_NIR_MARGIN
     log.debug("S2 water split at NDWI %.3f, B08 below %s", split, ceiling)
-    return WaterSplit("s2", split, ceiling)
+    return WaterSplit("s2", split, ceiling, band="NDWI")
 
 
 def _s2_water(raster: Raster, smooth_m: float, split: WaterSplit | None = None) -> np.ndarray:
@@ -454,8 +463,8 @@ def water_mask(
     """Boolean (row, col) water mask of one prepared scene.
 
     From the AOI's water polygon when it has one, else split at the thresholds of
-    :func:`water_split`: the Otsu split (Otsu 1979) of S1 VV in dB, or of S2 NDWI
-    (McFeeters 1996).
+    :func:`water_split`: the Otsu split (Otsu 1979) of S1 VV (or VH, under a windy sea)
+    in dB, or of S2 NDWI (McFeeters 1996).
 
     Parameters
     ----------
@@ -505,7 +514,8 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     Sentinel-1: the Otsu split in the deepest valley of the histogram of VV's
     ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979), or of VH's,
     bounded to ``S1_VH_THRESHOLD_DB``, when VH separates the two classes more cleanly
-    by ``S1_VH_PREFERENCE`` (a windy sea; Otsu's separability, see :func:`_s1_split`).
+    by ``S1_VH_PREFERENCE`` (Otsu's separability) and what it calls water has a median
+    VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`).
     Sentinel-2:
     the same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08
     ceiling over it.
@@ -597,6 +607,7 @@ def series_water(
     reference = None
     splits = splits or [None] * len(scenes)
     for scene, water, split in zip(scenes, waters, splits, strict=True):
+        _check_split(split, scene)
         split = split or _s1_scene_split(scene, smooth_m)
         level, _, dark = _s1_levels(scene, smooth_m, split)
         passable |= dark
@@ -644,14 +655,16 @@ def water_mask_file(
     ndarray of bool, shape (row, col) of the file
     """
     info = raster_info(path)
-    # The S1 mask needs VV and VH only, whatever else the file holds.
-    bands = s1_band_indexes(info.band_names, info.count, str(path)) if sensor == "s1" else None
     # GDAL's block cache (5 % of RAM by default) would keep the whole file resident; 64 MB
-    # (rasterio passes the size to GDAL in bytes).
+    # (rasterio passes the size to GDAL in bytes). Every band, as the detection reads
+    # them: which is VV and which VH is for prepare to tell. A pixel with VV but no VH
+    # still has water.
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
-        coarse = read_raster(path, sensor=sensor, decimation=decimation, bands=bands)
+        coarse = read_raster(path, sensor=sensor, decimation=decimation, require_valid=False)
     # On the file's own grid, whatever its CRS: the mask is expanded onto that grid.
     coarse = prepare(coarse, sensor, source=str(path), grid="native")
+    if sensor == "s1" and not np.isfinite(coarse.band("VV")).any():
+        raise EmptyRasterError(f"{path}: the raster holds no valid VV pixel")
     # Only kept out of the shift's measurement: enclosed water costs nothing there.
     water = water_mask(coarse, aoi=aoi, enclosed=False)
     # Mixed pixels at the coarse scale widen a ship by about a pixel on every side.
@@ -719,10 +732,7 @@ def water_split_file(
     """
     from rasterio.windows import Window
 
-    from imagery.errors import EmptyRasterError
-
     info = raster_info(path, sensor=sensor)
-    bands = s1_band_indexes(info.band_names, info.count, str(path)) if sensor == "s1" else None
     # The smoothing's reach, so that each window's core is smoothed as in the whole.
     pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
     pad = odd_window_px(smooth_m, pixel_m, minimum=3) // 2 + 1
@@ -737,13 +747,16 @@ def water_split_file(
             r0, c0 = max(0, row - pad), max(0, col - pad)
             r1 = min(info.height, row + chunk_px + pad)
             c1 = min(info.width, col + chunk_px + pad)
-            try:
-                raster = read_raster(
-                    path, sensor=sensor, bands=bands, window=Window(c0, r0, c1 - c0, r1 - r0)
-                )
-            except EmptyRasterError:
+            # Every band, as the detection's windows read them (a window with VV but no
+            # VH still has water to sample).
+            raster = read_raster(
+                path, sensor=sensor, window=Window(c0, r0, c1 - c0, r1 - r0), require_valid=False
+            )
+            if sensor != "s1" and not raster.valid_mask().any():
                 continue
             raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+            if sensor == "s1" and not np.isfinite(raster.band("VV")).any():
+                continue
             rows, cols = _lattice(
                 (row, min(row + chunk_px, info.height)),
                 (col, min(col + chunk_px, info.width)),
@@ -769,4 +782,4 @@ def water_split_file(
     nir = np.concatenate(nir) if nir else np.empty(0, dtype=np.float32)
     water = values > split
     ceiling = float(np.nanmedian(nir[water])) + S2_WATER_NIR_MARGIN if water.any() else None
-    return WaterSplit("s2", split, ceiling)
+    return WaterSplit("s2", split, ceiling, band="NDWI")

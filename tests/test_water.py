@@ -445,6 +445,40 @@ def test_the_split_of_a_windy_file_is_the_scene_s(tmp_path):
     assert coarse[:, 270:].mean() > 0.99 and coarse[:, :230].mean() < 0.01
 
 
+def test_a_windy_sea_with_a_strip_of_land_is_water():
+    # VH's two-class split (about -18.6 dB, between the sea's -24 and the land's -13)
+    # lies just past its -19 dB bound; the split inside the sea's noise that won instead
+    # separated nothing, and VV's fallback kept the sea land.
+    scene = windy_port()
+    data = scene.data.copy()
+    data[:, :, 30:250] = windy_port(seed=9).data[:, :, 300:520]  # land only in the west 5 %
+    scene = scene.replace(data=data)
+    assert water_split(scene).band == "VH"
+    assert water_mask(scene)[:, 40:].mean() > 0.99
+
+
+def test_a_windy_file_with_vh_undescribed_is_split_as_the_detection_reads_it(tmp_path):
+    scene = windy_port()
+    path = write_raster(scene.replace(band_names=("VV", "")), tmp_path / "vv-and-unnamed.tif")
+    # The detection reads the unnamed second band as VH; so must the file's split.
+    assert water_split_file(path, sensor="s1").band == "VH"
+    assert water_mask_file(path, sensor="s1")[:, 270:].mean() > 0.99
+
+
+def test_a_file_whose_vh_is_missing_is_split_in_vv(tmp_path):
+    scene = land_with_dark_fields()
+    vh = np.full(scene.shape, np.nan, dtype=np.float32)
+    vh[:, 500:] = scene.data[0, :, 500:] * 0.2
+    both = scene.replace(data=np.stack([scene.data[0], vh]), band_names=("VV", "VH"))
+    path = write_raster(both, tmp_path / "vh-partly-missing.tif")
+    # Read together with VV, the missing VH used to empty every window (the split fell
+    # back to -15 dB unread) and the co-registration mask failed outright.
+    split = water_split_file(path, sensor="s1", chunk_px=128)
+    assert split.band == "VV"
+    assert split.threshold == pytest.approx(water_split(scene).threshold, abs=1e-6)
+    assert water_mask_file(path, sensor="s1")[:, 420:].mean() > 0.99
+
+
 def test_a_series_of_a_calm_and_a_windy_pass_keeps_the_land_dry():
     calm = windy_port()
     data = calm.data.copy()
