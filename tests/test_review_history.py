@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pyogrio
+from geopandas.testing import assert_geodataframe_equal
 from test_review_data import GONE, NEW, run_inputs
 from test_review_marks import _mark
 
@@ -157,3 +158,154 @@ def test_a_kept_mark_the_run_no_longer_detects_is_no_sighting(tmp_path):
     assert (first.runs, first.last_seen) == (1, "2024-03-13")
     assert json.loads(first.run_folders) == ["2024-03-13"]
     assert (first.last_status, first.last_note) == ("confirmed", "tanker")
+
+
+def test_a_reprocessed_folder_withdraws_the_sightings_it_no_longer_reports(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    newcomer = ("vessel", 40, 180, 10, 3)
+    write_run(
+        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
+    )
+    write_run(
+        out / "2024-03-25",
+        **run_inputs(before=D2, after=D3, new=[NEW[0], newcomer], gone=[]),
+        history=history,
+        chips=False,
+    )
+    before = _history(history)
+    assert sorted(before["length_m"]) == [50.0, 100.0, 120.0, 180.0]
+    # Reprocessed (other settings): the 2024-03-25 folder reports only a cargo stack now.
+    stack = ("cargo", 60, 40, 5, 5)
+    write_run(
+        out / "2024-03-25",
+        **run_inputs(before=D2, after=D3, new=[stack], gone=[]),
+        history=history,
+        chips=False,
+    )
+    rows = _history(history)
+    by_length = rows.set_index("length_m")
+    assert 100.0 not in by_length.index  # only the withdrawn run had seen the newcomer
+    assert len(rows) == 4 and (by_length["kind"] == "cargo").sum() == 2
+    tanker = by_length.loc[180.0]
+    assert (tanker.runs, json.loads(tanker.run_folders)) == (1, ["2024-03-13"])
+    survivors = before[before["length_m"] != 100.0]
+    assert set(survivors.index) <= set(rows.index)  # ids unchanged
+    assert (rows.loc[survivors.index, "length_m"] == survivors["length_m"]).all()
+    assert (rows["runs"] == rows["run_folders"].map(lambda v: len(json.loads(v)))).all()
+
+
+def test_a_marked_flag_a_reprocess_no_longer_reports_keeps_its_mark(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    first = write_run(
+        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
+    )
+    _mark(first.paths["detections"], 1, "confirmed", "tanker")
+    write_run(
+        out / "2024-03-13",
+        **run_inputs(before=D1, after=D2, new=NEW[1:], gone=[]),
+        history=history,
+        chips=False,
+    )
+    rows = _history(history)
+    assert len(rows) == len(NEW)
+    tanker = rows.loc[1]
+    assert tanker.length_m == 180.0
+    assert (tanker.runs, json.loads(tanker.run_folders)) == (0, [])
+    assert (tanker.last_status, tanker.last_note) == ("confirmed", "tanker")
+    assert rows.loc[[2, 3], "runs"].tolist() == [1, 1]
+
+    # Even a run that carries the mark no more (its folder rebuilt from scratch) does not
+    # lose the analyst's mark from the history.
+    from test_review_data import flags_frame
+
+    from imagery.review.history import update_history
+
+    rows = update_history(
+        history,
+        run_dir=out / "2024-03-13",
+        detections=flags_frame([], D1, D2).assign(note=""),
+        departed=flags_frame([], D1, D2),
+        before_date="2024-03-01",
+        after_date="2024-03-13",
+    ).set_index("id")
+    assert rows.index.tolist() == [1]
+    assert (rows.loc[1].last_status, rows.loc[1].last_note) == ("confirmed", "tanker")
+
+
+def test_a_departure_a_reprocess_no_longer_reports_is_withdrawn(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    write_run(
+        out / "2024-03-13",
+        **run_inputs(before=D1, after=D2, new=NEW[:1], gone=[]),
+        history=history,
+        chips=False,
+    )
+    # 2024-03-25 sees the tanker leave, and a vessel no run had flagged (a new row).
+    write_run(
+        out / "2024-03-25",
+        **run_inputs(before=D2, after=D3, new=[], gone=[NEW[0], *GONE]),
+        history=history,
+        chips=False,
+    )
+    rows = _history(history)
+    assert rows["departed_run"].tolist() == ["2024-03-25", "2024-03-25"]
+    write_run(
+        out / "2024-03-25",
+        **run_inputs(before=D2, after=D3, new=[], gone=[]),
+        history=history,
+        chips=False,
+    )
+    rows = _history(history)
+    assert rows.index.tolist() == [1]  # the departure-only row is gone
+    tanker = rows.loc[1]
+    assert tanker.departed_seen is None and tanker.departed_run is None
+    assert (tanker.runs, json.loads(tanker.run_folders)) == (1, ["2024-03-13"])
+    # A later pass still sees it leave: it is open again to be stamped.
+    write_run(
+        out / "2024-04-06",
+        **run_inputs(before=D3, after=D4, new=[], gone=NEW[:1]),
+        history=history,
+        chips=False,
+    )
+    tanker = _history(history).loc[1]
+    assert (tanker.departed_seen, tanker.departed_run) == ("2024-04-06", "2024-04-06")
+
+
+def test_a_withdrawn_departure_does_not_become_a_sighting(tmp_path):
+    # The folder first reported a vessel gone; reprocessed, it reports it new instead:
+    # one row, first seen on the after date, never departed.
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    write_run(out / "2024-03-13", **run_inputs(new=[], gone=GONE), history=history, chips=False)
+    write_run(out / "2024-03-13", **run_inputs(new=GONE, gone=[]), history=history, chips=False)
+    rows = _history(history)
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.first_seen, row.last_seen, row.runs) == ("2024-03-13", "2024-03-13", 1)
+    assert row.departed_seen is None and row.departed_run is None
+
+
+def test_reprocessing_with_the_same_flags_leaves_the_history_as_it_was(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    newcomer = ("vessel", 40, 180, 10, 3)
+    runs = [
+        ("2024-03-13", run_inputs(before=D1, after=D2, gone=GONE)),
+        (
+            "2024-03-25",
+            run_inputs(before=D2, after=D3, new=[NEW[0], newcomer], gone=[NEW[1], NEW[2]]),
+        ),
+        ("2024-04-06", run_inputs(before=D3, after=D4, new=[NEW[1]], gone=[newcomer])),
+    ]
+    for folder, inputs in runs:
+        result = write_run(out / folder, **inputs, history=history, chips=False)
+    _mark(result.paths["detections"], 1, "dismissed", "wake")
+    write_run(out / runs[-1][0], **runs[-1][1], history=history, chips=False)
+    expected = _history(history)
+    assert len(expected) == 6
+    for folder, inputs in [*runs, *reversed(runs)]:
+        write_run(out / folder, **inputs, history=history, chips=False)
+        assert_geodataframe_equal(_history(history), expected)

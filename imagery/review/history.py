@@ -18,6 +18,15 @@ polygon.
 A row whose vessel has departed is not matched again by later arrivals at the same
 berth: a ship mooring where another left is a new row. Updating is idempotent:
 running the same pair again adds no row and no count.
+
+Folding a run folder first withdraws what that folder contributed before, so a folder
+reprocessed with other results leaves no ghosts: it is taken off ``run_folders`` (and
+``runs``), its ``departed_seen`` / ``departed_run`` stamps are cleared, and the run's
+flags are then matched again (a flag still reported keeps its row and id). A row left
+with no run folder, no departure and no analyst's mark (status other than ``new``, or
+a note) is removed; a marked row is kept, with ``runs`` 0. ``first_seen`` and
+``last_seen`` are not stored per folder: a surviving row keeps them as they were, even
+when they came from the withdrawn run.
 """
 
 from __future__ import annotations
@@ -106,10 +115,60 @@ def _seen(flags) -> np.ndarray:
     return flags[SEEN_FIELD].fillna(True).astype(bool).to_numpy()
 
 
-def _apply_detections(hist, flags, *, date: str, folder: str, tolerance_m: float) -> int:
-    """Match this run's flags to open rows; update them, add the rest. Returns (hist, added)."""
+def _withdraw(hist, folder: str) -> tuple[set[int], set[int]]:
+    """Take ``folder``'s earlier contribution off the rows (in place).
+
+    Returns the ids of the rows it touched, and of those among them that only a
+    departure of ``folder`` made (no run folder): they are no detection to match.
+    """
+    touched: set[int] = set()
+    departure_only: set[int] = set()
+    for i in hist.index:
+        folders = _folders(hist.at[i, "run_folders"])
+        stamped = hist.at[i, "departed_run"] == folder
+        if folder not in folders and not stamped:
+            continue
+        row_id = int(hist.at[i, "id"])
+        touched.add(row_id)
+        if stamped:
+            if not folders:
+                departure_only.add(row_id)
+            hist.at[i, "departed_seen"] = None
+            hist.at[i, "departed_run"] = None
+        if folder in folders:
+            folders.remove(folder)
+            hist.at[i, "run_folders"] = json.dumps(sorted(folders))
+            hist.at[i, "runs"] = len(folders)
+    return touched, departure_only
+
+
+def _orphans(hist, touched: set[int]) -> np.ndarray:
+    """Per row: withdrawn rows left with no run folder, no departure and no mark."""
+    ids = pd.to_numeric(hist["id"]).to_numpy()
+    folderless = np.array([not _folders(v) for v in hist["run_folders"]], dtype=bool)
+    status = hist["last_status"].fillna("").astype(str).str.strip()
+    note = hist["last_note"].fillna("").astype(str).str.strip()
+    unmarked = (status.isin(["", "new"]) & (note == "")).to_numpy()
+    return (
+        np.isin(ids, list(touched))
+        & folderless
+        & hist["departed_seen"].isna().to_numpy()
+        & unmarked
+    )
+
+
+def _apply_detections(
+    hist, flags, *, date: str, folder: str, tolerance_m: float, exclude: set[int] | None = None
+) -> int:
+    """Match this run's flags to open rows; update them, add the rest. Returns (hist, added).
+
+    Rows whose id is in ``exclude`` (departures this folder no longer reports) are not
+    matched: they were never a sighting.
+    """
     departed = hist["departed_seen"]
-    eligible = np.flatnonzero((departed.isna() | (departed.astype(str) > date)).to_numpy())
+    open_rows = departed.isna() | (departed.astype(str) > date)
+    open_rows &= ~pd.to_numeric(hist["id"]).isin(list(exclude or ()))
+    eligible = np.flatnonzero(open_rows.to_numpy())
     pairs = match_flags(hist.iloc[eligible], flags, min_tolerance_m=tolerance_m)
     seen = _seen(flags)
     matched = set(np.flatnonzero(~seen))  # marks only: never a new row
@@ -255,6 +314,10 @@ def _update(
     flags_crs = hist.crs or crs
     gone = departed.to_crs(flags_crs) if len(departed) else departed
     new = detections.to_crs(flags_crs) if len(detections) else detections
+    # A reprocessed folder may no longer report what it did: take its earlier sightings
+    # and departures off first, match the run again (re-attaching what it still
+    # reports to the same rows), then drop the rows nothing holds any more.
+    touched, departure_only = _withdraw(hist, folder)
     hist, added_gone = _apply_departed(
         hist,
         gone.reset_index(drop=True),
@@ -269,8 +332,11 @@ def _update(
         date=after_date,
         folder=folder,
         tolerance_m=min_tolerance_m,
+        exclude=departure_only,
     )
     added += added_gone
+    orphans = _orphans(hist, touched)
+    hist = hist[~orphans].reset_index(drop=True)
     hist["id"] = hist["id"].astype(np.int64)
     hist["runs"] = hist["runs"].astype(np.int64)
     for name in ("score", "length_m", "lon", "lat"):
@@ -280,5 +346,12 @@ def _update(
     write_geopackage(
         path, {LAYER: hist}, before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml})
     )
-    log.info("%s: %d rows (%d added by %s)", path, len(hist), added, folder)
+    log.info(
+        "%s: %d rows (%d added, %d withdrawn by %s)",
+        path,
+        len(hist),
+        added,
+        int(orphans.sum()),
+        folder,
+    )
     return hist
