@@ -515,10 +515,9 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979), or of VH's,
     bounded to ``S1_VH_THRESHOLD_DB``, when VH separates the two classes more cleanly
     by ``S1_VH_PREFERENCE`` (Otsu's separability) and what it calls water has a median
-    VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`).
-    Sentinel-2:
-    the same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08
-    ceiling over it.
+    VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`). Sentinel-2: the
+    same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08 ceiling
+    over it.
 
     Parameters
     ----------
@@ -660,7 +659,9 @@ def water_mask_file(
     # them: which is VV and which VH is for prepare to tell. A pixel with VV but no VH
     # still has water.
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
-        coarse = read_raster(path, sensor=sensor, decimation=decimation, require_valid=False)
+        coarse = read_raster(
+            path, sensor=sensor, decimation=decimation, require_valid=sensor != "s1"
+        )
     # On the file's own grid, whatever its CRS: the mask is expanded onto that grid.
     coarse = prepare(coarse, sensor, source=str(path), grid="native")
     if sensor == "s1" and not np.isfinite(coarse.band("VV")).any():
@@ -702,8 +703,8 @@ def water_split_file(
     histogram, so each window would draw its shoreline at its own level. The split is
     found once for the file, as :func:`water_split` finds it for a scene in memory, from
     about ``samples`` of the file's full-resolution values on a regular lattice (VV's
-    and VH's ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them), gathered window
-    by window so that memory stays that of one window. A decimated read would not do:
+    and VH's ``smooth_m`` means in dB; NDWI's 3 x 3 means with B08 beside them),
+    gathered window by window so that memory stays that of one window. A decimated read would not do:
     block means narrow the histogram's classes and move the split (Busan's NDWI split
     by 0.006 at 40 m, which moves berthed ships in and out of the water).
 
