@@ -134,6 +134,17 @@ S1_VH_PREFERENCE = 0.15
 #: Pavement and calm water both lie at VH's noise floor, so a VH split takes a paved yard
 #: for water where VV's split tells the two apart.
 S1_WINDY_SEA_VV_DB = -14.0
+#: ... and only when what VH calls water has the sea's cross-polarisation: its median VV
+#: at least this far above its median VH, dB. A windy sea's VH lies 17-20 dB under its VV
+#: (CMOD5 against Vachon & Wolfe 2011), 10 dB or more once the noise floor lifts it;
+#: grass, crops and trees depolarise by volume scattering, VH 5-9 dB under VV, so fields
+#: under VH's split are never taken for a windy sea.
+S1_SEA_CROSS_POL_DB = 10.0
+#: ... and whose median VH lies at the noise floor, at or under this, dB (Sentinel-1 IW's
+#: NESZ is -22 dB or lower, and a windy sea's own VH under it: the two together read -21
+#: dB or lower): rough bare soil can have the sea's VV and a low cross-polarisation, not
+#: its VH.
+S1_SEA_VH_FLOOR_DB = -21.0
 #: ... and only when VH is valid wherever VV is, but for this share: the two bands'
 #: separabilities are compared on the same pixels, and VH's mask has no water where VH
 #: is missing.
@@ -326,7 +337,8 @@ def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
     NaN where missing): :func:`_valley_split` of VV, or of VH when VH is valid wherever
     VV is (``S1_VH_MIN_COVERAGE``), separates two classes more cleanly by
     ``S1_VH_PREFERENCE``, and its water is a windy sea (median VV above
-    ``S1_WINDY_SEA_VV_DB``).
+    ``S1_WINDY_SEA_VV_DB``, at least ``S1_SEA_CROSS_POL_DB`` over its VH, and VH at the
+    noise floor, ``S1_SEA_VH_FLOOR_DB``).
 
     Calm water is darkest in VV, where the contrast with land is widest. Wind roughens
     the sea: its VV rises with the wind speed (CMOD5, Hersbach et al. 2007: about -13 to
@@ -347,12 +359,23 @@ def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
         vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
         vv_eta = _separability(vv, split.threshold)
         vh_eta = _separability(vh, vh_split)
-        vh_water = vv[vh < vh_split]
-        water_vv = float(np.median(vh_water)) if vh_water.size else -np.inf
+        below = vh < vh_split
+        water_vv = float(np.median(vv[below])) if below.any() else -np.inf
+        ratio = float(np.median(vv[below] - vh[below])) if below.any() else -np.inf
+        floor = float(np.median(vh[below])) if below.any() else np.inf
         log.debug(
-            "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB", vv_eta, vh_eta, water_vv
+            "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB, %.1f dB over VH",
+            vv_eta,
+            vh_eta,
+            water_vv,
+            ratio,
         )
-        if vh_eta > vv_eta + S1_VH_PREFERENCE and water_vv > S1_WINDY_SEA_VV_DB:
+        windy_sea = (
+            water_vv > S1_WINDY_SEA_VV_DB
+            and ratio >= S1_SEA_CROSS_POL_DB
+            and floor <= S1_SEA_VH_FLOOR_DB
+        )
+        if vh_eta > vv_eta + S1_VH_PREFERENCE and windy_sea:
             split = WaterSplit("s1", vh_split, band="VH")
     log.debug("S1 water split at %.2f dB %s", split.threshold, split.band)
     return split

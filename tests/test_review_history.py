@@ -234,6 +234,46 @@ def test_a_marked_flag_a_reprocess_no_longer_reports_keeps_its_mark(tmp_path):
     assert (rows.loc[1].last_status, rows.loc[1].last_note) == ("confirmed", "tanker")
 
 
+def test_a_note_alone_is_a_mark_a_reprocess_keeps(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    first = write_run(
+        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
+    )
+    _mark(first.paths["detections"], 1, "new", "looks like the tanker we track")
+    write_run(
+        out / "2024-03-13",
+        **run_inputs(before=D1, after=D2, new=NEW[1:], gone=[]),
+        history=history,
+        chips=False,
+    )
+    tanker = _history(history).loc[1]
+    assert (tanker.runs, tanker.last_status) == (0, "new")
+    assert tanker.last_note == "looks like the tanker we track"
+
+
+def test_a_marked_departure_a_reprocess_reports_as_present_is_folded_twice_alike(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    first = write_run(
+        out / "2024-03-13",
+        **run_inputs(before=D1, after=D2, new=[], gone=GONE),
+        history=history,
+        chips=False,
+    )
+    _mark(first.paths["detections"], 1, "dismissed", "not a departure", layer="departed")
+    again = dict(**run_inputs(before=D1, after=D2, new=GONE, gone=[]), history=history)
+    write_run(out / "2024-03-13", **again, chips=False)
+    once = pyogrio.read_dataframe(history, layer="history")
+    write_run(out / "2024-03-13", **again, chips=False)
+    twice = pyogrio.read_dataframe(history, layer="history")
+    assert_geodataframe_equal(once, twice)
+    rows = once.set_index("id")
+    # The marked departure is kept for its mark; the ship seen present is its own row.
+    assert rows.loc[1].last_status == "dismissed" and rows.loc[1].runs == 0
+    assert rows.loc[2].runs == 1
+
+
 def test_a_departure_a_reprocess_no_longer_reports_is_withdrawn(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"

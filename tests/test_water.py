@@ -479,6 +479,19 @@ def test_a_file_whose_vh_is_missing_is_split_in_vv(tmp_path):
     assert water_mask_file(path, sensor="s1")[:, 420:].mean() > 0.99
 
 
+def test_rough_bare_fields_dark_in_vh_are_not_a_windy_sea():
+    # Rough bare soil: VV -9 dB like a windy sea, VH -20 dB, 11 dB under it, beside
+    # built-up land. VH's split, tried at its -19 dB bound, took the fields for water;
+    # their VH is no noise floor.
+    vv = np.full((300, 600), 10**-0.9, dtype=np.float32)
+    vh = np.full((300, 600), 10**-2.0, dtype=np.float32)
+    vv[:, :180], vh[:, :180] = 10**-0.5, 10**-1.2
+    speckle = np.random.default_rng(8).gamma(4.4, 1 / 4.4, (2, *vv.shape))
+    scene = windy_port().replace(data=(np.stack([vv, vh]) * speckle).astype(np.float32))
+    assert water_split(scene).band == "VV"
+    assert not water_mask(scene).any()
+
+
 def test_a_series_of_a_calm_and_a_windy_pass_keeps_the_land_dry():
     calm = windy_port()
     data = calm.data.copy()

@@ -24,7 +24,8 @@ reprocessed with other results leaves no ghosts: it is taken off ``run_folders``
 ``runs``), its ``departed_seen`` / ``departed_run`` stamps are cleared, and the run's
 flags are then matched again (a flag still reported keeps its row and id). A row left
 with no run folder, no departure and no analyst's mark (status other than ``new``, or
-a note) is removed; a marked row is kept, with ``runs`` 0. ``first_seen`` and
+a note; a note left on a ``new`` flag reaches the history too) is removed; a marked row
+is kept, with ``runs`` 0, as the record of its mark: no later run is matched to it. ``first_seen`` and
 ``last_seen`` are not stored per folder: a surviving row keeps them as they were, even
 when they came from the withdrawn run.
 """
@@ -41,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from imagery.atomic import locked
-from imagery.review.marks import SEEN_FIELD, match_flags, read_flags
+from imagery.review.marks import SEEN_FIELD, is_marked, match_flags, read_flags
 from imagery.review.styles import history_style, to_qml, write_layer_styles
 from imagery.vectors import write_geopackage
 
@@ -95,9 +96,14 @@ def _take(flags: gpd.GeoDataFrame, j: int) -> dict:
 
 
 def _review(hist, i, flag, folder: str) -> None:
-    """Keep the analyst's latest mark: a status other than ``new`` wins over ``new``."""
+    """Keep the analyst's latest mark: a status other than ``new`` wins over ``new``; a
+    note left on a ``new`` flag is kept while the row has no other status."""
     status = str(flag.get("status") or "new")
     if status == "new":
+        note = str(flag.get("note") or "").strip()
+        if note and str(hist.at[i, "last_status"] or "new") == "new":
+            hist.at[i, "last_note"] = note
+            hist.at[i, "reviewed_in"] = folder
         return
     reviewed_in = hist.at[i, "reviewed_in"]
     if not isinstance(reviewed_in, str) or folder >= reviewed_in:
@@ -142,18 +148,22 @@ def _withdraw(hist, folder: str) -> tuple[set[int], set[int]]:
     return touched, departure_only
 
 
+def _marked(hist) -> np.ndarray:
+    """Per row: the analyst set a status other than ``new`` or wrote a note."""
+    status = hist["last_status"].fillna("").astype(str).str.strip()
+    note = hist["last_note"].fillna("").astype(str).str.strip()
+    return (~status.isin(["", "new"]) | (note != "")).to_numpy()
+
+
 def _orphans(hist, touched: set[int]) -> np.ndarray:
     """Per row: withdrawn rows left with no run folder, no departure and no mark."""
     ids = pd.to_numeric(hist["id"]).to_numpy()
     folderless = np.array([not _folders(v) for v in hist["run_folders"]], dtype=bool)
-    status = hist["last_status"].fillna("").astype(str).str.strip()
-    note = hist["last_note"].fillna("").astype(str).str.strip()
-    unmarked = (status.isin(["", "new"]) & (note == "")).to_numpy()
     return (
         np.isin(ids, list(touched))
         & folderless
         & hist["departed_seen"].isna().to_numpy()
-        & unmarked
+        & ~_marked(hist)
     )
 
 
@@ -199,7 +209,7 @@ def _apply_detections(
             "run_folders": json.dumps([folder]),
             "last_status": flags.iloc[j]["status"],
             "last_note": flags.iloc[j].get("note", ""),
-            "reviewed_in": folder if flags.iloc[j]["status"] != "new" else None,
+            "reviewed_in": folder if is_marked(flags.iloc[[j]])[0] else None,
             "departed_seen": None,
             "departed_run": None,
             **_take(flags, j),
@@ -239,7 +249,7 @@ def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolera
             "run_folders": json.dumps([]),
             "last_status": flags.iloc[j]["status"],
             "last_note": flags.iloc[j].get("note", ""),
-            "reviewed_in": folder if flags.iloc[j]["status"] != "new" else None,
+            "reviewed_in": folder if is_marked(flags.iloc[[j]])[0] else None,
             "departed_seen": after,
             "departed_run": folder,
             **_take(flags, j),
@@ -317,6 +327,15 @@ def _update(
     # A reprocessed folder may no longer report what it did: take its earlier sightings
     # and departures off first, match the run again (re-attaching what it still
     # reports to the same rows), then drop the rows nothing holds any more.
+    # Rows kept only for an analyst's mark (no run folder, no departure) are records of
+    # that mark, not sightings: no run matches them, or folding the same run twice
+    # could move a flag from its row to one of them.
+    kept = set(
+        pd.to_numeric(hist["id"])[
+            np.array([not _folders(v) for v in hist["run_folders"]], dtype=bool)
+            & hist["departed_seen"].isna().to_numpy()
+        ].astype(int)
+    )
     touched, departure_only = _withdraw(hist, folder)
     hist, added_gone = _apply_departed(
         hist,
@@ -332,7 +351,7 @@ def _update(
         date=after_date,
         folder=folder,
         tolerance_m=min_tolerance_m,
-        exclude=departure_only,
+        exclude=departure_only | kept,
     )
     added += added_gone
     orphans = _orphans(hist, touched)
