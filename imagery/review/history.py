@@ -25,9 +25,9 @@ reprocessed with other results leaves no ghosts: it is taken off ``run_folders``
 flags are then matched again (a flag still reported keeps its row and id). A row left
 with no run folder, no departure and no analyst's mark (status other than ``new``, or
 a note; a note left on a ``new`` flag reaches the history too) is removed; a marked row
-is kept, with ``runs`` 0, as the record of its mark: no later run is matched to it. ``first_seen`` and
-``last_seen`` are not stored per folder: a surviving row keeps them as they were, even
-when they came from the withdrawn run.
+is kept, with ``runs`` 0, as the record of its mark: no later run is matched to it.
+``first_seen`` and ``last_seen`` are not stored per folder: a surviving row keeps them as
+they were, even when they came from the withdrawn run.
 """
 
 from __future__ import annotations
