@@ -18,6 +18,14 @@ D3 = datetime(2024, 3, 25, 21, 30, tzinfo=UTC)
 D4 = datetime(2024, 4, 6, 21, 30, tzinfo=UTC)
 
 
+def _fold(out, folder: str, **inputs):
+    """Write the run folder ``out/folder`` of ``run_inputs(**inputs)``, folded into
+    ``out/history.gpkg`` (no chips)."""
+    return write_run(
+        out / folder, **run_inputs(**inputs), history=out / "history.gpkg", chips=False
+    )
+
+
 def _history(path):
     return pyogrio.read_dataframe(path, layer="history").set_index("id")
 
@@ -27,20 +35,13 @@ def test_first_and_last_seen_across_runs_and_departure(tmp_path):
     history = out / "history.gpkg"
     # run 1 (D1 -> D2): three new flags; run 2 (D2 -> D3): the 180 m vessel stays,
     # the 120 m vessel left, a new one arrived.
-    first = write_run(
-        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
-    )
+    first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
     _mark(first.paths["detections"], 1, "confirmed", "tanker")
-    write_run(
-        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
     stays = [f for f in NEW if f[3] != 12]
     left = [f for f in NEW if f[3] == 12]
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=[*stays, ("vessel", 40, 180, 10, 3)], gone=left),
-        history=history,
-        chips=False,
+    _fold(
+        out, "2024-03-25", before=D2, after=D3, new=[*stays, ("vessel", 40, 180, 10, 3)], gone=left
     )
     rows = _history(history)
     assert len(rows) == 4
@@ -67,7 +68,7 @@ def test_rerunning_a_pair_changes_no_count(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
     for _ in range(3):
-        write_run(out / "2024-03-13", **run_inputs(), history=history, chips=False)
+        _fold(out, "2024-03-13")
     rows = _history(history)
     assert len(rows) == len(NEW) + len(GONE)
     assert rows["runs"].tolist() == [0, 1, 1, 1]  # the departed vessel was never flagged new
@@ -78,18 +79,8 @@ def test_rerunning_a_pair_changes_no_count(tmp_path):
 def test_a_ship_mooring_where_another_left_is_a_new_row(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=NEW[:1], gone=[]),
-        history=history,
-        chips=False,
-    )
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=NEW[:1], gone=NEW[:1]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, new=NEW[:1], gone=[])
+    _fold(out, "2024-03-25", before=D2, after=D3, new=NEW[:1], gone=NEW[:1])
     rows = _history(history).sort_index()
     assert rows["first_seen"].tolist() == ["2024-03-13", "2024-03-25"]
     assert rows["departed_seen"].iloc[0] == "2024-03-25"
@@ -100,22 +91,12 @@ def test_last_seen_is_the_last_date_a_vessel_was_there(tmp_path):
     # New on D2, still there (not new, not gone) on D3, gone by D4: last seen on D3.
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=NEW[:1], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, new=NEW[:1], gone=[])
     write_run(
         out / "2024-03-25", **run_inputs(before=D2, after=D3, new=[], gone=[]), history=history
     )
     for _ in range(2):  # idempotent
-        write_run(
-            out / "2024-04-06",
-            **run_inputs(before=D3, after=D4, new=[], gone=NEW[:1]),
-            history=history,
-            chips=False,
-        )
+        _fold(out, "2024-04-06", before=D3, after=D4, new=[], gone=NEW[:1])
     rows = _history(history)
     assert len(rows) == 1
     row = rows.iloc[0]
@@ -164,25 +145,13 @@ def test_a_reprocessed_folder_withdraws_the_sightings_it_no_longer_reports(tmp_p
     out = tmp_path / "testport"
     history = out / "history.gpkg"
     newcomer = ("vessel", 40, 180, 10, 3)
-    write_run(
-        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
-    )
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=[NEW[0], newcomer], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[NEW[0], newcomer], gone=[])
     before = _history(history)
     assert sorted(before["length_m"]) == [50.0, 100.0, 120.0, 180.0]
     # Reprocessed (other settings): the 2024-03-25 folder reports only a cargo stack now.
     stack = ("cargo", 60, 40, 5, 5)
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=[stack], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[stack], gone=[])
     rows = _history(history)
     by_length = rows.set_index("length_m")
     assert 100.0 not in by_length.index  # only the withdrawn run had seen the newcomer
@@ -198,16 +167,9 @@ def test_a_reprocessed_folder_withdraws_the_sightings_it_no_longer_reports(tmp_p
 def test_a_marked_flag_a_reprocess_no_longer_reports_keeps_its_mark(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    first = write_run(
-        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
-    )
+    first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
     _mark(first.paths["detections"], 1, "confirmed", "tanker")
-    write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=NEW[1:], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, new=NEW[1:], gone=[])
     rows = _history(history)
     assert len(rows) == len(NEW)
     tanker = rows.loc[1]
@@ -237,16 +199,9 @@ def test_a_marked_flag_a_reprocess_no_longer_reports_keeps_its_mark(tmp_path):
 def test_a_note_alone_is_a_mark_a_reprocess_keeps(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    first = write_run(
-        out / "2024-03-13", **run_inputs(before=D1, after=D2, gone=[]), history=history, chips=False
-    )
+    first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
     _mark(first.paths["detections"], 1, "new", "looks like the tanker we track")
-    write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=NEW[1:], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, new=NEW[1:], gone=[])
     tanker = _history(history).loc[1]
     assert (tanker.runs, tanker.last_status) == (0, "new")
     assert tanker.last_note == "looks like the tanker we track"
@@ -255,12 +210,7 @@ def test_a_note_alone_is_a_mark_a_reprocess_keeps(tmp_path):
 def test_a_marked_departure_a_reprocess_reports_as_present_is_folded_twice_alike(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    first = write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=[], gone=GONE),
-        history=history,
-        chips=False,
-    )
+    first = _fold(out, "2024-03-13", before=D1, after=D2, new=[], gone=GONE)
     _mark(first.paths["detections"], 1, "dismissed", "not a departure", layer="departed")
     again = dict(**run_inputs(before=D1, after=D2, new=GONE, gone=[]), history=history)
     write_run(out / "2024-03-13", **again, chips=False)
@@ -277,39 +227,19 @@ def test_a_marked_departure_a_reprocess_reports_as_present_is_folded_twice_alike
 def test_a_departure_a_reprocess_no_longer_reports_is_withdrawn(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    write_run(
-        out / "2024-03-13",
-        **run_inputs(before=D1, after=D2, new=NEW[:1], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-13", before=D1, after=D2, new=NEW[:1], gone=[])
     # 2024-03-25 sees the tanker leave, and a vessel no run had flagged (a new row).
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=[], gone=[NEW[0], *GONE]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[], gone=[NEW[0], *GONE])
     rows = _history(history)
     assert rows["departed_run"].tolist() == ["2024-03-25", "2024-03-25"]
-    write_run(
-        out / "2024-03-25",
-        **run_inputs(before=D2, after=D3, new=[], gone=[]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[], gone=[])
     rows = _history(history)
     assert rows.index.tolist() == [1]  # the departure-only row is gone
     tanker = rows.loc[1]
     assert tanker.departed_seen is None and tanker.departed_run is None
     assert (tanker.runs, json.loads(tanker.run_folders)) == (1, ["2024-03-13"])
     # A later pass still sees it leave: it is open again to be stamped.
-    write_run(
-        out / "2024-04-06",
-        **run_inputs(before=D3, after=D4, new=[], gone=NEW[:1]),
-        history=history,
-        chips=False,
-    )
+    _fold(out, "2024-04-06", before=D3, after=D4, new=[], gone=NEW[:1])
     tanker = _history(history).loc[1]
     assert (tanker.departed_seen, tanker.departed_run) == ("2024-04-06", "2024-04-06")
 
@@ -319,8 +249,8 @@ def test_a_withdrawn_departure_does_not_become_a_sighting(tmp_path):
     # one row, first seen on the after date, never departed.
     out = tmp_path / "testport"
     history = out / "history.gpkg"
-    write_run(out / "2024-03-13", **run_inputs(new=[], gone=GONE), history=history, chips=False)
-    write_run(out / "2024-03-13", **run_inputs(new=GONE, gone=[]), history=history, chips=False)
+    _fold(out, "2024-03-13", new=[], gone=GONE)
+    _fold(out, "2024-03-13", new=GONE, gone=[])
     rows = _history(history)
     assert len(rows) == 1
     row = rows.iloc[0]
