@@ -47,7 +47,6 @@ __all__ = [
     "prepare_s1",
     "prepare_s2",
     "to_db",
-    "vv_band",
 ]
 
 S1_BANDS = ("VV", "VH")
@@ -127,17 +126,6 @@ def _s1_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[
         f"{source}: Sentinel-1 input needs 1 band (VV) or 2 bands (VV, VH), or band descriptions "
         f"naming VV/VH; got {count} bands {list(band_names) or '(no descriptions)'}"
     )
-
-
-def vv_band(band_names: Sequence[str | None]) -> int:
-    """1-based index of the VV band among a file's band names, by the names
-    :func:`prepare_s1` reads (``VV``, ``Sigma0_VV``, ``VV_dB``...); 1 when none names it
-    (an unnamed single band or VV, VH pair)."""
-    for i, name in enumerate(band_names):
-        match = _S1_NAME.search((name or "").upper())
-        if match and match.group(1) == "VV":
-            return i + 1
-    return 1
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
