@@ -13,7 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from imagery.errors import InputError
+from imagery.errors import InputError, OutputError
 from imagery.schema import VESSEL_FIELDS
 from imagery.vectors import write_geopackage
 
@@ -103,31 +103,112 @@ def _stamp(result) -> tuple[str | None, object, object]:
 RUN_STAMP = "inputs.json"
 
 
-def _folder_sensor(folder: Path) -> str | None:
+#: Written into a run folder when a run is given it, before anything else: the pass it
+#: holds, so that a second pass of the same day, running at the same time in another
+#: worker, is given another folder.
+RUN_CLAIM = ".pass.json"
+#: Two runs of one sensor whose after passes are this close (seconds) are of one pass
+#: (its time read from different products of it); two passes of one sensor over a port
+#: on one day (ascending and descending, adjacent orbits) are hours apart.
+SAME_PASS_S = 600.0
+
+
+def _folder_pass(folder: Path) -> tuple[str | None, str | None] | None:
+    """(sensor, after time) of the run a folder holds or was claimed for; None if free."""
     import json
 
+    for name in (RUN_STAMP, RUN_CLAIM):
+        try:
+            doc = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            return doc.get("sensor"), doc.get("after_time")
+    return None
+
+
+def _same_pass(held: tuple[str | None, str | None], sensor: str, after_time) -> bool:
+    from datetime import UTC, datetime
+
+    held_sensor, held_time = held
+    if held_sensor != sensor:
+        return False
+    if held_time is None or after_time is None:
+        return True  # undated runs of one sensor share their folder, as they always did
     try:
-        return json.loads((folder / RUN_STAMP).read_text()).get("sensor")
-    except (OSError, ValueError):
-        return None
+        then = datetime.fromisoformat(held_time)
+    except (TypeError, ValueError):
+        return False
+    now = after_time
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return abs((now - then).total_seconds()) <= SAME_PASS_S
 
 
 def run_folder(
-    out_root: str | os.PathLike, aoi_id: str, after_time, sensor: str | None = None
+    out_root: str | os.PathLike,
+    aoi_id: str,
+    after_time,
+    sensor: str | None = None,
+    *,
+    claim: bool = False,
 ) -> Path:
     """``OUT/<aoi>/<after-date>/``: where a pair's run lives in a results tree.
 
-    When that folder already holds a run of the other sensor (an S1 and an S2 pass on
-    the same day), this sensor's run goes to ``OUT/<aoi>/<after-date>-<sensor>/``.
+    When that folder already holds a run of another pass (a run of the other sensor, or
+    of the same sensor over ``SAME_PASS_S`` apart: an S1 pass ascending and one
+    descending on the same day), this pass's run goes to
+    ``OUT/<aoi>/<after-date>-<sensor>/``, and when that one is taken too, to
+    ``OUT/<aoi>/<after-date>-<sensor>-<HHMM>/`` (the after pass's UTC time). A rerun of
+    a pass finds its own folder again.
+
+    With ``claim`` the folder is made and marked as this pass's (``RUN_CLAIM``) under a
+    lock on ``OUT/<aoi>/.folders.lock``, so that two passes of one day run at once
+    (two workers of a batch) are not given one folder.
+
+    Raises
+    ------
+    OutputError
+        Every candidate folder holds another pass (two passes of one sensor within the
+        same minute but over ``SAME_PASS_S`` apart cannot happen).
     """
     from imagery.aoi import safe_id
 
     date = after_time.date().isoformat() if after_time is not None else "undated"
-    folder = Path(out_root) / safe_id(aoi_id) / date
-    if sensor is not None:
-        holder = _folder_sensor(folder)
-        if holder is not None and holder != sensor:
-            return folder.with_name(f"{date}-{sensor}")
+    parent = Path(out_root) / safe_id(aoi_id)
+    if sensor is None:
+        return parent / date
+    names = [date, f"{date}-{sensor}"]
+    if after_time is not None:
+        names.append(f"{date}-{sensor}-{after_time:%H%M}")
+
+    def pick() -> Path:
+        for name in names:
+            held = _folder_pass(parent / name)
+            if held is None or _same_pass(held, sensor, after_time):
+                return parent / name
+        raise OutputError(
+            f"{parent}: folders {', '.join(names)} all hold runs of other passes; "
+            f"nowhere to write the {sensor} pass of {after_time}"
+        )
+
+    if not claim:
+        return pick()
+    import json
+
+    from imagery.atomic import atomic_write_text, locked
+
+    parent.mkdir(parents=True, exist_ok=True)
+    with locked(parent / ".folders.lock"):
+        folder = pick()
+        if _folder_pass(folder) is None:
+            folder.mkdir(exist_ok=True)
+            when = after_time.isoformat() if after_time is not None else None
+            atomic_write_text(
+                folder / RUN_CLAIM, json.dumps({"sensor": sensor, "after_time": when})
+            )
     return folder
 
 
@@ -144,7 +225,9 @@ def write_run_folder(
     from imagery.atomic import atomic_write_text
 
     sensor, before_time, after_time = _stamp(result)
-    run_dir = run_folder(out_root, aoi.id if aoi is not None else "scene", after_time, sensor)
+    run_dir = run_folder(
+        out_root, aoi.id if aoi is not None else "scene", after_time, sensor, claim=True
+    )
     history = run_dir.parent / "history.gpkg"
     paths = write_pair_outputs(result, run_dir, aoi=aoi, history=history, chips=chips)
     stamp = {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pyogrio
 import pytest
 from click.testing import CliRunner
 
@@ -211,3 +214,62 @@ def test_jobs_carry_absolute_paths_for_workers_elsewhere(tmp_path, store, monkey
     monkeypatch.chdir(root.parent)
     jobs = plan_jobs(root.name, ["dunai"], ["s1"])
     assert jobs and all(j.before.is_absolute() and j.after.is_absolute() for j in jobs)
+
+
+def test_two_passes_of_one_day_keep_their_own_run_folders(tmp_path):
+    """A descending and an ascending S1 pass on one day: two runs, neither overwritten,
+    both in the history, and a rerun finds both up to date."""
+    from datetime import timedelta
+
+    root = tmp_path / "store"
+    sim = simulate_series(get_aoi("dunai"), sensor="s1", seed=8, dates=3, size_px=256)
+    for scene in sim.scenes[:2]:
+        for direction, orbit, hours in (("DESCENDING", 54, 0), ("ASCENDING", 127, 8)):
+            moved = scene.replace(time=scene.time + timedelta(hours=hours))
+            tag = f"{direction[:3]}{orbit:03d}"
+            write_scene(
+                scene_path(root, "dunai", "s1", moved.time, "S1A", tag),
+                moved,
+                aoi_id="dunai",
+                platform="S1A",
+                orbit_direction=direction,
+                relative_orbit=orbit,
+            )
+    jobs = plan_jobs(root, ["dunai"], ["s1"])
+    assert len(jobs) == 2 and jobs[0].after_date == jobs[1].after_date
+    out = tmp_path / "results"
+    first = run_batch(jobs, out, chips=False)
+    assert [r.status for r in first.results] == ["done", "done"]
+    folders = {r.run_dir for r in first.results}
+    assert len(folders) == 2
+    for result in first.results:
+        stamp = json.loads((result.run_dir / "inputs.json").read_text())
+        assert stamp["after"] == str(result.job.after)
+        assert (result.run_dir / "detections.gpkg").exists()
+    history = pyogrio.read_dataframe(
+        out / "dunai" / "history.gpkg", layer="history", read_geometry=False
+    )
+    seen = set().union(*(json.loads(v) for v in history["run_folders"]))
+    assert seen == {folder.name for folder in folders}
+    again = run_batch(jobs, out, chips=False)
+    assert [r.status for r in again.results] == ["skipped", "skipped"]
+    assert {r.run_dir for r in again.results} == folders
+
+
+def test_a_run_folder_is_claimed_before_it_is_written(tmp_path):
+    """Two passes of one day asking for a folder before either has written its run (two
+    workers of a cluster) are given two folders; the same pass asking again its own."""
+    from datetime import UTC, datetime
+
+    from imagery.outputs import run_folder
+
+    morning = datetime(2024, 6, 13, 9, 5, tzinfo=UTC)
+    evening = datetime(2024, 6, 13, 21, 40, tzinfo=UTC)
+    first = run_folder(tmp_path, "dunai", morning, "s1", claim=True)
+    second = run_folder(tmp_path, "dunai", evening, "s1", claim=True)
+    optical = run_folder(tmp_path, "dunai", evening, "s2", claim=True)
+    assert len({first, second, optical}) == 3
+    assert first.name == "2024-06-13"
+    assert run_folder(tmp_path, "dunai", morning, "s1") == first
+    assert run_folder(tmp_path, "dunai", evening, "s1", claim=True) == second
+    assert run_folder(tmp_path, "dunai", evening, "s2") == optical

@@ -219,9 +219,10 @@ def test_tiled_displays_are_the_scenes_display_and_scratch_lies_beside_the_run(
     assert _detect(*args, "--root", root).exit_code == 0
     scratch = small_tiles[-1]["change_path"].parent
     assert scratch.parent == root / "scene" and not scratch.exists()
-    # No scratch left; the history's lock file stays (imagery.atomic.locked).
-    hidden = [p.name for p in (root / "scene").iterdir() if p.name.startswith(".")]
-    assert hidden == [".history.gpkg.lock"]
+    # No scratch left; the lock files of the history and of the folders' claims stay
+    # (imagery.atomic.locked).
+    hidden = sorted(p.name for p in (root / "scene").iterdir() if p.name.startswith("."))
+    assert hidden == [".folders.lock", ".history.gpkg.lock"]
 
 
 def test_the_after_scene_shows_where_the_before_scene_has_no_data(tmp_path, small_tiles):
