@@ -26,12 +26,15 @@ def write_geopackage(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     before_commit: Callable[[Path], None] | None = None,
+    layer_metadata: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write ``layers`` (name -> GeoDataFrame) to one GeoPackage, atomically.
 
     The file is built beside ``path`` and renamed over it only when every layer (and
     ``before_commit``, a hook that may add tables such as ``layer_styles`` to the
     temporary file) succeeded; on failure the previous file is untouched.
+    ``layer_metadata`` (layer name -> key -> value) is stored with the layers (GDAL's
+    layer metadata, in the GeoPackage's metadata tables).
     """
     path = Path(path)
     if not layers:
@@ -47,6 +50,7 @@ def write_geopackage(
                 append=not first,
                 dataset_options={"VERSION": GPKG_VERSION} if first else None,
                 layer_options={"SPATIAL_INDEX": "YES"},
+                layer_metadata=(layer_metadata or {}).get(name),
             )
             first = False
         if before_commit is not None:

@@ -164,6 +164,25 @@ def test_a_reprocessed_folder_withdraws_the_sightings_it_no_longer_reports(tmp_p
     assert (rows["runs"] == rows["run_folders"].map(lambda v: len(json.loads(v)))).all()
 
 
+def test_an_id_a_withdrawn_row_held_is_never_given_again(tmp_path):
+    """Analysts cite history ids in their reports: the id of a row a reprocess removed
+    is not given to a later flag, even when it was the highest."""
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[*NEW, ("vessel", 40, 180, 10, 3)], gone=[])
+    withdrawn = int(_history(history).index.max())
+    _fold(out, "2024-03-25", before=D2, after=D3, new=NEW, gone=[])
+    assert withdrawn not in _history(history).index
+    _fold(out, "2024-04-06", before=D3, after=D4, new=[*NEW, ("vessel", 200, 40, 14, 3)], gone=[])
+    rows = _history(history)
+    assert withdrawn not in rows.index
+    assert rows.index.max() == withdrawn + 1
+    # Folding the same run again gives no id either.
+    _fold(out, "2024-04-06", before=D3, after=D4, new=[*NEW, ("vessel", 200, 40, 14, 3)], gone=[])
+    assert_geodataframe_equal(_history(history), rows)
+
+
 def test_a_marked_flag_a_reprocess_no_longer_reports_keeps_its_mark(tmp_path):
     out = tmp_path / "testport"
     history = out / "history.gpkg"

@@ -27,7 +27,9 @@ with no run folder, no departure and no analyst's mark (status other than ``new`
 a note; a note left on a ``new`` flag reaches the history too) is removed; a marked row
 is kept, with ``runs`` 0, as the record of its mark: no later run is matched to it.
 ``first_seen`` and ``last_seen`` are not stored per folder: a surviving row keeps them as
-they were, even when they came from the withdrawn run.
+they were, even when they came from the withdrawn run. An id is never given twice: the
+next one is kept with the layer (``NEXT_ID_KEY``), so a removed row's id, even the
+highest, stays retired.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ __all__ = ["HISTORY_FIELDS", "update_history"]
 log = logging.getLogger(__name__)
 
 LAYER = "history"
+#: The layer's metadata item holding the next id to give (ids of removed rows are not
+#: given again: analysts cite them).
+NEXT_ID_KEY = "PORTWATCH_NEXT_ID"
 HISTORY_FIELDS = (
     "id",
     "kind",
@@ -168,7 +173,14 @@ def _orphans(hist, touched: set[int]) -> np.ndarray:
 
 
 def _apply_detections(
-    hist, flags, *, date: str, folder: str, tolerance_m: float, exclude: set[int] | None = None
+    hist,
+    flags,
+    *,
+    date: str,
+    folder: str,
+    tolerance_m: float,
+    first_id: int,
+    exclude: set[int] | None = None,
 ) -> int:
     """Match this run's flags to open rows; update them, add the rest. Returns (hist, added).
 
@@ -217,10 +229,12 @@ def _apply_detections(
         for j in range(len(flags))
         if j not in matched
     ]
-    return _append(hist, added), len(added)
+    return _append(hist, added, first_id), len(added)
 
 
-def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolerance_m) -> int:
+def _apply_departed(
+    hist, flags, *, before: str, after: str, folder: str, tolerance_m, first_id: int
+) -> int:
     """Stamp ``departed_seen`` on rows of vessels gone by ``after``. Returns (hist, added)."""
     first = hist["first_seen"].astype(str)
     departed = hist["departed_seen"]
@@ -257,13 +271,28 @@ def _apply_departed(hist, flags, *, before: str, after: str, folder: str, tolera
         for j in range(len(flags))
         if j not in matched
     ]
-    return _append(hist, added), len(added)
+    return _append(hist, added, first_id), len(added)
 
 
-def _append(hist: gpd.GeoDataFrame, rows: list[dict]) -> gpd.GeoDataFrame:
+def _next_id(hist, first_id: int) -> int:
+    return max(first_id, int(pd.to_numeric(hist["id"]).max()) + 1 if len(hist) else 1)
+
+
+def _stored_next_id(path: Path) -> int:
+    """The next id recorded with the history layer; 1 when none is (older files)."""
+    import pyogrio
+
+    try:
+        value = (pyogrio.read_info(path, layer=LAYER).get("layer_metadata") or {})[NEXT_ID_KEY]
+        return max(1, int(value))
+    except Exception:  # no file, no item, or a value edited away: the ids present decide
+        return 1
+
+
+def _append(hist: gpd.GeoDataFrame, rows: list[dict], first_id: int) -> gpd.GeoDataFrame:
     if not rows:
         return hist
-    next_id = int(pd.to_numeric(hist["id"]).max()) + 1 if len(hist) else 1
+    next_id = _next_id(hist, first_id)
     extra = gpd.GeoDataFrame(
         [{"id": next_id + k, **row} for k, row in enumerate(rows)],
         geometry="geometry",
@@ -336,6 +365,7 @@ def _update(
             & hist["departed_seen"].isna().to_numpy()
         ].astype(int)
     )
+    first_id = _stored_next_id(path) if previous is not None else 1
     touched, departure_only = _withdraw(hist, folder)
     hist, added_gone = _apply_departed(
         hist,
@@ -344,6 +374,7 @@ def _update(
         after=after_date,
         folder=folder,
         tolerance_m=min_tolerance_m,
+        first_id=first_id,
     )
     hist, added = _apply_detections(
         hist,
@@ -351,10 +382,12 @@ def _update(
         date=after_date,
         folder=folder,
         tolerance_m=min_tolerance_m,
+        first_id=first_id,
         exclude=departure_only | kept,
     )
     added += added_gone
     orphans = _orphans(hist, touched)
+    next_id = _next_id(hist, first_id)  # before the orphans go: their ids stay retired
     hist = hist[~orphans].reset_index(drop=True)
     hist["id"] = hist["id"].astype(np.int64)
     hist["runs"] = hist["runs"].astype(np.int64)
@@ -363,7 +396,10 @@ def _update(
     hist = hist[[*HISTORY_FIELDS, "geometry"]]
     qml = to_qml(history_style(HISTORY_FIELDS))
     write_geopackage(
-        path, {LAYER: hist}, before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml})
+        path,
+        {LAYER: hist},
+        before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml}),
+        layer_metadata={LAYER: {NEXT_ID_KEY: str(next_id)}},
     )
     log.info(
         "%s: %d rows (%d added, %d withdrawn by %s)",
