@@ -239,7 +239,8 @@ def run_batch(
     large crosses between processes. Results come back in plan order.
 
     One batch at a time writes into ``out_root`` (a lock on ``out_root/.batch.lock``):
-    a second one, a cron run overlapping a slow one, is refused at once.
+    a second one, a cron run overlapping a slow one, is refused at once. At the end the
+    marks analysts saved in the AOIs' run folders are carried into their histories.
 
     Raises
     ------
@@ -257,7 +258,25 @@ def run_batch(
                 f"{out_root}: another portwatch batch is writing here; this one stops "
                 "(run it when that one has ended)"
             ) from exc
-        return _run_batch(jobs, out_root, workers, scheduler, force, chips, progress)
+        report = _run_batch(jobs, out_root, workers, scheduler, force, chips, progress)
+        _sync_marks(out_root, {job.aoi_id for job in jobs})
+        return report
+
+
+def _sync_marks(out_root: Path, aoi_ids: set[str]) -> None:
+    """Carry the analysts' marks saved in the AOIs' run folders into their histories
+    (:func:`imagery.review.history.sync_marks`); a folder that cannot be read is
+    reported, not fatal: the runs themselves are done."""
+    from imagery.review.history import sync_marks
+
+    for aoi_id in sorted(aoi_ids):
+        history = out_root / safe_id(aoi_id) / "history.gpkg"
+        if not history.is_file():
+            continue
+        try:
+            sync_marks(history)
+        except PortwatchError as exc:
+            log.warning("%s: marks not carried into the history: %s", history, exc)
 
 
 def _run_batch(

@@ -7,6 +7,7 @@ import json
 import pyogrio
 import pytest
 from click.testing import CliRunner
+from test_review_marks import _mark
 
 from imagery.aoi import get_aoi
 from imagery.batch import plan_jobs, run_batch
@@ -66,8 +67,15 @@ def test_batch_runs_then_skips_then_reports_failures(tmp_path, store):
     for t in sim.times[1:]:
         assert (out / "dunai" / t.date().isoformat() / "detections.gpkg").exists()
     assert (out / "dunai" / "history.gpkg").exists()
+    # A mark saved in QGIS reaches the history at the next batch, which runs nothing again.
+    gpkg = out / "dunai" / sim.times[1].date().isoformat() / "detections.gpkg"
+    flags = pyogrio.read_dataframe(gpkg, layer="detections", read_geometry=False)
+    assert len(flags)
+    _mark(gpkg, int(flags.id[0]), "confirmed")
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and "2 up to date" in again.output
+    history = pyogrio.read_dataframe(out / "dunai" / "history.gpkg", layer="history")
+    assert (history["last_status"] == "confirmed").sum() == 1
 
 
 def test_one_failed_pair_does_not_stop_the_others(tmp_path, store):

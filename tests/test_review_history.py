@@ -11,6 +11,7 @@ from test_review_data import GONE, NEW, run_inputs
 from test_review_marks import _mark
 
 from imagery.review import write_run
+from imagery.review.history import sync_marks
 
 D1 = datetime(2024, 3, 1, 21, 30, tzinfo=UTC)
 D2 = datetime(2024, 3, 13, 21, 30, tzinfo=UTC)
@@ -298,3 +299,71 @@ def test_reprocessing_with_the_same_flags_leaves_the_history_as_it_was(tmp_path)
     for folder, inputs in [*runs, *reversed(runs)]:
         write_run(out / folder, **inputs, history=history, chips=False)
         assert_geodataframe_equal(_history(history), expected)
+
+
+def test_marks_saved_in_run_folders_reach_the_history_without_a_rerun(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    stays = [f for f in NEW if f[3] != 12]
+    left = [f for f in NEW if f[3] == 12]
+    second = _fold(
+        out, "2024-03-25", before=D2, after=D3, new=[*stays, ("vessel", 40, 180, 10, 3)], gone=left
+    )
+    folded = _history(history)
+    assert set(folded["last_status"]) == {"new"}
+    # Marks saved in QGIS: the tanker in the first folder, the departure and a note on
+    # the newcomer in the second.
+    _mark(first.paths["detections"], 1, "confirmed", "tanker")
+    _mark(second.paths["detections"], 3, "new", "ask the harbour master")
+    _mark(second.paths["detections"], 1, "new", "")  # unmarked stays unmarked
+    _mark(second.paths["detections"], 2, "new", "")
+    gpkg = second.paths["detections"]
+    from test_review_marks import _mark as mark_layer
+
+    mark_layer(gpkg, 1, "dismissed", "tug, not the ferry", layer="departed")
+    assert sync_marks(history) == 3
+    rows = _history(history)
+    by_length = rows.set_index("length_m")
+    tanker, gone, newcomer = by_length.loc[180.0], by_length.loc[120.0], by_length.loc[100.0]
+    assert (tanker.last_status, tanker.last_note, tanker.reviewed_in) == (
+        "confirmed",
+        "tanker",
+        "2024-03-13",
+    )
+    assert (gone.last_status, gone.reviewed_in) == ("dismissed", "2024-03-25")
+    assert (newcomer.last_status, newcomer.last_note) == ("new", "ask the harbour master")
+    # Nothing but the marks moved: ids, counts, dates and outlines are the folds'.
+    unchanged = [c for c in rows.columns if c not in ("last_status", "last_note", "reviewed_in")]
+    assert_geodataframe_equal(rows[unchanged], folded[unchanged])
+    # The later folder's mark wins, as when runs are folded; a second sync changes nothing.
+    _mark(second.paths["detections"], 1, "dismissed", "moored hulk")
+    assert sync_marks(history) == 1
+    tanker_id = rows.index[rows["length_m"] == 180.0][0]
+    assert _history(history).loc[tanker_id, "last_status"] == "dismissed"
+    synced = _history(history)
+    assert sync_marks(history) == 0
+    assert_geodataframe_equal(_history(history), synced)
+    # A rerun of a folder keeps what the sync took.
+    _fold(
+        out, "2024-03-25", before=D2, after=D3, new=[*stays, ("vessel", 40, 180, 10, 3)], gone=left
+    )
+    assert _history(history).loc[tanker_id, "last_note"] == "moored hulk"
+
+
+def test_review_sync_carries_the_marks_of_a_results_tree(tmp_path):
+    from click.testing import CliRunner
+
+    from imagery.cli.main import cli
+
+    out = tmp_path / "results" / "testport"
+    first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    _mark(first.paths["detections"], 1, "confirmed", "tanker")
+    result = CliRunner().invoke(cli, ["review", "sync", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) took a mark" in result.output
+    assert "confirmed" in set(_history(out / "history.gpkg")["last_status"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = CliRunner().invoke(cli, ["review", "sync", str(empty)])
+    assert refused.exit_code == 2 and "no history.gpkg" in refused.output

@@ -1,4 +1,5 @@
-"""``portwatch review export``: list reviewed flags of an output tree."""
+"""``portwatch review export`` and ``sync``: list the reviewed flags of an output tree, and
+carry the marks saved in its run folders into each AOI's history."""
 
 from __future__ import annotations
 
@@ -50,3 +51,25 @@ def export(out: str, statuses: tuple[str, ...], fmt: str, output: str | None) ->
         click.echo(f"{count} flags written to {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@review.command("sync")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+def sync(out: str) -> None:
+    """Carry the marks saved in OUT's run folders into each AOI's history.gpkg.
+
+    OUT is an output tree (OUT/<aoi>/history.gpkg) or one AOI's folder. Nothing is run
+    again; only the history's last_status, last_note and reviewed_in change.
+    """
+    from pathlib import Path
+
+    from imagery.review.history import sync_marks
+
+    root = Path(out)
+    histories = sorted({*root.glob("history.gpkg"), *root.glob("*/history.gpkg")})
+    if not histories:
+        raise click.UsageError(f"{root}: no history.gpkg here or in its AOI folders")
+    for path in histories:
+        with writing(path.parent):
+            changed = sync_marks(path)
+        click.echo(f"{path}: {changed} row(s) took a mark")

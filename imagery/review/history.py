@@ -30,6 +30,10 @@ is kept, with ``runs`` 0, as the record of its mark: no later run is matched to 
 they were, even when they came from the withdrawn run. An id is never given twice: the
 next one is kept with the layer (``NEXT_ID_KEY``), so a removed row's id, even the
 highest, stays retired.
+
+An analyst marks flags in a run folder's ``detections.gpkg`` (QGIS); :func:`sync_marks`
+carries those marks into the history without running anything again
+(``portwatch review sync``, and every batch run for the AOIs it wrote).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from imagery.review.marks import SEEN_FIELD, is_marked, match_flags, read_flags
 from imagery.review.styles import history_style, to_qml, write_layer_styles
 from imagery.vectors import write_geopackage
 
-__all__ = ["HISTORY_FIELDS", "update_history"]
+__all__ = ["HISTORY_FIELDS", "sync_marks", "update_history"]
 
 log = logging.getLogger(__name__)
 
@@ -410,3 +414,73 @@ def _update(
         folder,
     )
     return hist
+
+
+def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> int:
+    """Carry the analysts' marks saved in the run folders beside ``history.gpkg`` into it.
+
+    Each run folder (``<dir>/detections.gpkg`` next to ``path``) is read, oldest folder
+    name first, so that the latest folder's mark wins as when runs are folded. A marked
+    flag (a status other than ``new``, or a note) of layer ``detections`` is matched
+    (:func:`imagery.review.marks.match_flags`) to the rows that folder sighted or that
+    record a mark made there; one of layer ``departed`` to the rows it saw leave. Nothing
+    else changes: counts, dates, ids and outlines stay as the folds left them. The
+    history is rewritten (atomically, under its lock) only when a mark changed.
+
+    Returns
+    -------
+    int
+        How many rows took a mark.
+
+    Raises
+    ------
+    ReviewError
+        ``path`` or a run folder's GeoPackage cannot be read.
+    """
+    path = Path(path)
+    with locked(path.with_name(f".{path.name}.lock")):
+        previous = read_flags(path, LAYER)
+        if previous is None:
+            return 0
+        hist = previous.reset_index(drop=True)
+        before = hist[["last_status", "last_note", "reviewed_in"]].copy()
+        for gpkg in sorted(path.parent.glob("*/detections.gpkg")):
+            if gpkg.parent.name.startswith("."):
+                continue  # a run being written stages in .<name>.*.tmp
+            folder = Path(os.path.relpath(gpkg.parent.resolve(), path.parent.resolve())).as_posix()
+            for layer in ("detections", "departed"):
+                flags = read_flags(gpkg, layer)
+                if flags is None or flags.empty:
+                    continue
+                flags = flags[is_marked(flags)]
+                if flags.empty:
+                    continue
+                if hist.crs is not None and flags.crs is not None:
+                    flags = flags.to_crs(hist.crs)
+                if layer == "detections":
+                    held = np.array(
+                        [folder in _folders(v) for v in hist["run_folders"]], dtype=bool
+                    )
+                else:
+                    held = (hist["departed_run"] == folder).to_numpy()
+                held = held | (hist["reviewed_in"] == folder).to_numpy()
+                rows = np.flatnonzero(held)
+                flags = flags.reset_index(drop=True)
+                for i_sub, j in match_flags(
+                    hist.iloc[rows], flags, min_tolerance_m=min_tolerance_m
+                ):
+                    _review(hist, hist.index[rows[i_sub]], flags.iloc[j], folder)
+        after = hist[["last_status", "last_note", "reviewed_in"]]
+        changed = ~(
+            (before.fillna("").astype(str) == after.fillna("").astype(str)).all(axis=1)
+        ).to_numpy()
+        if changed.any():
+            qml = to_qml(history_style(HISTORY_FIELDS))
+            write_geopackage(
+                path,
+                {LAYER: hist[[*HISTORY_FIELDS, "geometry"]]},
+                before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml}),
+                layer_metadata={LAYER: {NEXT_ID_KEY: str(_next_id(hist, _stored_next_id(path)))}},
+            )
+            log.info("%s: marks of %d rows taken from the run folders", path, int(changed.sum()))
+        return int(changed.sum())
