@@ -274,8 +274,9 @@ def _sync_marks(out_root: Path, aoi_ids: set[str]) -> None:
         if not history.is_file():
             continue
         try:
-            sync_marks(history)
-        except PortwatchError as exc:
+            for problem in sync_marks(history).unreadable:
+                log.warning("%s: marks not carried into the history: %s", history, problem)
+        except Exception as exc:  # a full disk, a damaged history: the report still returns
             log.warning("%s: marks not carried into the history: %s", history, exc)
 
 

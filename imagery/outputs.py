@@ -185,9 +185,14 @@ def run_folder(
         names.append(f"{date}-{sensor}-{after_time:%H%M}")
 
     def pick() -> Path:
-        for name in names:
-            held = _folder_pass(parent / name)
-            if held is None or _same_pass(held, sensor, after_time):
+        # This pass's own folder first, wherever it lies: a folder before it that has
+        # since been removed (or not yet claimed) must not draw a rerun away from it.
+        held = [_folder_pass(parent / name) for name in names]
+        for name, holder in zip(names, held, strict=True):
+            if holder is not None and _same_pass(holder, sensor, after_time):
+                return parent / name
+        for name, holder in zip(names, held, strict=True):
+            if holder is None:
                 return parent / name
         raise OutputError(
             f"{parent}: folders {', '.join(names)} all hold runs of other passes; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyogrio
 import pytest
@@ -262,6 +263,13 @@ def test_two_passes_of_one_day_keep_their_own_run_folders(tmp_path):
     again = run_batch(jobs, out, chips=False)
     assert [r.status for r in again.results] == ["skipped", "skipped"]
     assert {r.run_dir for r in again.results} == folders
+    # The bare date's folder removed (a bad run, to be redone), the other pass stays
+    # where it is, up to date, rather than moving into the freed name.
+    bare = next(r for r in first.results if r.run_dir.name == sim.times[1].date().isoformat())
+    other = next(r for r in first.results if r is not bare)
+    shutil.rmtree(bare.run_dir)
+    kept = run_batch([other.job], out, chips=False).results[0]
+    assert (kept.status, kept.run_dir) == ("skipped", other.run_dir)
 
 
 def test_a_run_folder_is_claimed_before_it_is_written(tmp_path):

@@ -322,7 +322,7 @@ def test_marks_saved_in_run_folders_reach_the_history_without_a_rerun(tmp_path):
     from test_review_marks import _mark as mark_layer
 
     mark_layer(gpkg, 1, "dismissed", "tug, not the ferry", layer="departed")
-    assert sync_marks(history) == 3
+    assert sync_marks(history).rows == 3
     rows = _history(history)
     by_length = rows.set_index("length_m")
     tanker, gone, newcomer = by_length.loc[180.0], by_length.loc[120.0], by_length.loc[100.0]
@@ -338,17 +338,12 @@ def test_marks_saved_in_run_folders_reach_the_history_without_a_rerun(tmp_path):
     assert_geodataframe_equal(rows[unchanged], folded[unchanged])
     # The later folder's mark wins, as when runs are folded; a second sync changes nothing.
     _mark(second.paths["detections"], 1, "dismissed", "moored hulk")
-    assert sync_marks(history) == 1
+    assert sync_marks(history).rows == 1
     tanker_id = rows.index[rows["length_m"] == 180.0][0]
     assert _history(history).loc[tanker_id, "last_status"] == "dismissed"
     synced = _history(history)
-    assert sync_marks(history) == 0
+    assert sync_marks(history).rows == 0
     assert_geodataframe_equal(_history(history), synced)
-    # A rerun of a folder keeps what the sync took.
-    _fold(
-        out, "2024-03-25", before=D2, after=D3, new=[*stays, ("vessel", 40, 180, 10, 3)], gone=left
-    )
-    assert _history(history).loc[tanker_id, "last_note"] == "moored hulk"
 
 
 def test_review_sync_carries_the_marks_of_a_results_tree(tmp_path):
@@ -367,3 +362,81 @@ def test_review_sync_carries_the_marks_of_a_results_tree(tmp_path):
     empty.mkdir()
     refused = CliRunner().invoke(cli, ["review", "sync", str(empty)])
     assert refused.exit_code == 2 and "no history.gpkg" in refused.output
+
+
+def _row(history, length_m: float):
+    rows = _history(history)
+    return rows[rows["length_m"] == length_m].iloc[0]
+
+
+def test_a_status_from_an_earlier_folder_outranks_a_later_note_whenever_synced(tmp_path):
+    """The same marks give the same history, synced at once or one at a time."""
+    results = []
+    for steps in (1, 2):
+        out = tmp_path / f"steps{steps}"
+        first = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+        second = _fold(out, "2024-03-25", before=D2, after=D3, gone=[])
+        _mark(second.paths["detections"], 1, "new", "ask the harbour master")
+        if steps == 2:
+            sync_marks(out / "history.gpkg")
+        _mark(first.paths["detections"], 1, "confirmed", "tanker")
+        sync_marks(out / "history.gpkg")
+        tanker = _row(out / "history.gpkg", 180.0)
+        results.append((tanker.last_status, tanker.last_note, tanker.reviewed_in))
+    assert results[0] == results[1] == ("confirmed", "tanker", "2024-03-13")
+
+
+def test_sync_gives_a_detection_mark_to_the_sighting_not_to_a_departure_beside_it(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    # One tanker left the berth and another moored there, 5 m along.
+    first = _fold(
+        out,
+        "2024-03-13",
+        before=D1,
+        after=D2,
+        new=[("vessel", 100.5, 100, 12, 3)],
+        gone=[("vessel", 100, 100, 12, 3)],
+    )
+    _mark(first.paths["detections"], 1, "dismissed", "not a departure", layer="departed")
+    sync_marks(history)
+    # The newcomer seen again 12 m further along; then confirmed in the first folder.
+    _fold(out, "2024-03-25", before=D2, after=D3, new=[("vessel", 101.7, 100, 12, 3)], gone=[])
+    _mark(first.paths["detections"], 1, "confirmed", "new tanker")
+    sync_marks(history)
+    rows = _history(history)
+    gone = rows[rows["departed_seen"].notna()].iloc[0]
+    newcomer = rows[rows["departed_seen"].isna()].iloc[0]
+    assert (gone.last_status, gone.last_note) == ("dismissed", "not a departure")
+    assert (newcomer.last_status, newcomer.last_note) == ("confirmed", "new tanker")
+
+
+def test_a_departure_two_passes_of_one_day_saw_takes_a_mark_from_either(tmp_path):
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    morning = _fold(out, "2024-03-13", before=D1, after=D2)
+    _fold(out, "2024-03-13-s1", before=D1, after=D2)  # restamps the departure
+    _mark(morning.paths["detections"], 1, "confirmed", "left for Vladivostok", layer="departed")
+    assert sync_marks(history).rows == 1
+    rows = _history(history)
+    gone = rows[rows["departed_seen"].notna()].iloc[0]
+    assert (gone.last_status, gone.last_note) == ("confirmed", "left for Vladivostok")
+
+
+def test_an_unreadable_run_folder_holds_back_only_its_own_marks(tmp_path):
+    from click.testing import CliRunner
+
+    from imagery.cli.main import cli
+
+    root = tmp_path / "results"
+    for aoi in ("aaa", "bbb"):
+        _fold(root / aoi, "2024-03-13", before=D1, after=D2, gone=[])
+        later = _fold(root / aoi, "2024-03-25", before=D2, after=D3, gone=[])
+        _mark(later.paths["detections"], 1, "confirmed", "tanker")
+    broken = root / "aaa" / "2024-03-13" / "detections.gpkg"
+    broken.write_bytes(b"not a geopackage")
+    result = CliRunner().invoke(cli, ["review", "sync", str(root)])
+    assert result.exit_code == 1
+    assert str(broken) in result.output
+    for aoi in ("aaa", "bbb"):
+        assert _row(root / aoi / "history.gpkg", 180.0).last_status == "confirmed"

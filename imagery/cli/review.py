@@ -7,6 +7,7 @@ import click
 
 from imagery.atomic import atomic_write_text
 from imagery.cli.guards import check_output, writing
+from imagery.errors import PortwatchError
 from imagery.schema import STATUSES
 
 
@@ -69,7 +70,18 @@ def sync(out: str) -> None:
     histories = sorted({*root.glob("history.gpkg"), *root.glob("*/history.gpkg")})
     if not histories:
         raise click.UsageError(f"{root}: no history.gpkg here or in its AOI folders")
+    failed = False
     for path in histories:
-        with writing(path.parent):
-            changed = sync_marks(path)
-        click.echo(f"{path}: {changed} row(s) took a mark")
+        try:
+            with writing(path.parent):
+                result = sync_marks(path)
+        except PortwatchError as exc:  # this AOI's history; the others are synced
+            click.echo(f"Error: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(f"{path}: {result.rows} row(s) took a mark")
+        for problem in result.unreadable:
+            click.echo(f"Error: {problem}", err=True)
+            failed = True
+    if failed:
+        raise click.exceptions.Exit(1)

@@ -38,6 +38,7 @@ carries those marks into the history without running anything again
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -48,11 +49,12 @@ import numpy as np
 import pandas as pd
 
 from imagery.atomic import locked
+from imagery.errors import ReviewError
 from imagery.review.marks import SEEN_FIELD, is_marked, match_flags, read_flags
 from imagery.review.styles import history_style, to_qml, write_layer_styles
 from imagery.vectors import write_geopackage
 
-__all__ = ["HISTORY_FIELDS", "sync_marks", "update_history"]
+__all__ = ["HISTORY_FIELDS", "MarksSync", "sync_marks", "update_history"]
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,9 @@ def _take(flags: gpd.GeoDataFrame, j: int) -> dict:
 
 
 def _review(hist, i, flag, folder: str) -> None:
-    """Keep the analyst's latest mark: a status other than ``new`` wins over ``new``; a
-    note left on a ``new`` flag is kept while the row has no other status."""
+    """Keep the analyst's latest mark: a status other than ``new`` wins over ``new`` (from
+    any folder), and over another status from an earlier folder; a note left on a
+    ``new`` flag is kept while the row has no other status."""
     status = str(flag.get("status") or "new")
     if status == "new":
         note = str(flag.get("note") or "").strip()
@@ -115,7 +118,10 @@ def _review(hist, i, flag, folder: str) -> None:
             hist.at[i, "reviewed_in"] = folder
         return
     reviewed_in = hist.at[i, "reviewed_in"]
-    if not isinstance(reviewed_in, str) or folder >= reviewed_in:
+    current = hist.at[i, "last_status"]
+    unset = not isinstance(current, str) or current.strip() in ("", "new")
+    # A note alone (status new) made in a later folder does not outrank a status.
+    if unset or not isinstance(reviewed_in, str) or folder >= reviewed_in:
         hist.at[i, "last_status"] = status
         hist.at[i, "last_note"] = flag.get("note", "")
         hist.at[i, "reviewed_in"] = folder
@@ -416,40 +422,69 @@ def _update(
     return hist
 
 
-def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> int:
+@dataclasses.dataclass(frozen=True)
+class MarksSync:
+    """What :func:`sync_marks` did: how many rows took a mark, and the run folders whose
+    ``detections.gpkg`` could not be read (each with the reason; their marks wait)."""
+
+    rows: int
+    unreadable: tuple[str, ...] = ()
+
+
+def _folder_after_date(gpkg: Path) -> str | None:
+    """The after-scene date (``YYYY-MM-DD``) a run folder's ``run`` table records."""
+    import pyogrio
+
+    try:
+        table = pyogrio.read_dataframe(gpkg, layer="run", read_geometry=False)
+        value = str(table["after_time"].iloc[0] or "")[:10]
+    except Exception:  # an older folder without the table: its departures by folder only
+        return None
+    return value or None
+
+
+def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> MarksSync:
     """Carry the analysts' marks saved in the run folders beside ``history.gpkg`` into it.
 
     Each run folder (``<dir>/detections.gpkg`` next to ``path``) is read, oldest folder
-    name first, so that the latest folder's mark wins as when runs are folded. A marked
-    flag (a status other than ``new``, or a note) of layer ``detections`` is matched
-    (:func:`imagery.review.marks.match_flags`) to the rows that folder sighted or that
-    record a mark made there; one of layer ``departed`` to the rows it saw leave. Nothing
-    else changes: counts, dates, ids and outlines stay as the folds left them. The
-    history is rewritten (atomically, under its lock) only when a mark changed.
-
-    Returns
-    -------
-    int
-        How many rows took a mark.
+    name first, so that the latest folder's status wins as when runs are folded. A
+    marked flag (a status other than ``new``, or a note) of layer ``detections`` is
+    matched (:func:`imagery.review.marks.match_flags`) to the rows that folder sighted,
+    one of layer ``departed`` to the rows that left by its after date (it, or another
+    pass of that day, stamped the departure), and either to the rows kept only to record
+    a mark made there. Nothing else changes: counts, dates, ids and outlines stay as the
+    folds left them. The history is rewritten (atomically, under its lock) only when a
+    mark changed. A run folder whose GeoPackage cannot be read is skipped and reported;
+    the others are synced.
 
     Raises
     ------
     ReviewError
-        ``path`` or a run folder's GeoPackage cannot be read.
+        ``path`` itself cannot be read.
     """
     path = Path(path)
+    unreadable: list[str] = []
     with locked(path.with_name(f".{path.name}.lock")):
         previous = read_flags(path, LAYER)
         if previous is None:
-            return 0
+            return MarksSync(0)
         hist = previous.reset_index(drop=True)
         before = hist[["last_status", "last_note", "reviewed_in"]].copy()
+        folders = [_folders(v) for v in hist["run_folders"]]
+        departed = hist["departed_seen"]
+        record_only = np.array([not f for f in folders], dtype=bool) & departed.isna().to_numpy()
         for gpkg in sorted(path.parent.glob("*/detections.gpkg")):
             if gpkg.parent.name.startswith("."):
                 continue  # a run being written stages in .<name>.*.tmp
             folder = Path(os.path.relpath(gpkg.parent.resolve(), path.parent.resolve())).as_posix()
-            for layer in ("detections", "departed"):
-                flags = read_flags(gpkg, layer)
+            try:
+                layers = {layer: read_flags(gpkg, layer) for layer in ("detections", "departed")}
+            except ReviewError as exc:
+                log.warning("%s", exc)
+                unreadable.append(str(exc))
+                continue
+            own_record = record_only & (hist["reviewed_in"] == folder).to_numpy()
+            for layer, flags in layers.items():
                 if flags is None or flags.empty:
                     continue
                 flags = flags[is_marked(flags)]
@@ -458,13 +493,13 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> int
                 if hist.crs is not None and flags.crs is not None:
                     flags = flags.to_crs(hist.crs)
                 if layer == "detections":
-                    held = np.array(
-                        [folder in _folders(v) for v in hist["run_folders"]], dtype=bool
-                    )
+                    held = np.array([folder in f for f in folders], dtype=bool)
                 else:
                     held = (hist["departed_run"] == folder).to_numpy()
-                held = held | (hist["reviewed_in"] == folder).to_numpy()
-                rows = np.flatnonzero(held)
+                    after = _folder_after_date(gpkg)
+                    if after is not None:
+                        held = held | (departed.astype(str) == after).to_numpy()
+                rows = np.flatnonzero(held | own_record)
                 flags = flags.reset_index(drop=True)
                 for i_sub, j in match_flags(
                     hist.iloc[rows], flags, min_tolerance_m=min_tolerance_m
@@ -483,4 +518,4 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> int
                 layer_metadata={LAYER: {NEXT_ID_KEY: str(_next_id(hist, _stored_next_id(path)))}},
             )
             log.info("%s: marks of %d rows taken from the run folders", path, int(changed.sum()))
-        return int(changed.sum())
+        return MarksSync(int(changed.sum()), tuple(unreadable))
