@@ -33,3 +33,19 @@ def speckled_s1(mean: np.ndarray, when: datetime, seed: int) -> Raster:
 
 def june(day: int) -> datetime:
     return datetime(2024, 6, day, 21, 30, tzinfo=UTC)
+
+
+def store_s1_pass(store, aoi_id: str, raster: Raster, direction: str, orbit: int) -> None:
+    """Write ``raster`` into the imagery ``store`` as an S1A pass of ``direction``
+    (ASCENDING or DESCENDING) and relative ``orbit``, named as ``portwatch fetch`` names it."""
+    from imagery.store import scene_path, write_scene
+
+    label = f"{direction[:3].replace('DES', 'DSC')}{orbit:03d}"
+    write_scene(
+        scene_path(store, aoi_id, "s1", raster.time, "S1A", label),
+        raster,
+        aoi_id=aoi_id,
+        platform="S1A",
+        orbit_direction=direction,
+        relative_orbit=orbit,
+    )

@@ -8,13 +8,13 @@ import shutil
 import pyogrio
 import pytest
 from click.testing import CliRunner
+from s1_scenes import store_s1_pass
 from test_review_marks import _mark
 
 from imagery.aoi import get_aoi
 from imagery.batch import plan_jobs, run_batch
 from imagery.cli.main import cli
 from imagery.simulate import simulate_series
-from imagery.store import scene_path, write_scene
 
 
 @pytest.fixture(scope="module")
@@ -22,21 +22,9 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     sim = simulate_series(get_aoi("dunai"), sensor="s1", seed=8, dates=3, size_px=320)
     for scene in sim.scenes:
-        path = scene_path(root, "dunai", "s1", scene.time, "S1A", "DSC054")
-        write_scene(
-            path,
-            scene,
-            aoi_id="dunai",
-            platform="S1A",
-            orbit_direction="DESCENDING",
-            relative_orbit=54,
-        )
+        store_s1_pass(root, "dunai", scene, "DESCENDING", 54)
     # A pass from another orbit must not be paired with these.
-    other = sim.scenes[1]
-    path = scene_path(root, "dunai", "s1", other.time, "S1A", "ASC127")
-    write_scene(
-        path, other, aoi_id="dunai", platform="S1A", orbit_direction="ASCENDING", relative_orbit=127
-    )
+    store_s1_pass(root, "dunai", sim.scenes[1], "ASCENDING", 127)
     return root, sim
 
 
@@ -114,15 +102,7 @@ def test_a_users_own_aoi_file_works_with_the_store(tmp_path):
     remember_aoi(store, aoi)  # what `portwatch fetch` does
     sim = simulate_series(aoi, sensor="s1", seed=2, dates=3, size_px=320)
     for scene in sim.scenes[:2]:
-        path = scene_path(store, aoi.id, "s1", scene.time, "S1A", "DSC054")
-        write_scene(
-            path,
-            scene,
-            aoi_id=aoi.id,
-            platform="S1A",
-            orbit_direction="DESCENDING",
-            relative_orbit=54,
-        )
+        store_s1_pass(store, aoi.id, scene, "DESCENDING", 54)
     day = sim.times[1].date().isoformat()
     for given in ("testport", str(aoi_file)):
         out = tmp_path / f"out-{len(given)}"
@@ -235,15 +215,7 @@ def test_two_passes_of_one_day_keep_their_own_run_folders(tmp_path):
     for scene in sim.scenes[:2]:
         for direction, orbit, hours in (("DESCENDING", 54, 0), ("ASCENDING", 127, 8)):
             moved = scene.replace(time=scene.time + timedelta(hours=hours))
-            tag = f"{direction[:3]}{orbit:03d}"
-            write_scene(
-                scene_path(root, "dunai", "s1", moved.time, "S1A", tag),
-                moved,
-                aoi_id="dunai",
-                platform="S1A",
-                orbit_direction=direction,
-                relative_orbit=orbit,
-            )
+            store_s1_pass(root, "dunai", moved, direction, orbit)
     jobs = plan_jobs(root, ["dunai"], ["s1"])
     assert len(jobs) == 2 and jobs[0].after_date == jobs[1].after_date
     out = tmp_path / "results"

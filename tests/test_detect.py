@@ -12,6 +12,7 @@ import rasterio
 import shapely
 from click.testing import CliRunner
 from rasterio.warp import calculate_default_transform, reproject
+from s1_scenes import store_s1_pass
 
 from imagery.aoi import get_aoi
 from imagery.cli.main import cli
@@ -216,20 +217,10 @@ def test_series_with_a_band_missing_on_one_date_runs_on_the_shared_bands(tmp_pat
 
 
 def test_detect_from_store(tmp_path, s1_pair):
-    from imagery.store import scene_path, write_scene
-
     sim, paths = s1_pair
     store = tmp_path / "store"
     for raster in (read_raster(paths["before"]), read_raster(paths["after"])):
-        target = scene_path(store, "rajin", "s1", raster.time, "S1A", "DSC054")
-        write_scene(
-            target,
-            raster,
-            aoi_id="rajin",
-            platform="S1A",
-            orbit_direction="DESCENDING",
-            relative_orbit=54,
-        )
+        store_s1_pass(store, "rajin", raster, "DESCENDING", 54)
     after_day = sim.times[1].date().isoformat()
     root = tmp_path / "results"
     result = _run(
@@ -252,24 +243,15 @@ def test_detect_from_store(tmp_path, s1_pair):
 
 
 def test_detect_from_store_on_named_dates_keeps_one_orbit(tmp_path, s1_pair):
-    from imagery.store import scene_path, write_scene
-
     sim, paths = s1_pair
     store = tmp_path / "store"
     before, after = read_raster(paths["before"]), read_raster(paths["after"])
-    for raster, direction, orbit, label in (
-        (before, "ASCENDING", 127, "ASC127"),  # the same day seen from another geometry
-        (before, "DESCENDING", 54, "DSC054"),
-        (after, "DESCENDING", 54, "DSC054"),
+    for raster, direction, orbit in (
+        (before, "ASCENDING", 127),  # the same day seen from another geometry
+        (before, "DESCENDING", 54),
+        (after, "DESCENDING", 54),
     ):
-        write_scene(
-            scene_path(store, "rajin", "s1", raster.time, "S1A", label),
-            raster,
-            aoi_id="rajin",
-            platform="S1A",
-            orbit_direction=direction,
-            relative_orbit=orbit,
-        )
+        store_s1_pass(store, "rajin", raster, direction, orbit)
     days = [t.date().isoformat() for t in sim.times[:2]]
     args = ["detect", "--store", store, "--aoi", "rajin", "--sensor", "s1", "--no-chips"]
     result = _run(*args, "--before", days[0], "--after", days[1], "--root", tmp_path / "run")

@@ -343,6 +343,17 @@ def update_history(
         )
 
 
+def _write(path: Path, hist: gpd.GeoDataFrame, next_id: int) -> None:
+    """The history layer, its style and the next id to give, atomically."""
+    qml = to_qml(history_style(HISTORY_FIELDS))
+    write_geopackage(
+        path,
+        {LAYER: hist},
+        before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml}),
+        layer_metadata={LAYER: {NEXT_ID_KEY: str(next_id)}},
+    )
+
+
 def _update(
     path: Path,
     run_dir: str | os.PathLike,
@@ -404,13 +415,7 @@ def _update(
     for name in ("score", "length_m", "lon", "lat"):
         hist[name] = pd.to_numeric(hist[name], errors="coerce").astype(float)
     hist = hist[[*HISTORY_FIELDS, "geometry"]]
-    qml = to_qml(history_style(HISTORY_FIELDS))
-    write_geopackage(
-        path,
-        {LAYER: hist},
-        before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml}),
-        layer_metadata={LAYER: {NEXT_ID_KEY: str(next_id)}},
-    )
+    _write(path, hist, next_id)
     log.info(
         "%s: %d rows (%d added, %d withdrawn by %s)",
         path,
@@ -510,12 +515,6 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> Mar
             (before.fillna("").astype(str) == after.fillna("").astype(str)).all(axis=1)
         ).to_numpy()
         if changed.any():
-            qml = to_qml(history_style(HISTORY_FIELDS))
-            write_geopackage(
-                path,
-                {LAYER: hist[[*HISTORY_FIELDS, "geometry"]]},
-                before_commit=lambda tmp: write_layer_styles(tmp, {LAYER: qml}),
-                layer_metadata={LAYER: {NEXT_ID_KEY: str(_next_id(hist, _stored_next_id(path)))}},
-            )
+            _write(path, hist[[*HISTORY_FIELDS, "geometry"]], _next_id(hist, _stored_next_id(path)))
             log.info("%s: marks of %d rows taken from the run folders", path, int(changed.sum()))
         return MarksSync(int(changed.sum()), tuple(unreadable))
