@@ -210,10 +210,8 @@ def run_folder(
         folder = pick()
         if _folder_pass(folder) is None:
             folder.mkdir(exist_ok=True)
-            when = after_time.isoformat() if after_time is not None else None
-            atomic_write_text(
-                folder / RUN_CLAIM, json.dumps({"sensor": sensor, "after_time": when})
-            )
+            claimed = {"sensor": sensor, "after_time": _iso(after_time)}
+            atomic_write_text(folder / RUN_CLAIM, json.dumps(claimed))
     return folder
 
 
