@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,25 +59,48 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "ut
 @contextlib.contextmanager
 def locked(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (a lock file, created if missing) while the
-    block runs; other processes taking the same lock wait (``wait`` False: raise
-    BlockingIOError at once instead).
+    block runs; other processes and other threads taking the same lock wait (``wait``
+    False: raise BlockingIOError at once instead).
 
     An atomic rename keeps a file whole, not up to date: two processes that each read a
     file, add to it and write it back lose one's additions. POSIX record locks
     (``fcntl.lockf``) are taken, which NFS also honours, so workers of a dask cluster on
     other machines sharing the folder wait too. Where ``fcntl`` does not exist
-    (Windows) the block runs unlocked.
+    (Windows) the block runs unlocked between processes.
+
+    A record lock belongs to a process, not a thread: a second thread of the holder
+    would be granted it at once, and closing its own handle on the file would release
+    the holder's (POSIX.1-2008, ``fcntl``). A dask worker started by hand runs its tasks
+    as threads of one process, so the threads of a process first queue on a lock of
+    their own for the same file.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
     lock = Path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+b") as handle:
-        fcntl.lockf(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    in_process = _thread_lock(lock)
+    if not in_process.acquire(blocking=wait):
+        raise BlockingIOError(f"{lock}: held by another thread of this process")
+    try:
         try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
             yield
-        finally:
-            fcntl.lockf(handle, fcntl.LOCK_UN)
+            return
+        with open(lock, "a+b") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN)
+    finally:
+        in_process.release()
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(lock: Path) -> threading.Lock:
+    """The one in-process lock of a lock file (by its real path: one file, one lock)."""
+    key = os.path.realpath(lock)
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(key, threading.Lock())
