@@ -27,31 +27,21 @@ import xarray as xr
 
 from imagery.change import ChangeMap, calibration_pixels, effective_looks, s2_change
 from imagery.clouds import cloud_reach
-from imagery.detect import (
-    DetectParams,
-    berth_changes,
-    berth_water,
-    cargo_flags,
-    cargo_land,
-    empty_detections,
+from imagery.detect import DetectParams, empty_detections, to_schema
+from imagery.errors import CoregistrationError, DetectionError, InputError, NothingToCompareError
+from imagery.filters import masked_box_mean
+from imagery.flags.berths import berth_changes
+from imagery.flags.cargo import cargo_flags, cargo_land
+from imagery.flags.evidence import pixel_step, shore_distance_m
+from imagery.flags.masks import berth_water, pair_masks
+from imagery.flags.vessels import (
     evidence_hulls,
     one_flag_per_ship,
-    pair_masks,
-    pixel_step,
     s2_not_ships,
     scene_surf,
-    shore_distance_m,
-    to_schema,
     unlaid,
     vessel_flags,
 )
-from imagery.errors import (
-    CoregistrationError,
-    DetectionError,
-    InputError,
-    NothingToCompareError,
-)
-from imagery.filters import masked_box_mean
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare
@@ -248,7 +238,7 @@ def detect_series(
     berth_distance = distance if sensor == "s1" else shore_distance_m(~water, pixel_m)
     berths = berth_water(water, params, pixel_m)
     if sensor == "s2":
-        # Each date's surf zone (imagery.detect.pair_surf) and cloud reach, made once for
+        # Each date's surf zone (imagery.flags.vessels.pair_surf) and cloud reach, made once for
         # both its steps.
         surf = [scene_surf(s, water, params.vessel) for s in scenes]
         reach = [cloud_reach(s, water) for s in scenes]

@@ -9,7 +9,8 @@ from scipy import ndimage
 from shapely.geometry import box
 
 from imagery.change import s1_change
-from imagery.detect import DetectParams, berth_changes, detect_aligned
+from imagery.detect import DetectParams, detect_aligned
+from imagery.flags.berths import berth_changes
 from imagery.raster import Raster
 from imagery.series import detect_series
 from imagery.water import water_mask

@@ -13,15 +13,12 @@ from s2_scenes import blurred_s2, with_scl
 from scipy import ndimage
 
 from imagery.change import s2_change
-from imagery.detect import (
-    PAIR_VESSEL_PARAMS,
-    DetectParams,
-    berth_changes,
-    change_objects,
-    detect_aligned,
-    pair_masks,
-)
+from imagery.detect import DetectParams, detect_aligned
 from imagery.errors import InputError
+from imagery.flags.berths import berth_changes
+from imagery.flags.evidence import change_objects
+from imagery.flags.masks import pair_masks
+from imagery.flags.params import PAIR_VESSEL_PARAMS
 from imagery.raster import Raster
 from imagery.sensors import SCL_CLOUD_SHADOW
 from imagery.water import water_mask

@@ -225,7 +225,7 @@ def test_a_churn_object_is_cut_into_its_strong_stack_scale_parts():
     """A change object of a yard's churn holding a stack's strong change (peak score 9)
     beside a weaker hump (peak 5, a mean under the seed score of 4.5 once cut) is cut at
     the saddle between them: only the stack's part comes back."""
-    from imagery.detect import _stack_parts
+    from imagery.flags.cargo import _stack_parts
     from imagery.objects import label_objects, measure_objects
 
     grid = blurred_s2(_ground(), 1, 1)

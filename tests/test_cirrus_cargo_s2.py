@@ -10,7 +10,8 @@ from test_cargo_s2 import RED_CONTAINERS, SHORE_COL, SIZE, WATER
 from test_shadow_cargo_s2 import PAVEMENT, _cargo_near
 
 from imagery.change import local_linear_match, match_through_veil
-from imagery.detect import DetectParams, cirrus_veil, detect_aligned
+from imagery.detect import DetectParams, detect_aligned
+from imagery.flags.masks import cirrus_veil
 from imagery.sensors import SCL_CIRRUS
 
 #: The yard's standing stacks, there on both dates: (rows, cols) and colour.

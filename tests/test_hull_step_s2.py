@@ -9,7 +9,7 @@ import numpy as np
 from s2_scenes import blurred_s2
 from shapely.geometry import box
 
-from imagery.detect import s2_not_ships
+from imagery.flags.vessels import s2_not_ships
 from imagery.vessels import VesselParams
 
 SIZE = 120

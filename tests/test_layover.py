@@ -221,7 +221,7 @@ def test_a_stored_scene_without_a_look_gets_that_of_its_pass(tmp_path):
 def test_each_date_s_flags_move_by_that_date_s_look():
     # A pair of an ascending and a descending pass: new vessels were seen on the after
     # date (looking west), departures on the before date (looking east).
-    from imagery.detect import unlaid
+    from imagery.flags.vessels import unlaid
 
     before = _scene(look_azimuth_deg=80.0, incidence_deg=45.0)
     after = _scene(look_azimuth_deg=280.0, incidence_deg=45.0)

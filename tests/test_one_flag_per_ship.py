@@ -1,4 +1,4 @@
-"""Two searches that flag one ship keep the better-scored flag (imagery.detect.one_flag_per_ship)."""
+"""Two searches that flag one ship keep the better-scored flag (imagery.flags.vessels.one_flag_per_ship)."""
 
 import geopandas as gpd
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 from shapely.geometry import Point
 
 from imagery.calibration import calibrate
-from imagery.detect import DetectParams, one_flag_per_ship
+from imagery.detect import DetectParams
+from imagery.flags.vessels import one_flag_per_ship
 
 CRS = "EPSG:32652"
 

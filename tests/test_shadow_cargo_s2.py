@@ -74,7 +74,7 @@ def test_the_same_shadow_unmarked_passes_for_a_stack():
 
 def test_only_scl_shadow_on_one_date_is_left_out_of_the_change():
     # Sen2Cor also calls dark ground shadow, on every date: that is judged.
-    from imagery.detect import pair_masks
+    from imagery.flags.masks import pair_masks
 
     dark_ground = (slice(20, 24), slice(150, 154))
 
@@ -94,7 +94,7 @@ def test_only_scl_shadow_on_one_date_is_left_out_of_the_change():
 def test_a_date_without_scl_has_no_shadow_to_compare():
     # A scene stored without SCL, paired with one that has it: the other date's small
     # shadow patches are not all taken for shadows come or gone.
-    from imagery.detect import pair_masks
+    from imagery.flags.masks import pair_masks
 
     before, after = _pair(marked=True)
     before = before.replace(data=before.data[:4], band_names=before.band_names[:4])

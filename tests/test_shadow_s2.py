@@ -92,7 +92,7 @@ def test_a_barge_dimmed_by_a_cloud_shadow_on_the_second_date_has_not_left():
 def test_a_window_of_open_sea_has_no_shore_to_dim():
     # All water (a tile's window far out at sea, or a swath edge of nodata beside it):
     # a ship arriving under the shadow is still judged.
-    from imagery.detect import pair_masks
+    from imagery.flags.masks import pair_masks
 
     before, after = _pair(1, shadow_on="before")
     water = np.ones(before.shape, dtype=bool)

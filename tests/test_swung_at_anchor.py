@@ -13,7 +13,8 @@ from scipy import ndimage
 from shapely import affinity
 from shapely.geometry import box
 
-from imagery.detect import DetectParams, _swung, detect_aligned
+from imagery.detect import DetectParams, detect_aligned
+from imagery.flags.vessels import _swung
 
 SIZE = 256
 LAND_COL = 220  # land east of it

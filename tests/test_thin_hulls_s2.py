@@ -10,7 +10,8 @@ from s2_scenes import blurred_s2
 from shapely.geometry import LineString
 
 from imagery.change import s2_change, s2_pixel_step
-from imagery.detect import DetectParams, detect_aligned, vessel_flags
+from imagery.detect import DetectParams, detect_aligned
+from imagery.flags.vessels import vessel_flags
 from imagery.raster import Raster
 
 SIZE = 240

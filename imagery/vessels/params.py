@@ -128,7 +128,7 @@ class VesselParams:
         124 / 51 / 104 (F1 0.570 -> 0.615; of the one-pixel candidates 51 were ships and
         73 not); an independent simulator's seeds 1-20 147 / 28 / 81 -> 145 / 19 / 83
         (0.730 -> 0.740); 40 and 55 measured alike. None turns the test off; pair
-        detection (:data:`imagery.detect.PAIR_VESSEL_PARAMS`) keeps such lines as
+        detection (:data:`imagery.flags.params.PAIR_VESSEL_PARAMS`) keeps such lines as
         possible flags and never counts them as the other date's ships.
     berth_min_backing : float
         The quay behind an S2 berthed candidate must run this many times longer than

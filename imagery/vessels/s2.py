@@ -349,7 +349,7 @@ def s2_without_puffs(frame: gpd.GeoDataFrame, scene: Raster, water: np.ndarray) 
     cloud, an object that stands out of the water around it as much in the blue as in
     the near infrared (:func:`imagery.clouds.cloud_fragments`, on the scene's own
     reflectance). A pair judges its flags on their steps instead
-    (:func:`imagery.detect.not_cloud_fragments`) and keeps every candidate of each date
+    (:func:`imagery.flags.vessels.not_cloud_fragments`) and keeps every candidate of each date
     as evidence."""
     if frame.empty:
         return frame
