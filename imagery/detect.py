@@ -13,12 +13,11 @@
    vessel near it in the before scene, whose footprint also brightened significantly
    between the dates, is a new ``vessel``; the reverse is ``departed``. S2 judges that
    per pixel (a 10-20 m hull is one or two pixels across;
-   :func:`imagery.flags.evidence.pixel_step`), less
-   what a residual misregistration of the edges explains. Persistent
-   bright structures are in both scenes and so never new. Ships that moored against
-   a quay, which merge with it in a single scene (S1 at 20 m resolution; S2 where a
-   grey deck meets a grey quay), are also found from the change they brought: a
-   ship-shaped strip along the shore, brighter (darker when they left;
+   :func:`imagery.flags.evidence.pixel_step`), less what a residual misregistration of
+   the edges explains. Persistent bright structures are in both scenes and so never new.
+   Ships that moored against a quay, which merge with it in a single scene (S1 at 20 m
+   resolution; S2 where a grey deck meets a grey quay), are also found from the change
+   they brought: a ship-shaped strip along the shore, brighter (darker when they left;
    :func:`imagery.flags.berths.berth_changes`).
 5. Cargo: on land (not water of the pair), pixels whose change test is significant
    (``imagery.change``), grown by hysteresis, away from vessels, and of stack scale

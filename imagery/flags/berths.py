@@ -73,12 +73,12 @@ def berth_changes(
     the decrease that marks a ship moved along its berth is sought on the water.
 
     With ``sign`` -1 the same search finds ships that left a quay: a decrease, off the
-    vessels of the after date (``others``). A new row of containers laid along the
-    first metres of apron looks the same at this resolution and is flagged as a vessel.
+    vessels of the after date (``others``). A new row of containers laid along the first
+    metres of apron looks the same at this resolution and is flagged as a vessel.
     ``distance``, the distance across the shore to the side searched (S1:
-    :func:`imagery.flags.evidence.shore_distance_m` of ``water``; S2: of ``~water``), and ``pixel``
-    (S2:
-    :func:`imagery.change.s2_pixel_step` of ``scenes``) save computing them again.
+    :func:`imagery.flags.evidence.shore_distance_m` of ``water``; S2: of ``~water``),
+    and ``pixel`` (S2: :func:`imagery.change.s2_pixel_step` of ``scenes``) save
+    computing them again.
     """
     empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=grid.crs), crs=grid.crs)
     if params.berth_change_reach_m <= 0 or not water.any() or water.all():
@@ -180,9 +180,8 @@ def berth_changes(
     frame = frame.copy()
     frame["score"] = _object_evidence(frame, change, grid, params, per_pixel=pixel is not None)
     frame["kind"] = "vessel"
-    # The size the flag reports (and is drawn at, :func:`imagery.detect.to_schema`): the hull's,
-    # once
-    # the score has been calibrated on the change object's own.
+    # The size the flag reports (and is drawn at, :func:`imagery.detect.to_schema`): the
+    # hull's, once the score has been calibrated on the change object's own.
     frame["hull_length_m"], frame["hull_width_m"] = _unblurred_size(frame, grid, params)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=grid.crs)
 

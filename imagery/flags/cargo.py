@@ -387,9 +387,9 @@ def cargo_land(
     distance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where cargo may be flagged: usable land beyond the quay apron and within reach of
-    the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation (S2).
-    ``distance`` (:func:`imagery.flags.evidence.shore_distance_m` of ``water``) saves computing it
-    again."""
+    the water (``cargo_shore_gap_m`` to ``cargo_max_inland_m``), not green vegetation
+    (S2). ``distance`` (:func:`imagery.flags.evidence.shore_distance_m` of ``water``)
+    saves computing it again."""
     if distance is None:
         distance = shore_distance_m(water, scenes[0].pixel_m)
     land = (distance > params.cargo_shore_gap_m) & (distance <= params.cargo_max_inland_m) & usable

@@ -48,13 +48,13 @@ class PairMasks:
         grown), kept so that a scene without SCL need not search them again; S1: None.
 
     Arrivals at a quay and departures from it found from the change
-    (:func:`imagery.flags.berths.berth_changes`) are sought on ``arrivals`` (``departures``) off
-    the veils:
-    a ship in a cloud's shadow or under cirrus on its own date still steps above the
-    water beside it, as a ship flagged from its own date's search does. Development
-    pairs (seeds 100-131 and 300-339; they had been sought on ``usable``): new vessels
-    61 -> 66 and 96 -> 99 found, departures 48 -> 48 and 64 -> 65, for two false
-    departures more; an independent simulator's pairs the same flags.
+    (:func:`imagery.flags.berths.berth_changes`) are sought on ``arrivals``
+    (``departures``) off the veils: a ship in a cloud's shadow or under cirrus on its
+    own date still steps above the water beside it, as a ship flagged from its own
+    date's search does. Development pairs (seeds 100-131 and 300-339; they had been
+    sought on ``usable``): new vessels 61 -> 66 and 96 -> 99 found, departures 48 -> 48
+    and 64 -> 65, for two false departures more; an independent simulator's pairs the
+    same flags.
     """
 
     usable: np.ndarray

@@ -10,19 +10,20 @@ from imagery.water import S1_STABLE_DB
 
 #: The pair's single-scene vessels are evidence, not flags: their footprints keep cargo
 #: off ships and tell each date's ships from the other's, and a structure there on both
-#: dates is never flagged. So S1 berthed candidates are kept without the end-contrast test
-#: (``VesselParams.berth_min_end_contrast_db``), which the standalone vessels output applies
-#: for precision. Development seeds 100-131 with the test: S1 vessel 84 -> 83 true, one
-#: more false cargo flag; check seeds 200-239: vessel 100 -> 98 true, cargo +1 true +2 false.
-#: The VV floor (``berth_min_vv_db``) applies here too: a natural shore's rim is no ship on
-#: either date, and as the other date's ship it hid true flags (development pairs 100-131:
-#: new vessels 92 -> 93 true, departures 128 -> 129; 300-339: new vessels 123 -> 124,
-#: departures 145 / 16 -> 146 / 15; the independent simulator identical).
-#: Only S1 candidates at least ``DetectParams.evidence_min_width_m`` wide count as ships
+#: dates is never flagged. So S1 berthed candidates are kept without the end-contrast
+#: test (``VesselParams.berth_min_end_contrast_db``), which the standalone vessels
+#: output applies for precision. Development seeds 100-131 with the test: S1 vessel 84
+#: -> 83 true, one more false cargo flag; check seeds 200-239: vessel 100 -> 98 true,
+#: cargo +1 true +2 false. The VV floor (``berth_min_vv_db``) applies here too: a
+#: natural shore's rim is no ship on either date, and as the other date's ship it hid
+#: true flags (development pairs 100-131: new vessels 92 -> 93 true, departures 128 ->
+#: 129; 300-339: new vessels 123 -> 124, departures 145 / 16 -> 146 / 15; the
+#: independent simulator identical). Only S1 candidates at least
+#: ``DetectParams.evidence_min_width_m`` wide count as ships
 #: (:func:`imagery.flags.vessels.evidence_hulls`); thinner ones are lines, and are kept
-#: as possible flags only, so the standalone output's significance floor on one-pixel lines
-#: (``VesselParams.thin_min_significance``) is off here: development pairs 100-131 with
-#: it, new vessels 93 -> 92 true; 300-339 124 / 28 -> 124 / 27; the independent
+#: as possible flags only, so the standalone output's significance floor on one-pixel
+#: lines (``VesselParams.thin_min_significance``) is off here: development pairs 100-131
+#: with it, new vessels 93 -> 92 true; 300-339 124 / 28 -> 124 / 27; the independent
 #: simulator identical.
 PAIR_VESSEL_PARAMS = VesselParams(berth_min_end_contrast_db=None, thin_min_significance=None)
 
@@ -45,8 +46,8 @@ class DetectParams:
         :func:`imagery.flags.evidence.pixel_step`).
     cargo_z, cargo_grow_z : float
         Pixel normal scores that seed and grow a cargo object (seed 4.5: p ~ 3e-6), and
-        an arrival at (departure from) a quay (:func:`imagery.flags.berths.berth_changes`; S2 on the
-        per-pixel B08 score).
+        an arrival at (departure from) a quay
+        (:func:`imagery.flags.berths.berth_changes`; S2 on the per-pixel B08 score).
     cargo_min_area_m2, cargo_max_area_m2, cargo_max_length_m : float
         Stack scale: a block of containers up to a yard section. The minimum, 1000 m2,
         is about two S1 IW resolution cells (20 m x 22 m): smaller change cannot be
@@ -66,11 +67,11 @@ class DetectParams:
         edges and shadows that SCL misses), are excluded from every flag.
     cirrus_match_m : float
         S2 with SCL: ground under thin cirrus (SCL class 10) on either date, clear of
-        cloud and shadow on both, is not masked from the cargo test: the veiled date
-        is matched onto the other by a local linear fit in windows of this size
-        (:func:`imagery.flags.masks.cirrus_veil`, :func:`imagery.change.match_through_veil`) and
-        its change
-        judged with its own noise level. 0 masks cirrus as any cloud.
+        cloud and shadow on both, is not masked from the cargo test: the veiled date is
+        matched onto the other by a local linear fit in windows of this size
+        (:func:`imagery.flags.masks.cirrus_veil`,
+        :func:`imagery.change.match_through_veil`) and its change judged with its own
+        noise level. 0 masks cirrus as any cloud.
     shadow_shore_m : float
         S2: a new vessel (a departure) is not flagged where the date without it lies in
         a cloud's shadow (SCL's; without SCL, :func:`imagery.clouds.cloud_shadows`)
@@ -109,12 +110,12 @@ class DetectParams:
     cargo_min_texture_gain, cargo_added_chroma_gain : float
         S2: and it must have gained texture (more than this many times the land's median
         3 x 3 texture) or chroma (more than this); a stack taken away loses both
-        (:func:`imagery.flags.cargo._on_empty_ground`). A stack raised or lowered in place (its
-        shadow
-        lengthened or shortened over the pavement), a neighbour's shadow or a veil gains
-        about as little as noise: over both simulators' change objects that pass the other
-        tests, the true stacks' median chroma gain is 0.04-0.07 and the others' 0.00-0.01.
-        ``cargo_min_texture_gain=None`` turns the test off.
+        (:func:`imagery.flags.cargo._on_empty_ground`). A stack raised or lowered in
+        place (its shadow lengthened or shortened over the pavement), a neighbour's
+        shadow or a veil gains about as little as noise: over both simulators' change
+        objects that pass the other tests, the true stacks' median chroma gain is
+        0.04-0.07 and the others' 0.00-0.01. ``cargo_min_texture_gain=None`` turns the
+        test off.
     cargo_veil_step, cargo_veil_flatness : float
         S2: a change whose mean visible step (B02, B03, B04) is grey, one sign in the
         three bands with the smallest at least ``cargo_veil_flatness`` of the largest,
@@ -125,11 +126,11 @@ class DetectParams:
     cargo_haze_veil : bool
         S2: a brightening in every band (mean steps of B02, B03, B04 and B08 all
         positive) that lifts B08 no more than B02 is haze or a thin cloud's fringe come
-        on the later date, however small, not cargo (:func:`imagery.flags.cargo._veiled`). White
-        and light
-        grey containers, which step about flat, are lost to it (and from 0.04 up to the
-        grey test); both simulators paint stacks in mixed colours, so no figure here
-        says what a yard of white reefers would cost.
+        on the later date, however small, not cargo
+        (:func:`imagery.flags.cargo._veiled`). White and light grey containers, which
+        step about flat, are lost to it (and from 0.04 up to the grey test); both
+        simulators paint stacks in mixed colours, so no figure here says what a yard of
+        white reefers would cost.
     cargo_split_spacing_m : float
         S2: a change object that did not appear on empty ground
         (:func:`imagery.flags.cargo._on_empty_ground`)
@@ -147,14 +148,12 @@ class DetectParams:
         development pairs: seeds 100-131 identical, 300-339 one stack more.
     berth_change_reach_m, berth_min_increase_db, berth_min_elongation, berth_max_angle_deg
         Arrivals at (departures from) a quay found from the change
-        (:func:`imagery.flags.berths.berth_changes`): within this distance of the water (S1; S2: of
-        the
-        shore, on the water), seeded by increases above this many dB (S1; S2: a B08
-        rise of ``vessel.s2_min_contrast``), at least this elongated (S1: with the blur of
-        the resolution and of the change test's means taken off,
-        :func:`imagery.flags.berths._elongation`),
-        and lying within this angle of the shoreline. ``berth_change_reach_m`` 0 turns
-        the search off.
+        (:func:`imagery.flags.berths.berth_changes`): within this distance of the water
+        (S1; S2: of the shore, on the water), seeded by increases above this many dB
+        (S1; S2: a B08 rise of ``vessel.s2_min_contrast``), at least this elongated (S1:
+        with the blur of the resolution and of the change test's means taken off,
+        :func:`imagery.flags.berths._elongation`), and lying within this angle of the
+        shoreline. ``berth_change_reach_m`` 0 turns the search off.
     water_reference_m : float or None
         S2: the water's own near-infrared step between the dates (haze, turbidity, sun
         glint), the zero of a ship's, is its median over the clear water within a square
@@ -181,9 +180,8 @@ class DetectParams:
         ``imagery.calibration``) is below this are not reported. 0 reports all.
     swing_length_tolerance : float
         A vessel afloat touching one of the other date's, with a length within this
-        share of it, is the same ship swung at anchor (:func:`imagery.flags.vessels._swung`); 0
-        turns the
-        test off.
+        share of it, is the same ship swung at anchor
+        (:func:`imagery.flags.vessels._swung`); 0 turns the test off.
     moved_length_tolerance : float
         An arrival at a quay beside a departure is one ship shifted along its berth (no
         flag) only when their change objects' lengths agree within this share of the
@@ -198,9 +196,9 @@ class DetectParams:
         must be away from, the footprint a berth arrival must be off, the cargo
         keep-out) only when at least this wide, its width measured with the blur taken
         off: anything thinner than the blur (a quay edge, a wall, a rail) measures one
-        pixel, a hull of 10 m beam about 14 m (:func:`imagery.flags.vessels.evidence_hulls`). Thin
-        candidates
-        may still be flagged themselves. 0 counts every vessel.
+        pixel, a hull of 10 m beam about 14 m
+        (:func:`imagery.flags.vessels.evidence_hulls`). Thin candidates may still be
+        flagged themselves. 0 counts every vessel.
     """
 
     vessel: VesselParams = dataclasses.field(default_factory=lambda: PAIR_VESSEL_PARAMS)

@@ -29,13 +29,13 @@ def one_flag_per_ship(
     """One flag per ship found by two searches: the one with the higher calibrated score.
 
     The vessel pieces (:func:`vessel_flags`) and the berth change search
-    (:func:`imagery.flags.berths.berth_changes`) often both find a ship moored at a quay, from
-    different
-    evidence, with centres up to tens of metres apart. Two flags are one ship when their
-    centres lie within ``params.match_m`` or half the longer one's length. Keeping the
-    first search's flag whatever its score let a weak or mislocated piece hide a strong
-    berth flag. Flags are taken best first (calibrated score; ``first`` on a tie) and
-    one is kept unless a flag of the other search already kept is one ship with it.
+    (:func:`imagery.flags.berths.berth_changes`) often both find a ship moored at a
+    quay, from different evidence, with centres up to tens of metres apart. Two flags
+    are one ship when their centres lie within ``params.match_m`` or half the longer
+    one's length. Keeping the first search's flag whatever its score let a weak or
+    mislocated piece hide a strong berth flag. Flags are taken best first (calibrated
+    score; ``first`` on a tie) and one is kept unless a flag of the other search already
+    kept is one ship with it.
 
     Returns
     -------
@@ -258,12 +258,11 @@ def hull_steps(
 def pair_surf(before: Raster, after: Raster, water: np.ndarray, vessel: VesselParams) -> np.ndarray:
     """S2: the surf zone of either date.
 
-    Waves break on beaches and rubble, more on one pass than the other, and foam come
-    or gone beside the shore is a ship-sized, shore-parallel change on the water: the
-    berth change search (:func:`imagery.flags.berths.berth_changes`) would take it for a ship
-    moored or gone.
-    No ship lies in breaking waves on either date, which is the single-scene rule
-    (:mod:`imagery.vessels.s2`) applied to the pair.
+    Waves break on beaches and rubble, more on one pass than the other, and foam come or
+    gone beside the shore is a ship-sized, shore-parallel change on the water: the berth
+    change search (:func:`imagery.flags.berths.berth_changes`) would take it for a ship
+    moored or gone. No ship lies in breaking waves on either date, which is the
+    single-scene rule (:mod:`imagery.vessels.s2`) applied to the pair.
 
     Parameters
     ----------
