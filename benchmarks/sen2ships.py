@@ -20,8 +20,9 @@ to it. Writes everything to ``benchmarks/results/sen2ships.json``. Takes about f
 minutes on two cores (each port is run for every length, contrast and distance tried).
 
 The files are EO Browser 16-bit "raw" exports: their digital numbers are reflectance x
-65535 (open sea B08 ~ 290, land B08 ~ 11 400 would be reflectance 1.14 at x 10000), so
-they are scaled by 1/65535. They are in EPSG:3857, where a 10-unit pixel is about
+65535 (open sea B08 ~ 290, land B08 ~ 11 400 would be reflectance 1.14 at x 10000). They
+are read as ``portwatch vessels`` reads them, with no scale given: the numbers tell it
+(``imagery.sensors.s2_digital_number_scale``: 1/65535 for all three). They are in EPSG:3857, where a 10-unit pixel is about
 8.2 m (Busan) to 9.2 m (Honolulu) on the ground; sizes are measured on the ground.
 Contains modified Copernicus Sentinel data.
 """
@@ -103,7 +104,7 @@ def load_port(folder: Path) -> Raster:
         raster = read_raster(folder, sensor="s2")
     except BandError as exc:
         raise FileNotFoundError(str(exc)) from exc
-    return prepare_s2(raster, source=str(folder), scale=1.0 / 65535.0)
+    return prepare_s2(raster, source=str(folder))
 
 
 def score_vessels(vessels, scene: Raster, masks: list[np.ndarray]) -> Score:

@@ -25,6 +25,7 @@ scene is never overwritten by an import.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from pathlib import Path, PurePosixPath
 
@@ -138,6 +139,14 @@ def onto_aoi_grid(raster: Raster, aoi, *, pixel_m: float = STORE_PIXEL_M) -> Ras
     return warp_onto(raster, aoi.utm_crs, transform, (height, width), resampling=Resampling.nearest)
 
 
+def _same_scale(stored: float | None, now: float | None) -> bool:
+    """Two imports read the digital numbers alike: None (float reflectance, or an import
+    recorded before the scale was decided per file) is L2A's own scale."""
+    from imagery.sensors import L2A_SCALE
+
+    return math.isclose(stored or L2A_SCALE, now or L2A_SCALE, rel_tol=1e-6)
+
+
 def import_scene(
     store: str | Path,
     path: str | Path,
@@ -172,7 +181,7 @@ def import_scene(
     """
     from imagery.grd import is_grd, read_grd
     from imagery.io import read_raster, read_raster_around
-    from imagery.sensors import prepare
+    from imagery.sensors import prepare, s2_file_scale
     from imagery.store import (
         check_scene,
         orbit_label,
@@ -194,6 +203,8 @@ def import_scene(
             "(e.g. 2024-06-13_B02.tif) or tag it ACQUISITION_TIME"
         )
     raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+    if sensor == "s2" and s2_scale is None:
+        s2_scale = s2_file_scale(path)  # the scale it was read at, as the store records it
     raster = onto_aoi_grid(raster, aoi)
     if not raster.valid_mask().any():
         raise NoOverlapError(f"{path}: no valid pixel over the AOI {aoi.id}")
@@ -214,7 +225,7 @@ def import_scene(
         if earlier is None:
             return ImportResult(path, "skipped", stored)  # fetched: kept as fetched
         earlier = [earlier] if isinstance(earlier, str) else list(earlier)
-        if request.get("s2_scale") != s2_scale:
+        if not _same_scale(request.get("s2_scale"), s2_scale):
             status = "replaced"  # imported again on another scale: this product alone
         elif source in earlier:
             return ImportResult(path, "skipped", stored)

@@ -18,12 +18,17 @@ Sentinel-2 L2A
     when present (``B2``, ``B02``, ``B8`` ...), otherwise the order B02 B03 B04 B08
     [SCL] is assumed. Digital numbers are taken as
     harmonised to the pre-2022 scale (Sentinel Hub's default); pass ``offset`` for
-    products carrying ``BOA_ADD_OFFSET``.
+    products carrying ``BOA_ADD_OFFSET``. A file whose numbers no surface could reflect
+    at that scale is read as EO Browser's 16-bit export, reflectance x 65535
+    (:func:`s2_digital_number_scale`), decided once per file.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import os
 import re
 from collections.abc import Iterable, Sequence
 
@@ -68,13 +73,22 @@ SCL_OPAQUE_CLASSES = (8, 9)
 #: SCL class 6 is water; 0 no data, 1 saturated or defective.
 SCL_WATER = 6
 SCL_INVALID = (0, 1)
-#: Surface reflectance above this over a quarter of a scene is not physical (fresh snow
-#: and thick cloud tops reach about 0.9): the digital numbers are on another scale.
+#: Surface reflectance above this over a quarter of a scene is hardly physical (fresh
+#: snow and thick cloud tops reach about 0.9): the digital numbers may be on another
+#: scale, which is warned of.
 S2_MAX_UPPER_QUARTILE = 1.0
-#: Reflectance above this over a hundredth of a scene is not physical either (only
-#: specular glint exceeds it, never over 1 % of a scene); a harbour scene's water keeps
-#: the upper quartile down while its land is read 6.5 times too bright.
+#: Reflectance above this over a hundredth of a scene is not physical (only specular
+#: glint exceeds it, never over 1 % of a scene): the numbers are EO Browser's x 65535
+#: (:func:`s2_digital_number_scale`). A harbour scene's water keeps the upper quartile
+#: down while its land is read 6.5 times too bright.
 S2_MAX_TOP_PERCENTILE = 1.5
+#: Reflectance of one digital number of L2A (harmonised to the pre-2022 scale).
+L2A_SCALE = 1e-4
+#: Reflectance of one digital number of EO Browser's 16-bit "raw" band exports
+#: (reflectance x 65535; the sen2ships scenes: open sea B08 ~ 290, land ~ 11 400).
+EO_BROWSER_SCALE = 1.0 / 65535.0
+#: Pixels read (block averages) to decide a file's scale.
+S2_SCALE_SAMPLE_PX = 4_000_000
 
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
@@ -256,7 +270,7 @@ def check_bands(
 
 
 def prepare_s2(
-    raster: Raster, *, source: str = "input", scale: float = 1e-4, offset: float = 0.0
+    raster: Raster, *, source: str = "input", scale: float | None = None, offset: float = 0.0
 ) -> Raster:
     """Sentinel-2 L2A as named float32 reflectance bands (+ SCL) with NaN for invalid pixels.
 
@@ -266,11 +280,19 @@ def prepare_s2(
         4 or 5 bands (B02 B03 B04 B08 [SCL]), or band descriptions naming them (then
         B11 too, when named; a file of six or more bands needs the descriptions).
     source : str
-        Name used in error messages.
-    scale, offset : float
-        Reflectance = (DN + offset) * scale; defaults for harmonised L2A digital numbers.
-        Values already in 0-1.5 (float reflectance) are kept as they are. Reflectance
-        below zero reads as zero.
+        Name used in error messages; when it names a file (or product folder), the file
+        whose numbers decide the scale (see ``scale``).
+    scale : float, optional
+        Reflectance = (DN + offset) * scale. By default L2A's ``L2A_SCALE`` (1e-4),
+        unless the numbers read at it are reflectance no surface has
+        (:func:`s2_digital_number_scale`): then ``EO_BROWSER_SCALE`` (1 / 65535), with
+        a warning. The choice is made once per file (from a block-averaged read of it
+        when ``source`` names one), so every window of a tile is read alike. Values
+        already in 0-1.5 (float reflectance) are kept as they are. Reflectance below
+        zero reads as zero.
+    offset : float
+        Added to the digital numbers before scaling (``BOA_ADD_OFFSET``; 0 for
+        harmonised numbers).
 
     Returns
     -------
@@ -282,27 +304,35 @@ def prepare_s2(
     """
     order = _s2_order(raster, source)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
-    finite = spectral[np.isfinite(spectral)]
-    already_reflectance = finite.size > 0 and np.nanpercentile(finite[::97], 99) <= 2.0
-    if not already_reflectance:
-        spectral = (spectral + offset) * scale
-        # A DN of 0 is L2A's fill value in every band.
-        spectral[:, (spectral <= offset * scale).all(axis=0)] = np.nan
-        sample = spectral[:, ::7, ::7]
-        sample = sample[np.isfinite(sample)]
-        upper, top = np.percentile(sample, [75, 99]) if sample.size else (0.0, 0.0)
-        implausible = upper > S2_MAX_UPPER_QUARTILE or top > S2_MAX_TOP_PERCENTILE
-        if implausible and source not in _WARNED_SCALE:
+    if not _already_reflectance(spectral):
+        chosen = scale
+        if chosen is None and offset == 0:  # an offset is L2A's own (BOA_ADD_OFFSET)
+            chosen = _file_scale(source) or s2_digital_number_scale(spectral)
+        chosen = chosen or L2A_SCALE
+        if scale is None and chosen != L2A_SCALE and source not in _WARNED_SCALE:
             _WARNED_SCALE.add(source)  # once per file, not per window read
             log.warning(
+                "%s: its numbers read as L2A reflectance (x 10000) are brighter than any "
+                "surface, so it is read as reflectance x 65535 (EO Browser's 16-bit "
+                "exports); give --s2-scale 1e-4 if it is L2A",
+                source,
+            )
+        spectral = (spectral + offset) * chosen
+        # A DN of 0 is L2A's fill value in every band.
+        spectral[:, (spectral <= offset * chosen).all(axis=0)] = np.nan
+        upper, top = _upper_reflectance(spectral)
+        implausible = upper > S2_MAX_UPPER_QUARTILE or top > S2_MAX_TOP_PERCENTILE
+        if implausible and source not in _WARNED_SCALE:
+            _WARNED_SCALE.add(source)
+            log.warning(
                 "%s: reflectance reads %.2f at the upper quartile and %.2f at the 99th "
-                "percentile after scaling by %g; the file may hold reflectance x 65535 (a "
-                "16-bit EO Browser export) rather than L2A digital numbers x 10000: give "
-                "--s2-scale 1.5259e-5",
+                "percentile after scaling by %g; the file may hold reflectance x 65535 "
+                "(a 16-bit EO Browser export) rather than L2A digital numbers x 10000: "
+                "give --s2-scale 1.5259e-5",
                 source,
                 upper,
                 top,
-                scale,
+                chosen,
             )
     # Below zero (baseline 04.00's offset lets dark water's noise go there) reads as zero,
     # as every product before that baseline held it: ratios and indices assume it.
@@ -357,6 +387,84 @@ def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -
         r.select([b for b in r.band_names if b not in drop]) if drop & set(r.band_names) else r
         for r in rasters
     ]
+
+
+def _already_reflectance(spectral: np.ndarray) -> bool:
+    finite = spectral[np.isfinite(spectral)]
+    return finite.size > 0 and np.nanpercentile(finite[::97], 99) <= 2.0
+
+
+def _upper_reflectance(reflectance: np.ndarray) -> tuple[float, float]:
+    """The upper quartile and 99th percentile of a scene's reflectance, every band."""
+    sample = reflectance[:, ::7, ::7]
+    sample = sample[np.isfinite(sample)]
+    if not sample.size:
+        return 0.0, 0.0
+    upper, top = np.percentile(sample, [75, 99])
+    return float(upper), float(top)
+
+
+def s2_digital_number_scale(digital_numbers: np.ndarray) -> float:
+    """The reflectance of one Sentinel-2 digital number: L2A's or EO Browser's.
+
+    Read at L2A's ``L2A_SCALE``, a hundredth of a scene above reflectance
+    ``S2_MAX_TOP_PERCENTILE`` (1.5) is no surface's: only specular glint exceeds it,
+    never over 1 % of a scene, while fresh snow and thick cloud tops stay near 1.
+    Such numbers are on EO Browser's 16-bit scale, reflectance x 65535
+    (``EO_BROWSER_SCALE``), which L2A's reads 6.55 times too bright: every scene with
+    land holds a hundredth brighter than 0.23 in some band. A quarter of a scene above
+    ``S2_MAX_UPPER_QUARTILE`` (1.0) alone is not decisive (a scene under snow comes
+    close) and is only warned of by :func:`prepare_s2`.
+
+    Parameters
+    ----------
+    digital_numbers : ndarray, (band, row, col)
+        The spectral bands' numbers, NaN where invalid (0, L2A's fill, is invalid).
+
+    Returns
+    -------
+    float
+        ``L2A_SCALE`` or ``EO_BROWSER_SCALE``.
+    """
+    numbers = np.where(digital_numbers > 0, digital_numbers, np.nan)
+    _, top = _upper_reflectance(numbers * L2A_SCALE)
+    return EO_BROWSER_SCALE if top > S2_MAX_TOP_PERCENTILE else L2A_SCALE
+
+
+def s2_file_scale(path: str | os.PathLike) -> float | None:
+    """The scale :func:`prepare_s2` reads the Sentinel-2 file (or product) ``path`` at
+    by default: ``L2A_SCALE`` or ``EO_BROWSER_SCALE``; None when it holds float
+    reflectance or cannot be read."""
+    return _file_scale(os.fspath(path))
+
+
+def _file_scale(source: str) -> float | None:
+    """:func:`s2_digital_number_scale` of the file ``source`` names, from a block-averaged
+    read of about ``S2_SCALE_SAMPLE_PX`` pixels; None when ``source`` is no readable
+    file of digital numbers (an in-memory raster decides by its own numbers)."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError, TypeError):
+        return None
+    return _cached_file_scale(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_file_scale(path: str, mtime_ns: int, size: int) -> float | None:
+    from imagery.io import raster_info, read_raster
+
+    try:
+        info = raster_info(path, sensor="s2")
+        decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+        raster = read_raster(path, sensor="s2", decimation=decimation, require_valid=False)
+        order = _s2_order(raster, path)
+    except Exception as exc:  # the caller's own read reports what is wrong with the file
+        log.debug("%s: scale not decided from the file (%s)", path, exc)
+        return None
+    spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
+    if _already_reflectance(spectral):
+        return None
+    return s2_digital_number_scale(spectral)
 
 
 def prepare(

@@ -154,7 +154,8 @@ def test_package_files_off_one_grid_are_refused(tmp_path, s1_pair):
 
 
 def test_a_tiled_pair_of_eo_browser_exports_reads_their_scale(tmp_path, small_tiles, caplog):
-    """16-bit exports (reflectance x 65535) with --s2-scale flag what the reflectance does."""
+    """16-bit exports (reflectance x 65535), with --s2-scale or without it (their numbers
+    tell it), flag what the reflectance does."""
     from imagery.io import write_raster
 
     sim = simulate_pair(get_aoi("nakhodka"), sensor="s2", seed=5, size_px=SIZE_PX)
@@ -174,18 +175,26 @@ def test_a_tiled_pair_of_eo_browser_exports_reads_their_scale(tmp_path, small_ti
         )
     scenes = {"reflectance": (paths["before"], paths["after"], "--s2-scale", "1e-4")}
     scenes["export"] = (exported["before"], exported["after"], "--s2-scale", "1.5259e-5")
+    scenes["export, scale untold"] = (exported["before"], exported["after"])
     flags = {}
     for label, (before, after, *scale) in scenes.items():
-        run = tmp_path / label
+        run = tmp_path / label.replace(", ", "_").replace(" ", "_")
         caplog.clear()
         result = _detect(before, after, "--sensor", "s2", "--out", run, *scale)
         assert result.exit_code == 0, result.output
-        # Every reader of the files (co-registration, water split, windows) took the scale.
-        assert "give --s2-scale" not in caplog.text
+        if scale:
+            # Every reader of the files (co-registration, water split, windows) took it.
+            assert "give --s2-scale" not in caplog.text
+        else:
+            # The files' numbers told it, once for each file, and every reader (each
+            # window of it too) read it so.
+            said = [r.getMessage() for r in caplog.records if "x 65535" in r.getMessage()]
+            assert sorted(m.split(":")[0] for m in said) == sorted(map(str, exported.values()))
         flags[label] = pyogrio.read_dataframe(run / "detections.gpkg", layer="detections")
     assert len(flags["reflectance"]) >= 2
-    a, b = (np.sort(f.geometry.centroid.x.to_numpy()) for f in flags.values())
-    assert len(a) == len(b) and np.allclose(a, b, atol=20.0)
+    a, *others = (np.sort(f.geometry.centroid.x.to_numpy()) for f in flags.values())
+    for b in others:
+        assert len(a) == len(b) and np.allclose(a, b, atol=20.0)
     with rasterio.open(tmp_path / "export" / "after.tif") as ds:
         water = np.percentile(ds.read(4)[ds.read(4) > 0], 10)
     assert water < 1500  # B08 reflectance x 10000 of water, not x 65535

@@ -215,7 +215,8 @@ def test_two_slices_of_one_pass_fill_one_scene(tmp_path):
 
 
 def test_imported_again_on_another_scale_replaces_its_scene(tmp_path):
-    """An EO Browser folder imported first without --s2-scale, then with it."""
+    """An EO Browser folder imported as read by default (x 65535), then forced onto L2A's
+    scale, then again by default: each scale replaces the scene, the same one skips."""
     import rasterio
     from pyproj import Transformer
     from rasterio.transform import from_origin
@@ -237,15 +238,19 @@ def test_imported_again_on_another_scale_replaces_its_scene(tmp_path):
     east, north = to_lonlat.transform(631000.0, 4679800.0)
     aoi = load_aoi(_aoi_file(tmp_path, (west, south, east, north), "yard"))
     first = import_scene(tmp_path / "store", folder, aoi, "s2")
-    assert first.status == "imported"
-    assert np.nanmedian(read_raster(first.scene.path).band("B08")) > 0.5  # 6.55 times too bright
-    second = import_scene(tmp_path / "store", folder, aoi, "s2", s2_scale=1 / 65535)
-    assert second.status == "replaced" and second.scene.path == first.scene.path
-    b08 = read_raster(second.scene.path).band("B08")
+    assert first.status == "imported"  # read as the export it is, x 65535
+    assert 0.1 < np.nanmedian(read_raster(first.scene.path).band("B08")) < 0.25
+    forced = import_scene(tmp_path / "store", folder, aoi, "s2", s2_scale=1e-4)
+    assert forced.status == "replaced" and forced.scene.path == first.scene.path
+    assert np.nanmedian(read_raster(forced.scene.path).band("B08")) > 0.5  # 6.55 times too bright
+    again = import_scene(tmp_path / "store", folder, aoi, "s2")
+    assert again.status == "replaced"
+    b08 = read_raster(again.scene.path).band("B08")
     assert 0.1 < np.nanmedian(b08) < 0.25
     assert (
         import_scene(tmp_path / "store", folder, aoi, "s2", s2_scale=1 / 65535).status == "skipped"
     )
+    assert import_scene(tmp_path / "store", folder, aoi, "s2").status == "skipped"
     args = ["store", "import", str(tmp_path / "store"), str(folder), "--aoi", "yard"]
     result = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--s2-scale", "1e-5"])
     assert result.exit_code == 2 and "--s2-scale is for Sentinel-2" in result.output

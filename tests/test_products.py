@@ -433,12 +433,20 @@ def test_an_eo_browser_export_folder_with_its_scale(tmp_path):
     found = gpd.read_file(out / "vessels.gpkg", layer="vessels")
     assert abs(len(found) - len(expected)) <= 1
     assert np.mean(_nearest_m(expected, found) < 20.0) > 0.95
-    # Read at L2A's scale the same numbers are 6.55 times too bright: other vessels.
+    # Without --s2-scale the folder's numbers tell their scale: the same vessels.
     out = tmp_path / "unscaled"
     result = CliRunner().invoke(cli, ["vessels", str(BUSAN), "--sensor", "s2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     unscaled = gpd.read_file(out / "vessels.gpkg", layer="vessels")
-    assert np.mean(_nearest_m(expected, unscaled) < 20.0) < 0.9 or len(unscaled) != len(found)
+    assert len(unscaled) == len(found)
+    assert np.mean(_nearest_m(found, unscaled) < 1.0) == 1.0
+    # Forced onto L2A's scale the same numbers are 6.55 times too bright: other vessels.
+    out = tmp_path / "forced"
+    args = ["vessels", str(BUSAN), "--sensor", "s2", "--s2-scale", "1e-4", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    forced = gpd.read_file(out / "vessels.gpkg", layer="vessels")
+    assert np.mean(_nearest_m(expected, forced) < 20.0) < 0.9 or len(forced) != len(found)
     # Prepared reflectance passes through a second preparation unchanged (detect's path).
     once = prepare_s2(read_raster(BUSAN, sensor="s2"), scale=1 / 65535)
     np.testing.assert_array_equal(prepare_s2(once).data, once.data)

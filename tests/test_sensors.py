@@ -73,32 +73,49 @@ def test_s2_scaled_and_scl_invalid_masked():
     assert cloud_mask(prepared)[1, 1] and cloud_mask(prepared).sum() == 1
 
 
-def test_s2_on_another_scale_is_warned_about(caplog):
+def test_s2_on_eo_browsers_scale_is_read_as_such_and_said(caplog):
     rng = np.random.default_rng(0)
     reflectance = rng.uniform(0.02, 0.35, (4, 20, 20))
     with caplog.at_level("WARNING", logger="imagery.sensors"):
-        prepare_s2(_raster((reflectance * 10_000).astype(np.uint16)), source="l2a.tif")
+        l2a = prepare_s2(_raster((reflectance * 10_000).astype(np.uint16)), source="l2a.tif")
     assert not caplog.records
+    np.testing.assert_allclose(l2a.data, reflectance, atol=1e-4)
     with caplog.at_level("WARNING", logger="imagery.sensors"):
-        prepare_s2(_raster((reflectance * 65_535).astype(np.uint16)), source="eob.tif")
+        eob = prepare_s2(_raster((reflectance * 65_535).astype(np.uint16)), source="eob.tif")
     assert len(caplog.records) == 1 and "eob.tif" in caplog.text and "65535" in caplog.text
+    np.testing.assert_allclose(eob.data, reflectance, atol=2e-5)
+    # A scale given is the scale used, and numbers no surface has at it are warned of.
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        forced = prepare_s2(
+            _raster((reflectance * 65_535).astype(np.uint16)), source="forced.tif", scale=1e-4
+        )
+    np.testing.assert_allclose(forced.data, reflectance * 6.5535, rtol=1e-3, atol=1e-4)
+    assert "forced.tif" in caplog.text and "--s2-scale 1.5259e-5" in caplog.text
 
 
-def test_the_scale_warning_reads_the_brightest_hundredth_too(caplog):
+def test_the_scale_is_decided_by_the_brightest_hundredth_too(caplog):
     """A harbour at x 65535: water keeps the upper quartile under 1, land does not."""
     rng = np.random.default_rng(1)
     water = rng.uniform(0.01, 0.05, (4, 40, 40))
     land = rng.uniform(0.15, 0.35, (4, 40, 40))
     harbour = np.where(np.arange(40)[None, None, :] < 30, water, land)
     with caplog.at_level("WARNING", logger="imagery.sensors"):
-        prepare_s2(_raster((harbour * 65_535).astype(np.uint16)), source="harbour.tif")
-    assert "harbour.tif" in caplog.text and "99th percentile" in caplog.text
-    # A legitimate L2A scene a third under thick cloud (reflectance 0.8-1.1) is quiet.
+        read = prepare_s2(_raster((harbour * 65_535).astype(np.uint16)), source="harbour.tif")
+    assert "harbour.tif" in caplog.text and "65535" in caplog.text
+    np.testing.assert_allclose(read.data, harbour, atol=2e-5)
+    # A legitimate L2A scene a third under thick cloud (reflectance 0.8-1.1) is L2A.
     cloudy = np.where(np.arange(40)[None, :, None] < 13, rng.uniform(0.8, 1.1, (4, 40, 40)), land)
     caplog.clear()
     with caplog.at_level("WARNING", logger="imagery.sensors"):
-        prepare_s2(_raster((cloudy * 10_000).astype(np.uint16)), source="cloudy.tif")
+        read = prepare_s2(_raster((cloudy * 10_000).astype(np.uint16)), source="cloudy.tif")
     assert not caplog.records
+    np.testing.assert_allclose(read.data, cloudy, atol=1e-4)
+    # Half under fresh snow, brighter than 1 in the visible at a low sun: still L2A.
+    snow = np.array([1.15, 1.12, 1.08, 0.95])[:, None, None] * rng.uniform(0.95, 1.05, (4, 40, 40))
+    snowy = np.where(np.arange(40)[None, :, None] < 20, snow, land)
+    read = prepare_s2(_raster((snowy * 10_000).astype(np.uint16)), source="snowy.tif")
+    np.testing.assert_allclose(read.data, snowy, atol=1e-4)
 
 
 def test_s2_descriptions_reorder():

@@ -29,8 +29,8 @@ def _viewed(raster, sensor: str, direction: str | None):
 
 
 S2_SCALE_HELP = (
-    "Sentinel-2 reflectance per digital number, when not L2A's 1e-4: EO Browser's 16-bit "
-    "exports hold reflectance x 65535 (give 1.5259e-5)."
+    "Sentinel-2 reflectance per digital number. Default: L2A's 1e-4, or 1/65535 (EO "
+    "Browser's 16-bit exports) for a file whose numbers no surface could reflect at 1e-4."
 )
 
 

@@ -60,7 +60,8 @@ def verify(ctx: click.Context, store_dir: str) -> None:
     "--s2-scale",
     type=float,
     default=None,
-    help="Sentinel-2 reflectance per digital number when not L2A's 1e-4 (EO Browser: 1.5259e-5).",
+    help="Sentinel-2 reflectance per digital number. Default: L2A's 1e-4, or 1/65535 (EO "
+    "Browser's 16-bit exports) for a file whose numbers no surface could reflect at 1e-4.",
 )
 @click.option("--platform", help="Platform for files whose name does not say (S1A, S2B ...).")
 @click.option("--relative-orbit", type=int, help="Relative orbit for files that do not say.")
