@@ -16,7 +16,7 @@ Sentinel-2 L2A
     optionally, ``B11`` (SWIR, when a band description names it) and ``SCL`` (scene
     classification, integer codes kept as floats). Band descriptions decide the order
     when present (``B2``, ``B02``, ``B8`` ...), otherwise the order B02 B03 B04 B08
-    [SCL] is assumed. Digital numbers are taken as
+    [SCL] is assumed (a fifth band whose numbers exceed SCL's classes is B11). Digital numbers are taken as
     harmonised to the pre-2022 scale (Sentinel Hub's default); pass ``offset`` for
     products carrying ``BOA_ADD_OFFSET``. A file whose numbers no surface could reflect
     at that scale is read as EO Browser's 16-bit export, reflectance x 65535
@@ -73,6 +73,8 @@ SCL_OPAQUE_CLASSES = (8, 9)
 #: SCL class 6 is water; 0 no data, 1 saturated or defective.
 SCL_WATER = 6
 SCL_INVALID = (0, 1)
+#: SCL's classes run from 0 (no data) to 11 (snow).
+SCL_MAX_CLASS = 11
 #: Surface reflectance above this over a quarter of a scene is hardly physical (fresh
 #: snow and thick cloud tops reach about 0.9): the digital numbers may be on another
 #: scale, which is warned of.
@@ -92,6 +94,7 @@ S2_SCALE_SAMPLE_PX = 4_000_000
 
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
+_WARNED_SWIR: set[str] = set()
 
 _S1_NAME = re.compile(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])")
 _S2_NAME = re.compile(r"(?<![A-Z0-9])B0?(\d{1,2})A?(?![0-9])")
@@ -211,7 +214,64 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
 
 
 def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
-    return _s2_bands(raster.band_names, raster.count, source)
+    order = _s2_bands(raster.band_names, raster.count, source)
+    if [b for b, _ in order][4:] == ["SCL"] and not _names_scl(raster.band_names):
+        # A fifth band taken for SCL by its place: SCL holds classes 0-11, a band of
+        # reflectance numbers does not. Five undescribed bands are then B02 B03 B04
+        # B08 B11, the order the 10 m bands and SWIR are listed in (sen2ships' stacks).
+        # Decided once per file, as the scale is: a window of dark water alone might
+        # hold no number above 11.
+        top = _file_fifth_band_max(source)
+        if top is None:
+            fifth = raster.data[order[4][1]].astype(np.float64)
+            if raster.nodata is not None and not np.isnan(raster.nodata):
+                fifth = np.where(fifth == raster.nodata, np.nan, fifth)
+            top = float(np.nanmax(fifth)) if np.isfinite(fifth).any() else 0.0
+        if top > SCL_MAX_CLASS:
+            if source not in _WARNED_SWIR:
+                _WARNED_SWIR.add(source)
+                log.warning(
+                    "%s: its fifth band holds numbers up to %g, no SCL classes (0-%d); read as B11",
+                    source,
+                    top,
+                    SCL_MAX_CLASS,
+                )
+            order[4] = ("B11", order[4][1])
+    return order
+
+
+def _file_fifth_band_max(source: str) -> float | None:
+    """The largest number of the fifth band of the file ``source`` names, from a
+    block-averaged read (an SCL band's averages stay within its classes); None when
+    ``source`` is no readable file."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError, TypeError):
+        return None
+    return _cached_fifth_band_max(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_fifth_band_max(path: str, mtime_ns: int, size: int) -> float | None:
+    from imagery.io import raster_info, read_raster
+
+    try:
+        info = raster_info(path, sensor="s2")
+        if info.count < 5:
+            return None
+        decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+        fifth = read_raster(path, bands=[5], decimation=decimation, require_valid=False)
+    except Exception as exc:  # the caller's own read reports what is wrong with the file
+        log.debug("%s: fifth band not read (%s)", path, exc)
+        return None
+    values = fifth.data[0].astype(np.float64)
+    if fifth.nodata is not None and not np.isnan(fifth.nodata):
+        values = np.where(values == fifth.nodata, np.nan, values)
+    return float(np.nanmax(values)) if np.isfinite(values).any() else None
+
+
+def _names_scl(band_names: Sequence[str]) -> bool:
+    return any("SCL" in n.upper() for n in band_names)
 
 
 def _s2_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[str, int]]:

@@ -218,3 +218,31 @@ def test_s1_digital_numbers_are_refused_not_taken_for_sigma0(values):
     assert prepare_s1(_raster(sigma0)).band_names == ("VV",)
     db = (10 * np.log10(sigma0)).astype(np.float32)
     np.testing.assert_allclose(prepare_s1(_raster(db)).band("VV"), sigma0[0], rtol=1e-5)
+
+
+def test_a_fifth_undescribed_band_of_reflectance_numbers_is_b11_in_every_window(tmp_path):
+    """Five undescribed bands: SCL holds classes 0-11, B11's numbers do not, except in a
+    window of dark water alone; the file decides, so that window reads B11 too."""
+    from rasterio.windows import Window
+
+    from imagery.io import read_raster, write_raster
+
+    rng = np.random.default_rng(3)
+    spectral = rng.uniform(0.02, 0.3, (4, 64, 64))
+    swir = rng.uniform(0.05, 0.3, (64, 64))
+    swir[:32, :32] = 0.0005  # dark water: B11 numbers 5 at x 10000
+    numbers = np.round(np.concatenate([spectral, swir[None]]) * 10_000).astype(np.uint16)
+    stacked = write_raster(_raster(numbers), tmp_path / "stack.tif")
+    whole = prepare_s2(read_raster(stacked), source=str(stacked))
+    assert whole.band_names == ("B02", "B03", "B04", "B08", "B11")
+    water = read_raster(stacked, window=Window(0, 0, 32, 32))
+    assert water.data[4].max() <= 11
+    assert prepare_s2(water, source=str(stacked)).band_names == whole.band_names
+    # A true SCL band stays SCL, in the file and in memory.
+    classes = rng.integers(2, 12, (64, 64)).astype(np.uint16)
+    with_scl = write_raster(
+        _raster(np.concatenate([numbers[:4], classes[None]])), tmp_path / "scl.tif"
+    )
+    assert prepare_s2(read_raster(with_scl), source=str(with_scl)).band_names[-1] == "SCL"
+    in_memory = prepare_s2(_raster(numbers), source="stack in memory")
+    assert in_memory.band_names[-1] == "B11"
