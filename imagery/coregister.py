@@ -283,7 +283,8 @@ def estimate_registration_files(
     sensor : {"s1", "s2"}, optional
         Defaults to the ``SENSOR`` tag of the reference file.
     s2_scale : float, optional
-        Reflectance per S2 digital number when not L2A's 1e-4.
+        Reflectance per S2 digital number; by default each file's numbers tell it
+        (:func:`imagery.sensors.s2_file_scale`: L2A's 1e-4 or EO Browser's 1 / 65535).
     others
         As for :func:`estimate_registration`.
 

@@ -18,8 +18,10 @@ over both alike:
 A scene already in the store and valid is left as it is, so an import can be rerun;
 but a second slice of a Sentinel-1 pass or a second tile of a Sentinel-2 date (the same
 store name) fills the pixels the first left empty, as ``portwatch fetch`` joins them,
-and a product imported again on another ``s2_scale`` replaces its scene. A fetched
-scene is never overwritten by an import.
+and a product imported again on another ``s2_scale`` replaces its own pixels (each
+product is read at its own scale: L2A's, or EO Browser's x 65535 when its numbers say
+so, :func:`imagery.sensors.s2_digital_number_scale`). A fetched scene is never
+overwritten by an import.
 """
 
 from __future__ import annotations
@@ -141,10 +143,11 @@ def onto_aoi_grid(raster: Raster, aoi, *, pixel_m: float = STORE_PIXEL_M) -> Ras
 
 def _same_scale(stored: float | None, now: float | None) -> bool:
     """Two imports read the digital numbers alike: None (float reflectance, or an import
-    recorded before the scale was decided per file) is L2A's own scale."""
+    recorded before the scale was decided per file) is L2A's own scale, and 1.5259e-5,
+    the figure the help gives, is 1 / 65535."""
     from imagery.sensors import L2A_SCALE
 
-    return math.isclose(stored or L2A_SCALE, now or L2A_SCALE, rel_tol=1e-6)
+    return math.isclose(stored or L2A_SCALE, now or L2A_SCALE, rel_tol=1e-3)
 
 
 def import_scene(
@@ -168,7 +171,8 @@ def import_scene(
     aoi : imagery.aoi.AOI
     sensor : {"s1", "s2"}
     s2_scale : float, optional
-        Reflectance per digital number when not L2A's (:func:`imagery.sensors.prepare`).
+        Reflectance per digital number; by default the product's numbers tell it
+        (:func:`imagery.sensors.s2_file_scale`).
     identity : ProductIdentity, optional
         Overrides what :func:`identify_product` reads from the product.
 
@@ -202,9 +206,9 @@ def import_scene(
             f"{path}: no acquisition time in its metadata or name; name it with the date "
             "(e.g. 2024-06-13_B02.tif) or tag it ACQUISITION_TIME"
         )
-    raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
     if sensor == "s2" and s2_scale is None:
-        s2_scale = s2_file_scale(path)  # the scale it was read at, as the store records it
+        s2_scale = s2_file_scale(path)  # read at the product's own scale, and recorded
+    raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
     raster = onto_aoi_grid(raster, aoi)
     if not raster.valid_mask().any():
         raise NoOverlapError(f"{path}: no valid pixel over the AOI {aoi.id}")
@@ -225,12 +229,22 @@ def import_scene(
         if earlier is None:
             return ImportResult(path, "skipped", stored)  # fetched: kept as fetched
         earlier = [earlier] if isinstance(earlier, str) else list(earlier)
-        if not _same_scale(request.get("s2_scale"), s2_scale):
-            status = "replaced"  # imported again on another scale: this product alone
-        elif source in earlier:
-            return ImportResult(path, "skipped", stored)
+        scales = dict(request.get("s2_scales") or {})
+        if source in earlier:
+            if _same_scale(scales.get(source, request.get("s2_scale")), s2_scale):
+                return ImportResult(path, "skipped", stored)
+            # Imported again on another scale: this product's pixels are read anew,
+            # the other slices' or tiles' kept.
+            if len(earlier) > 1:
+                held = read_raster(target)
+                mine = raster.valid_mask()
+                raster = held.replace(
+                    data=np.where(mine[None], raster.data, held.data).astype(np.float32)
+                )
+            sources, status = earlier, "replaced"
         else:
-            # Another slice or tile of the same pass: it fills what the store lacks.
+            # Another slice or tile of the same pass, on its own scale (each product
+            # is read at its own; what is stored is reflectance): it fills the gaps.
             held = read_raster(target)
             gaps = ~held.valid_mask() & raster.valid_mask()
             if not gaps.any():
@@ -238,6 +252,10 @@ def import_scene(
             merged = np.where(gaps[None], raster.data, held.data).astype(np.float32)
             raster = held.replace(data=merged)
             sources, status = [*earlier, source], "merged"
+        scales = {s: scales.get(s, request.get("s2_scale")) for s in earlier}
+    else:
+        scales = {}
+    scales[source] = s2_scale
     scene = write_scene(
         target,
         raster,
@@ -250,6 +268,6 @@ def import_scene(
             "source": "local",
             **dataclasses.asdict(identity),
         },
-        request={"imported_from": sources, "s2_scale": s2_scale},
+        request={"imported_from": sources, "s2_scale": s2_scale, "s2_scales": scales},
     )
     return ImportResult(path, status, scene)

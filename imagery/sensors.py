@@ -16,15 +16,16 @@ Sentinel-2 L2A
     optionally, ``B11`` (SWIR, when a band description names it) and ``SCL`` (scene
     classification, integer codes kept as floats). Band descriptions decide the order
     when present (``B2``, ``B02``, ``B8`` ...), otherwise the order B02 B03 B04 B08
-    [SCL] is assumed (a fifth band whose numbers exceed SCL's classes is B11). Digital numbers are taken as
-    harmonised to the pre-2022 scale (Sentinel Hub's default); pass ``offset`` for
-    products carrying ``BOA_ADD_OFFSET``. A file whose numbers no surface could reflect
-    at that scale is read as EO Browser's 16-bit export, reflectance x 65535
-    (:func:`s2_digital_number_scale`), decided once per file.
+    [SCL] is assumed (a fifth band whose numbers exceed SCL's classes is B11). Digital
+    numbers are taken as harmonised to the pre-2022 scale (Sentinel Hub's default); pass
+    ``offset`` for products carrying ``BOA_ADD_OFFSET``. A file whose numbers no surface
+    could reflect at that scale is read as EO Browser's 16-bit export, reflectance x
+    65535 (:func:`s2_digital_number_scale`), decided once per file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -91,6 +92,9 @@ L2A_SCALE = 1e-4
 EO_BROWSER_SCALE = 1.0 / 65535.0
 #: Pixels read (block averages) to decide a file's scale.
 S2_SCALE_SAMPLE_PX = 4_000_000
+#: SCL classes whose numbers say nothing of the scale: no data, saturated, cloud of
+#: medium and high probability, cirrus, snow.
+S2_SCALE_IGNORED_CLASSES = (0, 1, 8, 9, 10, 11)
 
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
@@ -221,7 +225,7 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         # B08 B11, the order the 10 m bands and SWIR are listed in (sen2ships' stacks).
         # Decided once per file, as the scale is: a window of dark water alone might
         # hold no number above 11.
-        top = _file_fifth_band_max(source)
+        top = _file_fifth_band_max(source, raster)
         if top is None:
             fifth = raster.data[order[4][1]].astype(np.float64)
             if raster.nodata is not None and not np.isnan(raster.nodata):
@@ -240,34 +244,36 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
     return order
 
 
-def _file_fifth_band_max(source: str) -> float | None:
+def _file_fifth_band_max(source: str, raster: Raster) -> float | None:
     """The largest number of the fifth band of the file ``source`` names, from a
     block-averaged read (an SCL band's averages stay within its classes); None when
-    ``source`` is no readable file."""
+    ``source`` is no readable file, or not the file ``raster`` was read from."""
     try:
         stat = os.stat(source)
     except (OSError, ValueError, TypeError):
         return None
-    return _cached_fifth_band_max(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    try:
+        top, grid = _fifth_band_max(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    except Exception as exc:  # not cached: the next window tries again
+        log.warning("%s: its fifth band could not be read whole (%s)", source, exc)
+        return None
+    return top if grid.holds(raster) else None
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_fifth_band_max(path: str, mtime_ns: int, size: int) -> float | None:
+def _fifth_band_max(path: str, mtime_ns: int, size: int) -> tuple[float | None, _FileScale]:
     from imagery.io import raster_info, read_raster
 
-    try:
-        info = raster_info(path, sensor="s2")
-        if info.count < 5:
-            return None
-        decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
-        fifth = read_raster(path, bands=[5], decimation=decimation, require_valid=False)
-    except Exception as exc:  # the caller's own read reports what is wrong with the file
-        log.debug("%s: fifth band not read (%s)", path, exc)
-        return None
+    info = raster_info(path, sensor="s2")
+    grid = _FileScale(None, info.crs, info.transform, (info.height, info.width))
+    if info.count < 5:
+        return None, grid
+    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    fifth = read_raster(path, bands=[5], decimation=decimation, require_valid=False)
     values = fifth.data[0].astype(np.float64)
     if fifth.nodata is not None and not np.isnan(fifth.nodata):
         values = np.where(values == fifth.nodata, np.nan, values)
-    return float(np.nanmax(values)) if np.isfinite(values).any() else None
+    return (float(np.nanmax(values)) if np.isfinite(values).any() else None), grid
 
 
 def _names_scl(band_names: Sequence[str]) -> bool:
@@ -367,7 +373,8 @@ def prepare_s2(
     if not _already_reflectance(spectral):
         chosen = scale
         if chosen is None and offset == 0:  # an offset is L2A's own (BOA_ADD_OFFSET)
-            chosen = _file_scale(source) or s2_digital_number_scale(spectral)
+            scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
+            chosen = _file_scale(source, raster) or s2_digital_number_scale(spectral, scl)
         chosen = chosen or L2A_SCALE
         if scale is None and chosen != L2A_SCALE and source not in _WARNED_SCALE:
             _WARNED_SCALE.add(source)  # once per file, not per window read
@@ -464,7 +471,7 @@ def _upper_reflectance(reflectance: np.ndarray) -> tuple[float, float]:
     return float(upper), float(top)
 
 
-def s2_digital_number_scale(digital_numbers: np.ndarray) -> float:
+def s2_digital_number_scale(digital_numbers: np.ndarray, scl: np.ndarray | None = None) -> float:
     """The reflectance of one Sentinel-2 digital number: L2A's or EO Browser's.
 
     Read at L2A's ``L2A_SCALE``, a hundredth of a scene above reflectance
@@ -474,20 +481,25 @@ def s2_digital_number_scale(digital_numbers: np.ndarray) -> float:
     (``EO_BROWSER_SCALE``), which L2A's reads 6.55 times too bright: every scene with
     land holds a hundredth brighter than 0.23 in some band. A quarter of a scene above
     ``S2_MAX_UPPER_QUARTILE`` (1.0) alone is not decisive (a scene under snow comes
-    close) and is only warned of by :func:`prepare_s2`.
+    close) and is only warned of by :func:`prepare_s2`. Saturated numbers (65535) and,
+    with SCL, pixels it calls no data, saturated, cloud, cirrus or snow do not count.
 
     Parameters
     ----------
     digital_numbers : ndarray, (band, row, col)
         The spectral bands' numbers, NaN where invalid (0, L2A's fill, is invalid).
+    scl : ndarray, (row, col), optional
+        The scene's classification, when it has one.
 
     Returns
     -------
     float
         ``L2A_SCALE`` or ``EO_BROWSER_SCALE``.
     """
-    numbers = np.where(digital_numbers > 0, digital_numbers, np.nan)
-    _, top = _upper_reflectance(numbers * L2A_SCALE)
+    counted = (digital_numbers > 0) & (digital_numbers < 65535)
+    if scl is not None:
+        counted &= ~np.isin(scl, S2_SCALE_IGNORED_CLASSES)[np.newaxis]
+    _, top = _upper_reflectance(np.where(counted, digital_numbers * L2A_SCALE, np.nan))
     return EO_BROWSER_SCALE if top > S2_MAX_TOP_PERCENTILE else L2A_SCALE
 
 
@@ -495,36 +507,73 @@ def s2_file_scale(path: str | os.PathLike) -> float | None:
     """The scale :func:`prepare_s2` reads the Sentinel-2 file (or product) ``path`` at
     by default: ``L2A_SCALE`` or ``EO_BROWSER_SCALE``; None when it holds float
     reflectance or cannot be read."""
-    return _file_scale(os.fspath(path))
+    decided = _file_decision(os.fspath(path))
+    return None if decided is None else decided.scale
 
 
-def _file_scale(source: str) -> float | None:
-    """:func:`s2_digital_number_scale` of the file ``source`` names, from a block-averaged
-    read of about ``S2_SCALE_SAMPLE_PX`` pixels; None when ``source`` is no readable
-    file of digital numbers (an in-memory raster decides by its own numbers)."""
+@dataclasses.dataclass(frozen=True)
+class _FileScale:
+    """A file's digital-number scale (None: float reflectance) and the grid it holds."""
+
+    scale: float | None
+    crs: object
+    transform: object
+    shape: tuple[int, int]
+
+    def holds(self, raster: Raster) -> bool:
+        """``raster`` was read from this file: its CRS and pixel size, and inside it."""
+        if raster.crs != self.crs or not np.allclose(
+            (raster.transform.a, raster.transform.e), (self.transform.a, self.transform.e)
+        ):
+            return False
+        col, row = ~self.transform * (raster.transform.c, raster.transform.f)
+        rows, cols = raster.shape
+        tol = 1e-6
+        return (
+            row > -tol
+            and col > -tol
+            and row + rows <= self.shape[0] + tol
+            and col + cols <= self.shape[1] + tol
+        )
+
+
+def _file_scale(source: str, raster: Raster | None = None) -> float | None:
+    """The scale of the file ``source`` names, when ``raster`` (if given) was read
+    from it; None when ``source`` names no readable file of digital numbers, or another
+    raster than this one (a name such as ``"before"`` that happens to be a file)."""
+    decided = _file_decision(source)
+    if decided is None or (raster is not None and not decided.holds(raster)):
+        return None
+    return decided.scale
+
+
+def _file_decision(source: str) -> _FileScale | None:
     try:
         stat = os.stat(source)
     except (OSError, ValueError, TypeError):
         return None
-    return _cached_file_scale(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    try:
+        return _decide_file_scale(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    except Exception as exc:  # not cached: the next window tries again
+        log.warning("%s: its scale could not be read from the whole file (%s)", source, exc)
+        return None
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_file_scale(path: str, mtime_ns: int, size: int) -> float | None:
+def _decide_file_scale(path: str, mtime_ns: int, size: int) -> _FileScale:
+    """:func:`s2_digital_number_scale` of a file from a block-averaged read of about
+    ``S2_SCALE_SAMPLE_PX`` pixels (raises what the read raises: failures are not
+    cached)."""
     from imagery.io import raster_info, read_raster
 
-    try:
-        info = raster_info(path, sensor="s2")
-        decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
-        raster = read_raster(path, sensor="s2", decimation=decimation, require_valid=False)
-        order = _s2_order(raster, path)
-    except Exception as exc:  # the caller's own read reports what is wrong with the file
-        log.debug("%s: scale not decided from the file (%s)", path, exc)
-        return None
+    info = raster_info(path, sensor="s2")
+    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    raster = read_raster(path, sensor="s2", decimation=decimation, require_valid=False)
+    order = _s2_order(raster, path)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
-    if _already_reflectance(spectral):
-        return None
-    return s2_digital_number_scale(spectral)
+    scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
+    scale = None if _already_reflectance(spectral) else s2_digital_number_scale(spectral, scl)
+    return _FileScale(scale, info.crs, info.transform, (info.height, info.width))
 
 
 def prepare(
@@ -540,8 +589,9 @@ def prepare(
     ``grid`` says which grids are warped onto UTM (:func:`imagery.reproject.to_metric`):
     ``"metric"`` any whose map unit is not a ground metre (geographic, Web Mercator),
     ``"square"`` only geographic ones, ``"native"`` none. ``s2_scale`` is the
-    reflectance of one Sentinel-2 digital number when it is not L2A's 1e-4 (EO
-    Browser's 16-bit exports: 1 / 65535).
+    reflectance of one Sentinel-2 digital number; by default the file ``source`` names
+    tells it (:func:`prepare_s2`: L2A's 1e-4, or 1 / 65535 for EO Browser's 16-bit
+    exports).
     """
     if s2_scale is not None and s2_scale <= 0:
         raise InputError(f"{source}: s2_scale must be positive, not {s2_scale}")

@@ -477,7 +477,8 @@ def detect_pair_files(
     direction : {"asc", "dsc"}, optional
         The pass of S1 files that record no viewing geometry.
     s2_scale : float, optional
-        Reflectance per S2 digital number when not L2A's 1e-4.
+        Reflectance per S2 digital number; by default each file's numbers tell it
+        (:func:`imagery.sensors.s2_file_scale`: L2A's 1e-4 or EO Browser's 1 / 65535).
 
     Returns
     -------
@@ -685,7 +686,8 @@ def detect_vessels_file(
     direction : {"asc", "dsc"}, optional
         The pass of an S1 file that records no viewing geometry.
     s2_scale : float, optional
-        Reflectance per S2 digital number when not L2A's.
+        Reflectance per S2 digital number; by default each file's numbers tell it
+        (:func:`imagery.sensors.s2_file_scale`: L2A's 1e-4 or EO Browser's 1 / 65535).
     chunk_px, halo_px, workers, progress
         As for :func:`detect_pair_files`.
 

@@ -739,7 +739,8 @@ def water_split_file(
     smooth_m : float, default 50
         As for :func:`water_mask`.
     s2_scale : float, optional
-        Reflectance per S2 digital number when not L2A's.
+        Reflectance per S2 digital number; by default each file's numbers tell it
+        (:func:`imagery.sensors.s2_file_scale`: L2A's 1e-4 or EO Browser's 1 / 65535).
     chunk_px : int, default 2048
         Side of the windows read, pixels.
     samples : int, default 500 000

@@ -254,3 +254,57 @@ def test_imported_again_on_another_scale_replaces_its_scene(tmp_path):
     args = ["store", "import", str(tmp_path / "store"), str(folder), "--aoi", "yard"]
     result = CliRunner().invoke(cli, [*args, "--sensor", "s1", "--s2-scale", "1e-5"])
     assert result.exit_code == 2 and "--s2-scale is for Sentinel-2" in result.output
+
+
+def _eo_browser_folder(folder, reflectance, west_m, scale=65535):
+    """A folder of single-band exports of one date (reflectance x ``scale``), 10 m
+    pixels in EPSG:32652 from (``west_m``, 4680000)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    folder.mkdir()
+    rows, cols = reflectance.shape[1:]
+    for k, band in enumerate(("B02", "B03", "B04", "B08")):
+        with rasterio.open(
+            folder / f"2023-08-21_Sentinel-2_L2A_{band}_(Raw).tiff", "w", driver="GTiff",
+            width=cols, height=rows, count=1, dtype="uint16", crs="EPSG:32652",
+            transform=from_origin(west_m, 4680000.0, 10.0, 10.0),
+        ) as ds:  # fmt: skip
+            ds.write(np.round(reflectance[k] * scale).astype(np.uint16), 1)
+    return folder
+
+
+def test_two_tiles_of_a_date_on_their_own_scales_are_merged_not_replaced(tmp_path):
+    """A land tile decided x 65535 and a sea tile whose numbers pass for L2A's: each is
+    read at its own scale and the second fills what the first left empty."""
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(4)
+    land = rng.uniform(0.15, 0.35, (4, 80, 50))
+    sea = rng.uniform(0.01, 0.04, (4, 80, 50))
+    west_tile = _eo_browser_folder(tmp_path / "west", land, 630000.0)
+    east_tile = _eo_browser_folder(tmp_path / "east", sea, 630500.0, scale=10_000)
+    to_lonlat = Transformer.from_crs("EPSG:32652", "EPSG:4326", always_xy=True)
+    west, south = to_lonlat.transform(630050.0, 4679250.0)
+    east, north = to_lonlat.transform(630950.0, 4679950.0)
+    aoi = load_aoi(_aoi_file(tmp_path, (west, south, east, north), "quay"))
+    store = tmp_path / "store"
+    assert import_scene(store, west_tile, aoi, "s2").status == "imported"
+    second = import_scene(store, east_tile, aoi, "s2")
+    assert second.status == "merged"
+    b08 = read_raster(second.scene.path).band("B08")
+    valid = b08[np.isfinite(b08)]
+    # Land at 0.15-0.35 and sea at 0.01-0.04, neither read 6.55 times off.
+    assert ((valid > 0.14) & (valid < 0.36)).mean() > 0.3
+    assert ((valid > 0.005) & (valid < 0.045)).mean() > 0.3
+    assert valid.max() < 0.4
+    # Each product again, at the scale it was read at (1.5259e-5 is the figure the help
+    # gives for 1 / 65535): nothing to do.
+    assert import_scene(store, west_tile, aoi, "s2", s2_scale=1.5259e-5).status == "skipped"
+    assert import_scene(store, east_tile, aoi, "s2").status == "skipped"
+    # The land tile forced onto L2A's scale: its own pixels are replaced, the sea's kept.
+    forced = import_scene(store, west_tile, aoi, "s2", s2_scale=1e-4)
+    assert forced.status == "replaced"
+    b08 = read_raster(forced.scene.path).band("B08")
+    valid = b08[np.isfinite(b08)]
+    assert ((valid > 0.005) & (valid < 0.045)).mean() > 0.3 and valid.max() > 1.0

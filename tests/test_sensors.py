@@ -246,3 +246,35 @@ def test_a_fifth_undescribed_band_of_reflectance_numbers_is_b11_in_every_window(
     assert prepare_s2(read_raster(with_scl), source=str(with_scl)).band_names[-1] == "SCL"
     in_memory = prepare_s2(_raster(numbers), source="stack in memory")
     assert in_memory.band_names[-1] == "B11"
+
+
+def test_a_name_that_happens_to_be_a_file_does_not_decide_the_scale(tmp_path, monkeypatch):
+    """An EO Browser export lying at ./input decides nothing for a raster read elsewhere
+    and prepared under the default name."""
+    from imagery.io import write_raster
+
+    rng = np.random.default_rng(5)
+    reflectance = rng.uniform(0.15, 0.35, (4, 32, 32))
+    export = _raster(np.round(reflectance * 65_535).astype(np.uint16))
+    monkeypatch.chdir(tmp_path)
+    write_raster(
+        export.replace(transform=export.transform * export.transform.translation(500, 0)),
+        tmp_path / "input",
+    )
+    l2a = prepare_s2(_raster(np.round(reflectance * 10_000).astype(np.uint16)))
+    np.testing.assert_allclose(l2a.data, reflectance, atol=1e-4)
+
+
+def test_saturated_cloud_and_snow_pixels_do_not_make_an_l2a_scene_an_export():
+    """SCL names what may read above 1.5 in an L2A scene (saturated numbers, cloud,
+    snow): a cloudy winter pass stays on L2A's scale."""
+    rng = np.random.default_rng(6)
+    land = rng.uniform(0.05, 0.3, (4, 40, 40))
+    numbers = np.round(land * 10_000)
+    scl = np.full((40, 40), 5.0)  # bare soil
+    numbers[:, :3, :] = 65535  # saturated rows
+    scl[:3, :] = 1
+    numbers[:, 3:8, :] = rng.uniform(15_500, 18_000, (4, 5, 40))  # a bright cloud's top
+    scl[3:8, :] = 9
+    read = prepare_s2(_raster(np.concatenate([numbers, scl[None]]).astype(np.uint16)))
+    np.testing.assert_allclose(read.data[:4, 8:], land[:, 8:], atol=1e-4)
