@@ -165,23 +165,11 @@ def test_a_locked_read_modify_write_loses_no_update(tmp_path):
     assert counter.read_text() == "75"
 
 
-def test_a_lock_held_by_one_thread_excludes_another_thread_of_the_process(tmp_path):
-    # A dask worker started by hand (``dask worker ADDRESS``) runs one task per core as
-    # threads of one process, where POSIX record locks exclude nobody: two passes of
-    # one port would fold into its history at once and one fold would be lost.
-    import threading
-
+def _refused_while_held(lock_path, holder, holding, release):
+    """``holder`` (a thread or process running :func:`_hold`) takes the lock; meanwhile
+    taking it here without waiting is refused, and once it is done it is free."""
     from imagery.atomic import locked
 
-    lock_path = tmp_path / ".history.gpkg.lock"
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with locked(lock_path):
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
     holder.start()
     try:
         assert holding.wait(30)
@@ -190,29 +178,30 @@ def test_a_lock_held_by_one_thread_excludes_another_thread_of_the_process(tmp_pa
     finally:
         release.set()
         holder.join(30)
-    with locked(lock_path, wait=False):  # free again once the holder is done
+    with locked(lock_path, wait=False):
         pass
+
+
+def test_a_lock_held_by_one_thread_excludes_another_thread_of_the_process(tmp_path):
+    # A dask worker started by hand (``dask worker ADDRESS``) runs one task per core as
+    # threads of one process, where POSIX record locks exclude nobody: two passes of
+    # one port would fold into its history at once and one fold would be lost.
+    import threading
+
+    lock_path = tmp_path / ".history.gpkg.lock"
+    holding, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold, args=(lock_path, holding, release))
+    _refused_while_held(lock_path, holder, holding, release)
 
 
 def test_a_lock_held_by_another_process_is_not_taken(tmp_path):
     import multiprocessing
 
-    from imagery.atomic import locked
-
     lock_path = tmp_path / ".history.gpkg.lock"
     spawn = multiprocessing.get_context("spawn")
     holding, release = spawn.Event(), spawn.Event()
-    other = spawn.Process(target=_hold, args=(lock_path, holding, release))
-    other.start()
-    try:
-        assert holding.wait(30)
-        with pytest.raises(BlockingIOError), locked(lock_path, wait=False):
-            pass
-    finally:
-        release.set()
-        other.join(30)
-    with locked(lock_path, wait=False):
-        pass
+    holder = spawn.Process(target=_hold, args=(lock_path, holding, release))
+    _refused_while_held(lock_path, holder, holding, release)
 
 
 def test_a_second_batch_on_one_root_is_refused(tmp_path, store):
