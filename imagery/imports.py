@@ -27,6 +27,7 @@ overwritten by an import.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,8 @@ from rasterio.transform import from_origin
 from imagery.errors import InputError, NoOverlapError
 from imagery.raster import Raster
 from imagery.reproject import warp_onto
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ImportResult", "ProductIdentity", "identify_product", "import_scene", "onto_aoi_grid"]
 
@@ -141,6 +144,37 @@ def onto_aoi_grid(raster: Raster, aoi, *, pixel_m: float = STORE_PIXEL_M) -> Ras
     return warp_onto(raster, aoi.utm_crs, transform, (height, width), resampling=Resampling.nearest)
 
 
+def _read_product(path: Path, aoi, sensor: str, s2_scale: float | None) -> Raster:
+    """One product's scene over the AOI, in physical units, on the AOI's grid."""
+    from imagery.grd import is_grd, read_grd
+    from imagery.io import read_raster_around
+    from imagery.sensors import prepare
+
+    if sensor == "s1" and is_grd(path):
+        raster = read_grd(path, aoi.bounds, margin_m=READ_MARGIN_M, crs=aoi.utm_crs)
+    else:
+        raster = read_raster_around(path, aoi.bounds, margin_m=READ_MARGIN_M, sensor=sensor)
+    if raster.time is None:
+        raise InputError(
+            f"{path}: no acquisition time in its metadata or name; name it with the date "
+            "(e.g. 2024-06-13_B02.tif) or tag it ACQUISITION_TIME"
+        )
+    raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+    raster = onto_aoi_grid(raster, aoi)
+    if not raster.valid_mask().any():
+        raise NoOverlapError(f"{path}: no valid pixel over the AOI {aoi.id}")
+    return raster
+
+
+def _fill_in_order(parts: list[Raster]) -> Raster:
+    """The first part, its gaps filled by the next parts in turn (one grid)."""
+    data = parts[0].data.astype(np.float32, copy=True)
+    for part in parts[1:]:
+        gaps = ~np.isfinite(data).all(axis=0) & part.valid_mask()
+        data[:, gaps] = part.data[:, gaps]
+    return parts[0].replace(data=data)
+
+
 def _same_scale(stored: float | None, now: float | None) -> bool:
     """Two imports read the digital numbers alike: None (float reflectance, or an import
     recorded before the scale was decided per file) is L2A's own scale, and 1.5259e-5,
@@ -183,9 +217,8 @@ def import_scene(
     NoOverlapError
         The product holds no valid pixel over the AOI.
     """
-    from imagery.grd import is_grd, read_grd
-    from imagery.io import read_raster, read_raster_around
-    from imagery.sensors import prepare, s2_file_scale
+    from imagery.io import read_raster
+    from imagery.sensors import L2A_SCALE, s2_file_scale
     from imagery.store import (
         check_scene,
         orbit_label,
@@ -197,21 +230,15 @@ def import_scene(
 
     path = Path(path)
     identity = identity or identify_product(path, sensor)
-    if sensor == "s1" and is_grd(path):
-        raster = read_grd(path, aoi.bounds, margin_m=READ_MARGIN_M, crs=aoi.utm_crs)
-    else:
-        raster = read_raster_around(path, aoi.bounds, margin_m=READ_MARGIN_M, sensor=sensor)
-    if raster.time is None:
-        raise InputError(
-            f"{path}: no acquisition time in its metadata or name; name it with the date "
-            "(e.g. 2024-06-13_B02.tif) or tag it ACQUISITION_TIME"
-        )
     if sensor == "s2" and s2_scale is None:
         s2_scale = s2_file_scale(path)  # read at the product's own scale, and recorded
-    raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
-    raster = onto_aoi_grid(raster, aoi)
-    if not raster.valid_mask().any():
-        raise NoOverlapError(f"{path}: no valid pixel over the AOI {aoi.id}")
+        if s2_scale is not None and s2_scale != L2A_SCALE:
+            log.warning(
+                "%s: its numbers are no L2A reflectance x 10000; imported as reflectance "
+                "x 65535 (EO Browser's 16-bit exports); give --s2-scale 1e-4 if it is L2A",
+                path,
+            )
+    raster = _read_product(path, aoi, sensor, s2_scale)
     orbit = orbit_label(
         sensor,
         direction=identity.direction,
@@ -233,24 +260,32 @@ def import_scene(
         if source in earlier:
             if _same_scale(scales.get(source, request.get("s2_scale")), s2_scale):
                 return ImportResult(path, "skipped", stored)
-            # Imported again on another scale: this product's pixels are read anew,
-            # the other slices' or tiles' kept.
+            # Imported again on another scale: the scene is put together again from
+            # its products in their order, each on its own scale and this one on the
+            # new, so that each keeps the pixels it gave.
             if len(earlier) > 1:
-                held = read_raster(target)
-                mine = raster.valid_mask()
-                raster = held.replace(
-                    data=np.where(mine[None], raster.data, held.data).astype(np.float32)
-                )
+                try:
+                    parts = [
+                        raster
+                        if other == source
+                        else _read_product(
+                            Path(other), aoi, sensor, scales.get(other, request.get("s2_scale"))
+                        )
+                        for other in earlier
+                    ]
+                    raster = _fill_in_order(parts)
+                except (InputError, NoOverlapError, OSError) as exc:
+                    # Another product is gone or unreadable: this one's pixels win.
+                    log.warning("%s: the scene kept the other products' pixels (%s)", target, exc)
+                    raster = _fill_in_order([raster, read_raster(target)])
             sources, status = earlier, "replaced"
         else:
             # Another slice or tile of the same pass, on its own scale (each product
             # is read at its own; what is stored is reflectance): it fills the gaps.
             held = read_raster(target)
-            gaps = ~held.valid_mask() & raster.valid_mask()
-            if not gaps.any():
+            if not (~held.valid_mask() & raster.valid_mask()).any():
                 return ImportResult(path, "skipped", stored)
-            merged = np.where(gaps[None], raster.data, held.data).astype(np.float32)
-            raster = held.replace(data=merged)
+            raster = _fill_in_order([held, raster])
             sources, status = [*earlier, source], "merged"
         scales = {s: scales.get(s, request.get("s2_scale")) for s in earlier}
     else:

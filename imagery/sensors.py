@@ -76,6 +76,10 @@ SCL_WATER = 6
 SCL_INVALID = (0, 1)
 #: SCL's classes run from 0 (no data) to 11 (snow).
 SCL_MAX_CLASS = 11
+#: A fifth undescribed band is B11 when more than this share of the valid pixels holds
+#: numbers above SCL's classes: any SWIR band does almost everywhere, and an SCL band
+#: resampled or filled beyond the swath hardly anywhere.
+S2_SWIR_MIN_SHARE = 0.01
 #: Surface reflectance above this over a quarter of a scene is hardly physical (fresh
 #: snow and thick cloud tops reach about 0.9): the digital numbers may be on another
 #: scale, which is warned of.
@@ -99,6 +103,9 @@ S2_SCALE_IGNORED_CLASSES = (0, 1, 8, 9, 10, 11)
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
 _WARNED_SWIR: set[str] = set()
+#: Files whose whole-file read failed, by (path, mtime, size): each window then decides
+#: by its own numbers, and the file is not read again until it changes.
+_UNREADABLE: set[tuple[str, int, int]] = set()
 
 _S1_NAME = re.compile(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])")
 _S2_NAME = re.compile(r"(?<![A-Z0-9])B0?(\d{1,2})A?(?![0-9])")
@@ -225,55 +232,85 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         # B08 B11, the order the 10 m bands and SWIR are listed in (sen2ships' stacks).
         # Decided once per file, as the scale is: a window of dark water alone might
         # hold no number above 11.
-        top = _file_fifth_band_max(source, raster)
-        if top is None:
-            fifth = raster.data[order[4][1]].astype(np.float64)
-            if raster.nodata is not None and not np.isnan(raster.nodata):
-                fifth = np.where(fifth == raster.nodata, np.nan, fifth)
-            top = float(np.nanmax(fifth)) if np.isfinite(fifth).any() else 0.0
-        if top > SCL_MAX_CLASS:
+        share = _file_fifth_band_share(source, raster)
+        if share is None:
+            share = _share_above_classes(raster.data[order[0][1]], raster.data[order[4][1]])
+        if share > S2_SWIR_MIN_SHARE:
             if source not in _WARNED_SWIR:
                 _WARNED_SWIR.add(source)
                 log.warning(
-                    "%s: its fifth band holds numbers up to %g, no SCL classes (0-%d); read as B11",
+                    "%s: %.0f %% of its fifth band's numbers lie above SCL's classes (0-%d); "
+                    "read as B11",
                     source,
-                    top,
+                    100 * share,
                     SCL_MAX_CLASS,
                 )
             order[4] = ("B11", order[4][1])
     return order
 
 
-def _file_fifth_band_max(source: str, raster: Raster) -> float | None:
-    """The largest number of the fifth band of the file ``source`` names, from a
-    block-averaged read (an SCL band's averages stay within its classes); None when
-    ``source`` is no readable file, or not the file ``raster`` was read from."""
-    try:
-        stat = os.stat(source)
-    except (OSError, ValueError, TypeError):
+def _share_above_classes(first: np.ndarray, fifth: np.ndarray) -> float:
+    """Share of the pixels with a first band (a spectral one: 0 and NaN are fill) whose
+    fifth band lies above SCL's classes; a band beyond the swath or a fill value (255)
+    on those pixels does not count."""
+    valid = np.isfinite(first) & (first > 0) & np.isfinite(fifth)
+    if not valid.any():
+        return 0.0
+    return float(np.count_nonzero(fifth[valid] > SCL_MAX_CLASS) / np.count_nonzero(valid))
+
+
+def s2_fifth_band_is_swir(path: str | os.PathLike) -> bool:
+    """Whether the fifth band of an S2 file without band descriptions is B11, not SCL
+    (:func:`prepare_s2`'s rule, decided from the whole file)."""
+    decided = _file_fifth_band(os.fspath(path))
+    return decided is not None and decided[0] > S2_SWIR_MIN_SHARE
+
+
+def _file_fifth_band_share(source: str, raster: Raster) -> float | None:
+    """:func:`_share_above_classes` of the file ``source`` names, from a block-averaged
+    read (an SCL band's averages stay within its classes); None when ``source`` is no
+    readable file, or not the file ``raster`` was read from."""
+    decided = _file_fifth_band(source)
+    if decided is None or not decided[1].holds(raster):
+        return None
+    return decided[0]
+
+
+def _file_fifth_band(source: str) -> tuple[float, _FileScale] | None:
+    key = _file_key(source)
+    if key is None or key in _UNREADABLE:
         return None
     try:
-        top, grid = _fifth_band_max(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
-    except Exception as exc:  # not cached: the next window tries again
+        return _fifth_band_share(*key)
+    except Exception as exc:  # remembered: not read again for every window
+        _UNREADABLE.add(key)
         log.warning("%s: its fifth band could not be read whole (%s)", source, exc)
         return None
-    return top if grid.holds(raster) else None
 
 
 @functools.lru_cache(maxsize=32)
-def _fifth_band_max(path: str, mtime_ns: int, size: int) -> tuple[float | None, _FileScale]:
+def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _FileScale]:
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s2")
     grid = _FileScale(None, info.crs, info.transform, (info.height, info.width))
     if info.count < 5:
-        return None, grid
+        return 0.0, grid
     decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
-    fifth = read_raster(path, bands=[5], decimation=decimation, require_valid=False)
-    values = fifth.data[0].astype(np.float64)
-    if fifth.nodata is not None and not np.isnan(fifth.nodata):
-        values = np.where(values == fifth.nodata, np.nan, values)
-    return (float(np.nanmax(values)) if np.isfinite(values).any() else None), grid
+    read = read_raster(path, bands=[1, 5], decimation=decimation, require_valid=False)
+    first, fifth = (band.astype(np.float64) for band in read.data)
+    if read.nodata is not None and not np.isnan(read.nodata):
+        first = np.where(first == read.nodata, np.nan, first)
+    return _share_above_classes(first, fifth), grid
+
+
+def _file_key(source: str) -> tuple[str, int, int] | None:
+    """(real path, modification time, size) of the file ``source`` names, or None."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError, TypeError):
+        return None
+    return os.path.realpath(source), stat.st_mtime_ns, stat.st_size
 
 
 def _names_scl(band_names: Sequence[str]) -> bool:
@@ -548,13 +585,13 @@ def _file_scale(source: str, raster: Raster | None = None) -> float | None:
 
 
 def _file_decision(source: str) -> _FileScale | None:
-    try:
-        stat = os.stat(source)
-    except (OSError, ValueError, TypeError):
+    key = _file_key(source)
+    if key is None or key in _UNREADABLE:
         return None
     try:
-        return _decide_file_scale(os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
-    except Exception as exc:  # not cached: the next window tries again
+        return _decide_file_scale(*key)
+    except Exception as exc:  # remembered: not read again for every window
+        _UNREADABLE.add(key)
         log.warning("%s: its scale could not be read from the whole file (%s)", source, exc)
         return None
 

@@ -308,3 +308,40 @@ def test_two_tiles_of_a_date_on_their_own_scales_are_merged_not_replaced(tmp_pat
     b08 = read_raster(forced.scene.path).band("B08")
     valid = b08[np.isfinite(b08)]
     assert ((valid > 0.005) & (valid < 0.045)).mean() > 0.3 and valid.max() > 1.0
+
+
+def test_a_tile_imported_again_keeps_the_overlap_the_first_tile_gave(tmp_path, caplog):
+    """Two overlapping exports of one date; the second imported again on another scale
+    changes only the pixels it gave, not the overlap the first had filled."""
+    from pyproj import Transformer
+
+    rng = np.random.default_rng(9)
+    west_tile = _eo_browser_folder(
+        tmp_path / "west", rng.uniform(0.15, 0.35, (4, 80, 60)), 630000.0
+    )
+    east_tile = _eo_browser_folder(
+        tmp_path / "east", rng.uniform(0.15, 0.35, (4, 80, 60)), 630500.0
+    )
+    to_lonlat = Transformer.from_crs("EPSG:32652", "EPSG:4326", always_xy=True)
+    west, south = to_lonlat.transform(630050.0, 4679250.0)
+    east, north = to_lonlat.transform(631050.0, 4679950.0)
+    aoi = load_aoi(_aoi_file(tmp_path, (west, south, east, north), "quay"))
+    store = tmp_path / "store"
+    with caplog.at_level("WARNING", logger="imagery.imports"):
+        assert import_scene(store, west_tile, aoi, "s2").status == "imported"
+    assert "imported as reflectance x 65535" in caplog.text
+    merged = import_scene(store, east_tile, aoi, "s2")
+    assert merged.status == "merged"
+    before = read_raster(merged.scene.path).band("B08")
+    forced = import_scene(store, east_tile, aoi, "s2", s2_scale=1e-4)
+    assert forced.status == "replaced"
+    after = read_raster(forced.scene.path).band("B08")
+    changed = np.isfinite(before) & ~np.isclose(before, after, equal_nan=True)
+    # Only the east tile's own pixels moved (6.55 times brighter), none of the overlap
+    # (100 m, 10 columns) nor the west tile's.
+    assert changed.any() and (after[changed] > 0.9).all()
+    kept = np.isfinite(before) & (before < 0.4) & (after < 0.4)
+    assert kept.sum() > 0.45 * np.isfinite(before).sum()
+    grid = read_raster(forced.scene.path).transform
+    west_edge, _ = grid * (np.flatnonzero(changed.any(axis=0)).min(), 0)
+    assert west_edge >= 630600.0 - 1.0  # the east tile's own pixels begin at 630600 m

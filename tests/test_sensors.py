@@ -278,3 +278,40 @@ def test_saturated_cloud_and_snow_pixels_do_not_make_an_l2a_scene_an_export():
     scl[3:8, :] = 9
     read = prepare_s2(_raster(np.concatenate([numbers, scl[None]]).astype(np.uint16)))
     np.testing.assert_allclose(read.data[:4, 8:], land[:, 8:], atol=1e-4)
+
+
+def test_an_scl_band_filled_beyond_the_swath_stays_scl(tmp_path):
+    """SCL written with 255 where the spectral bands hold no data (0) is no B11."""
+    from imagery.io import read_raster, write_raster
+    from imagery.registration.windows import _band_plan
+
+    rng = np.random.default_rng(7)
+    numbers = np.round(rng.uniform(0.02, 0.3, (4, 40, 40)) * 10_000)
+    scl = rng.integers(2, 12, (40, 40)).astype(float)
+    numbers[:, :, :15] = 0  # beyond the swath
+    scl[:, :15] = 255
+    path = write_raster(
+        _raster(np.concatenate([numbers, scl[None]]).astype(np.uint16), nodata=0),
+        tmp_path / "l2a.tif",
+    )
+    read = prepare_s2(read_raster(path), source=str(path))
+    assert read.band_names[-1] == "SCL"
+    assert _band_plan(path, "s2")[1][-1] == "SCL"
+    # The same file with B11 in fifth place: B11 for co-registration's reader too.
+    swir = np.round(rng.uniform(0.05, 0.3, (40, 40)) * 10_000)
+    stack = write_raster(
+        _raster(np.concatenate([numbers, swir[None]]).astype(np.uint16), nodata=0),
+        tmp_path / "stack.tif",
+    )
+    assert prepare_s2(read_raster(stack), source=str(stack)).band_names[-1] == "B11"
+    assert _band_plan(stack, "s2")[1][-1] == "B11"
+
+
+def test_a_file_that_cannot_be_read_whole_is_warned_of_once(tmp_path, caplog):
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a raster")
+    numbers = (np.random.default_rng(8).uniform(0.02, 0.3, (4, 8, 8)) * 10_000).astype(np.uint16)
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        for _ in range(3):
+            prepare_s2(_raster(numbers), source=str(broken))
+    assert caplog.text.count("could not be read") == 1

@@ -29,7 +29,13 @@ from imagery.io import open_raster, raster_info
 from imagery.raster import Raster
 from imagery.registration.features import Feature, feature_image
 from imagery.registration.regrid import estimation_resampling, res_in, same_grid
-from imagery.sensors import S2_BANDS, S2_OPTIONAL_BANDS, prepare_s1, prepare_s2
+from imagery.sensors import (
+    S2_BANDS,
+    S2_OPTIONAL_BANDS,
+    prepare_s1,
+    prepare_s2,
+    s2_fifth_band_is_swir,
+)
 
 __all__ = ["ArraySource", "FileSource", "Grid", "plan_grid"]
 
@@ -162,7 +168,9 @@ def _band_plan(path: Path, sensor: str | None) -> tuple[list[int], tuple[str, ..
             plan = [b for b in (*S2_BANDS, *S2_OPTIONAL_BANDS, "SCL") if b in found]
             return [found[b] + 1 for b in plan], tuple(plan)
         if info.count in (4, 5) and not names:
-            plan = [*S2_BANDS, "SCL"][: info.count]
+            # A fifth band is SCL by its place, unless its numbers say B11.
+            fifth = "B11" if info.count == 5 and s2_fifth_band_is_swir(path) else "SCL"
+            plan = [*S2_BANDS, fifth][: info.count]
             return list(range(1, info.count + 1)), tuple(plan)
     return list(range(1, info.count + 1)), tuple(info.band_names)
 
