@@ -262,7 +262,7 @@ def _share_above_classes(first: np.ndarray, fifth: np.ndarray) -> float:
 def s2_fifth_band_is_swir(path: str | os.PathLike) -> bool:
     """Whether the fifth band of an S2 file without band descriptions is B11, not SCL
     (:func:`prepare_s2`'s rule, decided from the whole file)."""
-    decided = _file_fifth_band(os.fspath(path))
+    decided = _whole_file(os.fspath(path), _fifth_band_share, "its fifth band")
     return decided is not None and decided[0] > S2_SWIR_MIN_SHARE
 
 
@@ -270,47 +270,25 @@ def _file_fifth_band_share(source: str, raster: Raster) -> float | None:
     """:func:`_share_above_classes` of the file ``source`` names, from a block-averaged
     read (an SCL band's averages stay within its classes); None when ``source`` is no
     readable file, or not the file ``raster`` was read from."""
-    decided = _file_fifth_band(source)
+    decided = _whole_file(source, _fifth_band_share, "its fifth band")
     if decided is None or not decided[1].holds(raster):
         return None
     return decided[0]
 
 
-def _file_fifth_band(source: str) -> tuple[float, _FileScale] | None:
-    key = _file_key(source)
-    if key is None or key in _UNREADABLE:
-        return None
-    try:
-        return _fifth_band_share(*key)
-    except Exception as exc:  # remembered: not read again for every window
-        _UNREADABLE.add(key)
-        log.warning("%s: its fifth band could not be read whole (%s)", source, exc)
-        return None
-
-
 @functools.lru_cache(maxsize=32)
-def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _FileScale]:
+def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid]:
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s2")
-    grid = _FileScale(None, info.crs, info.transform, (info.height, info.width))
     if info.count < 5:
-        return 0.0, grid
+        return 0.0, _FileGrid.of(info)
     decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
     read = read_raster(path, bands=[1, 5], decimation=decimation, require_valid=False)
     first, fifth = (band.astype(np.float64) for band in read.data)
     if read.nodata is not None and not np.isnan(read.nodata):
         first = np.where(first == read.nodata, np.nan, first)
-    return _share_above_classes(first, fifth), grid
-
-
-def _file_key(source: str) -> tuple[str, int, int] | None:
-    """(real path, modification time, size) of the file ``source`` names, or None."""
-    try:
-        stat = os.stat(source)
-    except (OSError, ValueError, TypeError):
-        return None
-    return os.path.realpath(source), stat.st_mtime_ns, stat.st_size
+    return _share_above_classes(first, fifth), _FileGrid.of(info)
 
 
 def _names_scl(band_names: Sequence[str]) -> bool:
@@ -544,18 +522,21 @@ def s2_file_scale(path: str | os.PathLike) -> float | None:
     """The scale :func:`prepare_s2` reads the Sentinel-2 file (or product) ``path`` at
     by default: ``L2A_SCALE`` or ``EO_BROWSER_SCALE``; None when it holds float
     reflectance or cannot be read."""
-    decided = _file_decision(os.fspath(path))
-    return None if decided is None else decided.scale
+    decided = _whole_file(os.fspath(path), _decide_file_scale, "its scale")
+    return None if decided is None else decided[0]
 
 
 @dataclasses.dataclass(frozen=True)
-class _FileScale:
-    """A file's digital-number scale (None: float reflectance) and the grid it holds."""
+class _FileGrid:
+    """The grid of a file: CRS, transform and (rows, cols)."""
 
-    scale: float | None
     crs: object
     transform: object
     shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, info) -> _FileGrid:
+        return cls(info.crs, info.transform, (info.height, info.width))
 
     def holds(self, raster: Raster) -> bool:
         """``raster`` was read from this file: its CRS and pixel size, and inside it."""
@@ -578,29 +559,35 @@ def _file_scale(source: str, raster: Raster | None = None) -> float | None:
     """The scale of the file ``source`` names, when ``raster`` (if given) was read
     from it; None when ``source`` names no readable file of digital numbers, or another
     raster than this one (a name such as ``"before"`` that happens to be a file)."""
-    decided = _file_decision(source)
-    if decided is None or (raster is not None and not decided.holds(raster)):
+    decided = _whole_file(source, _decide_file_scale, "its scale")
+    if decided is None or (raster is not None and not decided[1].holds(raster)):
         return None
-    return decided.scale
+    return decided[0]
 
 
-def _file_decision(source: str) -> _FileScale | None:
-    key = _file_key(source)
-    if key is None or key in _UNREADABLE:
+def _whole_file(source: str, read, what: str):
+    """``read(path, mtime_ns, size)`` of the file ``source`` names (cached by ``read``
+    per version of the file); None when ``source`` names no file, or when reading it
+    failed: that is warned of once, and the file not read again until it changes."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError, TypeError):
+        return None
+    key = (os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    if key in _UNREADABLE:
         return None
     try:
-        return _decide_file_scale(*key)
-    except Exception as exc:  # remembered: not read again for every window
+        return read(*key)
+    except Exception as exc:  # the window's own read reports what is wrong with it
         _UNREADABLE.add(key)
-        log.warning("%s: its scale could not be read from the whole file (%s)", source, exc)
+        log.warning("%s: %s could not be read from the whole file (%s)", source, what, exc)
         return None
 
 
 @functools.lru_cache(maxsize=32)
-def _decide_file_scale(path: str, mtime_ns: int, size: int) -> _FileScale:
+def _decide_file_scale(path: str, mtime_ns: int, size: int) -> tuple[float | None, _FileGrid]:
     """:func:`s2_digital_number_scale` of a file from a block-averaged read of about
-    ``S2_SCALE_SAMPLE_PX`` pixels (raises what the read raises: failures are not
-    cached)."""
+    ``S2_SCALE_SAMPLE_PX`` pixels (None for float reflectance), and its grid."""
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s2")
@@ -610,7 +597,7 @@ def _decide_file_scale(path: str, mtime_ns: int, size: int) -> _FileScale:
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
     scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
     scale = None if _already_reflectance(spectral) else s2_digital_number_scale(spectral, scl)
-    return _FileScale(scale, info.crs, info.transform, (info.height, info.width))
+    return scale, _FileGrid.of(info)
 
 
 def prepare(
