@@ -9,7 +9,8 @@ Sentinel-1
     dB are recognised (a description mentioning dB, or a negative median, which linear
     power cannot have) and converted. Band descriptions ``VV``/``VH`` decide the order
     when present (``Sigma0_VV``, ``VV_dB`` ... are recognised); otherwise band 1 is VV
-    and band 2 is VH. A single VV band is accepted.
+    and band 2 is VH, unless the second is the brighter by over ``S1_SWAPPED_MIN_DB``
+    (then VH, VV). A single VV band is accepted.
 
 Sentinel-2 L2A
     Bands ``B02 B03 B04 B08`` as surface reflectance (digital number / 10000) and,
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 S1_BANDS = ("VV", "VH")
+#: Two undescribed S1 bands whose second lies this much above the first (median, dB)
+#: are VH, VV: VV exceeds VH by 5-15 dB over every surface.
+S1_SWAPPED_MIN_DB = 3.0
 S2_BANDS = ("B02", "B03", "B04", "B08")
 #: Kept when the input names them: B11 (SWIR 1.6 um, 20 m) tells what stands above the
 #: water from what lies under it (``imagery.vessels``).
@@ -103,6 +107,7 @@ S2_SCALE_IGNORED_CLASSES = (0, 1, 8, 9, 10, 11)
 log = logging.getLogger(__name__)
 _WARNED_SCALE: set[str] = set()
 _WARNED_SWIR: set[str] = set()
+_WARNED_ORDER: set[str] = set()
 #: Files whose whole-file read failed, by (path, mtime, size): each window then decides
 #: by its own numbers, and the file is not read again until it changes.
 _UNREADABLE: set[tuple[str, int, int]] = set()
@@ -130,7 +135,73 @@ def _as_float_nan(raster: Raster, index: int) -> np.ndarray:
 
 
 def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
-    return _s1_bands(raster.band_names, raster.count, source)
+    order = _s1_bands(raster.band_names, raster.count, source)
+    if len(order) == 2 and not any(_S1_NAME.search(n.upper()) for n in raster.band_names):
+        # Two undescribed bands are VV, VH by their place, unless the first is the
+        # darker by more than any scene allows: co-polarised backscatter exceeds
+        # cross-polarised over sea, land and town alike (by 5-15 dB), so the file lists
+        # them VH, VV (alphabetically). Decided once per file, as S2's scale is.
+        step = _whole_file_value(source, raster, _s1_band_step, "its bands' levels")
+        if step is None:
+            step = _band_step_db(raster.data[0], raster.data[1])
+        if step > S1_SWAPPED_MIN_DB:
+            if source not in _WARNED_ORDER:
+                _WARNED_ORDER.add(source)
+                log.warning(
+                    "%s: its second band lies %.1f dB above its first; read as VH, VV "
+                    "(co-polarised backscatter is the brighter)",
+                    source,
+                    step,
+                )
+            order = [("VV", 1), ("VH", 0)]
+    return order
+
+
+def s1_bands_swapped(path: str | os.PathLike) -> bool:
+    """Whether a two-band S1 file without band descriptions lists VH before VV
+    (:func:`prepare_s1`'s rule, decided from the whole file)."""
+    decided = _whole_file(os.fspath(path), _s1_band_step, "its bands' levels")
+    return decided is not None and decided[0] > S1_SWAPPED_MIN_DB
+
+
+def _band_step_db(first: np.ndarray, second: np.ndarray) -> float:
+    """Median of the second band over the first, dB, where both hold positive values
+    (linear power) or both finite values in dB (any negative median: dB already)."""
+    first, second = (np.asarray(b, dtype=np.float64) for b in (first, second))
+    both = np.isfinite(first) & np.isfinite(second)
+    if not both.any():
+        return 0.0
+    a, b = first[both], second[both]
+    if np.median(a) < 0 or np.median(b) < 0:  # dB already
+        return float(np.median(b) - np.median(a))
+    positive = (a > 0) & (b > 0)
+    if not positive.any():
+        return 0.0
+    return float(10.0 * np.log10(np.median(b[positive]) / np.median(a[positive])))
+
+
+@functools.lru_cache(maxsize=32)
+def _s1_band_step(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid]:
+    from imagery.io import raster_info, read_raster
+
+    info = raster_info(path, sensor="s1")
+    if info.count != 2 or any(_S1_NAME.search(n.upper()) for n in info.band_names):
+        return 0.0, _FileGrid.of(info)
+    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    read = read_raster(path, bands=[1, 2], decimation=decimation, require_valid=False)
+    bands = [np.asarray(band, dtype=np.float64) for band in read.data]
+    if read.nodata is not None and not np.isnan(read.nodata):
+        bands = [np.where(band == read.nodata, np.nan, band) for band in bands]
+    return _band_step_db(*bands), _FileGrid.of(info)
+
+
+def _whole_file_value(source: str, raster: Raster, read, what: str):
+    """The value ``read`` gives for the file ``source`` names (:func:`_whole_file`),
+    when ``raster`` was read from that file; else None."""
+    decided = _whole_file(source, read, what)
+    if decided is None or not decided[1].holds(raster):
+        return None
+    return decided[0]
 
 
 def _s1_bands(band_names: Sequence[str], count: int, source: str) -> list[tuple[str, int]]:

@@ -315,3 +315,34 @@ def test_a_file_that_cannot_be_read_whole_is_warned_of_once(tmp_path, caplog):
         for _ in range(3):
             prepare_s2(_raster(numbers), source=str(broken))
     assert caplog.text.count("could not be read") == 1
+
+
+def test_two_undescribed_s1_bands_listed_vh_first_are_read_by_their_levels(tmp_path, caplog):
+    """VV exceeds VH over every surface: a file listing them VH, VV is read so, in every
+    window (one at the noise floor too) and by co-registration's reader."""
+    from rasterio.windows import Window
+
+    from imagery.io import read_raster, write_raster
+    from imagery.registration.windows import _band_plan
+
+    rng = np.random.default_rng(10)
+    vv = rng.gamma(4.4, 0.05 / 4.4, (64, 64))
+    vh = vv * 10 ** (-8 / 10) * rng.gamma(4.4, 1 / 4.4, (64, 64))
+    vv[:32, :32] = vh[:32, :32] = 10 ** (-2.5)  # noise floor alike in both
+    swapped = write_raster(_raster(np.stack([vh, vv]).astype(np.float32)), tmp_path / "vhvv.tif")
+    with caplog.at_level("WARNING", logger="imagery.sensors"):
+        read = prepare_s1(read_raster(swapped), source=str(swapped))
+    assert read.band_names == ("VV", "VH")
+    np.testing.assert_allclose(read.band("VV"), vv, rtol=1e-6)
+    assert caplog.text.count("read as VH, VV") == 1
+    floor = read_raster(swapped, window=Window(0, 0, 32, 32))
+    np.testing.assert_allclose(prepare_s1(floor, source=str(swapped)).band("VV"), vv[:32, :32])
+    assert _band_plan(swapped, "s1")[0] == [2]
+    # In dB, and in memory, alike; the usual VV, VH order is left as it is.
+    in_db = prepare_s1(_raster(10 * np.log10(np.stack([vh, vv])).astype(np.float32)))
+    np.testing.assert_allclose(in_db.band("VV"), vv, rtol=1e-4)
+    usual = write_raster(_raster(np.stack([vv, vh]).astype(np.float32)), tmp_path / "vvvh.tif")
+    np.testing.assert_allclose(
+        prepare_s1(read_raster(usual), source=str(usual)).band("VV"), vv, rtol=1e-6
+    )
+    assert _band_plan(usual, "s1")[0] == [1]

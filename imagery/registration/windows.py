@@ -34,6 +34,7 @@ from imagery.sensors import (
     S2_OPTIONAL_BANDS,
     prepare_s1,
     prepare_s2,
+    s1_bands_swapped,
     s2_fifth_band_is_swir,
 )
 
@@ -155,7 +156,9 @@ def _band_plan(path: Path, sensor: str | None) -> tuple[list[int], tuple[str, ..
     info = raster_info(path)
     names = [n.upper() for n in info.band_names]
     if sensor == "s1":
-        vv = next((i for i, n in enumerate(names) if "VV" in n), 0)
+        # Undescribed bands are VV, VH by their place unless their levels say VH, VV.
+        default = 1 if not names and s1_bands_swapped(path) else 0
+        vv = next((i for i, n in enumerate(names) if "VV" in n), default)
         return [vv + 1], ("VV",)
     if sensor == "s2":
         found: dict[str, int] = {}
