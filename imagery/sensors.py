@@ -143,7 +143,7 @@ def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         # them VH, VV (alphabetically). Decided once per file, as S2's scale is.
         step = _whole_file_value(source, raster, _s1_band_step, "its bands' levels")
         if step is None:
-            step = _band_step_db(raster.data[0], raster.data[1])
+            step = _band_step_db(_as_float_nan(raster, 0), _as_float_nan(raster, 1))
         if step > S1_SWAPPED_MIN_DB:
             if source not in _WARNED_ORDER:
                 _WARNED_ORDER.add(source)
