@@ -105,12 +105,20 @@ S2_SCALE_SAMPLE_PX = 4_000_000
 S2_SCALE_IGNORED_CLASSES = (0, 1, 8, 9, 10, 11)
 
 log = logging.getLogger(__name__)
-_WARNED_SCALE: set[str] = set()
-_WARNED_SWIR: set[str] = set()
-_WARNED_ORDER: set[str] = set()
+_WARNED: set[tuple[str, str]] = set()
 #: Files whose whole-file read failed, by (path, mtime, size): each window then decides
 #: by its own numbers, and the file is not read again until it changes.
 _UNREADABLE: set[tuple[str, int, int]] = set()
+
+
+def _warn_once(kind: str, source: str, message: str, *args) -> None:
+    """Log ``message`` (``%`` arguments: ``source``, then ``args``) once per file and
+    kind, not once per window of it read."""
+    if (kind, source) in _WARNED:
+        return
+    _WARNED.add((kind, source))
+    log.warning(message, source, *args)
+
 
 _S1_NAME = re.compile(r"(?<![A-Z])(VV|VH|HH|HV)(?![A-Z])")
 _S2_NAME = re.compile(r"(?<![A-Z0-9])B0?(\d{1,2})A?(?![0-9])")
@@ -145,14 +153,13 @@ def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         if step is None:
             step = _band_step_db(_as_float_nan(raster, 0), _as_float_nan(raster, 1))
         if step > S1_SWAPPED_MIN_DB:
-            if source not in _WARNED_ORDER:
-                _WARNED_ORDER.add(source)
-                log.warning(
-                    "%s: its second band lies %.1f dB above its first; read as VH, VV "
-                    "(co-polarised backscatter is the brighter)",
-                    source,
-                    step,
-                )
+            _warn_once(
+                "order",
+                source,
+                "%s: its second band lies %.1f dB above its first; read as VH, VV "
+                "(co-polarised backscatter is the brighter)",
+                step,
+            )
             order = [("VV", 1), ("VH", 0)]
     return order
 
@@ -307,15 +314,14 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         if share is None:
             share = _share_above_classes(raster.data[order[0][1]], raster.data[order[4][1]])
         if share > S2_SWIR_MIN_SHARE:
-            if source not in _WARNED_SWIR:
-                _WARNED_SWIR.add(source)
-                log.warning(
-                    "%s: %.0f %% of its fifth band's numbers lie above SCL's classes (0-%d); "
-                    "read as B11",
-                    source,
-                    100 * share,
-                    SCL_MAX_CLASS,
-                )
+            _warn_once(
+                "swir",
+                source,
+                "%s: %.0f %% of its fifth band's numbers lie above SCL's classes (0-%d); "
+                "read as B11",
+                100 * share,
+                SCL_MAX_CLASS,
+            )
             order[4] = ("B11", order[4][1])
     return order
 
@@ -462,27 +468,27 @@ def prepare_s2(
             scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
             chosen = _file_scale(source, raster) or s2_digital_number_scale(spectral, scl)
         chosen = chosen or L2A_SCALE
-        if scale is None and chosen != L2A_SCALE and source not in _WARNED_SCALE:
-            _WARNED_SCALE.add(source)  # once per file, not per window read
-            log.warning(
+        if scale is None and chosen != L2A_SCALE:
+            _warn_once(
+                "scale",
+                source,
                 "%s: its numbers read as L2A reflectance (x 10000) are brighter than any "
                 "surface, so it is read as reflectance x 65535 (EO Browser's 16-bit "
                 "exports); give --s2-scale 1e-4 if it is L2A",
-                source,
             )
         spectral = (spectral + offset) * chosen
         # A DN of 0 is L2A's fill value in every band.
         spectral[:, (spectral <= offset * chosen).all(axis=0)] = np.nan
         upper, top = _upper_reflectance(spectral)
         implausible = upper > S2_MAX_UPPER_QUARTILE or top > S2_MAX_TOP_PERCENTILE
-        if implausible and source not in _WARNED_SCALE:
-            _WARNED_SCALE.add(source)
-            log.warning(
+        if implausible:
+            _warn_once(
+                "scale",
+                source,
                 "%s: reflectance reads %.2f at the upper quartile and %.2f at the 99th "
                 "percentile after scaling by %g; the file may hold reflectance x 65535 "
                 "(a 16-bit EO Browser export) rather than L2A digital numbers x 10000: "
                 "give --s2-scale 1.5259e-5",
-                source,
                 upper,
                 top,
                 chosen,
