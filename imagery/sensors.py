@@ -194,12 +194,17 @@ def _s1_band_step(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid
     info = raster_info(path, sensor="s1")
     if info.count != 2 or any(_S1_NAME.search(n.upper()) for n in info.band_names):
         return 0.0, _FileGrid.of(info)
-    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    decimation = _sample_decimation(info)
     read = read_raster(path, bands=[1, 2], decimation=decimation, require_valid=False)
     bands = [np.asarray(band, dtype=np.float64) for band in read.data]
     if read.nodata is not None and not np.isnan(read.nodata):
         bands = [np.where(band == read.nodata, np.nan, band) for band in bands]
     return _band_step_db(*bands), _FileGrid.of(info)
+
+
+def _sample_decimation(info) -> int:
+    """Block side reading about ``S2_SCALE_SAMPLE_PX`` pixels of a whole file."""
+    return max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
 
 
 def _whole_file_value(source: str, raster: Raster, read, what: str):
@@ -302,7 +307,9 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     )
 
 
-def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
+def _s2_order(raster: Raster, source: str, *, whole_file: bool = True) -> list[tuple[str, int]]:
+    """The band each index is taken for; ``whole_file`` False judges a fifth undescribed
+    band on ``raster`` alone (it is the whole file, read already)."""
     order = _s2_bands(raster.band_names, raster.count, source)
     if [b for b, _ in order][4:] == ["SCL"] and not _names_scl(raster.band_names):
         # A fifth band taken for SCL by its place: SCL holds classes 0-11, a band of
@@ -310,7 +317,9 @@ def _s2_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         # B08 B11, the order the 10 m bands and SWIR are listed in (sen2ships' stacks).
         # Decided once per file, as the scale is: a window of dark water alone might
         # hold no number above 11.
-        share = _file_fifth_band_share(source, raster)
+        share = None
+        if whole_file:
+            share = _whole_file_value(source, raster, _fifth_band_share, "its fifth band")
         if share is None:
             share = _share_above_classes(raster.data[order[0][1]], raster.data[order[4][1]])
         if share > S2_SWIR_MIN_SHARE:
@@ -343,16 +352,6 @@ def s2_fifth_band_is_swir(path: str | os.PathLike) -> bool:
     return decided is not None and decided[0] > S2_SWIR_MIN_SHARE
 
 
-def _file_fifth_band_share(source: str, raster: Raster) -> float | None:
-    """:func:`_share_above_classes` of the file ``source`` names, from a block-averaged
-    read (an SCL band's averages stay within its classes); None when ``source`` is no
-    readable file, or not the file ``raster`` was read from."""
-    decided = _whole_file(source, _fifth_band_share, "its fifth band")
-    if decided is None or not decided[1].holds(raster):
-        return None
-    return decided[0]
-
-
 @functools.lru_cache(maxsize=32)
 def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid]:
     from imagery.io import raster_info, read_raster
@@ -360,7 +359,7 @@ def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _File
     info = raster_info(path, sensor="s2")
     if info.count < 5:
         return 0.0, _FileGrid.of(info)
-    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    decimation = _sample_decimation(info)
     read = read_raster(path, bands=[1, 5], decimation=decimation, require_valid=False)
     first, fifth = (band.astype(np.float64) for band in read.data)
     if read.nodata is not None and not np.isnan(read.nodata):
@@ -466,7 +465,8 @@ def prepare_s2(
         chosen = scale
         if chosen is None and offset == 0:  # an offset is L2A's own (BOA_ADD_OFFSET)
             scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
-            chosen = _file_scale(source, raster) or s2_digital_number_scale(spectral, scl)
+            from_file = _whole_file_value(source, raster, _decide_file_scale, "its scale")
+            chosen = from_file or s2_digital_number_scale(spectral, scl)
         chosen = chosen or L2A_SCALE
         if scale is None and chosen != L2A_SCALE:
             _warn_once(
@@ -632,16 +632,6 @@ class _FileGrid:
         )
 
 
-def _file_scale(source: str, raster: Raster | None = None) -> float | None:
-    """The scale of the file ``source`` names, when ``raster`` (if given) was read
-    from it; None when ``source`` names no readable file of digital numbers, or another
-    raster than this one (a name such as ``"before"`` that happens to be a file)."""
-    decided = _whole_file(source, _decide_file_scale, "its scale")
-    if decided is None or (raster is not None and not decided[1].holds(raster)):
-        return None
-    return decided[0]
-
-
 def _whole_file(source: str, read, what: str):
     """``read(path, mtime_ns, size)`` of the file ``source`` names (cached by ``read``
     per version of the file); None when ``source`` names no file, or when reading it
@@ -668,9 +658,9 @@ def _decide_file_scale(path: str, mtime_ns: int, size: int) -> tuple[float | Non
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s2")
-    decimation = max(1, math.isqrt(info.width * info.height // S2_SCALE_SAMPLE_PX))
+    decimation = _sample_decimation(info)
     raster = read_raster(path, sensor="s2", decimation=decimation, require_valid=False)
-    order = _s2_order(raster, path)
+    order = _s2_order(raster, path, whole_file=False)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
     scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
     scale = None if _already_reflectance(spectral) else s2_digital_number_scale(spectral, scl)
