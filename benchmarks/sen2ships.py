@@ -8,7 +8,7 @@ in a subfolder, as in the published dataset's ``annotations/``) and the four 10 
 as GeoTIFFs whose names carry the band (``B02.tif`` or EO Browser's
 ``..._Sentinel-2_L2A_B02_(Raw).tiff``); B11, when there, is read too.
 
-    .venv/bin/python benchmarks/sen2ships.py [--data DIR] [--json OUT]
+    .venv/bin/python benchmarks/sen2ships.py [--data DIR] [--json OUT] [--s2-scale S]
 
 Prints precision, recall and F1 per port and in total, with the default parameters,
 then a leave-one-port-out check of the constants that were set looking at these
@@ -95,7 +95,7 @@ def find_ports(data: Path) -> list[str]:
     ]
 
 
-def load_port(folder: Path) -> Raster:
+def load_port(folder: Path, s2_scale: float | None = None) -> Raster:
     """The 10 m bands (and B11 when there) of one sen2ships port as a prepared S2 scene.
 
     Read as a product folder (:mod:`imagery.products`), as ``portwatch vessels`` reads it.
@@ -104,7 +104,7 @@ def load_port(folder: Path) -> Raster:
         raster = read_raster(folder, sensor="s2")
     except BandError as exc:
         raise FileNotFoundError(str(exc)) from exc
-    return prepare_s2(raster, source=str(folder))
+    return prepare_s2(raster, source=str(folder), scale=s2_scale)
 
 
 def score_vessels(vessels, scene: Raster, masks: list[np.ndarray]) -> Score:
@@ -119,9 +119,9 @@ def score_vessels(vessels, scene: Raster, masks: list[np.ndarray]) -> Score:
     return match_points_to_masks(detected_rc, masks, tolerance_px=TOLERANCE_M / pixel_m)
 
 
-def run_port(folder: Path, params: VesselParams) -> dict:
+def run_port(folder: Path, params: VesselParams, s2_scale: float | None = None) -> dict:
     """Detect once with every berthed candidate kept; thresholds are applied afterwards."""
-    scene = load_port(folder)
+    scene = load_port(folder, s2_scale)
     masks = coco_masks(coco_file(folder))
     open_params = dataclasses.replace(params, berth_min_score=0.0)
     started = time.perf_counter()
@@ -146,7 +146,9 @@ def at_threshold(run: dict, threshold: float) -> tuple[Score, object]:
     return score_vessels(vessels, run["scene"], run["masks"]), vessels
 
 
-def leave_one_port_out(data: Path, params: VesselParams, runs: dict[str, dict]) -> dict:
+def leave_one_port_out(
+    data: Path, params: VesselParams, runs: dict[str, dict], s2_scale: float | None = None
+) -> dict:
     """For each port: the constants best on the other two, and the port's score with them."""
     table: dict[tuple, dict[str, Score]] = {}
     for length, contrast, unmixed in itertools.product(MIN_LENGTHS_M, MIN_CONTRASTS, MIN_UNMIXED):
@@ -155,7 +157,7 @@ def leave_one_port_out(data: Path, params: VesselParams, runs: dict[str, dict]) 
         )
         same = trial == dataclasses.replace(params)
         for port in runs:
-            run = runs[port] if same else run_port(data / port, trial)
+            run = runs[port] if same else run_port(data / port, trial, s2_scale)
             for t in THRESHOLDS:
                 table.setdefault((length, contrast, unmixed, t), {})[port] = at_threshold(run, t)[0]
     out = {}
@@ -187,6 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sen2ships")
     parser.add_argument(
+        "--s2-scale",
+        type=float,
+        default=None,
+        help="read the folders at this reflectance per digital number (default: as their "
+        "numbers tell, as portwatch vessels does; 1e-4 reads them as L2A)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks" / "results" / "sen2ships.json"
     )
     args = parser.parse_args(argv)
@@ -202,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             f"no port folders (COCO file and bands B02 B03 B04 B08) in {args.data}", file=sys.stderr
         )
         return 2
-    runs = {port: run_port(args.data / port, params) for port in ports}
+    runs = {port: run_port(args.data / port, params, args.s2_scale) for port in ports}
 
     header = f"{'port':<10} {'ships':>5} {'det':>4} {'tp':>3} {'fp':>3} {'fn':>3} {'P':>6} {'R':>6} {'F1':>6} {'s':>6}"
     print(f"\ndefault parameters (berth_min_score = {params.berth_min_score})")
@@ -234,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f}"
     )
 
-    lopo = leave_one_port_out(args.data, params, runs)
+    lopo = leave_one_port_out(args.data, params, runs, args.s2_scale)
     lopo_total = sum((Score(v["tp"], v["fp"], v["fn"]) for v in lopo.values()), Score(0, 0, 0))
     print(
         "\nleave one port out: s2_min_length_m, s2_min_contrast, berth_min_unmixed and"
