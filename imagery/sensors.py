@@ -60,6 +60,12 @@ S1_BANDS = ("VV", "VH")
 #: Two undescribed S1 bands whose second lies this much above the first (median, dB)
 #: are VH, VV: VV exceeds VH by 5-15 dB over every surface.
 S1_SWAPPED_MIN_DB = 3.0
+#: Sentinel-1 values below this are fill, whether the file holds dB or linear power:
+#: no sigma0 lies 100 dB down (IW's noise floor is -22 to -26 dB), and linear power is
+#: never negative. Exports mark missing pixels with -9999 or -32768 without always
+#: declaring it; read as dB such a value would be a valid pixel of zero power, darker
+#: than any water, and a swath's fill would split the scene's histogram on its own.
+S1_FILL_BELOW = -100.0
 S2_BANDS = ("B02", "B03", "B04", "B08")
 #: Kept when the input names them: B11 (SWIR 1.6 um, 20 m) tells what stands above the
 #: water from what lies under it (``imagery.vessels``).
@@ -93,6 +99,9 @@ S2_MAX_UPPER_QUARTILE = 1.0
 #: (:func:`s2_digital_number_scale`). A harbour scene's water keeps the upper quartile
 #: down while its land is read 6.5 times too bright.
 S2_MAX_TOP_PERCENTILE = 1.5
+#: Reflectance below this is fill (-9999 and the like in a float file, declared or not):
+#: baseline 04.00's offset takes the darkest water to -0.1 at most (DN 0 less 1000).
+S2_FILL_BELOW = -0.2
 #: Reflectance of one digital number of L2A (harmonised to the pre-2022 scale).
 L2A_SCALE = 1e-4
 #: Reflectance of one digital number of EO Browser's 16-bit "raw" band exports
@@ -175,7 +184,8 @@ def _band_step_db(first: np.ndarray, second: np.ndarray) -> float:
     """Median of the second band over the first, dB, where both hold positive values
     (linear power) or both finite values in dB (any negative median: dB already)."""
     first, second = (np.asarray(b, dtype=np.float64) for b in (first, second))
-    both = np.isfinite(first) & np.isfinite(second)
+    # NaN compares False: missing and fill (S1_FILL_BELOW) are left out alike.
+    both = (first >= S1_FILL_BELOW) & (second >= S1_FILL_BELOW) & np.isfinite(first + second)
     if not both.any():
         return 0.0
     a, b = first[both], second[both]
@@ -291,6 +301,7 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     """
     order = _s1_order(raster, source)
     bands = np.stack([_as_float_nan(raster, i) for _, i in order])
+    bands[bands < S1_FILL_BELOW] = np.nan
     picked_names = [raster.band_names[i] if raster.band_names else "" for _, i in order]
     # One pass over VV serves both the dB guess and the plausibility check.
     sample = _sample(bands[0])
@@ -493,6 +504,7 @@ def prepare_s2(
                 top,
                 chosen,
             )
+    spectral[spectral < S2_FILL_BELOW] = np.nan
     # Below zero (baseline 04.00's offset lets dark water's noise go there) reads as zero,
     # as every product before that baseline held it: ratios and indices assume it.
     np.maximum(spectral, 0.0, out=spectral, where=np.isfinite(spectral))

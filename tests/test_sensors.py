@@ -56,6 +56,24 @@ def test_s1_nodata_and_zero_fill_become_nan():
     assert np.isnan(prepared.data[0, 0, 0]) and np.isnan(prepared.data[0, 1, 1])
 
 
+@pytest.mark.parametrize("fill", [-9999.0, -32768.0])
+def test_s1_undeclared_fill_is_nodata_in_db_and_linear(fill):
+    # Exports mark missing pixels so without declaring it. In dB a fill read as data
+    # would be a pixel of zero power, darker than any water; in linear power a fill
+    # over most of the file would make its median negative, the mark of dB.
+    db = np.full((2, 4, 4), -12.0, np.float32)
+    db[1] = -20.0
+    db[:, :, :3] = fill
+    prepared = prepare_s1(_raster(db))
+    assert np.isnan(prepared.data[:, :, :3]).all()
+    assert np.allclose(prepared.data[:, :, 3], [[10**-1.2], [10**-2.0]], rtol=1e-5)
+    linear = np.full((1, 4, 4), 0.05, np.float32)
+    linear[:, :, :3] = fill
+    prepared = prepare_s1(_raster(linear))
+    assert np.isnan(prepared.data[:, :, :3]).all()
+    assert np.allclose(prepared.data[:, :, 3], 0.05)
+
+
 def test_s1_three_unnamed_bands_is_an_error():
     with pytest.raises(BandError, match=r"scene\.tif: Sentinel-1 input needs"):
         prepare_s1(_raster(np.ones((3, 4, 4), np.float32)), source="scene.tif")
@@ -174,6 +192,17 @@ def test_s1_infinities_are_nodata(db):
     prepared = prepare_s1(_raster(data), db=db)
     assert np.isnan(prepared.data[0, [0, 1], [0, 1]]).all()
     assert np.isfinite(prepared.data).sum() == 14
+
+
+def test_s2_float_fill_is_nodata_and_dark_water_is_zero():
+    # -9999 in a float reflectance file is fill; -0.05 is dark water under baseline
+    # 04.00's offset, which reads as zero.
+    data = np.full((4, 4, 4), 0.1, np.float32)
+    data[:, :, 0] = -9999.0
+    data[3, :, 1] = -0.05
+    prepared = prepare_s2(_raster(data))
+    assert np.isnan(prepared.data[:, :, 0]).all()
+    assert (prepared.data[3, :, 1] == 0).all() and np.isfinite(prepared.data[:, :, 1:]).all()
 
 
 def test_s2_infinities_are_nodata():
@@ -346,3 +375,31 @@ def test_two_undescribed_s1_bands_listed_vh_first_are_read_by_their_levels(tmp_p
         prepare_s1(read_raster(usual), source=str(usual)).band("VV"), vv, rtol=1e-6
     )
     assert _band_plan(usual, "s1")[0] == [1]
+
+
+def test_undeclared_s1_fill_over_most_of_a_file_decides_nothing(tmp_path):
+    """The band order and the dB guess are read from the data, not from a swath's fill
+    (-32768 in dB, -9999 in linear power) covering three fifths of the file."""
+    import rasterio
+
+    from imagery.io import read_raster, write_raster
+    from imagery.registration.windows import _looks_db
+
+    rng = np.random.default_rng(11)
+    vv = rng.gamma(4.4, 0.05 / 4.4, (64, 64))
+    vh = vv * 10 ** (-8 / 10) * rng.gamma(4.4, 1 / 4.4, (64, 64))
+    in_db = 10 * np.log10(np.stack([vh, vv]))
+    in_db[:, :, :40] = -32768.0
+    swapped = write_raster(_raster(in_db.astype(np.float32)), tmp_path / "vhvv_db.tif")
+    read = prepare_s1(read_raster(swapped), source=str(swapped))
+    assert read.band_names == ("VV", "VH")
+    np.testing.assert_allclose(read.band("VV")[:, 40:], vv[:, 40:], rtol=1e-4)
+    assert np.isnan(read.data[:, :, :40]).all()
+    linear = np.stack([vv, vh])
+    linear[:, :, :40] = -9999.0
+    path = write_raster(_raster(linear.astype(np.float32)), tmp_path / "linear.tif")
+    with rasterio.open(path) as ds:
+        assert not _looks_db(ds, 1)
+    np.testing.assert_allclose(
+        prepare_s1(read_raster(path), source=str(path)).band("VV")[:, 40:], vv[:, 40:], rtol=1e-6
+    )

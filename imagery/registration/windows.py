@@ -30,6 +30,7 @@ from imagery.raster import Raster
 from imagery.registration.features import Feature, feature_image
 from imagery.registration.regrid import estimation_resampling, res_in, same_grid
 from imagery.sensors import (
+    S1_FILL_BELOW,
     S2_BANDS,
     S2_OPTIONAL_BANDS,
     prepare_s1,
@@ -184,6 +185,7 @@ def _looks_db(ds, index: int) -> bool:
     sample = ds.read(index, out_shape=out_shape, resampling=Resampling.nearest).astype(float)
     if ds.nodata is not None:
         sample[sample == ds.nodata] = np.nan
+    sample[sample < S1_FILL_BELOW] = np.nan  # undeclared fill, as prepare_s1 reads it
     finite = sample[np.isfinite(sample)]
     return bool(finite.size and np.median(finite) < 0)
 
