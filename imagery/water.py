@@ -149,6 +149,19 @@ S1_SEA_VH_FLOOR_DB = -21.0
 #: separabilities are compared on the same pixels, and VH's mask has no water where VH
 #: is missing.
 S1_VH_MIN_COVERAGE = 0.9
+#: An S1 VV split whose two sides' medians lie closer than this, dB, parts one surface,
+#: not water from land: the 50 m means of a single surface (a sea, a town) spread by
+#: 1.5-2.6 dB (speckle left after averaging, wind and texture), so Otsu's split through
+#: them leaves halves whose medians lie 2-3.5 dB apart, while water and land at a port
+#: differ by 4-14 dB (measured on the development scenes 100-127 and their half and
+#: quarter crops). Such a scene (an anchorage, a port's sea side) is one surface, told by
+#: its VH (:data:`S1_ONE_SURFACE_VH_DB`).
+S1_ONE_SURFACE_GAP_DB = 3.75
+#: A scene of one surface is water when its median VH (50 m means) lies under this, dB:
+#: a sea's VH lies at the instrument's noise floor (NESZ -22 to -26 dB) up to gale force
+#: (Vachon & Wolfe 2011), land's above -19 dB but for smooth pavement and bare soil
+#: (``S1_VH_THRESHOLD_DB``'s upper bound).
+S1_ONE_SURFACE_VH_DB = S1_VH_THRESHOLD_DB[1]
 #: Between passes land keeps its 50 m mean backscatter within speckle and calibration
 #: (well under 1 dB); an object arriving or leaving, or the wind over water, moves it by
 #: more than this, dB.
@@ -347,38 +360,86 @@ def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
     gale (Vachon & Wolfe 2011: about -30 dB at 10 m/s, -24 dB at 20 m/s, whatever the
     incidence) and land's lies 5-15 dB above that. Under such a wind the VV histogram
     has no water class left and VH's has.
+
+    A scene of one surface (a sea alone) has no split: :func:`_one_surface`.
     """
     split = WaterSplit("s1", _valley_split(vv_db, S1_THRESHOLD_DB, S1_DEFAULT_DB))
-    if vh_db is not None:
-        vv_valid = np.isfinite(vv_db)
-        both = vv_valid & np.isfinite(vh_db)
-        if both.sum() < S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
-            log.debug("S1 water split at %.2f dB VV: VH is missing", split.threshold)
-            return split
-        vv, vh = vv_db[both], vh_db[both]
-        vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
-        vv_eta = _separability(vv, split.threshold)
-        vh_eta = _separability(vh, vh_split)
-        below = vh < vh_split
-        water_vv = float(np.median(vv[below])) if below.any() else -np.inf
-        ratio = float(np.median(vv[below] - vh[below])) if below.any() else -np.inf
-        floor = float(np.median(vh[below])) if below.any() else np.inf
-        log.debug(
-            "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB, %.1f dB over VH",
-            vv_eta,
-            vh_eta,
-            water_vv,
-            ratio,
-        )
-        windy_sea = (
-            water_vv > S1_WINDY_SEA_VV_DB
-            and ratio >= S1_SEA_CROSS_POL_DB
-            and floor <= S1_SEA_VH_FLOOR_DB
-        )
-        if vh_eta > vv_eta + S1_VH_PREFERENCE and windy_sea:
-            split = WaterSplit("s1", vh_split, band="VH")
+    windy = _windy_sea_split(vv_db, vh_db, split) if vh_db is not None else None
+    if windy is not None:
+        return windy
+    one_surface = _one_surface(vv_db, vh_db, split.threshold)
+    if one_surface is not None:
+        return WaterSplit("s1", one_surface)
     log.debug("S1 water split at %.2f dB %s", split.threshold, split.band)
     return split
+
+
+def _windy_sea_split(vv_db: np.ndarray, vh_db: np.ndarray, split: WaterSplit) -> WaterSplit | None:
+    """VH's split when it parts a windy sea from the land more cleanly than ``split``
+    (VV's) does (the conditions of :func:`_s1_split`), else None."""
+    vv_valid = np.isfinite(vv_db)
+    both = vv_valid & np.isfinite(vh_db)
+    if both.sum() < S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
+        log.debug("S1 water split at %.2f dB VV: VH is missing", split.threshold)
+        return None
+    vv, vh = vv_db[both], vh_db[both]
+    vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
+    vv_eta = _separability(vv, split.threshold)
+    vh_eta = _separability(vh, vh_split)
+    below = vh < vh_split
+    water_vv = float(np.median(vv[below])) if below.any() else -np.inf
+    ratio = float(np.median(vv[below] - vh[below])) if below.any() else -np.inf
+    floor = float(np.median(vh[below])) if below.any() else np.inf
+    log.debug(
+        "S1 separability VV %.3f, VH %.3f; VH's water at VV %.1f dB, %.1f dB over VH",
+        vv_eta,
+        vh_eta,
+        water_vv,
+        ratio,
+    )
+    windy_sea = (
+        water_vv > S1_WINDY_SEA_VV_DB
+        and ratio >= S1_SEA_CROSS_POL_DB
+        and floor <= S1_SEA_VH_FLOOR_DB
+    )
+    if vh_eta > vv_eta + S1_VH_PREFERENCE and windy_sea:
+        log.debug("S1 water split at %.2f dB VH (a windy sea)", vh_split)
+        return WaterSplit("s1", vh_split, band="VH")
+    return None
+
+
+def _one_surface(vv_db: np.ndarray, vh_db: np.ndarray | None, threshold: float) -> float | None:
+    """The VV split for a scene of one surface, or None when ``threshold`` parts two.
+
+    Otsu's split always parts a histogram in two, even a sea's alone: when the medians
+    on either side of ``threshold`` lie closer than :data:`S1_ONE_SURFACE_GAP_DB`, the
+    scene is one surface, and the split would call half of it land (an anchorage read
+    on its own lost 26-76 % of its sea so). It is water, and all of it darker than the
+    split's upper bound is, when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB`
+    (the sea's noise floor); land, but for what lies under the lower bound, otherwise.
+    Without VH, ``S1_DEFAULT_DB``.
+    """
+    finite = vv_db[np.isfinite(vv_db)]
+    below, above = finite[finite < threshold], finite[finite >= threshold]
+    if not below.size or not above.size:
+        return None
+    gap = float(np.median(above) - np.median(below))
+    if gap >= S1_ONE_SURFACE_GAP_DB:
+        return None
+    vh = None if vh_db is None else vh_db[np.isfinite(vv_db) & np.isfinite(vh_db)]
+    if vh is None or not vh.size:
+        chosen = S1_DEFAULT_DB
+    elif float(np.median(vh)) < S1_ONE_SURFACE_VH_DB:
+        chosen = S1_THRESHOLD_DB[1]
+    else:
+        chosen = S1_THRESHOLD_DB[0]
+    log.debug(
+        "S1 VV split at %.2f dB parts one surface (halves %.1f dB apart); split at %.2f dB",
+        threshold,
+        gap,
+        chosen,
+    )
+    return chosen
 
 
 def _s1_scene_split(raster: Raster, smooth_m: float) -> WaterSplit:
