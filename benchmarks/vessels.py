@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from imagery.aoi import load_catalogue  # noqa: E402
-from imagery.evaluation import Score  # noqa: E402
+from imagery.evaluation import Score, half_with_most_water  # noqa: E402
 from imagery.sensors import prepare  # noqa: E402
 from imagery.simulate import seed_list, seeds_argument, simulate_pair  # noqa: E402
 from imagery.vessels import detect_vessels  # noqa: E402
@@ -108,22 +108,10 @@ def coarsened(raster, factor: int):
 
 
 def sea_half(raster, water: np.ndarray):
-    """The half of ``raster`` (top, bottom, left or right) where ``water`` (bool, the
-    simulator's truth on the same grid) covers most, and its bounds."""
-    from affine import Affine
-
-    rows, cols = water.shape
-    halves = [
-        (slice(0, rows // 2), slice(0, cols)),
-        (slice(rows // 2, rows), slice(0, cols)),
-        (slice(0, rows), slice(0, cols // 2)),
-        (slice(0, rows), slice(cols // 2, cols)),
-    ]
-    r, c = max(halves, key=lambda half: water[half].mean())
-    cut = raster.replace(
-        data=raster.data[:, r, c].copy(),
-        transform=raster.transform * Affine.translation(c.start, r.start),
-    )
+    """``raster`` cut to the half where ``water`` (the simulator's truth on its grid)
+    covers most (:func:`imagery.evaluation.half_with_most_water`), and its bounds."""
+    rows, cols = half_with_most_water(water)
+    cut = raster.window(rows, cols)
     return cut, cut.bounds
 
 

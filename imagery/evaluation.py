@@ -18,6 +18,7 @@ __all__ = [
     "Score",
     "coco_masks",
     "decode_coco_rle",
+    "half_with_most_water",
     "match_points_to_masks",
     "match_points_to_points",
     "match_points_to_polygons",
@@ -58,6 +59,22 @@ class Score:
             "recall": round(self.recall, 4),
             "f1": round(self.f1, 4),
         }
+
+
+def half_with_most_water(water: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the half of a grid (top, bottom, left or right) where
+    ``water`` (bool, row x col: a simulator's truth) covers the largest share.
+
+    Cuts a simulated port scene to its sea side, as a scene read over an anchorage or
+    a port's approaches would be (``benchmarks/vessels.py --sea-half``)."""
+    rows, cols = water.shape
+    halves = [
+        (slice(0, rows // 2), slice(0, cols)),
+        (slice(rows // 2, rows), slice(0, cols)),
+        (slice(0, rows), slice(0, cols // 2)),
+        (slice(0, rows), slice(cols // 2, cols)),
+    ]
+    return max(halves, key=lambda half: float(water[half].mean()))
 
 
 def _assign(cost: np.ndarray, tolerance: float) -> Score:

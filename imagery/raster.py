@@ -166,6 +166,18 @@ class Raster:
         idx = [self.band_index(n) for n in names]
         return self.replace(data=self.data[idx], band_names=tuple(self.band_names[i] for i in idx))
 
+    def window(self, rows: slice, cols: slice) -> Raster:
+        """The block ``rows`` x ``cols`` (slices with a step of 1) of every band, on its
+        own transform: a cut of the scene, georeferenced where it lies."""
+        row0, _, row_step = rows.indices(self.height)
+        col0, _, col_step = cols.indices(self.width)
+        if row_step != 1 or col_step != 1:
+            raise ValueError("a window's rows and columns are contiguous (step 1)")
+        return self.replace(
+            data=self.data[:, rows, cols],
+            transform=self.transform * Affine.translation(col0, row0),
+        )
+
     # -- validity -----------------------------------------------------------------
     def valid_mask(self) -> np.ndarray:
         """Boolean (row, col) array, True where every band holds a valid value."""

@@ -206,3 +206,14 @@ def test_decimation_must_be_positive(tmp_path, utm_raster):
     path = write_raster(utm_raster, tmp_path / "scene.tif")
     with pytest.raises(InputError, match="decimation"):
         read_raster(path, decimation=0)
+
+
+def test_a_window_is_the_file_s_window(tmp_path, utm_raster):
+    """A cut in memory lies where rasterio reads the same window from the file."""
+    path = write_raster(utm_raster, tmp_path / "scene.tif")
+    cut = utm_raster.window(slice(20, 70), slice(-50, None))
+    read = read_raster(path, window=Window(utm_raster.width - 50, 20, 50, 50))
+    assert cut.transform == read.transform and cut.bounds == read.bounds
+    np.testing.assert_array_equal(cut.data, read.data)
+    with pytest.raises(ValueError, match="step 1"):
+        utm_raster.window(slice(0, 10, 2), slice(None))
