@@ -67,6 +67,8 @@ from imagery.flags.vessels import (
 )
 from imagery.objects import draw_hulls
 from imagery.raster import Raster
+from imagery.registration.model import Georeferenced
+from imagery.registration.regrid import onto_reference
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
 from imagery.vessels import detect_vessels_each
@@ -206,8 +208,6 @@ def detect_pair(
     CoregistrationError
         The pair cannot be co-registered reliably (nothing is flagged).
     """
-    from imagery.coregister import coregister
-
     params = params or DetectParams()
     before = prepare(before, sensor, source=names[0])
     after = prepare(after, sensor, source=names[1])
@@ -216,25 +216,7 @@ def detect_pair(
     # on the pair's water, in detect_aligned.)
     water_before = water_mask(before, aoi=aoi, enclosed=False)
     water_after = water_mask(after, aoi=aoi, enclosed=False)
-    for attempt, window_px in enumerate(params.coreg_window_px):
-        try:
-            aligned, registration = coregister(
-                before,
-                after,
-                window_px=window_px,
-                max_shift_px=params.max_shift_px,
-                exclude_reference=water_before,
-                exclude_moving=water_after,
-            )
-            break
-        except CoregistrationError as exc:
-            if exc.reason in ("windows", "correlation") and attempt + 1 < len(
-                params.coreg_window_px
-            ):
-                continue
-            raise CoregistrationError(
-                f"{names[1]} onto {names[0]}: {exc}", reason=exc.reason
-            ) from exc
+    aligned, registration = align(before, after, water_before, water_after, params, names)
     return detect_aligned(
         before,
         aligned,
@@ -243,6 +225,75 @@ def detect_pair(
         registration=registration,
         water_before=water_before,
     )
+
+
+def align(
+    reference: Raster,
+    moving: Raster,
+    water_reference: np.ndarray,
+    water_moving: np.ndarray,
+    params: DetectParams,
+    names: tuple[str, str] = ("before", "after"),
+):
+    """``moving`` co-registered onto ``reference``'s grid, and how.
+
+    Each window side of ``params.coreg_window_px`` is tried in turn
+    (:func:`imagery.coregister.coregister`, water kept out of the measurement). When
+    none finds enough windows and ``params.open_water_share`` of the reference's valid
+    pixels are water, ``moving`` is resampled onto the grid as georeferenced and the
+    registration is a :class:`~imagery.registration.model.Georeferenced`, with a
+    warning.
+
+    Returns
+    -------
+    (Raster, Registration or Georeferenced)
+
+    Raises
+    ------
+    CoregistrationError
+        Named after both scenes, when neither applies.
+    """
+    from imagery.coregister import coregister
+
+    if not params.coreg_window_px:
+        raise ValueError("DetectParams.coreg_window_px names no window side")
+    for attempt, window_px in enumerate(params.coreg_window_px):
+        try:
+            return coregister(
+                reference,
+                moving,
+                window_px=window_px,
+                max_shift_px=params.max_shift_px,
+                exclude_reference=water_reference,
+                exclude_moving=water_moving,
+            )
+        except CoregistrationError as exc:
+            if exc.reason in ("windows", "correlation") and attempt + 1 < len(
+                params.coreg_window_px
+            ):
+                continue
+            refused = exc
+    valid = reference.valid_mask()
+    share = float(water_reference[valid].mean()) if valid.any() else 0.0
+    open_water = (
+        reference.sensor == "s1"
+        and params.open_water_share is not None
+        and share >= params.open_water_share
+    )
+    if refused.reason != "windows" or not open_water:
+        raise CoregistrationError(
+            f"{names[1]} onto {names[0]}: {refused}", reason=refused.reason
+        ) from refused
+    log.warning(
+        "%s onto %s: %.0f %% of the scene is water, with no land to register on; compared as "
+        "georeferenced (%s)",
+        names[1],
+        names[0],
+        100 * share,
+        refused,
+    )
+    record = Georeferenced("open water: nothing to register on", share, str(refused))
+    return onto_reference(moving, reference), record
 
 
 def detect_aligned(

@@ -27,7 +27,7 @@ import xarray as xr
 
 from imagery.change import ChangeMap, calibration_pixels, effective_looks, s2_change
 from imagery.clouds import cloud_reach
-from imagery.detect import DetectParams, empty_detections, to_schema
+from imagery.detect import DetectParams, align, empty_detections, to_schema
 from imagery.errors import CoregistrationError, DetectionError, InputError, NothingToCompareError
 from imagery.filters import masked_box_mean
 from imagery.flags.berths import berth_changes
@@ -173,8 +173,6 @@ def detect_series(
     SeriesResult
         ``detections`` and ``departed`` hold every pair's flags with ``change_time``.
     """
-    from imagery.coregister import coregister
-
     params = params or DetectParams()
     if len(rasters) < 3:
         raise InputError(f"a series needs at least three scenes, got {len(rasters)}")
@@ -205,12 +203,13 @@ def detect_series(
     scenes, registrations, refused = [reference], [None], []
     for scene, name in zip(prepared[1:], [names[i] for i in order[1:]], strict=True):
         try:
-            aligned, registration = coregister(
+            aligned, registration = align(
                 reference,
                 scene,
-                max_shift_px=params.max_shift_px,
-                exclude_reference=reference_water,
-                exclude_moving=water_mask(scene, aoi=aoi, enclosed=False),
+                reference_water,
+                water_mask(scene, aoi=aoi, enclosed=False),
+                params,
+                (names[order[0]], name),
             )
         except CoregistrationError as exc:
             # Refuse the scene, not the series: nothing is flagged from a bad alignment.

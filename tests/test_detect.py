@@ -12,7 +12,7 @@ import rasterio
 import shapely
 from click.testing import CliRunner
 from rasterio.warp import calculate_default_transform, reproject
-from s1_scenes import store_s1_pass
+from s1_scenes import ANCHORED, anchorage, june, store_s1_pass
 
 from imagery.aoi import get_aoi
 from imagery.cli.main import cli
@@ -123,6 +123,47 @@ def test_mostly_water_pair_is_registered_on_smaller_windows():
     dx, dy = sim.shifts_px[1]
     found = result.registration.shift_at(256, 256)
     assert abs(found[0] - dx) < 0.1 and abs(found[1] - dy) < 0.1
+
+
+def test_a_pair_of_open_sea_is_compared_as_georeferenced(caplog):
+    """Open sea holds nothing to register on; an S1 pair of it is compared on its
+    georeferencing (Sentinel-1 locates within a pixel or so), with a warning and a
+    record, instead of refused. The ship that arrived is flagged; the two that stayed are
+    not."""
+    before = anchorage(ships=ANCHORED[:2], when=june(1), seed=3)
+    after = anchorage(ships=ANCHORED, when=june(13), seed=4)
+    with pytest.raises(CoregistrationError, match="valid windows"):
+        detect_pair(before, after, sensor="s1", params=DetectParams(open_water_share=None))
+    with caplog.at_level("WARNING", logger="imagery.detect"):
+        result = detect_pair(before, after, sensor="s1", names=("b.tif", "a.tif"))
+    assert "a.tif onto b.tif: 100 % of the scene is water" in caplog.text
+    record = result.parameters["registration"]
+    assert record["model"] == "none" and record["water_share"] == pytest.approx(1.0)
+    assert "valid windows" in record["refused"]
+    vessels = result.detections[result.detections["kind"] == "vessel"]
+    assert len(vessels) == 1 and len(result.departed) == 0
+    row, col = ANCHORED[2]
+    x, y = before.transform * (col + 7.5, row + 1.5)
+    assert vessels.geometry.iloc[0].centroid.distance(shapely.Point(x, y)) < 30.0
+
+
+def test_a_pair_of_open_sea_in_s2_is_still_refused():
+    """S2's per-pixel evidence needs the registration: unregistered by a pixel or two,
+    simulated sea pairs raised false flags hundreds of metres from any ship."""
+    rng = np.random.default_rng(5)
+    water = np.array([500, 450, 250, 120], dtype=np.float32)[:, None, None]
+    scenes = [
+        dataclasses.replace(
+            anchorage(when=june(day)),
+            data=(water + rng.normal(0, 15, (4, 200, 200))).astype(np.uint16),
+            band_names=("B02", "B03", "B04", "B08"),
+            sensor="s2",
+            nodata=0,
+        )
+        for day in (1, 13)
+    ]
+    with pytest.raises(CoregistrationError, match="valid windows"):
+        detect_pair(*scenes, sensor="s2")
 
 
 def test_after_in_another_crs_is_brought_onto_the_before_grid(tmp_path, s1_pair):

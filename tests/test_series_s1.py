@@ -125,3 +125,18 @@ def test_a_series_is_a_rioxarray_dataarray_in_utc():
     assert series.rio.crs == scenes[0].crs
     assert series.rio.transform() == scenes[0].transform
     assert list(series["band"].values) == ["VV", "VH"]
+
+
+def test_a_series_of_open_sea_is_compared_as_georeferenced():
+    """A series over open sea is not refused for lack of land to register on (as a pair
+    is not, `test_detect.py`): each ship is flagged on the pass it arrived on."""
+    from s1_scenes import ANCHORED, anchorage
+
+    scenes = [
+        anchorage(ships=ANCHORED[:n], when=june(day), seed=day)
+        for n, day in ((1, 1), (2, 13), (3, 25))
+    ]
+    result = detect_series(scenes, sensor="s1")
+    assert [r["model"] for r in result.parameters["registrations"][1:]] == ["none", "none"]
+    vessels = result.detections[result.detections["kind"] == "vessel"]
+    assert sorted(vessels["change_time"]) == [june(13).isoformat(), june(25).isoformat()]

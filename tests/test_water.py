@@ -10,7 +10,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 from rasterio.transform import from_origin
-from s1_scenes import june, speckled_s1
+from s1_scenes import anchorage, june, speckled_s1
 from scipy import ndimage
 from shapely.geometry import box
 
@@ -520,34 +520,6 @@ def test_the_split_of_a_file_reads_its_vv_band_by_name(tmp_path):
         water_mask_file(path, sensor="s1")
         == water_mask_file(write_raster(scene, tmp_path / "vv.tif"), sensor="s1")
     ).all()
-
-
-def anchorage(*, vh_db: float | None = -25.0, vv_db: float = -18.0, seed: int = 3) -> Raster:
-    """A scene of sea alone (4 x 5 km), its VV rising and falling by 2 dB with the wind
-    over a few kilometres, and three ships at anchor 12 dB above it."""
-    rows, cols = 400, 500
-    x = np.arange(cols) * 10.0
-    y = np.arange(rows)[:, None] * 10.0
-    streaks = 1.0 * np.sin(2 * np.pi * x / 3000.0) + 1.0 * np.sin(2 * np.pi * y / 2200.0)
-    vv = 10 ** ((vv_db + streaks) / 10) * np.ones((rows, 1))
-    for r, c in ((80, 100), (200, 300), (320, 420)):
-        vv[r : r + 3, c : c + 15] = 10 ** ((vv_db + 12.0) / 10)
-    vv = ndimage.gaussian_filter(vv, 0.85)  # IW's 20 m resolution
-    rng = np.random.default_rng(seed)
-    bands, names = [vv * rng.gamma(4.4, 1 / 4.4, vv.shape)], ("VV",)
-    if vh_db is not None:
-        vh = np.where(
-            vv > 10 ** ((vv_db + 6.0) / 10), 10 ** ((vh_db + 12.0) / 10), 10 ** (vh_db / 10)
-        )
-        vh = vh * rng.gamma(4.4, 1 / 4.4, vv.shape)
-        bands, names = [*bands, vh], ("VV", "VH")
-    return Raster(
-        data=np.stack(bands).astype(np.float32),
-        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
-        crs="EPSG:32652",
-        sensor="s1",
-        band_names=names,
-    )
 
 
 def test_a_scene_of_sea_alone_is_water_and_its_ships_are_found():

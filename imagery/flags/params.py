@@ -175,6 +175,16 @@ class DetectParams:
         Co-registration window sides, pixels, tried in turn: on a scene that is mostly
         water too few of the larger windows hold enough land to measure, and smaller
         ones are tried before the pair is refused.
+    open_water_share : float or None
+        When co-registration finds too few windows to measure on (none of the window
+        sides holds enough land) and water covers at least this share of the before
+        scene's valid pixels, the after scene is compared as georeferenced instead of
+        refused, with a warning: open sea (an anchorage, a port's approaches) holds
+        nothing fixed to register on, and Sentinel-1 and -2 products are located to
+        within a pixel or so (S1 IW GRD absolute location under 10 m, Schubert et al.
+        2017; S2 multi-temporal registration within 11 m at 95 %, ESA S2 Data Quality
+        Reports), inside the tolerances a vessel is matched with (``match_m``). The
+        run's parameters record it (``registration.model`` = ``"none"``). None refuses.
     min_score : float
         Flags whose calibrated score (the probability they are right,
         ``imagery.calibration``) is below this are not reported. 0 reports all.
@@ -237,6 +247,7 @@ class DetectParams:
     change_window_px: int = 3
     max_shift_px: float = 5.0
     coreg_window_px: tuple[int, ...] = (128, 64)
+    open_water_share: float | None = 0.9
     min_score: float = 0.3
     water_stable_db: float = S1_STABLE_DB
     evidence_min_width_m: float = 12.0

@@ -12,7 +12,7 @@ from pyproj import CRS as ProjCRS
 from pyproj import Proj, Transformer
 from rasterio.crs import CRS
 
-__all__ = ["Registration", "ground_metres"]
+__all__ = ["Georeferenced", "Registration", "ground_metres"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -165,6 +165,35 @@ class Registration:
                 )
             ]
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Georeferenced:
+    """A moving scene put on the reference grid by its georeferencing alone: nothing
+    was measured (open water holds no fixed feature to register on).
+
+    Attributes
+    ----------
+    reason : str
+        Why no shift was measured, for the run's record.
+    water_share : float
+        Share of the reference scene's valid pixels that are water, 0-1.
+    refused : str
+        What co-registration reported.
+    """
+
+    reason: str
+    water_share: float
+    refused: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe summary, keyed as :meth:`Registration.to_dict` where it applies."""
+        return {
+            "model": "none",
+            "reason": self.reason,
+            "water_share": round(self.water_share, 4),
+            "refused": self.refused,
+        }
 
 
 def ground_metres(
