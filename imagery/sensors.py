@@ -306,8 +306,12 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     # One pass over VV serves both the dB guess and the plausibility check.
     sample = _sample(bands[0])
     if db if db is not None else _looks_db(sample, picked_names):
-        bands = np.power(10.0, bands / 10.0, dtype=np.float32)
-        linear_sample = np.power(10.0, sample / 10.0)
+        with np.errstate(over="ignore"):
+            bands = np.power(10.0, bands / 10.0, dtype=np.float32)
+            linear_sample = np.power(10.0, sample / 10.0)
+        # No sigma0 reaches +385 dB: an overflow is fill a resampler smeared (cubic
+        # beside -32768 rings far above any echo), not an echo.
+        bands[np.isinf(bands)] = np.nan
     else:
         # Linear power of exactly zero is the usual GRD border fill.
         bands[bands <= 0] = np.nan
@@ -472,7 +476,10 @@ def prepare_s2(
     """
     order = _s2_order(raster, source)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
-    if not _already_reflectance(spectral):
+    # Integers are digital numbers: reflectance 0-1 cannot be stored in them, and a
+    # window almost all fill (0, -9999) would otherwise pass for reflectance.
+    integers = np.issubdtype(raster.data.dtype, np.integer)
+    if integers or not _already_reflectance(spectral):
         chosen = scale
         if chosen is None and offset == 0:  # an offset is L2A's own (BOA_ADD_OFFSET)
             scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
@@ -561,7 +568,8 @@ def keep_shared(rasters: Sequence[Raster], names: Iterable[str] | None = None) -
 
 
 def _already_reflectance(spectral: np.ndarray) -> bool:
-    finite = spectral[np.isfinite(spectral)]
+    # Fill (0, negative) is left out: it would pull the percentile down.
+    finite = spectral[np.isfinite(spectral) & (spectral > 0)]
     return finite.size > 0 and np.nanpercentile(finite[::97], 99) <= 2.0
 
 
@@ -675,7 +683,8 @@ def _decide_file_scale(path: str, mtime_ns: int, size: int) -> tuple[float | Non
     order = _s2_order(raster, path, whole_file=False)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
     scl = raster.data[dict(order)["SCL"]] if "SCL" in dict(order) else None
-    scale = None if _already_reflectance(spectral) else s2_digital_number_scale(spectral, scl)
+    numbers = np.issubdtype(np.dtype(info.dtype), np.integer) or not _already_reflectance(spectral)
+    scale = s2_digital_number_scale(spectral, scl) if numbers else None
     return scale, _FileGrid.of(info)
 
 

@@ -716,7 +716,9 @@ def detect_vessels_file(
 
     def run(core: Window, padded: Window) -> gpd.GeoDataFrame | None:
         try:
-            raster = read_raster(path, window=padded, sensor=sensor)
+            # S1: a window with VV but no VH (a dual-pol file whose VH swath ends short)
+            # is searched in VV; only one without VV holds nothing.
+            raster = read_raster(path, window=padded, sensor=sensor, require_valid=sensor != "s1")
         except EmptyRasterError:
             return None
         if direction is not None and sensor == "s1":
@@ -724,6 +726,8 @@ def detect_vessels_file(
 
             raster = with_pass_direction(raster, direction)
         scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+        if sensor == "s1" and not np.isfinite(scene.band("VV")).any():
+            return None
         water = water_mask(scene, aoi=aoi, split=split)
         found = detect_vessels(
             scene,

@@ -154,8 +154,8 @@ S1_VH_MIN_COVERAGE = 0.9
 #: 1.5-2.6 dB (speckle left after averaging, wind and texture), so Otsu's split through
 #: them leaves halves whose medians lie 2-3.5 dB apart, while water and land at a port
 #: differ by 4-14 dB (measured on the development scenes 100-127 and their half and
-#: quarter crops). Such a scene (an anchorage, a port's sea side) is one surface, told by
-#: its VH (:data:`S1_ONE_SURFACE_VH_DB`).
+#: quarter crops). Such a scene (an anchorage, a port's sea side) is split in VH, or
+#: named by its VH (:data:`S1_ONE_SURFACE_VH_DB`; :func:`_one_surface`).
 S1_ONE_SURFACE_GAP_DB = 3.75
 #: A scene of one surface is water when its median VH (50 m means) lies under this, dB:
 #: a sea's VH lies at the instrument's noise floor (NESZ -22 to -26 dB) up to gale force
@@ -367,9 +367,9 @@ def _s1_split(vv_db: np.ndarray, vh_db: np.ndarray | None = None) -> WaterSplit:
     windy = _windy_sea_split(vv_db, vh_db, split) if vh_db is not None else None
     if windy is not None:
         return windy
-    one_surface = _one_surface(vv_db, vh_db, split.threshold)
+    one_surface = _one_surface(vv_db, vh_db, split)
     if one_surface is not None:
-        return WaterSplit("s1", one_surface)
+        return one_surface
     log.debug("S1 water split at %.2f dB %s", split.threshold, split.band)
     return split
 
@@ -408,38 +408,60 @@ def _windy_sea_split(vv_db: np.ndarray, vh_db: np.ndarray, split: WaterSplit) ->
     return None
 
 
-def _one_surface(vv_db: np.ndarray, vh_db: np.ndarray | None, threshold: float) -> float | None:
-    """The VV split for a scene of one surface, or None when ``threshold`` parts two.
+def _halves_gap(values: np.ndarray, split: float) -> float:
+    """How far apart the medians of ``values`` below and above ``split`` lie (inf when
+    one side is empty)."""
+    finite = values[np.isfinite(values)]
+    below, above = finite[finite < split], finite[finite >= split]
+    if not below.size or not above.size:
+        return np.inf
+    return float(np.median(above) - np.median(below))
+
+
+def _one_surface(
+    vv_db: np.ndarray, vh_db: np.ndarray | None, split: WaterSplit
+) -> WaterSplit | None:
+    """The split of a scene whose VV ``split`` parts one surface, or None when it parts two.
 
     Otsu's split always parts a histogram in two, even a sea's alone: when the medians
-    on either side of ``threshold`` lie closer than :data:`S1_ONE_SURFACE_GAP_DB`, the
-    scene is one surface, and the split would call half of it land (an anchorage read
-    on its own lost 26-76 % of its sea so). It is water, and all of it darker than the
-    split's upper bound is, when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB`
-    (the sea's noise floor); land, but for what lies under the lower bound, otherwise.
-    Without VH, ``S1_DEFAULT_DB``.
+    either side of VV's split lie closer than :data:`S1_ONE_SURFACE_GAP_DB`, VV holds one
+    surface (an anchorage read on its own lost 26-76 % of its sea to such a split). With
+    VH valid wherever VV is (``S1_VH_MIN_COVERAGE``): VH's split when it parts two
+    surfaces (a breezy sea beside fields as bright in VV: the sea's VH stays at the noise
+    floor); else the scene is one surface in both, water up to VV's upper bound when its
+    median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the noise floor), land but for
+    what lies under the lower bound otherwise. VV alone cannot tell a breezy sea from
+    fields: a scene darker than ``S1_DEFAULT_DB`` is water, any other keeps VV's split.
     """
-    finite = vv_db[np.isfinite(vv_db)]
-    below, above = finite[finite < threshold], finite[finite >= threshold]
-    if not below.size or not above.size:
-        return None
-    gap = float(np.median(above) - np.median(below))
+    gap = _halves_gap(vv_db, split.threshold)
     if gap >= S1_ONE_SURFACE_GAP_DB:
         return None
-    vh = None if vh_db is None else vh_db[np.isfinite(vv_db) & np.isfinite(vh_db)]
-    if vh is None or not vh.size:
-        chosen = S1_DEFAULT_DB
-    elif float(np.median(vh)) < S1_ONE_SURFACE_VH_DB:
-        chosen = S1_THRESHOLD_DB[1]
+    vv_valid = np.isfinite(vv_db)
+    both = vv_valid & np.isfinite(vh_db) if vh_db is not None else None
+    decided: WaterSplit | None
+    if both is not None and both.sum() >= S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
+        vh = vh_db[both]
+        vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
+        if _halves_gap(vh, vh_split) >= S1_ONE_SURFACE_GAP_DB:
+            decided = WaterSplit("s1", vh_split, band="VH")
+        elif float(np.median(vh)) < S1_ONE_SURFACE_VH_DB:
+            decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
+        else:
+            decided = WaterSplit("s1", S1_THRESHOLD_DB[0])
+    elif float(np.median(vv_db[vv_valid])) < S1_DEFAULT_DB:
+        decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
     else:
-        chosen = S1_THRESHOLD_DB[0]
-    log.debug(
-        "S1 VV split at %.2f dB parts one surface (halves %.1f dB apart); split at %.2f dB",
-        threshold,
-        gap,
-        chosen,
-    )
-    return chosen
+        decided = None
+    if decided is not None:
+        log.info(
+            "S1 water: VV's split at %.1f dB parts one surface (its halves %.1f dB apart); "
+            "split at %.1f dB %s instead",
+            split.threshold,
+            gap,
+            decided.threshold,
+            decided.band,
+        )
+    return decided
 
 
 def _s1_scene_split(raster: Raster, smooth_m: float) -> WaterSplit:
@@ -599,7 +621,9 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     ``smooth_m`` means in dB, bounded to ``S1_THRESHOLD_DB`` (Otsu 1979), or of VH's,
     bounded to ``S1_VH_THRESHOLD_DB``, when VH separates the two classes more cleanly
     by ``S1_VH_PREFERENCE`` (Otsu's separability) and what it calls water has a median
-    VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`). Sentinel-2: the
+    VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`); a scene whose VV
+    split parts one surface (``S1_ONE_SURFACE_GAP_DB``) is split in VH or named by it
+    (:func:`_one_surface`). Sentinel-2: the
     same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08 ceiling
     over it.
 

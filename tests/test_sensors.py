@@ -403,3 +403,22 @@ def test_undeclared_s1_fill_over_most_of_a_file_decides_nothing(tmp_path):
     np.testing.assert_allclose(
         prepare_s1(read_raster(path), source=str(path)).band("VV")[:, 40:], vv[:, 40:], rtol=1e-6
     )
+
+
+def test_an_s2_window_almost_all_fill_is_still_read_at_its_scale():
+    # Digital numbers in an integer file, 99.5 % of the window the 0 fill beyond the
+    # swath (undeclared): the rest is reflectance 0.08, not 800.
+    data = np.zeros((4, 20, 20), np.uint16)
+    data[:, 10:12, 7] = 800
+    prepared = prepare_s2(_raster(data))
+    np.testing.assert_allclose(prepared.data[:, 10:12, 7], 0.08)
+    assert np.isnan(prepared.data[:, 5, 5]).all()
+
+
+def test_s1_db_beyond_any_echo_is_nodata():
+    # Cubic resampling beside undeclared -32768 fill rings to thousands of dB, which
+    # would overflow to infinite power.
+    data = np.full((1, 4, 4), -12.0, np.float32)
+    data[0, 0, 0] = 2395.6
+    prepared = prepare_s1(_raster(data))
+    assert np.isnan(prepared.data[0, 0, 0]) and np.isfinite(prepared.data[0, 1:]).all()

@@ -157,6 +157,24 @@ def test_windows_of_land_split_water_as_their_tile(tmp_path):
     assert abs(row - 251.5) < 3 and abs(col - 856) < 5
 
 
+def test_windows_with_vv_but_no_vh_are_searched(tmp_path):
+    """A dual-pol file whose VH ends short: the windows beyond it are searched in VV, as
+    the scene read whole is (they were skipped as empty)."""
+    from s1_scenes import anchorage
+
+    from imagery.io import write_raster
+    from imagery.tiled import detect_vessels_file
+    from imagery.vessels import detect_vessels
+
+    scene = anchorage()
+    data = scene.data.copy()
+    data[1, :, 250:] = np.nan
+    scene = scene.replace(data=data)
+    path = write_raster(scene, tmp_path / "vh_short.tif")
+    assert len(detect_vessels(scene)) == 3
+    assert len(detect_vessels_file(path, sensor="s1", chunk_px=200, halo_px=60)) == 3
+
+
 def _clouded_pair(tmp_path, rows: slice, cols: slice) -> dict:
     """A simulated S2 pair, 768 px, under a thick cloud on both dates at ``rows, cols``."""
     import dataclasses

@@ -528,8 +528,59 @@ def test_a_scene_of_sea_alone_is_water_and_its_ships_are_found():
     scene = anchorage()
     assert water_mask(scene).mean() > 0.97
     assert len(detect_vessels(scene)) == 3
-    # Without VH, the default split: the sea at -18 dB is still water.
+    # Without VH, a scene darker than -15 dB throughout is water.
     assert water_mask(anchorage(vh_db=None)).mean() > 0.97
+
+
+def test_vv_alone_keeps_its_split_on_one_surface_it_cannot_name():
+    # A breezy sea at -13 dB and fields alike in VV: without VH nothing tells them apart,
+    # and VV's own split stands (neither all water nor all land).
+    share = water_mask(anchorage(vv_db=-13.0, vh_db=None)).mean()
+    assert 0.1 < share < 0.9
+
+
+def breezy_port(*, vh_cover: float = 1.0, seed: int = 1) -> tuple[Raster, np.ndarray]:
+    """A breezy sea (VV -15 dB, VH at the -25 dB noise floor) over the west 45 %, fields
+    (VV -12 +- 1.5 dB in 200 m patches, VH 7 dB below) and a quarter town (-4 dB) east:
+    the sea and the fields lie about 3 dB apart in VV, 10 dB in VH. VH only over the west
+    ``vh_cover`` of the scene. Returns the scene and its true water."""
+    rng = np.random.default_rng(seed)
+    rows, cols = 300, 400
+    sea = np.zeros((rows, cols), bool)
+    sea[:, : int(cols * 0.45)] = True
+    patches = rng.normal(-12.0, 1.5, (rows // 20 + 1, cols // 20 + 1))
+    patches = np.where(
+        rng.random(patches.shape) < 0.25, rng.normal(-4.0, 2.0, patches.shape), patches
+    )
+    land = np.kron(patches, np.ones((20, 20)))[:rows, :cols]
+    streaks = np.sin(2 * np.pi * np.arange(cols) * 10.0 / 3000.0) * np.ones((rows, 1))
+    vv_db = np.where(sea, -15.0 + streaks, land)
+    vh_db = np.where(sea, -25.0 + 0.5 * streaks, land - 7.0)
+    vv, vh = (10 ** (band / 10) * rng.gamma(4.4, 1 / 4.4, sea.shape) for band in (vv_db, vh_db))
+    vh[:, int(cols * vh_cover) :] = np.nan
+    scene = Raster(
+        data=np.stack([vv, vh]).astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+    return scene, sea
+
+
+def test_a_breezy_sea_beside_fields_is_split_in_vh():
+    """VV's split parts the sea from the fields only by 3 dB (one surface by its halves),
+    but VH parts them by 10: VH's split, not a verdict on the whole scene."""
+    scene, sea = breezy_port()
+    split = water_split(scene)
+    assert split.band == "VH"
+    mask = water_mask(scene)
+    assert mask[sea].mean() > 0.99 and mask[~sea].mean() < 0.05
+    # VH over part of the scene only decides nothing: VV's split, as before.
+    partial, _ = breezy_port(vh_cover=0.6)
+    assert water_split(partial).band == "VV"
+    assert water_mask(partial)[sea].mean() > 0.99
 
 
 def test_a_scene_of_land_alone_has_no_water():
