@@ -67,8 +67,8 @@ from imagery.flags.vessels import (
 )
 from imagery.objects import draw_hulls
 from imagery.raster import Raster
+from imagery.registration.apply import apply_georeferencing
 from imagery.registration.model import Georeferenced
-from imagery.registration.regrid import onto_reference
 from imagery.schema import DETECTION_FIELDS
 from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
 from imagery.vessels import detect_vessels_each
@@ -257,6 +257,7 @@ def align(
 
     if not params.coreg_window_px:
         raise ValueError("DetectParams.coreg_window_px names no window side")
+    reasons = []
     for attempt, window_px in enumerate(params.coreg_window_px):
         try:
             return coregister(
@@ -268,19 +269,22 @@ def align(
                 exclude_moving=water_moving,
             )
         except CoregistrationError as exc:
+            reasons.append(exc.reason)
+            refused = exc
             if exc.reason in ("windows", "correlation") and attempt + 1 < len(
                 params.coreg_window_px
             ):
                 continue
-            refused = exc
-    valid = reference.valid_mask()
-    share = float(water_reference[valid].mean()) if valid.any() else 0.0
+            break
+    shares = [_water_share(w, r) for w, r in ((water_reference, reference), (water_moving, moving))]
     open_water = (
         reference.sensor == "s1"
         and params.open_water_share is not None
-        and share >= params.open_water_share
+        and min(shares) >= params.open_water_share
     )
-    if refused.reason != "windows" or not open_water:
+    # Only where no window side found anything to measure: a refusal for a shift too
+    # large or for windows that disagree says there was land, and it did not fit.
+    if set(reasons) != {"windows"} or not open_water:
         raise CoregistrationError(
             f"{names[1]} onto {names[0]}: {refused}", reason=refused.reason
         ) from refused
@@ -289,11 +293,19 @@ def align(
         "georeferenced (%s)",
         names[1],
         names[0],
-        100 * share,
+        100 * shares[0],
         refused,
     )
-    record = Georeferenced("open water: nothing to register on", share, str(refused))
-    return onto_reference(moving, reference), record
+    record = Georeferenced("open water: nothing to register on", shares[0], str(refused))
+    return apply_georeferencing(moving, reference), record
+
+
+def _water_share(water: np.ndarray, scene: Raster) -> float:
+    """Share of the pixels where ``scene`` has VV (S1) that ``water`` covers, 0-1."""
+    valid = np.isfinite(scene.band("VV")) if scene.has_band("VV") else scene.valid_mask()
+    if water.shape != valid.shape or not valid.any():
+        return 0.0
+    return float(water[valid].mean())
 
 
 def detect_aligned(

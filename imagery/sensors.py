@@ -66,6 +66,8 @@ S1_SWAPPED_MIN_DB = 3.0
 #: declaring it; read as dB such a value would be a valid pixel of zero power, darker
 #: than any water, and a swath's fill would split the scene's histogram on its own.
 S1_FILL_BELOW = -100.0
+#: Linear sigma0 above this (+60 dB) is no echo in a dB file: see :func:`prepare_s1`.
+S1_MAX_LINEAR = 1e6
 S2_BANDS = ("B02", "B03", "B04", "B08")
 #: Kept when the input names them: B11 (SWIR 1.6 um, 20 m) tells what stands above the
 #: water from what lies under it (``imagery.vessels``).
@@ -309,9 +311,10 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
         with np.errstate(over="ignore"):
             bands = np.power(10.0, bands / 10.0, dtype=np.float32)
             linear_sample = np.power(10.0, sample / 10.0)
-        # No sigma0 reaches +385 dB: an overflow is fill a resampler smeared (cubic
-        # beside -32768 rings far above any echo), not an echo.
-        bands[np.isinf(bands)] = np.nan
+        # No echo reaches +60 dB (the brightest ships and corner reflectors +30 to +40):
+        # above it, and at an overflow, is fill a resampler smeared (cubic beside -32768
+        # rings far above any echo).
+        bands[~(bands <= S1_MAX_LINEAR)] = np.nan
     else:
         # Linear power of exactly zero is the usual GRD border fill.
         bands[bands <= 0] = np.nan

@@ -162,6 +162,8 @@ S1_ONE_SURFACE_GAP_DB = 3.75
 #: (Vachon & Wolfe 2011), land's above -19 dB but for smooth pavement and bare soil
 #: (``S1_VH_THRESHOLD_DB``'s upper bound).
 S1_ONE_SURFACE_VH_DB = S1_VH_THRESHOLD_DB[1]
+#: ... and VH sees two surfaces only where each holds at least this share of the scene.
+S1_ONE_SURFACE_MIN_SHARE = 0.05
 #: Between passes land keeps its 50 m mean backscatter within speckle and calibration
 #: (well under 1 dB); an object arriving or leaving, or the wind over water, moves it by
 #: more than this, dB.
@@ -418,6 +420,26 @@ def _halves_gap(values: np.ndarray, split: float) -> float:
     return float(np.median(above) - np.median(below))
 
 
+def _two_in_vh(vh_db: np.ndarray) -> bool:
+    """Whether VH's split parts two surfaces of the land's and the sea's kind: its halves'
+    medians :data:`S1_ONE_SURFACE_GAP_DB` apart or more, each half at least
+    :data:`S1_ONE_SURFACE_MIN_SHARE` of the scene (ships at anchor are no second
+    surface), the lower at the noise floor (``S1_SEA_VH_FLOOR_DB``) and the upper above
+    it by the land's (``S1_VH_THRESHOLD_DB``'s upper bound; a step in the noise floor
+    between sub-swaths is no land)."""
+    split = _valley_split(vh_db, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
+    finite = vh_db[np.isfinite(vh_db)]
+    below, above = finite[finite < split], finite[finite >= split]
+    if min(below.size, above.size) < S1_ONE_SURFACE_MIN_SHARE * max(1, finite.size):
+        return False
+    low, high = float(np.median(below)), float(np.median(above))
+    return (
+        high - low >= S1_ONE_SURFACE_GAP_DB
+        and low <= S1_SEA_VH_FLOOR_DB
+        and high >= S1_VH_THRESHOLD_DB[1]
+    )
+
+
 def _one_surface(
     vv_db: np.ndarray, vh_db: np.ndarray | None, split: WaterSplit
 ) -> WaterSplit | None:
@@ -426,12 +448,13 @@ def _one_surface(
     Otsu's split always parts a histogram in two, even a sea's alone: when the medians
     either side of VV's split lie closer than :data:`S1_ONE_SURFACE_GAP_DB`, VV holds one
     surface (an anchorage read on its own lost 26-76 % of its sea to such a split). With
-    VH valid wherever VV is (``S1_VH_MIN_COVERAGE``): VH's split when it parts two
-    surfaces (a breezy sea beside fields as bright in VV: the sea's VH stays at the noise
-    floor); else the scene is one surface in both, water up to VV's upper bound when its
-    median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the noise floor), land but for
-    what lies under the lower bound otherwise. VV alone cannot tell a breezy sea from
-    fields: a scene darker than ``S1_DEFAULT_DB`` is water, any other keeps VV's split.
+    VH valid wherever VV is (``S1_VH_MIN_COVERAGE``): when VH parts two surfaces
+    (:func:`_two_in_vh`: a breezy sea beside fields as bright in VV, or bare soil among
+    crops, which VH cannot tell apart), VV's split stands; else the scene is one surface in both, water up to
+    VV's upper bound when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the noise
+    floor), land but for what lies under the lower bound otherwise. VV alone cannot tell
+    a breezy sea from fields: a scene darker than ``S1_DEFAULT_DB`` is water, any other
+    keeps VV's split.
     """
     gap = _halves_gap(vv_db, split.threshold)
     if gap >= S1_ONE_SURFACE_GAP_DB:
@@ -441,9 +464,8 @@ def _one_surface(
     decided: WaterSplit | None
     if both is not None and both.sum() >= S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
         vh = vh_db[both]
-        vh_split = _valley_split(vh, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
-        if _halves_gap(vh, vh_split) >= S1_ONE_SURFACE_GAP_DB:
-            decided = WaterSplit("s1", vh_split, band="VH")
+        if _two_in_vh(vh):
+            decided = None
         elif float(np.median(vh)) < S1_ONE_SURFACE_VH_DB:
             decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
         else:

@@ -419,6 +419,7 @@ def test_s1_db_beyond_any_echo_is_nodata():
     # Cubic resampling beside undeclared -32768 fill rings to thousands of dB, which
     # would overflow to infinite power.
     data = np.full((1, 4, 4), -12.0, np.float32)
-    data[0, 0, 0] = 2395.6
+    data[0, 0, :2] = 2395.6, 200.0
+    data[0, 1, 0] = 45.0  # as bright as an echo gets, and kept
     prepared = prepare_s1(_raster(data))
-    assert np.isnan(prepared.data[0, 0, 0]) and np.isfinite(prepared.data[0, 1:]).all()
+    assert np.isnan(prepared.data[0, 0, :2]).all() and np.isfinite(prepared.data[0, 1:]).all()

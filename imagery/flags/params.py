@@ -176,15 +176,18 @@ class DetectParams:
         water too few of the larger windows hold enough land to measure, and smaller
         ones are tried before the pair is refused.
     open_water_share : float or None
-        When co-registration finds too few windows to measure on (none of the window
-        sides holds enough land) and water covers at least this share of the before
-        scene's valid pixels, the after scene is compared as georeferenced instead of
-        refused, with a warning: open sea (an anchorage, a port's approaches) holds
-        nothing fixed to register on, and Sentinel-1 and -2 products are located to
-        within a pixel or so (S1 IW GRD absolute location under 10 m, Schubert et al.
-        2017; S2 multi-temporal registration within 11 m at 95 %, ESA S2 Data Quality
-        Reports), inside the tolerances a vessel is matched with (``match_m``). The
-        run's parameters record it (``registration.model`` = ``"none"``). None refuses.
+        Sentinel-1: when no window side of ``coreg_window_px`` finds windows enough to
+        measure a shift on, and water covers at least this share of both scenes' VV
+        pixels, the after scene is compared as georeferenced instead of refused, with a
+        warning: open sea (an anchorage, a port's approaches) holds nothing fixed to
+        register on, and S1 IW GRD products are located within 10 m (Schubert et al.
+        2017), inside the tolerance a vessel is matched with (``match_m``). The run's
+        parameters record it (``registration.model`` = ``"none"``). Not for S2, whose
+        per-pixel steps follow every edge of a pixel's misregistration; not after a
+        refusal for a shift too large or for windows that disagree; not in tiled
+        processing (``imagery.tiled``), which refuses. It trusts the water mask: a
+        smooth sand coast that C band takes for calm water would be compared
+        unregistered too. None refuses.
     min_score : float
         Flags whose calibrated score (the probability they are right,
         ``imagery.calibration``) is below this are not reported. 0 reports all.

@@ -30,7 +30,12 @@ from imagery.raster import Raster
 from imagery.registration.model import Registration
 from imagery.reproject import float_with_nan, warp_bands
 
-__all__ = ["apply_registration", "apply_registration_files", "corrected_transform"]
+__all__ = [
+    "apply_georeferencing",
+    "apply_registration",
+    "apply_registration_files",
+    "corrected_transform",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +114,31 @@ def apply_registration(
         moving scene has no data; time, sensor and band names of ``moving``.
     """
     _check_grid(reg, reference)
-    method = _resampling(resampling)
+    return _onto(
+        moving, reference, corrected_transform(reg, moving.transform, moving.crs), resampling
+    )
+
+
+def apply_georeferencing(
+    moving: Raster, reference: Raster, *, resampling: str = "bilinear"
+) -> Raster:
+    """Resample ``moving`` onto the reference grid as it is georeferenced, with no
+    correction: :func:`apply_registration` for a pair nothing could be measured on
+    (open water, ``imagery.detect.align``). Same output."""
+    return _onto(moving, reference, moving.transform, resampling)
+
+
+def _onto(moving: Raster, reference: Raster, src_transform: Affine, resampling: str) -> Raster:
     out = np.full((moving.count, *reference.shape), np.nan, dtype=np.float32)
     warp_bands(
         float_with_nan(moving.data, moving.nodata),
         out,
         names=moving.band_names,
-        src_transform=corrected_transform(reg, moving.transform, moving.crs),
+        src_transform=src_transform,
         src_crs=moving.crs,
         dst_transform=reference.transform,
         dst_crs=reference.crs,
-        resampling=method,
+        resampling=_resampling(resampling),
     )
     return moving.replace(
         data=out, transform=reference.transform, crs=reference.crs, nodata=float("nan")
