@@ -257,7 +257,7 @@ def align(
 
     if not params.coreg_window_px:
         raise ValueError("DetectParams.coreg_window_px names no window side")
-    reasons = []
+    refusals: list[CoregistrationError] = []
     for attempt, window_px in enumerate(params.coreg_window_px):
         try:
             return coregister(
@@ -269,8 +269,7 @@ def align(
                 exclude_moving=water_moving,
             )
         except CoregistrationError as exc:
-            reasons.append(exc.reason)
-            refused = exc
+            refusals.append(exc)
             if exc.reason in ("windows", "correlation") and attempt + 1 < len(
                 params.coreg_window_px
             ):
@@ -284,7 +283,9 @@ def align(
     )
     # Only where no window side found anything to measure: a refusal for a shift too
     # large or for windows that disagree says there was land, and it did not fit.
-    if set(reasons) != {"windows"} or not open_water:
+    # The refusal named is the one that ruled the fallback out, if any did.
+    refused = next((r for r in refusals if r.reason != "windows"), refusals[-1])
+    if refused.reason != "windows" or not open_water:
         raise CoregistrationError(
             f"{names[1]} onto {names[0]}: {refused}", reason=refused.reason
         ) from refused

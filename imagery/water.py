@@ -162,8 +162,10 @@ S1_ONE_SURFACE_GAP_DB = 3.75
 #: (Vachon & Wolfe 2011), land's above -19 dB but for smooth pavement and bare soil
 #: (``S1_VH_THRESHOLD_DB``'s upper bound).
 S1_ONE_SURFACE_VH_DB = S1_VH_THRESHOLD_DB[1]
-#: ... and VH sees two surfaces only where each holds at least this share of the scene.
+#: ... and VH sees two surfaces only where each holds at least this share of the scene
+#: and VV's medians over them differ by this much, dB (:func:`_two_in_vh`).
 S1_ONE_SURFACE_MIN_SHARE = 0.05
+S1_ONE_SURFACE_VV_STEP_DB = 1.5
 #: Between passes land keeps its 50 m mean backscatter within speckle and calibration
 #: (well under 1 dB); an object arriving or leaving, or the wind over water, moves it by
 #: more than this, dB.
@@ -420,24 +422,21 @@ def _halves_gap(values: np.ndarray, split: float) -> float:
     return float(np.median(above) - np.median(below))
 
 
-def _two_in_vh(vh_db: np.ndarray) -> bool:
-    """Whether VH's split parts two surfaces of the land's and the sea's kind: its halves'
-    medians :data:`S1_ONE_SURFACE_GAP_DB` apart or more, each half at least
+def _two_in_vh(vv_db: np.ndarray, vh_db: np.ndarray) -> bool:
+    """Whether VH parts two surfaces (the same pixels of both bands, dB): its split's
+    halves lie :data:`S1_ONE_SURFACE_GAP_DB` apart or more, each holds at least
     :data:`S1_ONE_SURFACE_MIN_SHARE` of the scene (ships at anchor are no second
-    surface), the lower at the noise floor (``S1_SEA_VH_FLOOR_DB``) and the upper above
-    it by the land's (``S1_VH_THRESHOLD_DB``'s upper bound; a step in the noise floor
-    between sub-swaths is no land)."""
+    surface), and VV differs between them by :data:`S1_ONE_SURFACE_VV_STEP_DB` or more
+    (a step in VH's noise floor between sub-swaths lies over one sea, which VV sees
+    alike on both sides; grass and pavement, bare soil and crops, or a breezy sea and
+    fields differ in VV too)."""
     split = _valley_split(vh_db, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
-    finite = vh_db[np.isfinite(vh_db)]
-    below, above = finite[finite < split], finite[finite >= split]
-    if min(below.size, above.size) < S1_ONE_SURFACE_MIN_SHARE * max(1, finite.size):
+    below = vh_db < split
+    if min(below.sum(), (~below).sum()) < S1_ONE_SURFACE_MIN_SHARE * max(1, vh_db.size):
         return False
-    low, high = float(np.median(below)), float(np.median(above))
-    return (
-        high - low >= S1_ONE_SURFACE_GAP_DB
-        and low <= S1_SEA_VH_FLOOR_DB
-        and high >= S1_VH_THRESHOLD_DB[1]
-    )
+    vh_gap = float(np.median(vh_db[~below]) - np.median(vh_db[below]))
+    vv_step = abs(float(np.median(vv_db[~below]) - np.median(vv_db[below])))
+    return vh_gap >= S1_ONE_SURFACE_GAP_DB and vv_step >= S1_ONE_SURFACE_VV_STEP_DB
 
 
 def _one_surface(
@@ -449,8 +448,8 @@ def _one_surface(
     either side of VV's split lie closer than :data:`S1_ONE_SURFACE_GAP_DB`, VV holds one
     surface (an anchorage read on its own lost 26-76 % of its sea to such a split). With
     VH valid wherever VV is (``S1_VH_MIN_COVERAGE``): when VH parts two surfaces
-    (:func:`_two_in_vh`: a breezy sea beside fields as bright in VV, or bare soil among
-    crops, which VH cannot tell apart), VV's split stands; else the scene is one surface in both, water up to
+    (:func:`_two_in_vh`: a breezy sea beside fields, grass beside pavement, bare soil
+    among crops), VV's split stands, as it did before this test; else the scene is one surface in both, water up to
     VV's upper bound when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the noise
     floor), land but for what lies under the lower bound otherwise. VV alone cannot tell
     a breezy sea from fields: a scene darker than ``S1_DEFAULT_DB`` is water, any other
@@ -463,10 +462,9 @@ def _one_surface(
     both = vv_valid & np.isfinite(vh_db) if vh_db is not None else None
     decided: WaterSplit | None
     if both is not None and both.sum() >= S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
-        vh = vh_db[both]
-        if _two_in_vh(vh):
+        if _two_in_vh(vv_db[both], vh_db[both]):
             decided = None
-        elif float(np.median(vh)) < S1_ONE_SURFACE_VH_DB:
+        elif float(np.median(vh_db[both])) < S1_ONE_SURFACE_VH_DB:
             decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
         else:
             decided = WaterSplit("s1", S1_THRESHOLD_DB[0])

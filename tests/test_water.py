@@ -583,6 +583,34 @@ def test_a_breezy_sea_beside_fields_keeps_vv_s_split():
     assert water_mask(partial)[sea].mean() > 0.99
 
 
+def test_grass_beside_pavement_is_not_called_one_sea():
+    """A river port's land: grass (VV -13, VH -20 dB), a third of it paved (VV -16, VH
+    -26 dB: VH's noise floor, as calm water's), a little town, a river along the west.
+    VV's halves lie 3 dB apart and VH's median is the sea's, but VH parts two surfaces
+    that VV sees apart too: VV's split stands; the land is not called water wholesale."""
+    rng = np.random.default_rng(1)
+    rows, cols = 300, 400
+    river = np.zeros((rows, cols), bool)
+    river[:, :24] = True
+    pick = rng.random((rows // 20 + 1, cols // 20 + 1))
+    jitter = rng.normal(0, 0.7, pick.shape)
+    vv = np.where(pick < 0.3, -16.0, np.where(pick < 0.35, -5.0, -13.0)) + jitter
+    vh = np.where(pick < 0.3, -26.0, np.where(pick < 0.35, -12.0, -20.0)) + jitter
+    vv, vh = (np.kron(band, np.ones((20, 20)))[:rows, :cols] for band in (vv, vh))
+    vv, vh = np.where(river, -21.0, vv), np.where(river, -27.0, vh)
+    speckle = rng.gamma(4.4, 1 / 4.4, (2, rows, cols))
+    scene = Raster(
+        data=(10 ** (np.stack([vv, vh]) / 10) * speckle).astype(np.float32),
+        transform=from_origin(630000.0, 4680000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        nodata=float("nan"),
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+    mask = water_mask(scene)
+    assert mask[river].mean() > 0.95 and mask[~river].mean() < 0.5
+
+
 def test_a_step_in_vh_s_noise_floor_is_no_land():
     """Sea alone, its VH noise floor 4 dB higher in the east (a sub-swath seam without
     noise removal): VH's halves lie apart, but neither is land's; the sea stays water,
