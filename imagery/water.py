@@ -154,8 +154,8 @@ S1_VH_MIN_COVERAGE = 0.9
 #: 1.5-2.6 dB (speckle left after averaging, wind and texture), so Otsu's split through
 #: them leaves halves whose medians lie 2-3.5 dB apart, while water and land at a port
 #: differ by 4-14 dB (measured on the development scenes 100-127 and their half and
-#: quarter crops). Such a scene (an anchorage, a port's sea side) is split in VH, or
-#: named by its VH (:data:`S1_ONE_SURFACE_VH_DB`; :func:`_one_surface`).
+#: quarter crops). Such a scene (an anchorage, a port's sea side) is named by its VH
+#: (:data:`S1_ONE_SURFACE_VH_DB`) unless VH parts it in two (:func:`_one_surface`).
 S1_ONE_SURFACE_GAP_DB = 3.75
 #: A scene of one surface is water when its median VH (50 m means) lies under this, dB:
 #: a sea's VH lies at the instrument's noise floor (NESZ -22 to -26 dB) up to gale force
@@ -642,7 +642,7 @@ def water_split(raster: Raster, *, smooth_m: float = 50.0) -> WaterSplit:
     bounded to ``S1_VH_THRESHOLD_DB``, when VH separates the two classes more cleanly
     by ``S1_VH_PREFERENCE`` (Otsu's separability) and what it calls water has a median
     VV above ``S1_WINDY_SEA_VV_DB`` (a windy sea; see :func:`_s1_split`); a scene whose VV
-    split parts one surface (``S1_ONE_SURFACE_GAP_DB``) is split in VH or named by it
+    split parts one surface (``S1_ONE_SURFACE_GAP_DB``) is named by its VH unless VH parts it
     (:func:`_one_surface`). Sentinel-2: the
     same on NDWI (McFeeters 1996), bounded to ``S2_THRESHOLD_NDWI``, and the B08 ceiling
     over it.
