@@ -239,10 +239,11 @@ def align(
 
     Each window side of ``params.coreg_window_px`` is tried in turn
     (:func:`imagery.coregister.coregister`, water kept out of the measurement). When
-    none finds enough windows and ``params.open_water_share`` of the reference's valid
-    pixels are water, ``moving`` is resampled onto the grid as georeferenced and the
-    registration is a :class:`~imagery.registration.model.Georeferenced`, with a
-    warning.
+    every one found too few windows, the scenes are Sentinel-1 and water covers
+    ``params.open_water_share`` of both scenes' VV pixels, ``moving`` is resampled onto
+    the grid as georeferenced (:func:`~imagery.registration.apply.apply_georeferencing`)
+    and the registration is a :class:`~imagery.registration.model.Georeferenced`, with
+    a warning.
 
     Returns
     -------
@@ -275,17 +276,15 @@ def align(
             ):
                 continue
             break
-    shares = [_water_share(w, r) for w, r in ((water_reference, reference), (water_moving, moving))]
-    open_water = (
-        reference.sensor == "s1"
-        and params.open_water_share is not None
-        and min(shares) >= params.open_water_share
-    )
     # Only where no window side found anything to measure: a refusal for a shift too
-    # large or for windows that disagree says there was land, and it did not fit.
-    # The refusal named is the one that ruled the fallback out, if any did.
+    # large or for windows that disagree says there was land, and it did not fit. The
+    # refusal named is the one that ruled the fallback out, if any did.
     refused = next((r for r in refusals if r.reason != "windows"), refusals[-1])
-    if refused.reason != "windows" or not open_water:
+    shares = []
+    allowed = params.open_water_share is not None and reference.sensor == "s1"
+    if refused.reason == "windows" and allowed:
+        shares = [_water_share(water_reference, reference), _water_share(water_moving, moving)]
+    if not shares or min(shares) < params.open_water_share:
         raise CoregistrationError(
             f"{names[1]} onto {names[0]}: {refused}", reason=refused.reason
         ) from refused
@@ -302,11 +301,9 @@ def align(
 
 
 def _water_share(water: np.ndarray, scene: Raster) -> float:
-    """Share of the pixels where ``scene`` has VV (S1) that ``water`` covers, 0-1."""
-    valid = np.isfinite(scene.band("VV")) if scene.has_band("VV") else scene.valid_mask()
-    if water.shape != valid.shape or not valid.any():
-        return 0.0
-    return float(water[valid].mean())
+    """Share of the pixels where Sentinel-1 ``scene`` has VV that ``water`` covers, 0-1."""
+    valid = np.isfinite(scene.band("VV"))
+    return float(water[valid].mean()) if valid.any() else 0.0
 
 
 def detect_aligned(

@@ -231,7 +231,7 @@ def _valley_split(
     finite = values[np.isfinite(values)]
     if finite.size < 100:
         return default
-    sample = finite[:: max(1, finite.size // 500_000)]
+    sample = _even_sample(finite)
     candidates = []
     try:
         candidates.append(float(threshold_otsu(sample)))
@@ -412,14 +412,22 @@ def _windy_sea_split(vv_db: np.ndarray, vh_db: np.ndarray, split: WaterSplit) ->
     return None
 
 
-def _halves_gap(values: np.ndarray, split: float) -> float:
-    """How far apart the medians of ``values`` below and above ``split`` lie (inf when
-    one side is empty)."""
-    finite = values[np.isfinite(values)]
-    below, above = finite[finite < split], finite[finite >= split]
-    if not below.size or not above.size:
+def _even_sample(values: np.ndarray, size: int = 500_000) -> np.ndarray:
+    """About ``size`` of ``values`` (1-D), evenly spread: what a histogram or a median of
+    a whole scene needs, at a fraction of its cost."""
+    return values[:: max(1, values.size // size)]
+
+
+def _halves_gap(values: np.ndarray, split: float, *, by: np.ndarray | None = None) -> float:
+    """How far apart the medians of ``values`` lie either side of ``split`` (inf when one
+    side is empty); the sides are those of ``by`` (the same pixels) when given."""
+    finite = np.isfinite(values) & (np.isfinite(by) if by is not None else True)
+    values = _even_sample(values[finite])
+    side = values if by is None else _even_sample(by[finite])
+    below = side < split
+    if below.all() or not below.any():
         return np.inf
-    return float(np.median(above) - np.median(below))
+    return float(np.median(values[~below]) - np.median(values[below]))
 
 
 def _two_in_vh(vv_db: np.ndarray, vh_db: np.ndarray) -> bool:
@@ -431,12 +439,13 @@ def _two_in_vh(vv_db: np.ndarray, vh_db: np.ndarray) -> bool:
     alike on both sides; grass and pavement, bare soil and crops, or a breezy sea and
     fields differ in VV too)."""
     split = _valley_split(vh_db, S1_VH_THRESHOLD_DB, S1_VH_DEFAULT_DB, clamp=True)
-    below = vh_db < split
-    if min(below.sum(), (~below).sum()) < S1_ONE_SURFACE_MIN_SHARE * max(1, vh_db.size):
+    share = float(np.mean(_even_sample(vh_db) < split))
+    if min(share, 1.0 - share) < S1_ONE_SURFACE_MIN_SHARE:
         return False
-    vh_gap = float(np.median(vh_db[~below]) - np.median(vh_db[below]))
-    vv_step = abs(float(np.median(vv_db[~below]) - np.median(vv_db[below])))
-    return vh_gap >= S1_ONE_SURFACE_GAP_DB and vv_step >= S1_ONE_SURFACE_VV_STEP_DB
+    vv_step = abs(_halves_gap(vv_db, split, by=vh_db))
+    return _halves_gap(vh_db, split) >= S1_ONE_SURFACE_GAP_DB and vv_step >= (
+        S1_ONE_SURFACE_VV_STEP_DB
+    )
 
 
 def _one_surface(
@@ -449,9 +458,9 @@ def _one_surface(
     surface (an anchorage read on its own lost 26-76 % of its sea to such a split). With
     VH valid wherever VV is (``S1_VH_MIN_COVERAGE``): when VH parts two surfaces
     (:func:`_two_in_vh`: a breezy sea beside fields, grass beside pavement, bare soil
-    among crops), VV's split stands, as it did before this test; else the scene is one surface in both, water up to
-    VV's upper bound when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the noise
-    floor), land but for what lies under the lower bound otherwise. VV alone cannot tell
+    among crops), VV's split stands; else the scene is one surface in both, water up to
+    VV's upper bound when its median VH lies under :data:`S1_ONE_SURFACE_VH_DB` (the
+    noise floor), land but for what lies under the lower bound otherwise. VV alone cannot tell
     a breezy sea from fields: a scene darker than ``S1_DEFAULT_DB`` is water, any other
     keeps VV's split.
     """
@@ -464,11 +473,11 @@ def _one_surface(
     if both is not None and both.sum() >= S1_VH_MIN_COVERAGE * max(1, vv_valid.sum()):
         if _two_in_vh(vv_db[both], vh_db[both]):
             decided = None
-        elif float(np.median(vh_db[both])) < S1_ONE_SURFACE_VH_DB:
+        elif float(np.median(_even_sample(vh_db[both]))) < S1_ONE_SURFACE_VH_DB:
             decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
         else:
             decided = WaterSplit("s1", S1_THRESHOLD_DB[0])
-    elif float(np.median(vv_db[vv_valid])) < S1_DEFAULT_DB:
+    elif float(np.median(_even_sample(vv_db[vv_valid]))) < S1_DEFAULT_DB:
         decided = WaterSplit("s1", S1_THRESHOLD_DB[1])
     else:
         decided = None
