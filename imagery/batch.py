@@ -189,8 +189,8 @@ def run_job(
     started = time.perf_counter()
     try:
         aoi = store_aoi(job.before.parents[2], job.aoi_id)  # <store>/<aoi>/<sensor>/<scene>
-        before = read_raster(job.before)
-        after = read_raster(job.after)
+        before = read_raster(job.before, sensor=job.sensor)
+        after = read_raster(job.after, sensor=job.sensor)
         run_dir = run_folder(out_root, aoi.id, after.time, job.sensor)
         if not force and _up_to_date(run_dir, job):
             return JobResult(job, "skipped", run_dir=run_dir)

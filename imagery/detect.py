@@ -70,7 +70,7 @@ from imagery.raster import Raster
 from imagery.registration.apply import apply_georeferencing
 from imagery.registration.model import Georeferenced
 from imagery.schema import DETECTION_FIELDS
-from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare
+from imagery.sensors import S2_OPTIONAL_BANDS, keep_shared, prepare, refuse_empty
 from imagery.vessels import detect_vessels_each
 from imagery.water import WaterSplit, series_water, water_mask
 
@@ -211,6 +211,8 @@ def detect_pair(
     params = params or DetectParams()
     before = prepare(before, sensor, source=names[0])
     after = prepare(after, sensor, source=names[1])
+    for scene, name in zip((before, after), names, strict=True):
+        refuse_empty(scene, name)
     _check_overlap(before, after, names)
     # Water moves and speckles: it must not vote on the shift. (Enclosed water is judged
     # on the pair's water, in detect_aligned.)

@@ -292,7 +292,8 @@ def read_raster(
         Overrides the sensor stored in the file's tags; for a product folder, also says
         which bands to stack.
     require_valid : bool, default True
-        Raise :class:`EmptyRasterError` when no pixel of the read is valid.
+        Raise :class:`EmptyRasterError` when no pixel of the read is valid in every
+        band (Sentinel-1: in any band).
     decimation : int, default 1
         Read every ``decimation`` x ``decimation`` block of pixels as one (the block
         average; the nearest class for an ``SCL`` band), through GDAL's overviews
@@ -355,7 +356,9 @@ def read_raster(
         look_azimuth_deg=info.look_azimuth_deg,
         incidence_deg=info.incidence_deg,
     )
-    if require_valid and not raster.valid_mask().any():
+    # Sentinel-1: an unfilled VH beside VV is a single-polarisation scene, which
+    # preparation reads as VV alone (imagery.sensors.prepare_s1).
+    if require_valid and not raster.valid_mask(every_band=raster.sensor != "s1").any():
         where = "the requested window" if window is not None else "the raster"
         raise EmptyRasterError(f"{path}: {where} holds only nodata")
     return raster

@@ -179,17 +179,19 @@ class Raster:
         )
 
     # -- validity -----------------------------------------------------------------
-    def valid_mask(self) -> np.ndarray:
-        """Boolean (row, col) array, True where every band holds a valid value."""
+    def valid_mask(self, *, every_band: bool = True) -> np.ndarray:
+        """Boolean (row, col) array, True where every band holds a valid value (or, with
+        ``every_band=False``, where any band does)."""
         data = self.data
-        valid = np.ones(self.shape, dtype=bool)
-        if np.issubdtype(data.dtype, np.floating):
-            valid &= np.isfinite(data).all(axis=0)
+        valid = np.isfinite(data) if np.issubdtype(data.dtype, np.floating) else None
         if self.nodata is not None and not (
             isinstance(self.nodata, float) and np.isnan(self.nodata)
         ):
-            valid &= (data != self.nodata).all(axis=0)
-        return valid
+            declared = data != self.nodata
+            valid = declared if valid is None else np.logical_and(valid, declared, out=valid)
+        if valid is None:
+            return np.ones(self.shape, dtype=bool)
+        return valid.all(axis=0) if every_band else valid.any(axis=0)
 
     # -- copies -------------------------------------------------------------------
     def replace(self, **changes: Any) -> Raster:

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from imagery.errors import BandError, InputError
+from imagery.errors import BandError, EmptyRasterError, InputError
 from imagery.raster import Raster
 from imagery.reproject import to_metric
 
@@ -53,6 +53,7 @@ __all__ = [
     "prepare",
     "prepare_s1",
     "prepare_s2",
+    "refuse_empty",
     "to_db",
 ]
 
@@ -299,7 +300,8 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     -------
     Raster
         Bands ``("VV",)`` or ``("VV", "VH")``, float32 sigma0 (linear), ``nodata=nan``,
-        ``sensor="s1"``.
+        ``sensor="s1"``. A VH band without a valid pixel where VV has some is dropped,
+        with a warning.
     """
     order = _s1_order(raster, source)
     bands = np.stack([_as_float_nan(raster, i) for _, i in order])
@@ -320,9 +322,43 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
         bands[bands <= 0] = np.nan
         linear_sample = sample[sample > 0]
     _check_sigma0(linear_sample, source)
-    return raster.replace(
-        data=bands, nodata=float("nan"), sensor="s1", band_names=tuple(b for b, _ in order)
-    )
+    names = tuple(b for b, _ in order)
+    if len(names) == 2 and not np.isfinite(bands[1]).any() and np.isfinite(bands[0]).any():
+        # A single-polarisation pass stored as VV+VH with an unfilled VH: VV alone is
+        # the scene (a VH of no pixel would leave the change test no looks to count).
+        _warn_once(
+            "empty VH",
+            source,
+            "%s: VH holds no valid pixel where read; read as VV alone there",
+        )
+        bands, names = bands[:1], names[:1]
+    return raster.replace(data=bands, nodata=float("nan"), sensor="s1", band_names=names)
+
+
+#: Why a scene that reads fine may hold no valid pixel once prepared.
+_FILL = {
+    "s1": "a sigma0 of exactly 0 is GRD nodata",
+    "s2": "a digital number of 0 is L2A's fill",
+}
+
+
+def refuse_empty(scene: Raster, source: str = "input") -> None:
+    """Raise :class:`~imagery.errors.EmptyRasterError` naming ``source`` when the prepared
+    ``scene`` holds no pixel to detect on: none valid in every band, or for Sentinel-1
+    none with VV (the band every S1 test reads)."""
+    if scene.sensor == "s1" and scene.has_band("VV"):
+        if not np.isfinite(scene.band("VV")).any():
+            held = [b for b in scene.band_names if np.isfinite(scene.band(b)).any()]
+            also = f" (only {', '.join(held)} holds data)" if held else f" ({_FILL['s1']})"
+            raise EmptyRasterError(
+                f"{source}: its VV band holds no valid pixel{also}; Sentinel-1 detection needs VV"
+            )
+        return
+    if not scene.valid_mask().any():
+        why = _FILL.get(scene.sensor or "", "nodata in every pixel")
+        raise EmptyRasterError(
+            f"{source}: the scene holds no valid pixel ({why}); nothing to detect"
+        )
 
 
 def _s2_order(raster: Raster, source: str, *, whole_file: bool = True) -> list[tuple[str, int]]:

@@ -44,7 +44,7 @@ from imagery.flags.vessels import (
 )
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
-from imagery.sensors import keep_shared, prepare
+from imagery.sensors import keep_shared, prepare, refuse_empty
 from imagery.vessels import detect_vessels_each
 from imagery.water import series_water, water_mask
 
@@ -178,6 +178,8 @@ def detect_series(
         raise InputError(f"a series needs at least three scenes, got {len(rasters)}")
     names = list(names or [f"scene {i + 1}" for i in range(len(rasters))])
     prepared = [prepare(r, sensor, source=n) for r, n in zip(rasters, names, strict=True)]
+    for scene, name in zip(prepared, names, strict=True):
+        refuse_empty(scene, name)
     if any(p.time is None for p in prepared):
         missing = [n for p, n in zip(prepared, names, strict=True) if p.time is None]
         raise InputError(

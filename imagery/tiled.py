@@ -358,7 +358,7 @@ def _run_window(
     read = read_raster(before_path, window=padded, sensor=sensor, require_valid=False)
     r0, c0 = int(core.row_off - padded.row_off), int(core.col_off - padded.col_off)
     rows, cols = slice(r0, r0 + int(core.height)), slice(c0, c0 + int(core.width))
-    if not read.valid_mask().any():
+    if not read.valid_mask(every_band=False).any():
         if not displays:
             return _NO_DATA, core, None, None, None, None
         # Nothing before here, but the after scene may cover it: the analyst sees it.

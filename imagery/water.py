@@ -906,8 +906,13 @@ def water_split_file(
                 level = _smoothed_db(raster, smooth_m)[rows, cols]
                 keep = np.isfinite(level)
                 values.append(level[keep])
-                if raster.has_band("VH"):
-                    cross.append(_smoothed_db(raster, smooth_m, "VH")[rows, cols][keep])
+                # A window whose VH holds nothing reads as VV alone (prepare_s1): its
+                # samples are missing in VH, beside the other windows'.
+                cross.append(
+                    _smoothed_db(raster, smooth_m, "VH")[rows, cols][keep]
+                    if raster.has_band("VH")
+                    else np.full(int(keep.sum()), np.nan, dtype=np.float32)
+                )
             else:
                 index, cloudy = _s2_index(raster)
                 index, cloudy = index[rows, cols], cloudy[rows, cols]
@@ -916,7 +921,8 @@ def water_split_file(
                 nir.append(raster.band("B08")[rows, cols][usable])
     values = np.concatenate(values) if values else np.empty(0, dtype=np.float32)
     if sensor == "s1":
-        return _s1_split(values, np.concatenate(cross) if cross else None)
+        cross = np.concatenate(cross) if cross else np.empty(0, dtype=np.float32)
+        return _s1_split(values, cross if np.isfinite(cross).any() else None)
     split = _valley_split(values, S2_THRESHOLD_NDWI, S2_DEFAULT_NDWI)
     nir = np.concatenate(nir) if nir else np.empty(0, dtype=np.float32)
     water = values > split

@@ -167,22 +167,12 @@ def _check_previous_run(run_dir: Path, sensor: str, times) -> None:
         )
 
 
-#: Why a scene that reads fine holds no valid pixel once prepared (imagery.sensors).
-_FILL = {
-    "s1": "a sigma0 of exactly 0 is GRD nodata",
-    "s2": "a digital number of 0 is L2A's fill",
-}
-
-
 def _refuse_no_valid_pixel(raster, scene: str, sensor: str) -> None:
     """Refuse a prepared scene without one valid pixel (all GRD fill, say), as ``detect``
     does, rather than report that it holds no vessel."""
-    from imagery.errors import EmptyRasterError
+    from imagery.sensors import refuse_empty
 
-    if not raster.valid_mask().any():
-        raise EmptyRasterError(
-            f"{scene}: the scene holds no valid pixel ({_FILL[sensor]}); nothing to detect"
-        )
+    refuse_empty(raster, scene)
 
 
 #: Pixels coarser than this (m) are warned of: the defaults are set for 10 m.

@@ -1,0 +1,111 @@
+"""A Sentinel-1 file that holds VV and a VH band with nothing in it (a single-polarisation
+pass stored as a dual-pol stack, VH never filled) is the VV scene it holds."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from imagery.aoi import get_aoi
+from imagery.detect import detect_pair
+from imagery.errors import EmptyRasterError
+from imagery.io import read_raster, write_raster
+from imagery.simulate import simulate_pair, write_simulation
+from imagery.tiled import detect_pair_files
+from imagery.water import water_split_file
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s1", seed=12, size_px=512)
+    return write_simulation(sim, tmp_path_factory.mktemp("pair"))
+
+
+def _variant(paths, folder, edit) -> tuple:
+    """The pair's before and after files rewritten with ``edit(data)`` applied."""
+    out = []
+    for name in ("before", "after"):
+        raster = read_raster(paths[name], sensor="s1")
+        data = raster.data.copy()
+        raster = edit(raster.replace(data=data))
+        out.append(write_raster(raster, folder / f"{name}.tif"))
+    return tuple(out)
+
+
+def _vv_only(raster):
+    return raster.select(["VV"])
+
+
+def _vh_filled_with(value):
+    def edit(raster):
+        raster.data[1] = value
+        return raster
+
+    return edit
+
+
+def _centres(frame) -> list[tuple[str, float, float]]:
+    points = frame.geometry.centroid
+    return sorted(zip(frame["kind"], points.x.round(1), points.y.round(1), strict=True))
+
+
+@pytest.mark.parametrize("fill", [np.nan, 0.0], ids=["nan", "zero"])
+def test_an_unfilled_vh_is_read_as_vv_alone(pair, tmp_path, caplog, fill):
+    vv_files = _variant(pair, tmp_path / "vv", _vv_only)
+    empty_files = _variant(pair, tmp_path / "empty", _vh_filled_with(fill))
+    vv = detect_pair(*(read_raster(p, sensor="s1") for p in vv_files), sensor="s1")
+    with caplog.at_level(logging.WARNING, logger="imagery.sensors"):
+        empty = detect_pair(
+            *(read_raster(p, sensor="s1") for p in empty_files),
+            sensor="s1",
+            names=tuple(str(p) for p in empty_files),
+        )
+    assert len(vv.detections) > 0
+    assert _centres(empty.detections) == _centres(vv.detections)
+    assert _centres(empty.departed) == _centres(vv.departed)
+    assert any(
+        str(empty_files[1]) in r.getMessage() and "VV alone" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_tile_with_an_unfilled_vh_is_compared_in_vv(pair, tmp_path):
+    """Windowed, each window's VH is empty: the pair used to be refused as having nothing
+    to compare (the change test found no looks to count in VH)."""
+    vv_files = _variant(pair, tmp_path / "vv", _vv_only)
+    empty_files = _variant(pair, tmp_path / "empty", _vh_filled_with(np.nan))
+    vv = detect_pair_files(*vv_files, sensor="s1", chunk_px=256, halo_px=130)
+    empty = detect_pair_files(*empty_files, sensor="s1", chunk_px=256, halo_px=130)
+    assert len(vv.detections) + len(vv.departed) > 0
+    assert _centres(empty.detections) == _centres(vv.detections)
+    assert _centres(empty.departed) == _centres(vv.departed)
+
+
+def test_a_file_split_from_windows_some_without_vh_is_split(pair, tmp_path):
+    """Windows whose VH holds nothing read as VV alone; their samples must still line up
+    with the other windows' (the arrays of VV and VH samples differed in length)."""
+
+    def vh_short(raster):
+        raster.data[1, :, 200:] = np.nan
+        return raster
+
+    _, after = _variant(pair, tmp_path / "short", vh_short)
+    _, vv_after = _variant(pair, tmp_path / "vv", _vv_only)
+    split = water_split_file(after, sensor="s1", chunk_px=128)
+    assert split == water_split_file(vv_after, sensor="s1", chunk_px=128)
+
+
+def test_a_scene_without_vv_is_refused_by_name(pair, tmp_path):
+    def vv_empty(raster):
+        raster.data[0] = np.nan
+        return raster
+
+    files = _variant(pair, tmp_path / "no_vv", vv_empty)
+    with pytest.raises(EmptyRasterError, match=r"before\.tif: its VV band holds no valid pixel"):
+        detect_pair(
+            *(read_raster(p, sensor="s1") for p in files),
+            sensor="s1",
+            names=tuple(str(p) for p in files),
+        )
