@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import load_benchmark
 
@@ -68,3 +69,29 @@ def test_the_port_scores_the_same_in_either_layout(bench, tmp_path):
     )[0]
     ours = bench.at_threshold(bench.run_port(HONOLULU, params), params.berth_min_score)[0]
     assert published == ours and published.tp > 0
+
+
+@pytest.mark.parametrize("factor", [1.41, 0.9])
+def test_a_zoomed_port_covers_the_same_ground_with_its_ships(bench, factor):
+    """``--zoom`` puts the ships on finer (or coarser) pixels over the same ground: each
+    mask keeps its place and its area on the ground, and the ground pixel shrinks by the
+    factor."""
+    scene = bench.load_port(HONOLULU)
+    masks = bench.coco_masks(bench.coco_file(HONOLULU))
+    zoomed, zoomed_masks = bench.zoomed(scene, masks, factor)
+    assert zoomed.shape == tuple(int(n * factor) for n in scene.shape)
+    assert zoomed.pixel_m == pytest.approx(scene.pixel_m / factor, rel=0.02)
+    assert zoomed.crs == scene.crs and zoomed.band_names == scene.band_names
+    left, top = zoomed.transform * (0, 0)
+    assert (left, top) == pytest.approx(scene.transform * (0, 0))
+    area = [m.sum() * scene.pixel_m**2 for m in masks]
+    zoomed_area = [m.sum() * zoomed.pixel_m**2 for m in zoomed_masks]
+    assert zoomed_area == pytest.approx(area, rel=0.35)
+    assert sum(zoomed_area) == pytest.approx(sum(area), rel=0.05)
+    for mask, small in zip(masks, zoomed_masks, strict=True):
+        centre = np.argwhere(mask).mean(axis=0) * scene.pixel_m
+        moved = np.argwhere(small).mean(axis=0) * zoomed.pixel_m
+        assert np.hypot(*(centre - moved)) < scene.pixel_m
+    # Every value comes from the source pixel under its centre.
+    np.testing.assert_array_equal(zoomed.data[:, 0, 0], scene.data[:, 0, 0])
+    assert np.isin(zoomed.band("B08")[np.isfinite(zoomed.band("B08"))], scene.band("B08")).all()
