@@ -65,6 +65,7 @@ from imagery.flags.vessels import (
     unlaid,
     vessel_flags,
 )
+from imagery.layover import other_look
 from imagery.objects import draw_hulls
 from imagery.raster import Raster
 from imagery.registration.apply import apply_georeferencing
@@ -214,6 +215,8 @@ def detect_pair(
     for scene, name in zip((before, after), names, strict=True):
         refuse_empty(scene, name)
     _check_overlap(before, after, names)
+    if sensor == "s1":
+        other_look([before.look_azimuth_deg, after.look_azimuth_deg], names)
     # Water moves and speckles: it must not vote on the shift. (Enclosed water is judged
     # on the pair's water, in detect_aligned.)
     water_before = water_mask(before, aoi=aoi, enclosed=False)

@@ -11,7 +11,9 @@ off the hull by some tens of metres, more than a 20 m match tolerance.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "S1_IW_INCIDENCE_DEG",
     "correct_layover",
     "layover_offset_m",
+    "other_look",
     "s1_look_azimuth",
     "s1_look_azimuth_over",
     "with_pass_direction",
@@ -32,10 +35,17 @@ __all__ = [
 #: Incidence at the middle of Sentinel-1's IW swath (29.1-46.0 degrees), for a scene
 #: whose file does not record its own.
 S1_IW_INCIDENCE_DEG = 37.5
+#: Two Sentinel-1 passes whose looks differ by more than this (degrees) see the port
+#: from different sides: an ascending and a descending pass (about 78 and 282 degrees).
+#: Passes of one relative orbit look within a degree of each other, and neighbouring
+#: orbits of one direction within a few.
+S1_SAME_LOOK_DEG = 30.0
 #: Sentinel-1's orbit: inclination (degrees) and ground speed of the sub-satellite point
 #: (km/s); the Earth's surface turns eastwards at 0.465 cos(latitude) km/s beneath it.
 S1_INCLINATION_DEG = 98.18
 S1_GROUND_SPEED_KM_S = 6.8
+
+log = logging.getLogger(__name__)
 EARTH_SURFACE_SPEED_KM_S = 0.465
 
 
@@ -139,3 +149,50 @@ def with_pass_direction(raster: Raster, orbit_direction: str) -> Raster:
         return raster
     look = s1_look_azimuth_over(orbit_direction, raster.transform, raster.crs, raster.shape)
     return raster.replace(look_azimuth_deg=look)
+
+
+def other_look(looks: Sequence[float | None], names: Sequence[str]) -> str | None:
+    """A warning when Sentinel-1 scenes compared with the first look from another side.
+
+    Layover, radar shadow and the walls that glint differ between an ascending and a
+    descending pass (Ulaby et al. 2014, ch. 10): every building, crane and stack draws
+    its echoes tens of metres away on the other side, which a change test reads as
+    change. Passes of one relative orbit share their geometry.
+
+    References
+    ----------
+    Ulaby, F. T., Long, D. G., et al. (2014). Microwave Radar and Radiometric Remote
+    Sensing. University of Michigan Press.
+
+    Parameters
+    ----------
+    looks : sequence of float or None
+        Each scene's look azimuth (degrees clockwise from north; None when its file
+        does not record it).
+    names : sequence of str
+        The scenes' names (file paths), in the same order.
+
+    Returns
+    -------
+    str or None
+        The warning (also logged), or None when every recorded look is within
+        :data:`S1_SAME_LOOK_DEG` of the first scene's.
+    """
+    first = looks[0]
+    if first is None:
+        return None
+    apart = [
+        (name, look)
+        for name, look in zip(names[1:], looks[1:], strict=True)
+        if look is not None and abs((look - first + 180.0) % 360.0 - 180.0) > S1_SAME_LOOK_DEG
+    ]
+    if not apart:
+        return None
+    name, look = apart[0]
+    message = (
+        f"{name} looks from {look:.0f} degrees and {names[0]} from {first:.0f}: passes from "
+        "different sides draw every building, crane and stack's echoes in other places, "
+        "and land will show change that is none; compare passes of one relative orbit"
+    )
+    log.warning("%s", message)
+    return message

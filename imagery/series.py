@@ -42,6 +42,7 @@ from imagery.flags.vessels import (
     unlaid,
     vessel_flags,
 )
+from imagery.layover import other_look
 from imagery.omnibus import sequential_omnibus
 from imagery.raster import Raster
 from imagery.sensors import keep_shared, prepare, refuse_empty
@@ -180,6 +181,8 @@ def detect_series(
     prepared = [prepare(r, sensor, source=n) for r, n in zip(rasters, names, strict=True)]
     for scene, name in zip(prepared, names, strict=True):
         refuse_empty(scene, name)
+    if sensor == "s1":
+        other_look([p.look_azimuth_deg for p in prepared], names)
     if any(p.time is None for p in prepared):
         missing = [n for p, n in zip(prepared, names, strict=True) if p.time is None]
         raise InputError(

@@ -81,6 +81,7 @@ from imagery.errors import (
 )
 from imagery.grid import pixel_size_m
 from imagery.io import open_raster, overview_count, raster_info, read_raster
+from imagery.layover import other_look
 from imagery.raster import Raster
 from imagery.reproject import needs_metric_grid
 from imagery.sensors import prepare
@@ -516,6 +517,10 @@ def detect_pair_files(
     if min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1]):
         raise NoOverlapError(
             f"{after_path}: does not overlap {before_path} (no common ground between the pair)"
+        )
+    if sensor == "s1":
+        other_look(
+            [info.look_azimuth_deg, other.look_azimuth_deg], (str(before_path), str(after_path))
         )
     pixel_m = pixel_size_m(info.transform, info.crs, (info.height, info.width))
     if halo_px is None:

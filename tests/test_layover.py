@@ -22,6 +22,7 @@ from imagery.layover import (
     S1_IW_INCIDENCE_DEG,
     correct_layover,
     layover_offset_m,
+    other_look,
     s1_look_azimuth,
 )
 from imagery.raster import Raster
@@ -260,3 +261,39 @@ def test_series_flags_lie_closer_to_the_hulls():
     both = np.isfinite(without) & np.isfinite(with_)
     assert both.sum() >= 3
     assert with_[both].mean() < without[both].mean() - 3.0, (without, with_)
+
+
+@pytest.mark.parametrize(
+    ("looks", "warned"),
+    [
+        ((78.0, 282.0), True),  # ascending, then descending
+        ((282.0, 78.0), True),
+        ((350.0, 10.0), False),  # one side, across north
+        ((78.0, 81.0), False),  # neighbouring orbits of one direction
+        ((78.0, None), False),  # a file that does not record its look
+        ((None, 282.0), False),
+        ((78.0, 80.0, 280.0), True),  # a series: the third date is the other side's
+    ],
+)
+def test_passes_looking_from_other_sides_are_warned_of(looks, warned):
+    names = [f"scene{i}.tif" for i in range(len(looks))]
+    message = other_look(looks, names)
+    assert (message is not None) == warned
+    if warned:
+        assert "relative orbit" in message and names[-1] in message
+
+
+def test_a_pair_from_both_sides_says_so(caplog):
+    sim = simulate_pair(get_aoi("vostochny"), sensor="s1", seed=313, size_px=256)
+    before, after = sim.scenes
+    assert before.look_azimuth_deg is not None
+    flipped = after.replace(look_azimuth_deg=(before.look_azimuth_deg + 180.0) % 360.0)
+    with caplog.at_level("WARNING", logger="imagery.layover"):
+        detect_pair(before, after, sensor="s1", names=("a.tif", "b.tif"))
+    assert not any("relative orbit" in r.getMessage() for r in caplog.records)
+    with caplog.at_level("WARNING", logger="imagery.layover"):
+        detect_pair(before, flipped, sensor="s1", names=("a.tif", "b.tif"))
+    assert any(
+        "b.tif looks from" in r.getMessage() and "relative orbit" in r.getMessage()
+        for r in caplog.records
+    )
