@@ -293,7 +293,7 @@ def read_raster(
         which bands to stack.
     require_valid : bool, default True
         Raise :class:`EmptyRasterError` when no pixel of the read is valid in every
-        band (Sentinel-1: in any band).
+        band (Sentinel-1 and -2: in any band).
     decimation : int, default 1
         Read every ``decimation`` x ``decimation`` block of pixels as one (the block
         average; the nearest class for an ``SCL`` band), through GDAL's overviews
@@ -356,9 +356,10 @@ def read_raster(
         look_azimuth_deg=info.look_azimuth_deg,
         incidence_deg=info.incidence_deg,
     )
-    # Sentinel-1: an unfilled VH beside VV is a single-polarisation scene, which
-    # preparation reads as VV alone (imagery.sensors.prepare_s1).
-    if require_valid and not raster.valid_mask(every_band=raster.sensor != "s1").any():
+    # A band empty where others hold data (an unfilled VH beside VV, an SCL of class 0
+    # alone) is for the sensor's preparation to judge (imagery.sensors).
+    every_band = raster.sensor not in ("s1", "s2")
+    if require_valid and not raster.valid_mask(every_band=every_band).any():
         where = "the requested window" if window is not None else "the raster"
         raise EmptyRasterError(f"{path}: {where} holds only nodata")
     return raster

@@ -355,6 +355,13 @@ def refuse_empty(scene: Raster, source: str = "input") -> None:
             )
         return
     if not scene.valid_mask().any():
+        held = [b for b in scene.band_names if np.isfinite(scene.band(b)).any()]
+        empty = [b for b in scene.band_names if b not in held]
+        if held and empty:
+            raise EmptyRasterError(
+                f"{source}: {', '.join(empty)} holds no valid pixel where "
+                f"{', '.join(held)} hold data; nothing to detect"
+            )
         why = _FILL.get(scene.sensor or "", "nodata in every pixel")
         raise EmptyRasterError(
             f"{source}: the scene holds no valid pixel ({why}); nothing to detect"
@@ -511,7 +518,8 @@ def prepare_s2(
         Bands ``B02 B03 B04 B08 [B11] [SCL]``, float32, ``nodata=nan``, ``sensor="s2"``.
         Pixels with SCL 0 (no data) or 1 (saturated) are NaN in every band. B11 reads 0
         (not NaN) where its digital number is the nodata value under valid 10 m bands,
-        and is dropped when it holds no data at all.
+        and is dropped when it holds no data at all; so is an SCL band holding only
+        class 0 (no data) where the other bands hold data, with a warning.
     """
     order = _s2_order(raster, source)
     spectral = np.stack([_as_float_nan(raster, i) for b, i in order if b != "SCL"])
@@ -558,6 +566,19 @@ def prepare_s2(
     if "B11" in names:
         spectral, names = _settle_swir(spectral, names, source)
     layers = [spectral]
+    if (
+        any(b == "SCL" for b, _ in order)
+        and _scl_without_classes(raster, dict(order)["SCL"])
+        and np.isfinite(spectral).any()
+    ):
+        # A stack padded with an empty SCL (an L1C scene, an export without it): a
+        # scene without SCL, not one of no data anywhere.
+        _warn_once(
+            "empty SCL",
+            source,
+            "%s: SCL holds no class but 'no data' where read; read without SCL there",
+        )
+        order = [(b, i) for b, i in order if b != "SCL"]
     if any(b == "SCL" for b, _ in order):
         scl_index = dict(order)["SCL"]
         scl = raster.data[scl_index].astype(np.float32)
@@ -572,6 +593,17 @@ def prepare_s2(
         sensor="s2",
         band_names=tuple(names),
     )
+
+
+def _scl_without_classes(raster: Raster, index: int) -> bool:
+    """Whether band ``index`` (SCL) holds nothing but the no-data class (0), the file's
+    nodata value or NaN."""
+    scl = raster.data[index]
+    held = np.isfinite(scl) if np.issubdtype(scl.dtype, np.floating) else np.ones(scl.shape, bool)
+    held &= scl != 0
+    if raster.nodata is not None and not np.isnan(raster.nodata):
+        held &= scl != raster.nodata
+    return not held.any()
 
 
 def _settle_swir(spectral: np.ndarray, names: list[str], source: str):

@@ -731,7 +731,9 @@ def detect_vessels_file(
 
             raster = with_pass_direction(raster, direction)
         scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
-        if sensor == "s1" and not np.isfinite(scene.band("VV")).any():
+        if not (
+            np.isfinite(scene.band("VV")).any() if sensor == "s1" else scene.valid_mask().any()
+        ):
             return None
         water = water_mask(scene, aoi=aoi, split=split)
         found = detect_vessels(

@@ -891,10 +891,14 @@ def water_split_file(
             raster = read_raster(
                 path, sensor=sensor, window=Window(c0, r0, c1 - c0, r1 - r0), require_valid=False
             )
-            if sensor != "s1" and not raster.valid_mask().any():
+            if not raster.valid_mask(every_band=False).any():
                 continue
             raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
-            if sensor == "s1" and not np.isfinite(raster.band("VV")).any():
+            if not (
+                np.isfinite(raster.band("VV")).any()
+                if sensor == "s1"
+                else raster.valid_mask().any()
+            ):
                 continue
             rows, cols = _lattice(
                 (row, min(row + chunk_px, info.height)),
