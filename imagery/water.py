@@ -337,6 +337,35 @@ def _smoothed_db(raster: Raster, smooth_m: float, band: str = "VV") -> np.ndarra
     return db
 
 
+def _smoothed_db_at(
+    raster: Raster, smooth_m: float, rows: np.ndarray, cols: np.ndarray, band: str = "VV"
+) -> np.ndarray:
+    """:func:`_smoothed_db` at the pixels ``rows``, ``cols`` alone (1-D, the same
+    windows, zero outside the raster): a sparse sample of a scene's means for the cost
+    of the sample, not of the scene (a 10980 px file's split, 14 -> 6 s)."""
+    values = raster.band(band)
+    size = odd_window_px(smooth_m, raster.pixel_m, minimum=3)
+    if rows.size * size * size >= values.size:
+        # A dense sample: the separable filter over the whole raster costs less.
+        return _smoothed_db(raster, smooth_m, band)[rows, cols]
+    half = size // 2
+    valid = np.isfinite(values)
+    padded = np.pad(np.where(valid, values, 0.0).astype(np.float64), half)
+    weights = np.pad(valid.astype(np.float64), half)
+    total = np.zeros(rows.shape, dtype=np.float64)
+    count = np.zeros(rows.shape, dtype=np.float64)
+    # rows, cols index the padded arrays at the window's top-left corner.
+    for dr in range(2 * half + 1):
+        for dc in range(2 * half + 1):
+            total += padded[rows + dr, cols + dc]
+            count += weights[rows + dr, cols + dc]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count >= 1.0, total / np.maximum(count, 1e-12), np.nan)
+    db = to_db(mean)
+    db[~np.isfinite(mean)] = np.nan
+    return db
+
+
 def _separability(values: np.ndarray, split: float) -> float:
     """Share of the variance of ``values`` between the two classes ``split`` makes
     (Otsu's 1979 criterion eta, 0-1); 0 when one class is empty."""
@@ -907,13 +936,13 @@ def water_split_file(
             )
             rows, cols = rows - r0, cols - c0
             if sensor == "s1":
-                level = _smoothed_db(raster, smooth_m)[rows, cols]
+                level = _smoothed_db_at(raster, smooth_m, rows, cols)
                 keep = np.isfinite(level)
                 values.append(level[keep])
                 # A window whose VH holds nothing reads as VV alone (prepare_s1): its
                 # samples are missing in VH, beside the other windows'.
                 cross.append(
-                    _smoothed_db(raster, smooth_m, "VH")[rows, cols][keep]
+                    _smoothed_db_at(raster, smooth_m, rows[keep], cols[keep], "VH")
                     if raster.has_band("VH")
                     else np.full(int(keep.sum()), np.nan, dtype=np.float32)
                 )

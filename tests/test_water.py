@@ -626,3 +626,29 @@ def test_a_step_in_vh_s_noise_floor_is_no_land():
 def test_a_scene_of_land_alone_has_no_water():
     # Fields and town at -9 dB in VV, VH at -16 dB: one surface, not the sea's.
     assert water_mask(anchorage(vv_db=-9.0, vh_db=-16.0)).mean() < 0.01
+
+
+def test_the_file_split_s_sparse_means_are_the_whole_window_s():
+    """The split of a file samples its 50 m means on a lattice; computed at the lattice's
+    pixels alone they are those of the whole window's filter, NaN holes and edges too."""
+    from imagery.water import _smoothed_db, _smoothed_db_at
+
+    rng = np.random.default_rng(3)
+    power = rng.gamma(4.0, 0.02 / 4.0, size=(2, 300, 260)).astype(np.float32)
+    power[:, 40:120, 30:90] = np.nan  # a hole wider than the window: NaN means there
+    power[1, :, 200:] = np.nan  # VH ends short
+    power[:, rng.random((300, 260)) < 0.05] = np.nan
+    scene = Raster(
+        data=power,
+        transform=from_origin(500_000.0, 4_000_000.0, 10.0, 10.0),
+        crs="EPSG:32652",
+        sensor="s1",
+        band_names=("VV", "VH"),
+    )
+    rows, cols = np.meshgrid(np.arange(0, 300, 7), np.arange(0, 260, 7), indexing="ij")
+    rows, cols = rows.ravel(), cols.ravel()
+    for band in ("VV", "VH"):
+        whole = _smoothed_db(scene, 50.0, band)[rows, cols]
+        sparse = _smoothed_db_at(scene, 50.0, rows, cols, band)
+        assert np.isnan(whole).any() and np.isfinite(whole).any()
+        np.testing.assert_array_equal(sparse, whole)
