@@ -167,7 +167,16 @@ def _read_product(path: Path, aoi, sensor: str, s2_scale: float | None) -> Raste
 
 
 def _fill_in_order(parts: list[Raster]) -> Raster:
-    """The first part, its gaps filled by the next parts in turn (one grid)."""
+    """The first part, its gaps filled by the next parts in turn (one grid), on the bands
+    every part has (a slice read as VV alone makes the scene VV alone)."""
+    from imagery.sensors import keep_shared
+
+    every = {b for part in parts for b in part.band_names}
+    shared = keep_shared(parts, every)
+    dropped = sorted(every - set(shared[0].band_names))
+    if dropped:
+        log.warning("bands not in every part of the pass, left out: %s", " ".join(dropped))
+    parts = shared
     data = parts[0].data.astype(np.float32, copy=True)
     for part in parts[1:]:
         gaps = ~np.isfinite(data).all(axis=0) & part.valid_mask()

@@ -176,21 +176,22 @@ def other_look(looks: Sequence[float | None], names: Sequence[str]) -> str | Non
     -------
     str or None
         The warning (also logged), or None when every recorded look is within
-        :data:`S1_SAME_LOOK_DEG` of the first scene's.
+        :data:`S1_SAME_LOOK_DEG` of the first scene that records one.
     """
-    first = looks[0]
-    if first is None:
+    recorded = [(n, look) for n, look in zip(names, looks, strict=True) if look is not None]
+    if len(recorded) < 2:
         return None
+    (first_name, first), rest = recorded[0], recorded[1:]
     apart = [
         (name, look)
-        for name, look in zip(names[1:], looks[1:], strict=True)
-        if look is not None and abs((look - first + 180.0) % 360.0 - 180.0) > S1_SAME_LOOK_DEG
+        for name, look in rest
+        if abs((look - first + 180.0) % 360.0 - 180.0) > S1_SAME_LOOK_DEG
     ]
     if not apart:
         return None
     name, look = apart[0]
     message = (
-        f"{name} looks from {look:.0f} degrees and {names[0]} from {first:.0f}: passes from "
+        f"{name} looks from {look:.0f} degrees and {first_name} from {first:.0f}: passes from "
         "different sides draw every building, crane and stack's echoes in other places, "
         "and land will show change that is none; compare passes of one relative orbit"
     )

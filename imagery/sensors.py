@@ -164,7 +164,10 @@ def _s1_order(raster: Raster, source: str) -> list[tuple[str, int]]:
         step = _whole_file_value(source, raster, _s1_band_step, "its bands' levels")
         if step is None:
             step = _band_step_db(_as_float_nan(raster, 0), _as_float_nan(raster, 1))
-        if step > S1_SWAPPED_MIN_DB:
+        if np.isinf(step):
+            _warn_once("order", source, "%s: only its second band holds data; read as VH, VV")
+            order = [("VV", 1), ("VH", 0)]
+        elif step > S1_SWAPPED_MIN_DB:
             _warn_once(
                 "order",
                 source,
@@ -187,6 +190,8 @@ def _band_step_db(first: np.ndarray, second: np.ndarray) -> float:
     """Median of the second band over the first, dB, where both hold positive values
     (linear power) or both finite values in dB (any negative median: dB already)."""
     first, second = (np.asarray(b, dtype=np.float64) for b in (first, second))
+    if not _holds_sigma0(first).any() and _holds_sigma0(second).any():
+        return np.inf  # the second alone holds data: VV, beside an unfilled VH
     # NaN compares False: missing and fill (S1_FILL_BELOW) are left out alike.
     both = (first >= S1_FILL_BELOW) & (second >= S1_FILL_BELOW) & np.isfinite(first + second)
     if not both.any():
@@ -323,16 +328,44 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
         linear_sample = sample[sample > 0]
     _check_sigma0(linear_sample, source)
     names = tuple(b for b, _ in order)
-    if len(names) == 2 and not np.isfinite(bands[1]).any() and np.isfinite(bands[0]).any():
+    if len(names) == 2 and _vh_unfilled(raster, bands, source):
         # A single-polarisation pass stored as VV+VH with an unfilled VH: VV alone is
         # the scene (a VH of no pixel would leave the change test no looks to count).
-        _warn_once(
-            "empty VH",
-            source,
-            "%s: VH holds no valid pixel where read; read as VV alone there",
-        )
+        _warn_once("empty VH", source, "%s: its VH band holds no valid pixel; read as VV alone")
         bands, names = bands[:1], names[:1]
     return raster.replace(data=bands, nodata=float("nan"), sensor="s1", band_names=names)
+
+
+def _holds_sigma0(band: np.ndarray) -> np.ndarray:
+    """Where ``band`` (as read: dB or linear, NaN for nodata) holds a value: not fill
+    below ``S1_FILL_BELOW``, not GRD's 0."""
+    return (band >= S1_FILL_BELOW) & (band != 0)  # NaN compares False
+
+
+def _vh_unfilled(raster: Raster, bands: np.ndarray, source: str) -> bool:
+    """Whether the scene has VV but no VH at all: decided on the whole file ``source``
+    names when ``raster`` was read from it (a window of a file whose VH ends short keeps
+    its VH band, empty, as the whole scene does), else on ``bands`` (VV, VH)."""
+    if np.isfinite(bands[1]).any():
+        return False
+    whole = _whole_file_value(source, raster, _s1_vh_unfilled_file, "its VH band")
+    if whole is not None:
+        return whole
+    return bool(np.isfinite(bands[0]).any())
+
+
+@functools.lru_cache(maxsize=32)
+def _s1_vh_unfilled_file(path: str, mtime_ns: int, size: int) -> tuple[bool, _FileGrid]:
+    """Whether a two-band S1 file holds VV but no VH, from a block-averaged read."""
+    from imagery.io import raster_info, read_raster
+
+    info = raster_info(path, sensor="s1")
+    read = read_raster(path, sensor="s1", decimation=_sample_decimation(info), require_valid=False)
+    order = _s1_order(read, path)
+    if len(order) != 2:
+        return False, _FileGrid.of(info)
+    vv, vh = (_holds_sigma0(_as_float_nan(read, i)).any() for _, i in order)
+    return bool(vv and not vh), _FileGrid.of(info)
 
 
 #: Why a scene that reads fine may hold no valid pixel once prepared.
@@ -358,9 +391,11 @@ def refuse_empty(scene: Raster, source: str = "input") -> None:
         held = [b for b in scene.band_names if np.isfinite(scene.band(b)).any()]
         empty = [b for b in scene.band_names if b not in held]
         if held and empty:
+            verb = "holds" if len(empty) == 1 else "hold"
             raise EmptyRasterError(
-                f"{source}: {', '.join(empty)} holds no valid pixel where "
-                f"{', '.join(held)} hold data; nothing to detect"
+                f"{source}: {', '.join(empty)} {verb} no valid pixel where "
+                f"{', '.join(held)} {'holds' if len(held) == 1 else 'hold'} data; nothing "
+                "to detect"
             )
         why = _FILL.get(scene.sensor or "", "nodata in every pixel")
         raise EmptyRasterError(
@@ -566,17 +601,11 @@ def prepare_s2(
     if "B11" in names:
         spectral, names = _settle_swir(spectral, names, source)
     layers = [spectral]
-    if (
-        any(b == "SCL" for b, _ in order)
-        and _scl_without_classes(raster, dict(order)["SCL"])
-        and np.isfinite(spectral).any()
-    ):
+    if any(b == "SCL" for b, _ in order) and _scl_unfilled(raster, dict(order)["SCL"], source):
         # A stack padded with an empty SCL (an L1C scene, an export without it): a
         # scene without SCL, not one of no data anywhere.
         _warn_once(
-            "empty SCL",
-            source,
-            "%s: SCL holds no class but 'no data' where read; read without SCL there",
+            "empty SCL", source, "%s: its SCL holds no class but 'no data'; read without SCL"
         )
         order = [(b, i) for b, i in order if b != "SCL"]
     if any(b == "SCL" for b, _ in order):
@@ -593,6 +622,44 @@ def prepare_s2(
         sensor="s2",
         band_names=tuple(names),
     )
+
+
+def _scl_unfilled(raster: Raster, index: int, source: str) -> bool:
+    """Whether the scene's SCL (band ``index``) holds no class but 0 (no data) anywhere
+    while its other bands hold data: decided on the whole file ``source`` names when
+    ``raster`` was read from it (a window outside the swath keeps its SCL), else on
+    ``raster``."""
+    if not _scl_without_classes(raster, index):
+        return False
+    whole = _whole_file_value(source, raster, _s2_scl_unfilled_file, "its SCL band")
+    if whole is not None:
+        return whole
+    return _others_hold_data(raster, index)
+
+
+def _others_hold_data(raster: Raster, index: int) -> bool:
+    """Whether a band other than ``index`` holds a value that is not 0, nodata or NaN."""
+    others = np.delete(raster.data, index, axis=0)
+    held = np.isfinite(others) if np.issubdtype(others.dtype, np.floating) else others == others
+    held &= others != 0
+    if raster.nodata is not None and not np.isnan(raster.nodata):
+        held &= others != raster.nodata
+    return bool(held.any())
+
+
+@functools.lru_cache(maxsize=32)
+def _s2_scl_unfilled_file(path: str, mtime_ns: int, size: int) -> tuple[bool, _FileGrid]:
+    """Whether an S2 file's SCL holds no class but 0 while its other bands hold data,
+    from a block-averaged read (SCL read nearest)."""
+    from imagery.io import raster_info, read_raster
+
+    info = raster_info(path, sensor="s2")
+    read = read_raster(path, sensor="s2", decimation=_sample_decimation(info), require_valid=False)
+    order = dict(_s2_bands(read.band_names, read.count, path))
+    if "SCL" not in order:
+        return False, _FileGrid.of(info)
+    index = order["SCL"]
+    return _scl_without_classes(read, index) and _others_hold_data(read, index), _FileGrid.of(info)
 
 
 def _scl_without_classes(raster: Raster, index: int) -> bool:

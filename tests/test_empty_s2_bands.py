@@ -95,3 +95,24 @@ def test_an_scl_with_classes_is_kept(pair):
     prepared = prepare_s2(scene.replace(data=data))
     assert "SCL" in prepared.band_names
     assert np.isnan(prepared.band("B08")[:, : scl.shape[1] // 2]).all()
+
+
+def test_a_tile_whose_scl_ends_short_compares_what_the_whole_scene_compares(pair, tmp_path):
+    """SCL of class 0 over part of the file only: windows there keep their SCL (no data),
+    as the whole scene does, rather than being compared without a cloud mask."""
+    import rasterio
+
+    def scl_short(raster):
+        raster.data[raster.band_names.index("SCL"), :, :200] = 0
+        return raster.replace(nodata=0)
+
+    files = _variant(pair, tmp_path / "short", scl_short)
+    whole = detect_pair(*(read_raster(p, sensor="s2") for p in files), sensor="s2")
+    detect_pair_files(
+        *files, sensor="s2", chunk_px=64, halo_px=16, change_path=tmp_path / "change.tif"
+    )
+    with rasterio.open(tmp_path / "change.tif") as ds:
+        tiled_z = ds.read(2)
+    assert not np.isfinite(whole.change.band("z")[:, :190]).any()
+    assert not np.isfinite(tiled_z[:, :190]).any()
+    assert np.isfinite(tiled_z[:, 220:]).any()

@@ -345,3 +345,32 @@ def test_a_tile_imported_again_keeps_the_overlap_the_first_tile_gave(tmp_path, c
     grid = read_raster(forced.scene.path).transform
     west_edge, _ = grid * (np.flatnonzero(changed.any(axis=0)).min(), 0)
     assert west_edge >= 630600.0 - 1.0  # the east tile's own pixels begin at 630600 m
+
+
+@pytest.mark.parametrize("order", ["single_first", "dual_first"])
+def test_slices_of_one_pass_with_and_without_vh_merge_on_vv(tmp_path, order):
+    """One slice of a pass holds VV and an unfilled VH (read as VV alone), the other both:
+    the merged scene is VV alone, each pixel from its own slice (bands were copied by
+    place: the merge crashed, or wrote VV into VH)."""
+    from imagery.aoi import get_aoi
+    from imagery.imports import import_scene
+    from imagery.io import read_raster, write_raster
+    from imagery.simulate import simulate_pair, write_simulation
+
+    aoi = get_aoi("nakhodka")
+    sim = simulate_pair(aoi, sensor="s1", seed=12, size_px=512)
+    scene = read_raster(write_simulation(sim, tmp_path / "sim")["before"], sensor="s1")
+    west, east = scene.data.copy(), scene.data.copy()
+    west[:, :, 256:] = np.nan
+    west[1] = np.nan
+    east[:, :, :256] = np.nan
+    single = write_raster(scene.replace(data=west), tmp_path / "west.tif")
+    dual = write_raster(scene.replace(data=east), tmp_path / "east.tif")
+    files = [single, dual] if order == "single_first" else [dual, single]
+    for path in files:
+        result = import_scene(tmp_path / "store", path, aoi, "s1")
+    assert result.status == "merged"
+    stored = read_raster(result.scene.path, sensor="s1")
+    assert stored.band_names == ("VV",)
+    vv = stored.band("VV")
+    assert np.isfinite(vv).mean() > 0.5  # both halves, over the AOI

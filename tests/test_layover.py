@@ -273,6 +273,7 @@ def test_series_flags_lie_closer_to_the_hulls():
         ((78.0, None), False),  # a file that does not record its look
         ((None, 282.0), False),
         ((78.0, 80.0, 280.0), True),  # a series: the third date is the other side's
+        ((None, 78.0, 282.0), True),  # the first date records no look: the next one is
     ],
 )
 def test_passes_looking_from_other_sides_are_warned_of(looks, warned):

@@ -109,3 +109,85 @@ def test_a_scene_without_vv_is_refused_by_name(pair, tmp_path):
             sensor="s1",
             names=tuple(str(p) for p in files),
         )
+
+
+# -- a file whose VH ends short keeps its VH band in every window (a review's cases) --------
+
+
+def _vh_short(raster):
+    raster.data[1, :, 256:] = np.nan
+    return raster
+
+
+@pytest.fixture(scope="module")
+def windy_pair(tmp_path_factory):
+    sim = simulate_pair(get_aoi("nakhodka"), sensor="s1", seed=12, size_px=512, windy=True)
+    return write_simulation(sim, tmp_path_factory.mktemp("windy"))
+
+
+def test_windows_without_vh_are_split_at_the_file_s_vh_threshold(windy_pair, tmp_path):
+    """Under a windy sea the file's water split is VH's; a window of a file whose VH ends
+    short keeps its (empty) VH band, as the whole scene does, and is not refused for
+    lacking the band its split names."""
+
+    def vh_corner(raster):
+        raster.data[1, :160, :160] = np.nan
+        return raster
+
+    files = _variant(windy_pair, tmp_path / "corner", vh_corner)
+    assert water_split_file(files[0], sensor="s1", chunk_px=128).band == "VH"
+    result = detect_pair_files(*files, sensor="s1", chunk_px=128, halo_px=20, workers=1)
+    assert len(result.detections) > 0
+    from imagery.tiled import detect_vessels_file
+
+    assert len(detect_vessels_file(files[1], sensor="s1", chunk_px=128, halo_px=20)) > 0
+
+
+def test_display_files_of_a_tile_whose_vh_ends_short_keep_both_bands(pair, tmp_path):
+    files = _variant(pair, tmp_path / "short", _vh_short)
+    displays = (tmp_path / "before_display.tif", tmp_path / "after_display.tif")
+    result = detect_pair_files(
+        *files, sensor="s1", chunk_px=128, halo_px=40, workers=1, display_paths=displays
+    )
+    for path in result.display_paths:
+        assert read_raster(path, require_valid=False).band_names == ("VV", "VH")
+
+
+def test_a_tile_compares_what_the_whole_scene_compares(pair, tmp_path):
+    """Windows wholly without VH are not compared in VV alone while the whole scene leaves
+    those pixels out (the band set would change at window seams)."""
+    import rasterio
+
+    files = _variant(pair, tmp_path / "short", _vh_short)
+    whole = detect_pair(*(read_raster(p, sensor="s1") for p in files), sensor="s1")
+    detect_pair_files(*files, sensor="s1", chunk_px=128, halo_px=40, change_path=tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        tiled_z = ds.read(2)
+    assert not np.isfinite(whole.change.band("z")[:, 300:]).any()
+    assert not np.isfinite(tiled_z[:, 300:]).any()
+
+
+def test_undescribed_bands_with_an_unfilled_first_band_read_the_second_as_vv(pair, tmp_path):
+    """Two undescribed bands listed VH, VV (alphabetically), VH unfilled: the band that
+    holds data is VV, not refused as 'VV holds no valid pixel'."""
+    import rasterio
+
+    from imagery.sensors import prepare_s1
+
+    raster = read_raster(pair["after"], sensor="s1")
+    path = tmp_path / "vh_vv.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": raster.width,
+        "height": raster.height,
+        "count": 2,
+        "dtype": "float32",
+        "crs": raster.crs,
+        "transform": raster.transform,
+        "nodata": float("nan"),
+    }
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.stack([np.full(raster.shape, np.nan, np.float32), raster.band("VV")]))
+    scene = prepare_s1(read_raster(path, sensor="s1"), source=str(path))
+    assert scene.band_names == ("VV",)
+    np.testing.assert_array_equal(scene.band("VV"), raster.band("VV"))
