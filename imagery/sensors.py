@@ -193,7 +193,7 @@ def _band_step_db(first: np.ndarray, second: np.ndarray) -> float:
     if not _holds_sigma0(first).any() and _holds_sigma0(second).any():
         return np.inf  # the second alone holds data: VV, beside an unfilled VH
     # NaN compares False: missing and fill (S1_FILL_BELOW) are left out alike.
-    both = (first >= S1_FILL_BELOW) & (second >= S1_FILL_BELOW) & np.isfinite(first + second)
+    both = _holds_sigma0(first) & _holds_sigma0(second)
     if not both.any():
         return 0.0
     a, b = first[both], second[both]
@@ -289,7 +289,9 @@ def _check_sigma0(linear_sample: np.ndarray, source: str) -> None:
         )
 
 
-def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None) -> Raster:
+def prepare_s1(
+    raster: Raster, *, source: str = "input", db: bool | None = None, window: bool = False
+) -> Raster:
     """Sentinel-1 backscatter as named linear-power float32 bands with NaN for invalid pixels.
 
     Parameters
@@ -300,6 +302,11 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
         Name used in error messages (the file path).
     db : bool, optional
         Force (True) or forbid (False) the dB-to-linear conversion; detected by default.
+    window : bool, default False
+        ``raster`` is one window of the file ``source`` names, read as part of the
+        whole (tiled processing): its VH is dropped only when the whole file's VH holds
+        nothing, so that every window of a file keeps the same bands. Otherwise the
+        read decides (a scene cut to an AOI where VH is unfilled is VV alone).
 
     Returns
     -------
@@ -310,7 +317,8 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
     """
     order = _s1_order(raster, source)
     bands = np.stack([_as_float_nan(raster, i) for _, i in order])
-    bands[bands < S1_FILL_BELOW] = np.nan
+    # Exactly 0 is fill in dB as in linear power: no measured sigma0 is 0.000 dB.
+    bands[(bands < S1_FILL_BELOW) | (bands == 0)] = np.nan
     picked_names = [raster.band_names[i] if raster.band_names else "" for _, i in order]
     # One pass over VV serves both the dB guess and the plausibility check.
     sample = _sample(bands[0])
@@ -328,7 +336,7 @@ def prepare_s1(raster: Raster, *, source: str = "input", db: bool | None = None)
         linear_sample = sample[sample > 0]
     _check_sigma0(linear_sample, source)
     names = tuple(b for b, _ in order)
-    if len(names) == 2 and _vh_unfilled(raster, bands, source):
+    if len(names) == 2 and _vh_unfilled(raster, bands, source, window):
         # A single-polarisation pass stored as VV+VH with an unfilled VH: VV alone is
         # the scene (a VH of no pixel would leave the change test no looks to count).
         _warn_once("empty VH", source, "%s: its VH band holds no valid pixel; read as VV alone")
@@ -342,15 +350,16 @@ def _holds_sigma0(band: np.ndarray) -> np.ndarray:
     return (band >= S1_FILL_BELOW) & (band != 0)  # NaN compares False
 
 
-def _vh_unfilled(raster: Raster, bands: np.ndarray, source: str) -> bool:
-    """Whether the scene has VV but no VH at all: decided on the whole file ``source``
-    names when ``raster`` was read from it (a window of a file whose VH ends short keeps
-    its VH band, empty, as the whole scene does), else on ``bands`` (VV, VH)."""
+def _vh_unfilled(raster: Raster, bands: np.ndarray, source: str, window: bool) -> bool:
+    """Whether the scene has VV but no VH: in ``bands`` (VV, VH), or for a ``window``
+    of the file ``source`` names, in the whole file (a window of a file whose VH ends
+    short keeps its VH band, empty, as the whole scene does)."""
     if np.isfinite(bands[1]).any():
         return False
-    whole = _whole_file_value(source, raster, _s1_vh_unfilled_file, "its VH band")
-    if whole is not None:
-        return whole
+    if window:
+        whole = _whole_file_value(source, raster, _s1_vh_unfilled_file, "its VH band")
+        if whole is not None:
+            return whole
     return bool(np.isfinite(bands[0]).any())
 
 
@@ -523,7 +532,12 @@ def check_bands(
 
 
 def prepare_s2(
-    raster: Raster, *, source: str = "input", scale: float | None = None, offset: float = 0.0
+    raster: Raster,
+    *,
+    source: str = "input",
+    scale: float | None = None,
+    offset: float = 0.0,
+    window: bool = False,
 ) -> Raster:
     """Sentinel-2 L2A as named float32 reflectance bands (+ SCL) with NaN for invalid pixels.
 
@@ -546,6 +560,9 @@ def prepare_s2(
     offset : float
         Added to the digital numbers before scaling (``BOA_ADD_OFFSET``; 0 for
         harmonised numbers).
+    window : bool, default False
+        ``raster`` is one window of the file ``source`` names (tiled processing): an
+        SCL of class 0 alone is dropped only when the whole file's is.
 
     Returns
     -------
@@ -601,7 +618,9 @@ def prepare_s2(
     if "B11" in names:
         spectral, names = _settle_swir(spectral, names, source)
     layers = [spectral]
-    if any(b == "SCL" for b, _ in order) and _scl_unfilled(raster, dict(order)["SCL"], source):
+    if any(b == "SCL" for b, _ in order) and _scl_unfilled(
+        raster, dict(order)["SCL"], source, window
+    ):
         # A stack padded with an empty SCL (an L1C scene, an export without it): a
         # scene without SCL, not one of no data anywhere.
         _warn_once(
@@ -624,16 +643,16 @@ def prepare_s2(
     )
 
 
-def _scl_unfilled(raster: Raster, index: int, source: str) -> bool:
-    """Whether the scene's SCL (band ``index``) holds no class but 0 (no data) anywhere
-    while its other bands hold data: decided on the whole file ``source`` names when
-    ``raster`` was read from it (a window outside the swath keeps its SCL), else on
-    ``raster``."""
+def _scl_unfilled(raster: Raster, index: int, source: str, window: bool) -> bool:
+    """Whether the scene's SCL (band ``index``) holds no class but 0 (no data) while its
+    other bands hold data: in ``raster``, or for a ``window`` of the file ``source``
+    names, in the whole file (a window where SCL ends short keeps it)."""
     if not _scl_without_classes(raster, index):
         return False
-    whole = _whole_file_value(source, raster, _s2_scl_unfilled_file, "its SCL band")
-    if whole is not None:
-        return whole
+    if window:
+        whole = _whole_file_value(source, raster, _s2_scl_unfilled_file, "its SCL band")
+        if whole is not None:
+            return whole
     return _others_hold_data(raster, index)
 
 
@@ -833,6 +852,7 @@ def prepare(
     source: str = "input",
     grid: str = "metric",
     s2_scale: float | None = None,
+    window: bool = False,
 ) -> Raster:
     """:func:`prepare_s1` or :func:`prepare_s2` by ``sensor``, on a metric grid.
 
@@ -841,15 +861,16 @@ def prepare(
     ``"square"`` only geographic ones, ``"native"`` none. ``s2_scale`` is the
     reflectance of one Sentinel-2 digital number; by default the file ``source`` names
     tells it (:func:`prepare_s2`: L2A's 1e-4, or 1 / 65535 for EO Browser's 16-bit
-    exports).
+    exports). ``window``: ``raster`` is a window of that file, whose unfilled bands
+    the whole file decides (:func:`prepare_s1`).
     """
     if s2_scale is not None and s2_scale <= 0:
         raise InputError(f"{source}: s2_scale must be positive, not {s2_scale}")
     if sensor == "s1":
-        prepared = prepare_s1(raster, source=source)
+        prepared = prepare_s1(raster, source=source, window=window)
     elif sensor == "s2":
         scale = {} if s2_scale is None else {"scale": s2_scale}
-        prepared = prepare_s2(raster, source=source, **scale)
+        prepared = prepare_s2(raster, source=source, window=window, **scale)
     else:
         raise InputError(f"sensor must be 's1' or 's2', got {sensor!r}")
     return to_metric(prepared, mode=grid, source=source)

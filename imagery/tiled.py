@@ -260,7 +260,7 @@ def _prepared(
         from imagery.layover import with_pass_direction
 
         raster = with_pass_direction(raster, direction)
-    return prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+    return prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale, window=True)
 
 
 def _display_core(raster: Raster, rows: slice, cols: slice) -> Raster | None:
@@ -730,7 +730,9 @@ def detect_vessels_file(
             from imagery.layover import with_pass_direction
 
             raster = with_pass_direction(raster, direction)
-        scene = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+        scene = prepare(
+            raster, sensor, source=str(path), grid="native", s2_scale=s2_scale, window=True
+        )
         if not (
             np.isfinite(scene.band("VV")).any() if sensor == "s1" else scene.valid_mask().any()
         ):

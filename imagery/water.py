@@ -922,7 +922,9 @@ def water_split_file(
             )
             if not raster.valid_mask(every_band=False).any():
                 continue
-            raster = prepare(raster, sensor, source=str(path), grid="native", s2_scale=s2_scale)
+            raster = prepare(
+                raster, sensor, source=str(path), grid="native", s2_scale=s2_scale, window=True
+            )
             if not (
                 np.isfinite(raster.band("VV")).any()
                 if sensor == "s1"
@@ -939,8 +941,8 @@ def water_split_file(
                 level = _smoothed_db_at(raster, smooth_m, rows, cols)
                 keep = np.isfinite(level)
                 values.append(level[keep])
-                # A window whose VH holds nothing reads as VV alone (prepare_s1): its
-                # samples are missing in VH, beside the other windows'.
+                # A file whose VH holds nothing reads as VV alone (prepare_s1); a window
+                # of one whose VH ends short keeps its VH, empty, and so its samples.
                 cross.append(
                     _smoothed_db_at(raster, smooth_m, rows[keep], cols[keep], "VH")
                     if raster.has_band("VH")

@@ -17,6 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def rewritten_pair(paths: dict, folder: Path, edit, *, sensor: str) -> tuple[Path, Path]:
+    """A simulated pair's ``before`` and ``after`` files (``write_simulation``'s paths)
+    written again into ``folder`` with ``edit(raster)`` applied to a copy of each."""
+    from imagery.io import read_raster, write_raster
+
+    out = []
+    for name in ("before", "after"):
+        raster = read_raster(paths[name], sensor=sensor)
+        raster = edit(raster.replace(data=raster.data.copy()))
+        out.append(write_raster(raster, folder / f"{name}.tif"))
+    return tuple(out)
+
+
 def load_benchmark(name: str) -> ModuleType:
     """The script ``benchmarks/<name>.py`` as a module (benchmarks are not a package)."""
     spec = importlib.util.spec_from_file_location(

@@ -4,15 +4,17 @@ that band's name."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
 import pytest
+from conftest import rewritten_pair
 
 from imagery.aoi import get_aoi
 from imagery.detect import detect_pair
 from imagery.errors import EmptyRasterError
-from imagery.io import read_raster, write_raster
+from imagery.io import read_raster
 from imagery.simulate import simulate_pair, write_simulation
 from imagery.tiled import detect_pair_files
 
@@ -23,13 +25,8 @@ def pair(tmp_path_factory):
     return write_simulation(sim, tmp_path_factory.mktemp("pair"))
 
 
-def _variant(paths, folder, edit) -> tuple:
-    out = []
-    for name in ("before", "after"):
-        raster = read_raster(paths[name], sensor="s2")
-        raster = edit(raster.replace(data=raster.data.copy()))
-        out.append(write_raster(raster, folder / f"{name}.tif"))
-    return tuple(out)
+#: The pair's files written again with an edit applied to each scene.
+_variant = functools.partial(rewritten_pair, sensor="s2")
 
 
 def _without_scl(raster):

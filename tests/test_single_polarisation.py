@@ -3,15 +3,17 @@ pass stored as a dual-pol stack, VH never filled) is the VV scene it holds."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
 import pytest
+from conftest import rewritten_pair
 
 from imagery.aoi import get_aoi
 from imagery.detect import detect_pair
 from imagery.errors import EmptyRasterError
-from imagery.io import read_raster, write_raster
+from imagery.io import read_raster
 from imagery.simulate import simulate_pair, write_simulation
 from imagery.tiled import detect_pair_files
 from imagery.water import water_split_file
@@ -23,15 +25,8 @@ def pair(tmp_path_factory):
     return write_simulation(sim, tmp_path_factory.mktemp("pair"))
 
 
-def _variant(paths, folder, edit) -> tuple:
-    """The pair's before and after files rewritten with ``edit(data)`` applied."""
-    out = []
-    for name in ("before", "after"):
-        raster = read_raster(paths[name], sensor="s1")
-        data = raster.data.copy()
-        raster = edit(raster.replace(data=data))
-        out.append(write_raster(raster, folder / f"{name}.tif"))
-    return tuple(out)
+#: The pair's files written again with an edit applied to each scene.
+_variant = functools.partial(rewritten_pair, sensor="s1")
 
 
 def _vv_only(raster):
@@ -191,3 +186,39 @@ def test_undescribed_bands_with_an_unfilled_first_band_read_the_second_as_vv(pai
     scene = prepare_s1(read_raster(path, sensor="s1"), source=str(path))
     assert scene.band_names == ("VV",)
     np.testing.assert_array_equal(scene.band("VV"), raster.band("VV"))
+
+
+def test_a_scene_read_where_vh_is_unfilled_is_vv_alone(pair, tmp_path):
+    """An AOI's part of a file whose VH ends short, read as a scene, is VV alone (as the
+    whole of a VV file); a window of it read for tiled processing keeps its empty VH."""
+    from rasterio.windows import Window
+
+    from imagery.sensors import prepare
+
+    files = _variant(pair, tmp_path / "short", _vh_short)
+    part = [read_raster(p, sensor="s1", window=Window(300, 0, 212, 512)) for p in files]
+    assert prepare(part[1], "s1", source=str(files[1])).band_names == ("VV",)
+    assert prepare(part[1], "s1", source=str(files[1]), window=True).band_names == ("VV", "VH")
+    result = detect_pair(*part, sensor="s1", names=tuple(str(p) for p in files))
+    assert np.isfinite(result.change.band("z")).mean() > 0.5
+
+
+def test_a_db_vh_of_zeros_is_unfilled(pair, tmp_path):
+    """Exactly 0 is fill in dB as in linear power: a VH_dB band of zeros is no VH at all
+    (kept, it was a constant 0 dB band, and the pair lost ships)."""
+    from imagery.sensors import to_db
+
+    def in_db_vh_zero(raster):
+        data = to_db(raster.data)
+        data[1] = 0.0
+        return raster.replace(data=data, band_names=("VV_dB", "VH_dB"))
+
+    def in_db_vv(raster):
+        return raster.replace(data=to_db(raster.data[:1]), band_names=("VV_dB",))
+
+    zeros = _variant(pair, tmp_path / "zeros", in_db_vh_zero)
+    vv = _variant(pair, tmp_path / "vv", in_db_vv)
+    found = detect_pair(*(read_raster(p, sensor="s1") for p in zeros), sensor="s1")
+    expected = detect_pair(*(read_raster(p, sensor="s1") for p in vv), sensor="s1")
+    assert len(expected.detections) > 0
+    assert _centres(found.detections) == _centres(expected.detections)

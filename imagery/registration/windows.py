@@ -301,10 +301,10 @@ class FileSource:
     def _prepare(self, strip: Raster, which: str) -> Raster:
         source = str(self._paths[which])
         if self.sensor == "s1":
-            return prepare_s1(strip, source=source, db=self._db[which])
+            return prepare_s1(strip, source=source, db=self._db[which], window=True)
         if self.sensor == "s2" and all(strip.has_band(b) for b in S2_BANDS):
             scale = {} if self.s2_scale is None else {"scale": self.s2_scale}
-            return prepare_s2(strip, source=source, **scale)
+            return prepare_s2(strip, source=source, window=True, **scale)
         data = strip.data.astype(np.float32, copy=False)
         invalid = ~np.isfinite(data)  # +-inf is nodata, as prepare_s1/_s2 take it
         if strip.nodata is not None and not np.isnan(strip.nodata):
