@@ -118,9 +118,9 @@ S2_SCALE_IGNORED_CLASSES = (0, 1, 8, 9, 10, 11)
 
 log = logging.getLogger(__name__)
 _WARNED: set[tuple[str, str]] = set()
-#: Files whose whole-file read failed, by (path, mtime, size): each window then decides
+#: Files whose whole-file read failed, by (path, version): each window then decides
 #: by its own numbers, and the file is not read again until it changes.
-_UNREADABLE: set[tuple[str, int, int]] = set()
+_UNREADABLE: set[tuple[str, tuple[int, ...]]] = set()
 
 
 def _warn_once(kind: str, source: str, message: str, *args) -> None:
@@ -206,7 +206,7 @@ def _band_step_db(first: np.ndarray, second: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=32)
-def _s1_band_step(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid]:
+def _s1_band_step(path: str, version: tuple[int, ...]) -> tuple[float, _FileGrid]:
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s1")
@@ -364,7 +364,7 @@ def _vh_unfilled(raster: Raster, bands: np.ndarray, source: str, window: bool) -
 
 
 @functools.lru_cache(maxsize=32)
-def _s1_vh_unfilled_file(path: str, mtime_ns: int, size: int) -> tuple[bool, _FileGrid]:
+def _s1_vh_unfilled_file(path: str, version: tuple[int, ...]) -> tuple[bool, _FileGrid]:
     """Whether a two-band S1 file holds VV but no VH, from a block-averaged read."""
     from imagery.io import raster_info, read_raster
 
@@ -458,7 +458,7 @@ def s2_fifth_band_is_swir(path: str | os.PathLike) -> bool:
 
 
 @functools.lru_cache(maxsize=32)
-def _fifth_band_share(path: str, mtime_ns: int, size: int) -> tuple[float, _FileGrid]:
+def _fifth_band_share(path: str, version: tuple[int, ...]) -> tuple[float, _FileGrid]:
     from imagery.io import raster_info, read_raster
 
     info = raster_info(path, sensor="s2")
@@ -667,7 +667,7 @@ def _others_hold_data(raster: Raster, index: int) -> bool:
 
 
 @functools.lru_cache(maxsize=32)
-def _s2_scl_unfilled_file(path: str, mtime_ns: int, size: int) -> tuple[bool, _FileGrid]:
+def _s2_scl_unfilled_file(path: str, version: tuple[int, ...]) -> tuple[bool, _FileGrid]:
     """Whether an S2 file's SCL holds no class but 0 while its other bands hold data,
     from a block-averaged read (SCL read nearest)."""
     from imagery.io import raster_info, read_raster
@@ -809,15 +809,25 @@ class _FileGrid:
         )
 
 
+def _file_version(stat: os.stat_result) -> tuple[int, ...]:
+    """What tells one version of a file from another: its modification time and size,
+    and its inode and status-change time. A file replaced by a rename (an atomic write)
+    is another inode; one rewritten in place keeping its size and modification time
+    (``touch -r``, a copy that preserves times) still changes its ctime, which no user
+    call can set back."""
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
+
+
 def _whole_file(source: str, read, what: str):
-    """``read(path, mtime_ns, size)`` of the file ``source`` names (cached by ``read``
-    per version of the file); None when ``source`` names no file, or when reading it
-    failed: that is warned of once, and the file not read again until it changes."""
+    """``read(path, version)`` of the file ``source`` names (cached by ``read`` per
+    version of the file, :func:`_file_version`); None when ``source`` names no file, or
+    when reading it failed: that is warned of once, and the file not read again until it
+    changes."""
     try:
         stat = os.stat(source)
     except (OSError, ValueError, TypeError):
         return None
-    key = (os.path.realpath(source), stat.st_mtime_ns, stat.st_size)
+    key = (os.path.realpath(source), _file_version(stat))
     if key in _UNREADABLE:
         return None
     try:
@@ -829,7 +839,7 @@ def _whole_file(source: str, read, what: str):
 
 
 @functools.lru_cache(maxsize=32)
-def _decide_file_scale(path: str, mtime_ns: int, size: int) -> tuple[float | None, _FileGrid]:
+def _decide_file_scale(path: str, version: tuple[int, ...]) -> tuple[float | None, _FileGrid]:
     """:func:`s2_digital_number_scale` of a file from a block-averaged read of about
     ``S2_SCALE_SAMPLE_PX`` pixels (None for float reflectance), and its grid."""
     from imagery.io import raster_info, read_raster

@@ -222,3 +222,38 @@ def test_a_db_vh_of_zeros_is_unfilled(pair, tmp_path):
     expected = detect_pair(*(read_raster(p, sensor="s1") for p in vv), sensor="s1")
     assert len(expected.detections) > 0
     assert _centres(found.detections) == _centres(expected.detections)
+
+
+def test_a_file_rewritten_in_place_is_decided_again(pair, tmp_path):
+    """The whole file's decisions are cached per version of the file: one rewritten in
+    place keeping its size and modification time (a copy that preserves times) is read
+    again, not taken for the version decided before."""
+    import os
+    import time
+
+    import rasterio
+    from rasterio.windows import Window
+
+    from imagery.io import write_raster
+    from imagery.sensors import prepare
+
+    raster = read_raster(pair["after"], sensor="s1")
+    data = raster.data.copy()
+    data[1, :256, :256] = np.nan  # VH ends short of the window read
+    path = write_raster(
+        raster.replace(data=data), tmp_path / "after.tif", cog=False, compress="none"
+    )
+
+    def bands():
+        part = read_raster(path, sensor="s1", window=Window(0, 0, 256, 256))
+        return prepare(part, "s1", source=str(path), window=True).band_names
+
+    assert bands() == ("VV", "VH")
+    first = os.stat(path)
+    time.sleep(0.05)  # file times tick at the kernel's clock, a few milliseconds
+    with rasterio.open(path, "r+") as dst:
+        dst.write(np.full(raster.shape, np.nan, dtype=np.float32), 2)  # VH never filled
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))
+    second = os.stat(path)
+    assert (second.st_size, second.st_mtime_ns) == (first.st_size, first.st_mtime_ns)
+    assert bands() == ("VV",)

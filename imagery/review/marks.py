@@ -79,12 +79,15 @@ def checkpoint_wal(path: str | os.PathLike) -> None:
 
 
 def file_fingerprint(path: str | os.PathLike) -> tuple:
-    """(mtime, size) of a GeoPackage and its ``-wal``: changes when anyone writes to it."""
+    """(mtime, size, inode, ctime) of a GeoPackage and its ``-wal``: changes when anyone
+    writes to it. An edit of a page in place keeps the size, and a tool that keeps file
+    times keeps the mtime; the ctime moves with any write or change of times (at the
+    kernel clock's tick), and a file replaced by a rename is another inode."""
     out = []
     for candidate in (Path(path), Path(f"{path}-wal")):
         try:
             stat = candidate.stat()
-            out.append((stat.st_mtime_ns, stat.st_size))
+            out.append((stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns))
         except FileNotFoundError:
             out.append(None)
     return tuple(out)
