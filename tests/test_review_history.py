@@ -440,3 +440,22 @@ def test_an_unreadable_run_folder_holds_back_only_its_own_marks(tmp_path):
     assert str(broken) in result.output
     for aoi in ("aaa", "bbb"):
         assert _row(root / aoi / "history.gpkg", 180.0).last_status == "confirmed"
+
+
+def test_the_later_pass_of_a_day_wins_whichever_folder_name_it_was_given(tmp_path):
+    """Two passes of one day: the evening's was run first and took the plain date's
+    folder, the morning's came second (``<date>-s1``). The evening's mark is the later
+    one, whatever the names' order, when synced and when folded."""
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    evening = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    morning = _fold(out, "2024-03-13-s1", before=D1, after=D2.replace(hour=9), gone=[])
+    _mark(evening.paths["detections"], 1, "confirmed", "tanker at the coal pier")
+    _mark(morning.paths["detections"], 1, "dismissed", "crane barge")
+    sync_marks(history)
+    tanker = _row(history, 180.0)
+    assert (tanker.last_status, tanker.reviewed_in) == ("confirmed", "2024-03-13")
+    # The morning's pass run again carries its mark into the fold: it still ranks below.
+    _fold(out, "2024-03-13-s1", before=D1, after=D2.replace(hour=9), gone=[])
+    tanker = _row(history, 180.0)
+    assert (tanker.last_status, tanker.reviewed_in) == ("confirmed", "2024-03-13")

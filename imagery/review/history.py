@@ -39,9 +39,12 @@ carries those marks into the history without running anything again
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -106,10 +109,11 @@ def _take(flags: gpd.GeoDataFrame, j: int) -> dict:
     }
 
 
-def _review(hist, i, flag, folder: str) -> None:
+def _review(hist, i, flag, folder: str, order: Callable[[str], tuple]) -> None:
     """Keep the analyst's latest mark: a status other than ``new`` wins over ``new`` (from
-    any folder), and over another status from an earlier folder; a note left on a
-    ``new`` flag is kept while the row has no other status."""
+    any folder), and over another status from a folder of an earlier pass (``order``,
+    :func:`_pass_order`); a note left on a ``new`` flag is kept while the row has no
+    other status."""
     status = str(flag.get("status") or "new")
     if status == "new":
         note = str(flag.get("note") or "").strip()
@@ -121,7 +125,7 @@ def _review(hist, i, flag, folder: str) -> None:
     current = hist.at[i, "last_status"]
     unset = not isinstance(current, str) or current.strip() in ("", "new")
     # A note alone (status new) made in a later folder does not outrank a status.
-    if unset or not isinstance(reviewed_in, str) or folder >= reviewed_in:
+    if unset or not isinstance(reviewed_in, str) or order(folder) >= order(reviewed_in):
         hist.at[i, "last_status"] = status
         hist.at[i, "last_note"] = flag.get("note", "")
         hist.at[i, "reviewed_in"] = folder
@@ -190,6 +194,7 @@ def _apply_detections(
     folder: str,
     tolerance_m: float,
     first_id: int,
+    order: Callable[[str], tuple],
     exclude: set[int] | None = None,
 ) -> int:
     """Match this run's flags to open rows; update them, add the rest. Returns (hist, added).
@@ -208,7 +213,7 @@ def _apply_detections(
         i = hist.index[eligible[i_sub]]
         matched.add(j)
         if not seen[j]:
-            _review(hist, i, flags.iloc[j], folder)
+            _review(hist, i, flags.iloc[j], folder, order)
             continue
         folders = _folders(hist.at[i, "run_folders"])
         if folder not in folders:
@@ -218,7 +223,7 @@ def _apply_detections(
         hist.at[i, "runs"] = len(folders)
         hist.at[i, "first_seen"] = min(str(hist.at[i, "first_seen"]), date)
         hist.at[i, "last_seen"] = max(str(hist.at[i, "last_seen"]), date)
-        _review(hist, i, flags.iloc[j], folder)
+        _review(hist, i, flags.iloc[j], folder, order)
         if latest:
             for key, value in _take(flags, j).items():
                 hist.at[i, key] = value
@@ -243,7 +248,15 @@ def _apply_detections(
 
 
 def _apply_departed(
-    hist, flags, *, before: str, after: str, folder: str, tolerance_m, first_id: int
+    hist,
+    flags,
+    *,
+    before: str,
+    after: str,
+    folder: str,
+    tolerance_m,
+    first_id: int,
+    order: Callable[[str], tuple],
 ) -> int:
     """Stamp ``departed_seen`` on rows of vessels gone by ``after``. Returns (hist, added)."""
     first = hist["first_seen"].astype(str)
@@ -257,13 +270,13 @@ def _apply_departed(
         i = hist.index[eligible[i_sub]]
         matched.add(j)
         if not seen[j]:
-            _review(hist, i, flags.iloc[j], folder)
+            _review(hist, i, flags.iloc[j], folder, order)
             continue
         hist.at[i, "departed_seen"] = after
         hist.at[i, "departed_run"] = folder
         # It was still there on the before date of the pass that saw it gone.
         hist.at[i, "last_seen"] = max(str(hist.at[i, "last_seen"]), before)
-        _review(hist, i, flags.iloc[j], folder)
+        _review(hist, i, flags.iloc[j], folder, order)
     added = [
         {
             "kind": flags.iloc[j]["kind"],
@@ -388,6 +401,7 @@ def _update(
     )
     first_id = _stored_next_id(path) if previous is not None else 1
     touched, departure_only = _withdraw(hist, folder)
+    order = _pass_order(path.parent)
     hist, added_gone = _apply_departed(
         hist,
         gone.reset_index(drop=True),
@@ -396,6 +410,7 @@ def _update(
         folder=folder,
         tolerance_m=min_tolerance_m,
         first_id=first_id,
+        order=order,
     )
     hist, added = _apply_detections(
         hist,
@@ -404,6 +419,7 @@ def _update(
         folder=folder,
         tolerance_m=min_tolerance_m,
         first_id=first_id,
+        order=order,
         exclude=departure_only | kept,
     )
     added += added_gone
@@ -436,23 +452,56 @@ class MarksSync:
     unreadable: tuple[str, ...] = ()
 
 
-def _folder_after_date(gpkg: Path) -> str | None:
-    """The after-scene date (``YYYY-MM-DD``) a run folder's ``run`` table records."""
+def _folder_after_time(gpkg: Path) -> str | None:
+    """The after scene's time (ISO 8601) a run folder's ``run`` table records."""
     import pyogrio
 
     try:
         table = pyogrio.read_dataframe(gpkg, layer="run", read_geometry=False)
-        value = str(table["after_time"].iloc[0] or "")[:10]
+        value = table["after_time"].iloc[0]
     except Exception:  # an older folder without the table: its departures by folder only
         return None
-    return value or None
+    return str(value) if isinstance(value, str) and value else None
+
+
+def _folder_after_date(gpkg: Path) -> str | None:
+    """The after-scene date (``YYYY-MM-DD``) a run folder's ``run`` table records."""
+    value = _folder_after_time(gpkg)
+    return value[:10] if value else None
+
+
+def _pass_order(root: Path) -> Callable[[str], tuple[str, str]]:
+    """Sort key of the run folders beside a history (names relative to ``root``): the
+    time of the pass each holds (its after scene, UTC, from the folder's ``run`` table;
+    the date its name begins with when it has none), then the name.
+
+    Folders of different days sort by name, which begins with the date; two passes of
+    one day are named by which ran first (:func:`imagery.outputs.run_folder`: the plain
+    date, then ``<date>-<sensor>``), not by when they passed.
+    """
+
+    @functools.cache
+    def key(folder: str) -> tuple[str, str]:
+        when = _folder_after_time(root / folder / "detections.gpkg")
+        try:
+            moment = datetime.fromisoformat(when) if when else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            return folder[:10], folder
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(), folder
+
+    return key
 
 
 def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> MarksSync:
     """Carry the analysts' marks saved in the run folders beside ``history.gpkg`` into it.
 
-    Each run folder (``<dir>/detections.gpkg`` next to ``path``) is read, oldest folder
-    name first, so that the latest folder's status wins as when runs are folded. A
+    Each run folder (``<dir>/detections.gpkg`` next to ``path``) is read, oldest pass
+    first (:func:`_pass_order`), so that the latest pass's status wins as when runs are
+    folded. A
     marked flag (a status other than ``new``, or a note) of layer ``detections`` is
     matched (:func:`imagery.review.marks.match_flags`) to the rows that folder sighted,
     one of layer ``departed`` to the rows that left by its after date (it, or another
@@ -478,10 +527,15 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> Mar
         folders = [_folders(v) for v in hist["run_folders"]]
         departed = hist["departed_seen"]
         record_only = np.array([not f for f in folders], dtype=bool) & departed.isna().to_numpy()
-        for gpkg in sorted(path.parent.glob("*/detections.gpkg")):
+        order = _pass_order(path.parent)
+        runs = {}
+        for gpkg in path.parent.glob("*/detections.gpkg"):
             if gpkg.parent.name.startswith("."):
                 continue  # a run being written stages in .<name>.*.tmp
             folder = Path(os.path.relpath(gpkg.parent.resolve(), path.parent.resolve())).as_posix()
+            runs[folder] = gpkg
+        for folder in sorted(runs, key=order):
+            gpkg = runs[folder]
             try:
                 layers = {layer: read_flags(gpkg, layer) for layer in ("detections", "departed")}
             except ReviewError as exc:
@@ -509,7 +563,7 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> Mar
                 for i_sub, j in match_flags(
                     hist.iloc[rows], flags, min_tolerance_m=min_tolerance_m
                 ):
-                    _review(hist, hist.index[rows[i_sub]], flags.iloc[j], folder)
+                    _review(hist, hist.index[rows[i_sub]], flags.iloc[j], folder, order)
         after = hist[["last_status", "last_note", "reviewed_in"]]
         changed = ~(
             (before.fillna("").astype(str) == after.fillna("").astype(str)).all(axis=1)
