@@ -465,7 +465,13 @@ def detect_aligned(
         )
     land = cargo_land(water, judged, [before, relit], params, distance=distance)
     cargo = cargo_flags(
-        change, before, land, [hulls_before, hulls_after], params, scenes=(before, relit)
+        change,
+        before,
+        land,
+        [hulls_before, hulls_after],
+        params,
+        scenes=(before, relit),
+        cloudless=masks.cloudless,
     )
     detections = to_schema(
         [new_vessels, moored, cargo], before.crs, before, aligned, "new", min_score=params.min_score

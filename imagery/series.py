@@ -326,7 +326,13 @@ def detect_series(
             )
         land = cargo_land(water, usable, [before, after], params, distance=distance)
         cargo = cargo_flags(
-            change, reference, land, [hulls[j - 1], hulls[j]], params, scenes=(before, after)
+            change,
+            reference,
+            land,
+            [hulls[j - 1], hulls[j]],
+            params,
+            scenes=(before, after),
+            cloudless=masks.cloudless,
         )
         for frames, out in (([new, moored, cargo], found), ([left, unmoored], gone)):
             flags = to_schema(

@@ -250,3 +250,81 @@ def test_a_churn_object_is_cut_into_its_strong_stack_scale_parts():
     # Uncut, the object's mean score is the churn's, not the stack's.
     whole = measure_objects(labels, n, transform=grid.transform, crs=grid.crs, values={"z": z})
     assert whole["z_mean"].iloc[0] < parts["z_mean"].iloc[0]
+
+
+def test_a_pair_is_cloudless_only_where_neither_date_shows_a_cloud():
+    from imagery.flags.masks import pair_masks
+    from imagery.water import water_mask
+
+    before, after = _churn_pair()
+    clouded = after.data.copy()
+    clouded[:4, 150:195, 140:195] += 0.45  # 450 m x 550 m of thick white cloud
+    for scene, cloudless in ((after, True), (after.replace(data=clouded), False)):
+        assert not scene.has_band("SCL")
+        masks = pair_masks(before, scene, water_mask(before), ALL)
+        assert masks.cloudless is cloudless
+
+
+def test_a_small_cloud_s_shadow_gone_from_a_yard_is_cut_but_flags_nothing(monkeypatch):
+    """A cumulus outside the scene (or too small for the masks) shaded 200 m x 300 m of a
+    yard crossed by busy lanes on the before date; no SCL, and no cloud the masks see, so
+    the pair counts as cloudless and its churn is cut. The parts are lanes under a shadow
+    gone, no stacks set down on open ground: none is flagged."""
+    import imagery.flags.cargo as cargo_module
+
+    parts = []
+    real = cargo_module._stack_parts
+
+    def recorded(*args, **kwargs):
+        found = real(*args, **kwargs)
+        parts.append(len(found))
+        return found
+
+    monkeypatch.setattr(cargo_module, "_stack_parts", recorded)
+    region = (slice(100, 120), slice(60, 90))
+    before, after = _ground(), _ground()
+    lanes = np.zeros((SIZE, SIZE), dtype=bool)
+    lanes[90:140:8, 50:110] = True
+    traffic = np.where(np.indices((SIZE, SIZE)).sum(axis=0) % 2, 0.25, 0.04)
+    for ground in (before, after):
+        ground[:, lanes] = traffic[lanes]
+    before[:, region[0], region[1]] *= np.array([0.75, 0.55, 0.55, 0.55])[:, None, None]
+    found = detect_aligned(blurred_s2(before, 1, 1), blurred_s2(after, 11, 2), params=ALL)
+    assert parts and sum(parts) > 0
+    assert not (found.detections["kind"] == "cargo").any()
+
+
+def test_churn_is_cut_into_stacks_without_scl_where_no_date_shows_a_cloud(monkeypatch):
+    """Without SCL the yards' churn was cut into stacks only where SCL masked the clouds,
+    lest a cloud's shadow come or gone be cut into stacks; where neither date shows any
+    cloud there is no shadow to cut. An independent simulator's cloudless pair without
+    SCL (``benchmarks/othersim.py``, seed 18): stacks set down among the churn are found
+    only when it is cut."""
+    from conftest import load_benchmark
+
+    import imagery.detect as detect_module
+
+    pair = load_benchmark("second_opinion").simulate(18, "s2", 512)
+    assert not pair.before.has_band("SCL") and not pair.after.has_band("SCL")
+    calls = []
+    real = detect_module.cargo_flags
+
+    def recorded(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(detect_module, "cargo_flags", recorded)
+    result = detect_module.detect_pair(pair.before, pair.after, sensor="s2")
+    ((args, kwargs),) = calls
+    assert kwargs["cloudless"] is True
+    stacks = list(pair.new_cargo.geometry.centroid)
+
+    def found(flags) -> int:
+        centres = list(flags.geometry.centroid)
+        return sum(any(s.distance(c) <= 20.0 for c in centres) for s in stacks)
+
+    uncut = found(real(*args, **{**kwargs, "cloudless": False}))
+    cut = found(real(*args, **{**kwargs, "cloudless": True}))
+    assert cut >= uncut + 2
+    detected = result.detections
+    assert found(detected[detected["kind"] == "cargo"]) >= uncut + 2

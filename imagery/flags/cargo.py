@@ -40,6 +40,7 @@ def cargo_flags(
     params: DetectParams,
     *,
     scenes: tuple[Raster, Raster] | None = None,
+    cloudless: bool = False,
 ) -> gpd.GeoDataFrame:
     """Stack-scale objects of significant change on ``land`` (usable pixels only), away
     from the vessels of either date.
@@ -60,7 +61,8 @@ def cargo_flags(
     0.376 -> 0.459 on an independent simulator's (``benchmarks/detection.py``,
     ``benchmarks/second_opinion.py``). An object the empty-ground test rejects that
     could hold two stacks is cut at the saddles of its change and its parts judged
-    alone, where SCL masked the clouds (``params.cargo_split_spacing_m``).
+    alone (``params.cargo_split_spacing_m``) where SCL masked the clouds, or where
+    neither date shows any (``cloudless``, :attr:`imagery.flags.masks.PairMasks.cloudless`).
     """
 
     pixel_m = grid.pixel_m
@@ -88,9 +90,11 @@ def cargo_flags(
         empty = _on_empty_ground(frame, *scenes, land, params, ground=ground)
         churn = frame.loc[~empty & (frame["area_m2"] >= 2.0 * params.cargo_min_area_m2)]
         frame = frame.loc[empty].copy()
-        # Without SCL, a rejected change may be a cloud's shadow come or gone, whose
-        # parts look like stacks set down on smooth ground: cut only where SCL masked them.
-        masked = all(scene.has_band("SCL") for scene in scenes)
+        # Without SCL, a rejected change may be a cloud's shadow come or gone that the
+        # image's own masks missed, whose parts look like stacks set down on smooth
+        # ground: cut only where SCL masked the shadows, or where no date shows a cloud
+        # to cast one.
+        masked = cloudless or all(scene.has_band("SCL") for scene in scenes)
         if params.cargo_split_spacing_m > 0 and masked and not churn.empty:
             parts = _stack_parts(churn, z, grid, params)
             if not parts.empty:

@@ -46,6 +46,10 @@ class PairMasks:
     shadows : tuple of two ndarray of bool, or None
         S2: each date's cloud shadows (:func:`imagery.clouds.s2_cloud_shadows`, not
         grown), kept so that a scene without SCL need not search them again; S1: None.
+    cloudless : bool
+        S2: neither date shows any cloud, cloud shadow, haze or veil (every pixel valid
+        on both dates is ``usable``), so no shadow the masks missed can come or go
+        between them; S1: True.
 
     Arrivals at a quay and departures from it found from the change
     (:func:`imagery.flags.berths.berth_changes`) are sought on ``arrivals``
@@ -63,6 +67,7 @@ class PairMasks:
     departures: np.ndarray
     veiled: np.ndarray
     shadows: tuple[np.ndarray, np.ndarray] | None = None
+    cloudless: bool = True
 
     @property
     def berth_arrivals(self) -> np.ndarray:
@@ -106,6 +111,8 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
             near_shore = np.zeros_like(land)
         shadow_before = shadow_before & near_shore
         shadow_after = shadow_after & near_shore
+    valid = before.valid_mask() & after.valid_mask()
+    cloudless = int(np.count_nonzero(usable)) == int(np.count_nonzero(valid))
     return PairMasks(
         usable=usable,
         seen=seen,
@@ -113,6 +120,7 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
         departures=seen & ~shadow_after,
         veiled=veiled,
         shadows=shadows,
+        cloudless=cloudless,
     )
 
 
