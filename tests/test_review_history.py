@@ -459,3 +459,43 @@ def test_the_later_pass_of_a_day_wins_whichever_folder_name_it_was_given(tmp_pat
     _fold(out, "2024-03-13-s1", before=D1, after=D2.replace(hour=9), gone=[])
     tanker = _row(history, 180.0)
     assert (tanker.last_status, tanker.reviewed_in) == ("confirmed", "2024-03-13")
+
+
+def test_a_removed_folder_s_mark_is_ranked_by_name(tmp_path):
+    """A folder since removed gives no pass time: its mark is ranked against a later
+    folder's by name, as before times were read (run folders kept in a subfolder too)."""
+    import shutil
+
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    first = _fold(out, "runs/2024-03-13", before=D1, after=D2, gone=[])
+    _mark(first.paths["detections"], 1, "confirmed", "tanker")
+    _fold(out, "runs/2024-03-13", before=D1, after=D2, gone=[])  # the fold takes the mark
+    shutil.rmtree(out / "runs" / "2024-03-13")
+    later = _fold(out, "runs/2024-03-25", before=D2, after=D3, gone=[])
+    _mark(later.paths["detections"], 1, "dismissed", "crane barge")
+    _fold(out, "runs/2024-03-25", before=D2, after=D3, gone=[])
+    tanker = _row(history, 180.0)
+    assert (tanker.last_status, tanker.reviewed_in) == ("dismissed", "runs/2024-03-25")
+
+
+def test_a_pass_time_that_cannot_be_read_is_ranked_by_name(tmp_path):
+    """A run table's time out of range (a hand edit) neither stops the sync nor ranks
+    its folder: the folders are ranked by name."""
+    from test_review_marks import gpkg_connect
+
+    out = tmp_path / "testport"
+    history = out / "history.gpkg"
+    evening = _fold(out, "2024-03-13", before=D1, after=D2, gone=[])
+    morning = _fold(out, "2024-03-13-s1", before=D1, after=D2.replace(hour=9), gone=[])
+    con = gpkg_connect(morning.paths["detections"])
+    try:
+        with con:
+            con.execute("UPDATE run SET after_time = '0001-01-01T00:30:00+01:00'")
+    finally:
+        con.close()
+    _mark(evening.paths["detections"], 1, "confirmed", "tanker")
+    _mark(morning.paths["detections"], 1, "dismissed", "crane barge")
+    sync_marks(history)
+    tanker = _row(history, 180.0)
+    assert (tanker.last_status, tanker.reviewed_in) == ("dismissed", "2024-03-13-s1")

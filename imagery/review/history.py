@@ -109,7 +109,7 @@ def _take(flags: gpd.GeoDataFrame, j: int) -> dict:
     }
 
 
-def _review(hist, i, flag, folder: str, order: Callable[[str], tuple]) -> None:
+def _review(hist, i, flag, folder: str, order: Callable[[str], _Pass]) -> None:
     """Keep the analyst's latest mark: a status other than ``new`` wins over ``new`` (from
     any folder), and over another status from a folder of an earlier pass (``order``,
     :func:`_pass_order`); a note left on a ``new`` flag is kept while the row has no
@@ -194,7 +194,7 @@ def _apply_detections(
     folder: str,
     tolerance_m: float,
     first_id: int,
-    order: Callable[[str], tuple],
+    order: Callable[[str], _Pass],
     exclude: set[int] | None = None,
 ) -> int:
     """Match this run's flags to open rows; update them, add the rest. Returns (hist, added).
@@ -256,7 +256,7 @@ def _apply_departed(
     folder: str,
     tolerance_m,
     first_id: int,
-    order: Callable[[str], tuple],
+    order: Callable[[str], _Pass],
 ) -> int:
     """Stamp ``departed_seen`` on rows of vessels gone by ``after``. Returns (hist, added)."""
     first = hist["first_seen"].astype(str)
@@ -470,30 +470,55 @@ def _folder_after_date(gpkg: Path) -> str | None:
     return value[:10] if value else None
 
 
-def _pass_order(root: Path) -> Callable[[str], tuple[str, str]]:
-    """Sort key of the run folders beside a history (names relative to ``root``): the
-    time of the pass each holds (its after scene, UTC, from the folder's ``run`` table;
-    the date its name begins with when it has none), then the name.
+@functools.total_ordering
+@dataclasses.dataclass(frozen=True)
+class _Pass:
+    """A run folder's place among the passes (:func:`_pass_order`)."""
 
-    Folders of different days sort by name, which begins with the date; two passes of
-    one day are named by which ran first (:func:`imagery.outputs.run_folder`: the plain
-    date, then ``<date>-<sensor>``), not by when they passed.
+    folder: str
+    time: datetime | None  # the after scene's, UTC; None when its run table gives none
+
+    def _key(self, other: _Pass) -> tuple:
+        if self.time is not None and other.time is not None:
+            return (self.time, self.folder)
+        return (self.folder,)
+
+    def __lt__(self, other: _Pass) -> bool:
+        return self._key(other) < other._key(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Pass) and self._key(other) == other._key(self)
+
+    def __hash__(self) -> int:
+        return hash(self.folder)
+
+
+def _pass_order(root: Path) -> Callable[[str], _Pass]:
+    """Order of the run folders beside a history (names relative to ``root``) by the
+    pass each holds: two folders whose ``run`` tables both give the after scene's time
+    are ranked by that time (UTC), then by name; otherwise by name, which begins with
+    the date (a folder since removed, one written before the table existed, or one
+    whose time cannot be read).
+
+    Two passes of one day are named by which ran first (:func:`imagery.outputs.run_folder`:
+    the plain date, then ``<date>-<sensor>``), not by when they passed: the times rank
+    them.
     """
 
     @functools.cache
-    def key(folder: str) -> tuple[str, str]:
+    def place(folder: str) -> _Pass:
         when = _folder_after_time(root / folder / "detections.gpkg")
         try:
             moment = datetime.fromisoformat(when) if when else None
-        except ValueError:
+            if moment is not None:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                moment = moment.astimezone(UTC)
+        except (ValueError, TypeError, OverflowError):
             moment = None
-        if moment is None:
-            return folder[:10], folder
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(), folder
+        return _Pass(folder, moment)
 
-    return key
+    return place
 
 
 def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> MarksSync:
