@@ -23,8 +23,8 @@ PUFF_SIGMA_PX = 4.0  # a puff about 150 m across with a soft edge
 PUFF_PEAK = 0.18  # added to every band: cloud is white
 
 
-def _ground() -> np.ndarray:
-    ground = np.empty((4, SIZE, SIZE), dtype=np.float64)
+def _ground(size: int = SIZE) -> np.ndarray:
+    ground = np.empty((4, size, size), dtype=np.float64)
     ground[:] = np.array(PAVEMENT)[:, None, None]
     ground[:, :, :SHORE_COL] = np.array(WATER)[:, None, None]
     return ground
@@ -146,7 +146,7 @@ YARD = (slice(70, 90), slice(90, 150))
 NEW_STACK = (slice(92, 98), slice(112, 122))  # 60 m x 100 m, a lane of two pixels from the yard
 
 
-def _churn_pair() -> tuple[Raster, Raster]:
+def _churn_pair(size: int = SIZE) -> tuple[Raster, Raster]:
     """Between the dates the yard's stacks were raised and lowered (their shadows darken
     it by a third, colours unchanged) and a stack of red containers was set down on the
     pavement beside it."""
@@ -159,7 +159,7 @@ def _churn_pair() -> tuple[Raster, Raster]:
         ]
     )
     pick = np.random.default_rng(5).integers(0, len(palette), (20, 60))
-    before, after = _ground(), _ground()
+    before, after = _ground(size), _ground(size)
     before[:, YARD[0], YARD[1]] = np.moveaxis(palette[pick], -1, 0)
     after[:, YARD[0], YARD[1]] = 0.67 * before[:, YARD[0], YARD[1]]
     after[:, NEW_STACK[0], NEW_STACK[1]] = np.array(RED_CONTAINERS)[:, None, None]
@@ -252,16 +252,25 @@ def test_a_churn_object_is_cut_into_its_strong_stack_scale_parts():
     assert whole["z_mean"].iloc[0] < parts["z_mean"].iloc[0]
 
 
-def test_a_pair_is_cloudless_only_where_neither_date_shows_a_cloud():
+#: Side of the scenes that may vouch for a clear sky (``CLOUDLESS_MIN_SIDE_M``, 3 km).
+WIDE = 320
+
+
+def test_a_pair_is_cloudless_only_where_a_wide_scene_shows_no_cloud():
     from imagery.flags.masks import pair_masks
     from imagery.water import water_mask
 
-    before, after = _churn_pair()
+    before, after = _churn_pair(WIDE)
     clouded = after.data.copy()
-    clouded[:4, 150:195, 140:195] += 0.45  # 450 m x 550 m of thick white cloud
-    for scene, cloudless in ((after, True), (after.replace(data=clouded), False)):
-        assert not scene.has_band("SCL")
-        masks = pair_masks(before, scene, water_mask(before), ALL)
+    clouded[:4, 250:295, 240:295] += 0.45  # 450 m x 550 m of thick white cloud
+    small = _churn_pair()  # 2 km: a cloud it does not hold may shade it
+    for (first, second), cloudless in (
+        ((before, after), True),
+        ((before, after.replace(data=clouded)), False),
+        (small, False),
+    ):
+        assert not second.has_band("SCL")
+        masks = pair_masks(first, second, water_mask(first), ALL)
         assert masks.cloudless is cloudless
 
 
@@ -282,10 +291,10 @@ def test_a_small_cloud_s_shadow_gone_from_a_yard_is_cut_but_flags_nothing(monkey
 
     monkeypatch.setattr(cargo_module, "_stack_parts", recorded)
     region = (slice(100, 120), slice(60, 90))
-    before, after = _ground(), _ground()
-    lanes = np.zeros((SIZE, SIZE), dtype=bool)
+    before, after = _ground(WIDE), _ground(WIDE)
+    lanes = np.zeros((WIDE, WIDE), dtype=bool)
     lanes[90:140:8, 50:110] = True
-    traffic = np.where(np.indices((SIZE, SIZE)).sum(axis=0) % 2, 0.25, 0.04)
+    traffic = np.where(np.indices((WIDE, WIDE)).sum(axis=0) % 2, 0.25, 0.04)
     for ground in (before, after):
         ground[:, lanes] = traffic[lanes]
     before[:, region[0], region[1]] *= np.array([0.75, 0.55, 0.55, 0.55])[:, None, None]

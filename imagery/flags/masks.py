@@ -48,8 +48,11 @@ class PairMasks:
         grown), kept so that a scene without SCL need not search them again; S1: None.
     cloudless : bool
         S2: neither date shows any cloud, cloud shadow, haze or veil (every pixel valid
-        on both dates is ``usable``), so no shadow the masks missed can come or go
-        between them; S1: True.
+        on both dates is ``usable``) over a scene at least ``CLOUDLESS_MIN_SIDE_M`` on
+        each side, so no shadow the masks missed is likely to come or go between them;
+        S1: True. A smaller scene (a window, an AOI's corner of a clouded file) may lie in
+        the shadow of a cloud it does not hold, or under cirrus the masks do not see
+        without SCL, with clouds they would see just outside it.
 
     Arrivals at a quay and departures from it found from the change
     (:func:`imagery.flags.berths.berth_changes`) are sought on ``arrivals``
@@ -78,6 +81,12 @@ class PairMasks:
     def berth_departures(self) -> np.ndarray:
         """Where :func:`imagery.flags.berths.berth_changes` seeks departures from a quay."""
         return self.departures & ~self.veiled
+
+
+#: Shortest side, metres, of a scene whose own masks may vouch that neither date is
+#: clouded (:attr:`PairMasks.cloudless`): cumulus 1-2 km up cast their shadows 0.6-3.5 km
+#: from them at sun elevations of 30-60 degrees.
+CLOUDLESS_MIN_SIDE_M = 3000.0
 
 
 def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectParams) -> PairMasks:
@@ -112,7 +121,8 @@ def pair_masks(before: Raster, after: Raster, water: np.ndarray, params: DetectP
         shadow_before = shadow_before & near_shore
         shadow_after = shadow_after & near_shore
     valid = before.valid_mask() & after.valid_mask()
-    cloudless = int(np.count_nonzero(usable)) == int(np.count_nonzero(valid))
+    wide = min(before.shape) * before.pixel_m >= CLOUDLESS_MIN_SIDE_M
+    cloudless = wide and int(np.count_nonzero(usable)) == int(np.count_nonzero(valid))
     return PairMasks(
         usable=usable,
         seen=seen,
