@@ -258,8 +258,11 @@ def test_edits_saved_during_a_run_keeping_the_file_s_times_are_not_overwritten(
         time.sleep(0.05)  # file times tick at the kernel's clock, a few milliseconds
         _mark(gpkg, 2, "confirmed", "saved during the run")
         os.utime(gpkg, ns=(kept.st_atime_ns, kept.st_mtime_ns))
-        assert os.stat(gpkg).st_size == kept.st_size
+        edited = os.stat(gpkg)
+        assert edited.st_size == kept.st_size
         assert not Path(f"{gpkg}-wal").exists()
+        if edited.st_ctime_ns == kept.st_ctime_ns:
+            pytest.skip("the file system's clock is coarser than the test's pause")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(chips_mod, "write_chips", analyst_saves_meanwhile)

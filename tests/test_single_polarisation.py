@@ -256,4 +256,6 @@ def test_a_file_rewritten_in_place_is_decided_again(pair, tmp_path):
     os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))
     second = os.stat(path)
     assert (second.st_size, second.st_mtime_ns) == (first.st_size, first.st_mtime_ns)
+    if second.st_ctime_ns == first.st_ctime_ns:
+        pytest.skip("the file system's clock is coarser than the test's pause")
     assert bands() == ("VV",)
