@@ -526,12 +526,11 @@ def sync_marks(path: str | os.PathLike, *, min_tolerance_m: float = 20.0) -> Mar
 
     Each run folder (``<dir>/detections.gpkg`` next to ``path``) is read, oldest pass
     first (:func:`_pass_order`), so that the latest pass's status wins as when runs are
-    folded. A
-    marked flag (a status other than ``new``, or a note) of layer ``detections`` is
-    matched (:func:`imagery.review.marks.match_flags`) to the rows that folder sighted,
-    one of layer ``departed`` to the rows that left by its after date (it, or another
-    pass of that day, stamped the departure), and either to the rows kept only to record
-    a mark made there. Nothing else changes: counts, dates, ids and outlines stay as the
+    folded. A marked flag (a status other than ``new``, or a note) of layer
+    ``detections`` is matched (:func:`imagery.review.marks.match_flags`) to the rows that
+    folder sighted, one of layer ``departed`` to the rows that left by its after date
+    (it, or another pass of that day, stamped the departure), and either to the rows
+    kept only to record a mark made there. Nothing else changes: counts, dates, ids and outlines stay as the
     folds left them. The history is rewritten (atomically, under its lock) only when a
     mark changed. A run folder whose GeoPackage cannot be read is skipped and reported;
     the others are synced.
