@@ -30,7 +30,16 @@ CHECK = Path(__file__).with_name("qgis_check.py")
 def _env(tmp_path: Path) -> dict:
     runtime = tmp_path / "xdg"
     runtime.mkdir(mode=0o700, exist_ok=True)
-    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)}
+    # QGIS leaves an empty qt_temp-* folder in TMPDIR at every start: keep it in pytest's
+    # own temporary tree rather than litter the machine's /tmp.
+    scratch = tmp_path / "qt-tmp"
+    scratch.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "TMPDIR": str(scratch),
+    }
 
 
 def _require_pyqgis(tmp_path: Path) -> None:
