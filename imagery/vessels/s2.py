@@ -24,6 +24,7 @@ from imagery.vessels.common import (
 )
 from imagery.vessels.params import (
     S2_APPENDAGE_MIN_LENGTH_M,
+    S2_CLOUD_CUT_SHARE,
     S2_FOAM_MIN_AREA_M2,
     S2_FOAM_STEP,
     S2_HULL_MIN_FILL,
@@ -312,12 +313,12 @@ def _s2_frame(
     ).ravel()
     # An object cut by the cloud mask is not a whole ship (a cloud fragment, or a ship
     # half hidden); an object in the surf is foam.
-    cut = (ndimage.binary_dilation(clouds, iterations=2) & ~clouds).ravel()
+    cut = _cut_by_cloud(scene, clouds, water & usable, candidates.pixels, params)
     if candidates.pixels and (surf.any() or cut.any()):
         dropped = np.array(
-            [surf[p].mean() > S2_SURF_MAX_SHARE or cut[p].any() for p in candidates.pixels],
-            dtype=bool,
+            [surf[p].mean() > S2_SURF_MAX_SHARE for p in candidates.pixels], dtype=bool
         )
+        dropped |= cut
         candidates.score = np.where(dropped, -1.0, candidates.score)
     objects, source = _suppress(
         candidates, water.shape, pixel_m=pixel_m, max_width_m=params.berth_max_width_m
@@ -342,6 +343,38 @@ def _s2_frame(
         frame[key] = values[source[good]]
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=scene.crs)
     return _size_filter(frame, params, params.s2_min_length_m)
+
+
+def _cut_by_cloud(
+    scene: Raster,
+    clouds: np.ndarray,
+    clear_water: np.ndarray,
+    pixels: list[np.ndarray],
+    params: VesselParams,
+) -> np.ndarray:
+    """Which objects (``pixels``: flat indices of each) the cloud mask cuts: a masked
+    pixel within two pixels of the object steps above the clear water in B08 by at least
+    ``S2_CLOUD_CUT_SHARE`` of the object's own brightest step (and at least
+    ``params.s2_min_contrast``).
+
+    The mask is the cloud grown by ``S2_CLOUD_BUFFER_M``. A ship that runs into it goes
+    on under its edge as bright as it is (its own deck, or the cloud over it); a ship at
+    anchor in open water beside a cloud has only water in the buffer next to it, and
+    the faint tail of its own blur, and is whole. Boolean, one per object.
+    """
+    cut = np.zeros(len(pixels), dtype=bool)
+    if not pixels or not clouds.any():
+        return cut
+    nir = np.nan_to_num(scene.band("B08"), nan=-np.inf)
+    level = float(np.median(nir[clear_water])) if clear_water.any() else 0.0
+    reach = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), 2)
+    beside = ndimage.maximum_filter(np.where(clouds, nir, -np.inf), footprint=reach)
+    beside = np.where(clouds, -np.inf, beside).ravel()
+    flat = nir.ravel()
+    for i, p in enumerate(pixels):
+        step = float(flat[p].max()) - level
+        cut[i] = beside[p].max() - level >= max(params.s2_min_contrast, S2_CLOUD_CUT_SHARE * step)
+    return cut
 
 
 def s2_without_puffs(frame: gpd.GeoDataFrame, scene: Raster, water: np.ndarray) -> gpd.GeoDataFrame:
