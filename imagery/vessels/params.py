@@ -232,10 +232,11 @@ S2_FOAM_MIN_AREA_M2 = 1_000.0
 #: may touch the zone's edge (it is grown by ``s2_surf_buffer_m``), not lie in it.
 S2_SURF_MAX_SHARE = 0.3
 
-#: An S2 object is cut by the cloud mask (a ship half hidden, or a piece of the cloud)
-#: when a masked pixel beside it steps in B08 by at least this share of the object's own
-#: brightest step: a hull runs on under the mask as bright as it is, while the tail of
-#: its blur over the water of a cloud's buffer is a fifth of its step or less.
+#: An S2 object is cut by the cloud mask (a ship half hidden, or the cloud's own edge)
+#: when a masked pixel beside it steps in B08 by at least this share of the object's
+#: brightest step near the mask, within four pixels (and by ``s2_min_contrast``): a hull
+#: runs on under the mask as bright as it is there, while the tail of its blur over the
+#: water of a cloud's buffer is a fifth of its step or less.
 S2_CLOUD_CUT_SHARE = 0.5
 
 #: A line a pixel or two wide running at least this far out of an S2 object afloat is a

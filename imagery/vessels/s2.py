@@ -311,8 +311,8 @@ def _s2_frame(
     surf = _surf_zone(
         measured, scene, water, params.s2_foam_ratio, params.s2_surf_buffer_m, pixel_m
     ).ravel()
-    # An object cut by the cloud mask is not a whole ship (a cloud fragment, or a ship
-    # half hidden); an object in the surf is foam.
+    # An object cut by the cloud mask is not a whole ship (a ship half hidden, or the
+    # cloud's own edge); an object in the surf is foam.
     cut = _cut_by_cloud(scene, clouds, water & usable, candidates.pixels, params)
     if candidates.pixels and (surf.any() or cut.any()):
         dropped = np.array(
@@ -354,13 +354,14 @@ def _cut_by_cloud(
 ) -> np.ndarray:
     """Which objects (``pixels``: flat indices of each) the cloud mask cuts: a masked
     pixel within two pixels of the object steps above the clear water in B08 by at least
-    ``S2_CLOUD_CUT_SHARE`` of the object's own brightest step (and at least
-    ``params.s2_min_contrast``).
+    ``S2_CLOUD_CUT_SHARE`` of the object's brightest step among its own pixels within
+    four pixels of the mask, and by at least ``params.s2_min_contrast``.
 
     The mask is the cloud grown by ``S2_CLOUD_BUFFER_M``. A ship that runs into it goes
-    on under its edge as bright as it is (its own deck, or the cloud over it); a ship at
-    anchor in open water beside a cloud has only water in the buffer next to it, and
-    the faint tail of its own blur, and is whole. Boolean, one per object.
+    on under its edge as bright as it is where it meets it (its own deck, or the cloud
+    over it); a ship at anchor in open water beside a cloud has only water in the buffer
+    next to it, and the faint tail of its own blur, and is whole. Detached puffs of
+    cloud are :func:`s2_without_puffs`' business. Boolean, one per object.
     """
     cut = np.zeros(len(pixels), dtype=bool)
     if not pixels or not clouds.any():
@@ -370,10 +371,17 @@ def _cut_by_cloud(
     reach = ndimage.iterate_structure(ndimage.generate_binary_structure(2, 1), 2)
     beside = ndimage.maximum_filter(np.where(clouds, nir, -np.inf), footprint=reach)
     beside = np.where(clouds, -np.inf, beside).ravel()
+    # The object's own brightness is judged within twice that reach of the mask: across
+    # a hull's whole beam, not on the mixed pixels of its rim alone, and not on a white
+    # superstructure at its far end, which says nothing of the deck running under it.
+    near = ndimage.binary_dilation(clouds, iterations=4).ravel()
     flat = nir.ravel()
     for i, p in enumerate(pixels):
-        step = float(flat[p].max()) - level
-        cut[i] = beside[p].max() - level >= max(params.s2_min_contrast, S2_CLOUD_CUT_SHARE * step)
+        if not (beside[p] > -np.inf).any():
+            continue
+        step = float(flat[p][near[p]].max()) - level
+        floor = max(params.s2_min_contrast, S2_CLOUD_CUT_SHARE * step)
+        cut[i] = float(beside[p].max()) - level >= floor
     return cut
 
 
