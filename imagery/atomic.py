@@ -14,7 +14,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "locked"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "file_version", "locked"]
+
+
+def file_version(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another: its modification time and size,
+    and its inode and status-change time (ns). A file replaced by a rename (an atomic
+    write) is another inode; one rewritten in place keeping its size and modification
+    time (``touch -r``, a copy that preserves times) still changes its ctime, which no
+    user call can set back (at the kernel clock's tick)."""
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from imagery.atomic import file_version
 from imagery.errors import BandError, EmptyRasterError, InputError
 from imagery.raster import Raster
 from imagery.reproject import to_metric
@@ -809,25 +810,16 @@ class _FileGrid:
         )
 
 
-def _file_version(stat: os.stat_result) -> tuple[int, ...]:
-    """What tells one version of a file from another: its modification time and size,
-    and its inode and status-change time. A file replaced by a rename (an atomic write)
-    is another inode; one rewritten in place keeping its size and modification time
-    (``touch -r``, a copy that preserves times) still changes its ctime, which no user
-    call can set back."""
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
-
-
 def _whole_file(source: str, read, what: str):
     """``read(path, version)`` of the file ``source`` names (cached by ``read`` per
-    version of the file, :func:`_file_version`); None when ``source`` names no file, or
+    version of the file, :func:`imagery.atomic.file_version`); None when ``source`` names no file, or
     when reading it failed: that is warned of once, and the file not read again until it
     changes."""
     try:
         stat = os.stat(source)
     except (OSError, ValueError, TypeError):
         return None
-    key = (os.path.realpath(source), _file_version(stat))
+    key = (os.path.realpath(source), file_version(stat))
     if key in _UNREADABLE:
         return None
     try:

@@ -25,6 +25,7 @@ import pandas as pd
 import pyogrio
 from pyproj import Transformer
 
+from imagery.atomic import file_version
 from imagery.errors import ReviewError
 
 __all__ = [
@@ -79,15 +80,13 @@ def checkpoint_wal(path: str | os.PathLike) -> None:
 
 
 def file_fingerprint(path: str | os.PathLike) -> tuple:
-    """(mtime, size, inode, ctime) of a GeoPackage and its ``-wal``: changes when anyone
-    writes to it. An edit of a page in place keeps the size, and a tool that keeps file
-    times keeps the mtime; the ctime moves with any write or change of times (at the
-    kernel clock's tick), and a file replaced by a rename is another inode."""
+    """The version (:func:`imagery.atomic.file_version`) of a GeoPackage and of its
+    ``-wal``: changes when anyone writes to it. An edit of a page in place keeps the
+    size, and a tool that keeps file times keeps the mtime, but not the ctime."""
     out = []
     for candidate in (Path(path), Path(f"{path}-wal")):
         try:
-            stat = candidate.stat()
-            out.append((stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns))
+            out.append(file_version(candidate.stat()))
         except FileNotFoundError:
             out.append(None)
     return tuple(out)
